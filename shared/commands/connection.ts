@@ -1,0 +1,197 @@
+/**
+ * Connection commands that real clients send before any work: `HELLO`, `QUIT`, `CLIENT ...`.
+ *
+ * They are not the point of any lab, but without them `redis-cli`, ioredis or node-redis would
+ * stop at the door: a client library names itself with `CLIENT SETINFO`, asks for a protocol
+ * version with `HELLO`, and says goodbye with `QUIT`.
+ *
+ * @module
+ */
+
+import { err, ErrorReply, OK, type Reply, SimpleString } from "../resp/reply.ts";
+import type { CommandSpec } from "../server/command_table.ts";
+import { REDIS_COMPAT_VERSION } from "../server/server_state.ts";
+import type { ClientState, Session } from "../server/session.ts";
+
+/** Redis refuses names with spaces or control characters: they would break `CLIENT LIST`. */
+function isPrintableWord(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+function setName(client: ClientState, name: string): ErrorReply | undefined {
+  if (!isPrintableWord(name)) {
+    return err("Client names cannot contain spaces, newlines or special characters.");
+  }
+  client.name = name;
+  return undefined;
+}
+
+/**
+ * `HELLO [protover [AUTH user pass] [SETNAME name]]`: the handshake of RESP3-aware clients.
+ *
+ * This server speaks RESP2 only, so it accepts protocol 2 and answers protocol 3 the way a Redis
+ * without RESP3 would: `-NOPROTO`. Clients then carry on in RESP2.
+ */
+function hello({ client }: Session, args: string[]): Reply {
+  if (args.length >= 2) {
+    const version = Number(args[1]);
+    if (!/^-?\d+$/.test(args[1]) || !Number.isSafeInteger(version)) {
+      return err("Protocol version is not an integer or out of range");
+    }
+    if (version !== 2) return new ErrorReply("NOPROTO unsupported protocol version");
+  }
+  for (let i = 2; i < args.length; i++) {
+    const option = args[i].toLowerCase();
+    const left = args.length - i - 1;
+    if (option === "auth" && left >= 2) {
+      i += 2; // no password is configured in this lab: every AUTH is accepted, as in Redis
+    } else if (option === "setname" && left >= 1) {
+      const failed = setName(client, args[++i]);
+      if (failed) return failed;
+    } else {
+      return err(`Syntax error in HELLO option '${args[i]}'`);
+    }
+  }
+  // In RESP3 this reply is a map; in RESP2 Redis flattens it into key, value, key, value...
+  return [
+    "server",
+    "redis",
+    "version",
+    REDIS_COMPAT_VERSION,
+    "proto",
+    2,
+    "id",
+    client.id,
+    "mode",
+    "standalone",
+    "role",
+    "master",
+    "modules",
+    [],
+  ];
+}
+
+function clientList({ server }: Session): Reply {
+  const now = Date.now();
+  let text = "";
+  for (const c of server.clients.values()) {
+    text += `id=${c.id} addr=${c.addr} laddr=${c.localAddr} name=${c.name} ` +
+      `age=${Math.floor((now - c.connectedAt) / 1000)} ` +
+      `idle=${Math.floor((now - c.lastInteraction) / 1000)} flags=N db=0 ` +
+      `cmd=${c.lastCommand} lib-name=${c.libName} lib-ver=${c.libVersion}\n`;
+  }
+  return text;
+}
+
+function clientSetinfo({ client }: Session, args: string[]): Reply {
+  const attribute = args[2].toLowerCase();
+  if (attribute !== "lib-name" && attribute !== "lib-ver") {
+    return err(`Unrecognized option '${args[2]}'`);
+  }
+  if (!isPrintableWord(args[3]) && args[3] !== "") {
+    return err(`${attribute} cannot contain spaces, newlines or special characters.`);
+  }
+  if (attribute === "lib-name") client.libName = args[3];
+  else client.libVersion = args[3];
+  return OK;
+}
+
+const CLIENT_HELP = [
+  "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "GETNAME",
+  "    Return the name of the current connection.",
+  "ID",
+  "    Return the ID of the current connection.",
+  "LIST",
+  "    Return information about client connections.",
+  "SETINFO <option> <value>",
+  "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+  "SETNAME <name>",
+  "    Assign the name <name> to the current connection.",
+  "HELP",
+  "    Print this help.",
+].map((line) => new SimpleString(line));
+
+/** `HELLO`, `QUIT` and `CLIENT`, as every lab's server registers them. */
+export const connectionCommands: readonly CommandSpec[] = [
+  {
+    name: "hello",
+    arity: -1,
+    flags: ["noauth", "fast"],
+    group: "connection",
+    summary: "Handshakes with the server, choosing the protocol version",
+    handler: hello,
+  },
+  {
+    name: "quit",
+    arity: -1,
+    flags: ["noauth", "fast"],
+    group: "connection",
+    summary: "Closes the connection",
+    handler: ({ client }) => {
+      client.closeAfterReply = true;
+      return OK;
+    },
+  },
+  {
+    name: "client",
+    arity: -2,
+    flags: [],
+    group: "connection",
+    summary: "A container for client connection commands",
+    subcommands: [
+      {
+        name: "client|getname",
+        arity: 2,
+        flags: ["fast"],
+        group: "connection",
+        summary: "Returns the name of the connection",
+        handler: ({ client }) => client.name === "" ? null : client.name,
+      },
+      {
+        name: "client|help",
+        arity: 2,
+        flags: [],
+        group: "connection",
+        summary: "Shows helpful text about the different subcommands",
+        handler: () => CLIENT_HELP,
+      },
+      {
+        name: "client|id",
+        arity: 2,
+        flags: [],
+        group: "connection",
+        summary: "Returns the unique client ID of the connection",
+        handler: ({ client }) => client.id,
+      },
+      {
+        name: "client|list",
+        arity: -2,
+        flags: ["admin"],
+        group: "connection",
+        summary: "Lists open connections",
+        handler: clientList,
+      },
+      {
+        name: "client|setinfo",
+        arity: 4,
+        flags: [],
+        group: "connection",
+        summary: "Sets information specific to the client or connection",
+        handler: clientSetinfo,
+      },
+      {
+        name: "client|setname",
+        arity: 3,
+        flags: [],
+        group: "connection",
+        summary: "Sets the connection name",
+        handler: ({ client }, args) => setName(client, args[2]) ?? OK,
+      },
+    ],
+  },
+];

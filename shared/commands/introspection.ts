@@ -1,0 +1,139 @@
+/**
+ * Commands that describe the server: `INFO`, `CONFIG GET`, `COMMAND`.
+ *
+ * Tools ask these on connect. `redis-cli` fetches `COMMAND DOCS` to show hints as you type,
+ * `redis-benchmark` reads `CONFIG GET save`, ioredis reads `INFO` to see whether the server is still
+ * loading its data. All three answers are built from data the server already has: the command table
+ * and the config and info registries.
+ *
+ * @module
+ */
+
+import { type Reply, SimpleString } from "../resp/reply.ts";
+import type { CommandSpec, CommandTable } from "../server/command_table.ts";
+import type { Session } from "../server/session.ts";
+
+/** `COMMAND INFO`'s entry for one command: name, arity, flags, key positions, and four lists. */
+function commandInfo(spec: CommandSpec): Reply {
+  const keys = spec.keys ?? { first: 0, last: 0, step: 0 };
+  return [
+    spec.name,
+    spec.arity,
+    spec.flags.map((f) => new SimpleString(f)),
+    keys.first,
+    keys.last,
+    keys.step,
+    [], // ACL categories
+    [], // tips
+    [], // key specifications
+    (spec.subcommands ?? []).map(commandInfo),
+  ];
+}
+
+/** `COMMAND DOCS`'s entry: a flattened map of what the command is for. */
+function commandDocs(spec: CommandSpec): Reply {
+  const docs: Reply[] = ["summary", spec.summary, "since", "1.0.0", "group", spec.group];
+  if (spec.subcommands) {
+    docs.push("subcommands", spec.subcommands.flatMap((s) => [s.name, commandDocs(s)]));
+  }
+  return docs;
+}
+
+function named(table: CommandTable, names: readonly string[]): (CommandSpec | undefined)[] {
+  return names.map((name) => table.get(name));
+}
+
+const CONFIG_HELP = [
+  "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "GET <pattern>",
+  "    Return parameters matching the glob-like <pattern> and their values.",
+  "HELP",
+  "    Print this help.",
+].map((line) => new SimpleString(line));
+
+/** `INFO`, `CONFIG` and `COMMAND`, as every lab's server registers them. */
+export const introspectionCommands: readonly CommandSpec[] = [
+  {
+    name: "info",
+    arity: -1,
+    flags: ["loading", "stale"],
+    group: "server",
+    summary: "Returns information and statistics about the server",
+    handler: ({ server }, args) => server.info.render(args.slice(1)),
+  },
+  {
+    name: "config",
+    arity: -2,
+    flags: [],
+    group: "server",
+    summary: "A container for server configuration commands",
+    subcommands: [
+      {
+        name: "config|get",
+        arity: -3,
+        flags: ["admin", "loading", "stale"],
+        group: "server",
+        summary: "Returns the effective values of configuration parameters",
+        handler: ({ server }, args) => server.config.match(args.slice(2)).flat(),
+      },
+      {
+        name: "config|help",
+        arity: 2,
+        flags: ["loading", "stale"],
+        group: "server",
+        summary: "Returns helpful text about the different subcommands",
+        handler: () => CONFIG_HELP,
+      },
+    ],
+  },
+  {
+    name: "command",
+    arity: -1,
+    flags: ["loading", "stale"],
+    group: "server",
+    summary: "Returns detailed information about all commands",
+    handler: ({ server }: Session) => [...server.commands].map(commandInfo),
+    subcommands: [
+      {
+        name: "command|count",
+        arity: 2,
+        flags: ["loading", "stale"],
+        group: "server",
+        summary: "Returns a count of commands",
+        handler: ({ server }) => [...server.commands].length,
+      },
+      {
+        name: "command|docs",
+        arity: -2,
+        flags: ["loading", "stale"],
+        group: "server",
+        summary: "Returns documentary information about one, multiple or all commands",
+        handler: ({ server }, args) => {
+          const specs = args.length > 2
+            ? named(server.commands, args.slice(2)).filter((s) => s !== undefined)
+            : [...server.commands];
+          return specs.flatMap((s) => [s.name, commandDocs(s)]);
+        },
+      },
+      {
+        name: "command|info",
+        arity: -2,
+        flags: ["loading", "stale"],
+        group: "server",
+        summary: "Returns information about one, multiple or all commands",
+        handler: ({ server }, args) =>
+          args.length > 2
+            ? named(server.commands, args.slice(2)).map((s) => s ? commandInfo(s) : null)
+            : [...server.commands].map(commandInfo),
+      },
+      {
+        name: "command|list",
+        arity: -2,
+        flags: ["loading", "stale"],
+        group: "server",
+        summary: "Returns a list of command names",
+        handler: ({ server }) => [...server.commands].map((s) => s.name),
+      },
+    ],
+  },
+];

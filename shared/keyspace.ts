@@ -1,0 +1,78 @@
+/**
+ * The keyspace: every key and its value.
+ *
+ * It is a `Map` from byte string to byte string (see `resp/bytes.ts` for why strings and not
+ * `Uint8Array`s). Commands never touch the Map directly; they go through these few methods, so a
+ * later lab can change what "get" and "set" mean in one place. Lab 4 does exactly that: its
+ * keyspace checks an expiry time on every read and counts writes for persistence.
+ *
+ * No locking is needed here. The server runs every command to completion on one thread before it
+ * looks at the next one, so two commands never interleave inside a method (lab 2 is about what
+ * happens when a command's work *does* span an `await`).
+ *
+ * @module
+ */
+
+/** A key-value store of byte strings. */
+export class Keyspace {
+  #data = new Map<string, string>();
+
+  /** How many keys there are. */
+  get size(): number {
+    return this.#data.size;
+  }
+
+  /**
+   * Reads a value.
+   *
+   * @param key A byte string.
+   * @returns The value, or `undefined` if the key does not exist.
+   */
+  get(key: string): string | undefined {
+    return this.#data.get(key);
+  }
+
+  /**
+   * Sets a key to a value, replacing any old value.
+   *
+   * @param key A byte string.
+   * @param value A byte string.
+   */
+  set(key: string, value: string): void {
+    this.#data.set(key, value);
+  }
+
+  /**
+   * Removes a key.
+   *
+   * @param key A byte string.
+   * @returns Whether the key existed.
+   */
+  delete(key: string): boolean {
+    return this.#data.delete(key);
+  }
+
+  /**
+   * Tells whether a key exists.
+   *
+   * @param key A byte string.
+   * @returns `true` if it does.
+   */
+  has(key: string): boolean {
+    return this.#data.has(key);
+  }
+
+  /** Removes every key. */
+  clear(): void {
+    this.#data.clear();
+  }
+
+  /**
+   * Iterates over every key.
+   *
+   * @returns The keys, in insertion order.
+   */
+  keys(): IterableIterator<string> {
+    return this.#data.keys();
+  }
+}

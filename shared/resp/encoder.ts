@@ -1,0 +1,211 @@
+/**
+ * The encoder: RESP values out as bytes.
+ *
+ * A {@link RespWriter} appends encoded values to one growable buffer. The server writes every reply
+ * to a pipelined batch into the same writer and sends the whole batch with one socket write: fifty
+ * replies in one system call instead of fifty. The client uses the same writer for commands.
+ *
+ * @module
+ */
+
+import { writeByteString } from "./bytes.ts";
+import { ErrorReply, NullArray, type Reply, SimpleString } from "./reply.ts";
+
+const CRLF_0 = 0x0d;
+const CRLF_1 = 0x0a;
+const INITIAL_CAPACITY = 16 * 1024;
+const SHRINK_ABOVE = 1024 * 1024;
+const textEncoder = new TextEncoder();
+
+/**
+ * Accumulates encoded RESP values in a reusable buffer.
+ *
+ * @example
+ * ```ts
+ * const w = new RespWriter();
+ * w.write(new SimpleString("OK"));
+ * w.write("hello");
+ * w.take(); // bytes of "+OK\r\n$5\r\nhello\r\n"
+ * ```
+ */
+export class RespWriter {
+  #buf = new Uint8Array(INITIAL_CAPACITY);
+  #pos = 0;
+
+  /** Bytes written since the last {@link take}. */
+  get length(): number {
+    return this.#pos;
+  }
+
+  /**
+   * Returns the bytes written so far and starts over.
+   *
+   * The result is a view of the writer's own buffer, valid until the next write: send it (and await
+   * the send) before writing more. That is what lets the server reuse one buffer for every batch.
+   *
+   * @returns The encoded bytes.
+   */
+  take(): Uint8Array {
+    const out = this.#buf.subarray(0, this.#pos);
+    this.#pos = 0;
+    return out;
+  }
+
+  /**
+   * Lets a buffer that grew for one huge reply go, once that reply has been sent.
+   */
+  shrink(): void {
+    if (this.#pos === 0 && this.#buf.length > SHRINK_ABOVE) {
+      this.#buf = new Uint8Array(INITIAL_CAPACITY);
+    }
+  }
+
+  /**
+   * Encodes one reply.
+   *
+   * @param reply Any RESP2 value; strings are byte strings and become bulk strings.
+   */
+  write(reply: Reply): void {
+    if (typeof reply === "string") this.bulk(reply);
+    else if (reply === null) this.#ascii("$-1\r\n");
+    else if (typeof reply === "number" || typeof reply === "bigint") this.integer(reply);
+    else if (reply instanceof SimpleString) this.#line(0x2b, reply.value);
+    else if (reply instanceof ErrorReply) this.#line(0x2d, reply.message);
+    else if (reply instanceof NullArray) this.#ascii("*-1\r\n");
+    else {
+      this.arrayHeader(reply.length);
+      for (const item of reply) this.write(item);
+    }
+  }
+
+  /**
+   * Encodes a bulk string `$<len>\r\n<bytes>\r\n`.
+   *
+   * @param value A byte string.
+   */
+  bulk(value: string): void {
+    const n = value.length;
+    this.#header(0x24, n);
+    this.#ensure(n + 2);
+    writeByteString(value, this.#buf, this.#pos);
+    this.#pos += n;
+    this.#crlf();
+  }
+
+  /**
+   * Encodes a bulk string from raw bytes.
+   *
+   * @param value The bytes.
+   */
+  bulkBytes(value: Uint8Array): void {
+    this.#header(0x24, value.length);
+    this.#ensure(value.length + 2);
+    this.#buf.set(value, this.#pos);
+    this.#pos += value.length;
+    this.#crlf();
+  }
+
+  /**
+   * Encodes an integer `:<n>\r\n`.
+   *
+   * @param value A whole number.
+   */
+  integer(value: number | bigint): void {
+    this.#header(0x3a, value);
+  }
+
+  /**
+   * Encodes the header of an array `*<n>\r\n`; the caller then writes `n` values.
+   *
+   * @param length How many values follow.
+   */
+  arrayHeader(length: number): void {
+    this.#header(0x2a, length);
+  }
+
+  /**
+   * Encodes a command as clients send it: an array of bulk strings.
+   *
+   * @param args The command name and its arguments. A `string` is user text and is sent as UTF-8;
+   *   a `Uint8Array` is sent as it is.
+   */
+  command(args: readonly (string | Uint8Array)[]): void {
+    this.arrayHeader(args.length);
+    for (const arg of args) this.bulkBytes(typeof arg === "string" ? textEncoder.encode(arg) : arg);
+  }
+
+  /**
+   * Writes `+text\r\n` or `-text\r\n`. A line cannot hold CR or LF, so, as Redis does, they become
+   * spaces rather than letting an error message break the framing.
+   */
+  #line(prefix: number, text: string): void {
+    const safe = /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, " ") : text;
+    this.#ensure(safe.length + 3);
+    this.#buf[this.#pos++] = prefix;
+    writeByteString(safe, this.#buf, this.#pos);
+    this.#pos += safe.length;
+    this.#crlf();
+  }
+
+  /** Writes a type byte, a decimal number and CRLF. */
+  #header(prefix: number, n: number | bigint): void {
+    this.#ensure(24);
+    this.#buf[this.#pos++] = prefix;
+    if (typeof n === "number" && n >= 0 && n < 10) {
+      this.#buf[this.#pos++] = 0x30 + n;
+    } else {
+      const digits = String(n);
+      writeByteString(digits, this.#buf, this.#pos);
+      this.#pos += digits.length;
+    }
+    this.#crlf();
+  }
+
+  #ascii(text: string): void {
+    this.#ensure(text.length);
+    writeByteString(text, this.#buf, this.#pos);
+    this.#pos += text.length;
+  }
+
+  #crlf(): void {
+    this.#buf[this.#pos++] = CRLF_0;
+    this.#buf[this.#pos++] = CRLF_1;
+  }
+
+  #ensure(extra: number): void {
+    if (this.#pos + extra <= this.#buf.length) return;
+    let capacity = this.#buf.length * 2;
+    while (capacity < this.#pos + extra) capacity *= 2;
+    const next = new Uint8Array(capacity);
+    next.set(this.#buf.subarray(0, this.#pos));
+    this.#buf = next;
+  }
+}
+
+/**
+ * Encodes one reply into a new array; convenient in tests, too slow for the hot path.
+ *
+ * @param reply Any RESP2 value.
+ * @returns Its bytes.
+ */
+export function encodeReply(reply: Reply): Uint8Array {
+  const w = new RespWriter();
+  w.write(reply);
+  return w.take().slice();
+}
+
+/**
+ * Encodes a command as an array of bulk strings.
+ *
+ * @param args The command name and arguments; strings are sent as UTF-8.
+ * @returns Its bytes.
+ * @example
+ * ```ts
+ * encodeCommand(["GET", "k"]); // bytes of "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+ * ```
+ */
+export function encodeCommand(args: readonly (string | Uint8Array)[]): Uint8Array {
+  const w = new RespWriter();
+  w.command(args);
+  return w.take().slice();
+}

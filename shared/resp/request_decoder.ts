@@ -1,0 +1,263 @@
+/**
+ * The server's streaming decoder: bytes in, commands out.
+ *
+ * TCP delivers a stream, not messages. One read may hold half a command, or forty commands and the
+ * first bytes of the forty-first. So the decoder keeps the bytes it has not used yet, and `next()`
+ * either returns one whole command or `null` for "not enough bytes yet". A partial frame is the
+ * normal case, not an error.
+ *
+ * Clients send commands in one of two forms on the same port, told apart by the first byte:
+ *
+ * ```
+ * *3\r\n$3\r\nSET\r\n$4\r\nname\r\n$5\r\nAlice\r\n     an array of bulk strings (every client library)
+ * SET name Alice\r\n                                     an inline command (nc, telnet)
+ * ```
+ *
+ * `next()` parses a frame from its first byte each time it is called and gives up with `null`
+ * the moment the bytes run out, consuming nothing. That makes an incomplete frame cost a rescan of
+ * its headers later, which is cheap, and keeps the decoder free of half-built state.
+ *
+ * Every limit and every error text below is Redis 7's, so that a client sees the same thing from
+ * this server as from Redis, and the lab suites can be checked against a real `redis-server`.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { ProtocolError } from "./errors.ts";
+import { splitArgs } from "./split_args.ts";
+
+const CR = 0x0d;
+const LF = 0x0a;
+const STAR = 0x2a;
+const DOLLAR = 0x24;
+
+/** The limits a decoder enforces, with Redis's names in the comments. */
+export interface DecoderLimits {
+  /** Largest bulk string in bytes (`proto-max-bulk-len`, 512 MiB). */
+  maxBulkLength: number;
+  /** Longest inline command, and longest `*`/`$` header line, in bytes (64 KiB, fixed in Redis). */
+  maxInlineLength: number;
+  /** Most elements in one command array (Redis allows up to 2^31 - 1). */
+  maxArrayLength: number;
+}
+
+/** Redis 7's defaults. */
+export const DEFAULT_LIMITS: Readonly<DecoderLimits> = Object.freeze({
+  maxBulkLength: 512 * 1024 * 1024,
+  maxInlineLength: 64 * 1024,
+  maxArrayLength: 2 ** 31 - 1,
+});
+
+/** The buffer starts small; it grows for big frames and shrinks back once they are gone. */
+const INITIAL_CAPACITY = 16 * 1024;
+const SHRINK_ABOVE = 1024 * 1024;
+
+/** `next()`'s internal answer for a frame that was consumed but holds no command (`*0`, a blank line). */
+const SKIPPED = Symbol("skipped");
+
+/**
+ * Parses an integer the way Redis's `string2ll` does: an optional `-`, then digits with no leading
+ * zero (except `0` itself), no `+`, no spaces. Returns `NaN` for anything else.
+ *
+ * Redis is this strict, so `$03\r\n` is a protocol error there and must be one here too.
+ *
+ * @param buf The bytes.
+ * @param start First byte of the number.
+ * @param end One past its last byte.
+ * @returns The value, or `NaN`.
+ */
+export function parseStrictInteger(buf: Uint8Array, start: number, end: number): number {
+  let i = start;
+  let negative = false;
+  if (i < end && buf[i] === 0x2d) {
+    negative = true;
+    i++;
+  }
+  if (i >= end) return NaN;
+  if (buf[i] === 0x30) return i + 1 === end && !negative ? 0 : NaN;
+  // 19 digits already exceed any limit we accept, so longer numbers are rejected before they can
+  // lose precision in a double.
+  if (end - i > 18) return NaN;
+  let value = 0;
+  for (; i < end; i++) {
+    const d = buf[i] - 0x30;
+    if (d < 0 || d > 9) return NaN;
+    value = value * 10 + d;
+  }
+  return negative ? -value : value;
+}
+
+/**
+ * Decodes client requests from a byte stream.
+ *
+ * @example
+ * ```ts
+ * const decoder = new RequestDecoder();
+ * decoder.push(new TextEncoder().encode("*1\r\n$4\r\nPI"));
+ * decoder.next(); // null: the frame is not complete
+ * decoder.push(new TextEncoder().encode("NG\r\nECHO hi\r\n"));
+ * decoder.next(); // ["PING"]
+ * decoder.next(); // ["ECHO", "hi"]
+ * ```
+ */
+export class RequestDecoder {
+  #limits: DecoderLimits;
+  #buf = new Uint8Array(INITIAL_CAPACITY);
+  // A Node Buffer over the same memory, for its native latin1 conversion (see bytes.ts).
+  #view = Buffer.from(this.#buf.buffer);
+  #start = 0;
+  #end = 0;
+
+  /** @param limits Overrides for {@link DEFAULT_LIMITS}. */
+  constructor(limits: Partial<DecoderLimits> = {}) {
+    this.#limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /** How many received bytes are waiting to be decoded. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /**
+   * Appends bytes received from the socket. The decoder copies them, so the caller may reuse
+   * its read buffer at once.
+   *
+   * @param chunk The bytes just read.
+   */
+  push(chunk: Uint8Array): void {
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      if (this.#buf.length > SHRINK_ABOVE && chunk.length <= INITIAL_CAPACITY) {
+        this.#resize(INITIAL_CAPACITY);
+      }
+    }
+    if (this.#end + chunk.length > this.#buf.length) this.#makeRoom(chunk.length);
+    this.#buf.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+
+  /**
+   * Returns the next whole command, or `null` if the buffered bytes do not hold one yet.
+   *
+   * @returns The command name and its arguments as byte strings, or `null`.
+   * @throws {ProtocolError} When the bytes cannot be a valid request. The connection cannot be
+   *   resynchronised after that: the server replies with the error and closes it.
+   */
+  next(): string[] | null {
+    while (this.#start < this.#end) {
+      const command = this.#buf[this.#start] === STAR ? this.#parseArray() : this.#parseInline();
+      if (command === null) return null;
+      if (command !== SKIPPED) return command;
+    }
+    return null;
+  }
+
+  /** Parses `*<count>\r\n` followed by `count` bulk strings `$<len>\r\n<bytes>\r\n`. */
+  #parseArray(): string[] | null | typeof SKIPPED {
+    const buf = this.#buf;
+    const end = this.#end;
+    const limits = this.#limits;
+    let pos = this.#start;
+
+    const countEnd = this.#findLineEnd(pos, "too big mbulk count string");
+    if (countEnd < 0) return null;
+    const count = parseStrictInteger(buf, pos + 1, countEnd);
+    if (!(count <= limits.maxArrayLength)) throw new ProtocolError("invalid multibulk length");
+    pos = countEnd + 2;
+    if (count <= 0) {
+      // Redis reads `*0` and `*-1` as "no command" and carries on.
+      this.#start = pos;
+      return SKIPPED;
+    }
+
+    const args = new Array<string>(count);
+    for (let i = 0; i < count; i++) {
+      const lengthEnd = this.#findLineEnd(pos, "too big bulk count string");
+      if (lengthEnd < 0) return null;
+      if (buf[pos] !== DOLLAR) {
+        throw new ProtocolError(`expected '$', got '${String.fromCharCode(buf[pos])}'`);
+      }
+      const length = parseStrictInteger(buf, pos + 1, lengthEnd);
+      if (!(length >= 0 && length <= limits.maxBulkLength)) {
+        throw new ProtocolError("invalid bulk length");
+      }
+      const dataStart = lengthEnd + 2;
+      if (dataStart + length + 2 > end) {
+        // Not all here yet. Make sure the buffer will be able to hold the whole frame, so that a
+        // big value arrives without the buffer growing one read at a time.
+        this.#reserve(dataStart + length + 2 - this.#start);
+        return null;
+      }
+      args[i] = this.#view.toString("latin1", dataStart, dataStart + length);
+      // Like Redis, skip the two bytes after the data without checking they are "\r\n".
+      pos = dataStart + length + 2;
+    }
+    this.#start = pos;
+    return args;
+  }
+
+  /** Parses one inline command: everything up to `\n`, split like `redis-cli` splits a line. */
+  #parseInline(): string[] | null | typeof SKIPPED {
+    const start = this.#start;
+    const newline = this.#indexOf(LF, start);
+    if (newline < 0) {
+      if (this.#end - start > this.#limits.maxInlineLength) {
+        throw new ProtocolError("too big inline request");
+      }
+      return null;
+    }
+    const lineEnd = newline > start && this.#buf[newline - 1] === CR ? newline - 1 : newline;
+    const args = splitArgs(this.#view.toString("latin1", start, lineEnd));
+    this.#start = newline + 1;
+    if (args === null) throw new ProtocolError("unbalanced quotes in request");
+    return args.length === 0 ? SKIPPED : args;
+  }
+
+  /**
+   * Finds the `\r` that ends the header line starting at `pos` and checks that the byte after it
+   * has arrived too. Returns -1 if the line is incomplete; throws if it is already too long.
+   */
+  #findLineEnd(pos: number, tooLong: string): number {
+    const cr = this.#indexOf(CR, pos);
+    if (cr < 0 || cr + 1 >= this.#end) {
+      if (this.#end - pos > this.#limits.maxInlineLength) throw new ProtocolError(tooLong);
+      return -1;
+    }
+    return cr;
+  }
+
+  /** `indexOf` limited to the bytes that are really buffered. */
+  #indexOf(byte: number, from: number): number {
+    const i = this.#buf.indexOf(byte, from);
+    return i >= this.#end ? -1 : i;
+  }
+
+  /** Makes room for `extra` more bytes at the end, first by moving unread bytes to the front. */
+  #makeRoom(extra: number): void {
+    const unread = this.#end - this.#start;
+    if (unread + extra <= this.#buf.length) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+    } else {
+      let capacity = this.#buf.length;
+      while (capacity < unread + extra) capacity *= 2;
+      this.#resize(capacity);
+    }
+    this.#start = 0;
+    this.#end = unread;
+  }
+
+  /** Ensures the buffer can hold a frame of `frameLength` bytes starting at `#start`. */
+  #reserve(frameLength: number): void {
+    if (frameLength > this.#buf.length) this.#makeRoom(frameLength - (this.#end - this.#start));
+  }
+
+  #resize(capacity: number): void {
+    const next = new Uint8Array(capacity);
+    next.set(this.#buf.subarray(this.#start, this.#end));
+    this.#end -= this.#start;
+    this.#start = 0;
+    this.#buf = next;
+    this.#view = Buffer.from(next.buffer);
+  }
+}

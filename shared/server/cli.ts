@@ -1,0 +1,96 @@
+/**
+ * Command-line options and process lifecycle shared by every lab's `server.ts`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** Options every server accepts. */
+export interface ServerCliOptions {
+  /** Interface to listen on. */
+  host: string;
+  /** Port to listen on; 0 asks the system for any free port. */
+  port: number;
+}
+
+/** Describes a server for its `--help`. */
+export interface ServerCliSpec {
+  /** The task that runs it, such as `deno task lab1`. */
+  usage: string;
+  /** One paragraph on what this server is. */
+  description: string;
+}
+
+/**
+ * Parses `--host`, `--port` and `--help`. Prints help and exits 0 for `--help`; prints the problem
+ * and exits 2 for an unknown flag or a bad port, as command-line tools conventionally do.
+ *
+ * @param argv The arguments, usually `Deno.args`.
+ * @param spec What to print for `--help`.
+ * @returns The options.
+ */
+export function parseServerArgs(argv: string[], spec: ServerCliSpec): ServerCliOptions {
+  const help = `Usage: ${spec.usage} [options]
+
+${spec.description}
+
+Options:
+  --host HOST   interface to listen on (default 127.0.0.1)
+  --port PORT   port to listen on; 0 picks any free port (default 6379)
+  --help        show this help
+
+Prints "listening on HOST:PORT" when ready. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.`;
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "6379" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    exitWithUsageError(error instanceof Error ? error.message : String(error), spec.usage);
+  }
+  if (values.help) {
+    console.log(help);
+    Deno.exit(0);
+  }
+  const port = Number(values.port);
+  if (!/^\d+$/.test(values.port) || port > 65535) {
+    exitWithUsageError(
+      `Invalid port: "${values.port}" is not a number from 0 to 65535`,
+      spec.usage,
+    );
+  }
+  return { host: values.host, port };
+}
+
+function exitWithUsageError(message: string, usage: string): never {
+  console.error(`${message}\nRun "${usage} --help" for usage.`);
+  Deno.exit(2);
+}
+
+/**
+ * Calls `stop` once on the first SIGINT or SIGTERM, then removes the handlers so that a second
+ * Ctrl-C kills the process the ordinary way if shutting down ever hangs.
+ *
+ * @param log Writes the "shutting down" line.
+ * @param stop Closes the listener and the connections.
+ */
+export function onShutdownSignal(log: (line: string) => void, stop: () => void): void {
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const handlers = signals.map((signal) => {
+    const handler = () => {
+      for (const [i, s] of signals.entries()) Deno.removeSignalListener(s, handlers[i]);
+      log(`Received ${signal}, shutting down`);
+      stop();
+    };
+    return handler;
+  });
+  for (const [i, s] of signals.entries()) Deno.addSignalListener(s, handlers[i]);
+}
