@@ -6,8 +6,9 @@
  * - `\x` matches `x` literally.
  *
  * This is a port of Redis's `stringmatchlen` rule for rule, including its corner cases: an unclosed
- * `[` runs to the end of the pattern, a range may be written backwards (`[z-a]`), and — because the
- * loop only runs while both sides have bytes left — `*` does not match the empty key.
+ * `[` runs to the end of the pattern; a range may be written backwards (`[z-a]`) and compares bytes
+ * as signed C `char`s; and, because the loop only runs while both sides have bytes left, `*` does
+ * not match the empty key (`KEYS *` still lists it: Redis skips matching for that exact pattern).
  *
  * @module
  */
@@ -44,6 +45,11 @@ interface MatchState {
    * `*` can help either, and the search stops. This keeps `*a*a*a*b` linear instead of exponential.
    */
   skipLongerMatches: boolean;
+}
+
+/** A byte as C's signed `char` sees it: 0x80-0xff become -128 to -1. */
+function signedChar(c: number): number {
+  return (c << 24) >> 24;
 }
 
 function lower(c: number): number {
@@ -93,10 +99,12 @@ function match(
           p--; // an unclosed class: step back so the p++ below lands on the end
           break;
         } else if (pEnd - p >= 3 && pattern.charCodeAt(p + 1) === 0x2d) {
-          let lo = cc;
-          let hi = pattern.charCodeAt(p + 2);
+          // Redis compares range ends as C `char`s, which are signed on x86-64 and most servers:
+          // bytes 0x80-0xff sort below 0x00, so `[a-\xff]` is the range 0xff..'a', not 'a'..0xff.
+          let lo = signedChar(cc);
+          let hi = signedChar(pattern.charCodeAt(p + 2));
           if (lo > hi) [lo, hi] = [hi, lo];
-          const x = state.nocase ? lower(c) : c;
+          const x = state.nocase ? lower(signedChar(c)) : signedChar(c);
           if (state.nocase) [lo, hi] = [lower(lo), lower(hi)];
           if (x >= lo && x <= hi) matched = true;
           p += 2;

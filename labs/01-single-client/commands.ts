@@ -24,6 +24,7 @@ function del({ db }: Session, args: string[]): Reply {
 export const lab1Commands: readonly CommandSpec[] = [
   {
     name: "ping",
+    arguments: [{ name: "message", type: "string", flags: ["optional"] }],
     arity: -1,
     flags: ["fast"],
     group: "connection",
@@ -37,6 +38,7 @@ export const lab1Commands: readonly CommandSpec[] = [
   },
   {
     name: "echo",
+    arguments: [{ name: "message", type: "string" }],
     arity: 2,
     flags: ["fast"],
     group: "connection",
@@ -45,6 +47,7 @@ export const lab1Commands: readonly CommandSpec[] = [
   },
   {
     name: "get",
+    arguments: [{ name: "key", type: "key" }],
     arity: 2,
     flags: ["readonly", "fast"],
     group: "string",
@@ -55,6 +58,7 @@ export const lab1Commands: readonly CommandSpec[] = [
   },
   {
     name: "set",
+    arguments: [{ name: "key", type: "key" }, { name: "value", type: "string" }],
     arity: -3,
     flags: ["write"],
     group: "string",
@@ -69,6 +73,7 @@ export const lab1Commands: readonly CommandSpec[] = [
   },
   {
     name: "del",
+    arguments: [{ name: "key", type: "key", flags: ["multiple"] }],
     arity: -2,
     flags: ["write"],
     group: "generic",
@@ -79,6 +84,7 @@ export const lab1Commands: readonly CommandSpec[] = [
   {
     // The socket-programming seed calls it DELETE. Redis has no such command; here it is DEL.
     name: "delete",
+    arguments: [{ name: "key", type: "key", flags: ["multiple"] }],
     arity: -2,
     flags: ["write"],
     group: "generic",
@@ -88,6 +94,7 @@ export const lab1Commands: readonly CommandSpec[] = [
   },
   {
     name: "exists",
+    arguments: [{ name: "key", type: "key", flags: ["multiple"] }],
     arity: -2,
     flags: ["readonly", "fast"],
     group: "generic",

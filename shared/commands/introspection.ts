@@ -10,7 +10,7 @@
  */
 
 import { type Reply, SimpleString } from "../resp/reply.ts";
-import type { CommandSpec, CommandTable } from "../server/command_table.ts";
+import type { ArgumentDoc, CommandSpec, CommandTable } from "../server/command_table.ts";
 import type { Session } from "../server/session.ts";
 
 /** `COMMAND INFO`'s entry for one command: name, arity, flags, key positions, and four lists. */
@@ -30,9 +30,19 @@ function commandInfo(spec: CommandSpec): Reply {
   ];
 }
 
+function argumentDoc(arg: ArgumentDoc): Reply {
+  const doc: Reply[] = ["name", arg.name, "type", arg.type];
+  if (arg.token !== undefined) doc.push("token", arg.token);
+  // Status replies, as Redis sends them: redis-cli asserts on that type.
+  if (arg.flags) doc.push("flags", arg.flags.map((f) => new SimpleString(f)));
+  if (arg.arguments) doc.push("arguments", arg.arguments.map(argumentDoc));
+  return doc;
+}
+
 /** `COMMAND DOCS`'s entry: a flattened map of what the command is for. */
 function commandDocs(spec: CommandSpec): Reply {
   const docs: Reply[] = ["summary", spec.summary, "since", "1.0.0", "group", spec.group];
+  if (spec.arguments) docs.push("arguments", spec.arguments.map(argumentDoc));
   if (spec.subcommands) {
     docs.push("subcommands", spec.subcommands.flatMap((s) => [s.name, commandDocs(s)]));
   }

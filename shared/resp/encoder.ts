@@ -149,12 +149,16 @@ export class RespWriter {
 
   /** Writes a type byte, a decimal number and CRLF. */
   #header(prefix: number, n: number | bigint): void {
-    this.#ensure(24);
-    this.#buf[this.#pos++] = prefix;
     if (typeof n === "number" && n >= 0 && n < 10) {
+      this.#ensure(4);
+      this.#buf[this.#pos++] = prefix;
       this.#buf[this.#pos++] = 0x30 + n;
     } else {
+      // Room for the digits themselves, not a fixed 24 bytes: a bigint can be longer than any
+      // 64-bit number, and a typed array silently drops what is written past its end.
       const digits = String(n);
+      this.#ensure(digits.length + 3);
+      this.#buf[this.#pos++] = prefix;
       writeByteString(digits, this.#buf, this.#pos);
       this.#pos += digits.length;
     }

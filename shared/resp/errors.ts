@@ -13,7 +13,11 @@
  * any other exception is a bug in the server.
  */
 export class ProtocolError extends Error {
-  /** @param detail What was wrong, in Redis's words, for example `invalid bulk length`. */
+  /**
+   * Describes what broke the protocol.
+   *
+   * @param detail What was wrong, in Redis's words, for example `invalid bulk length`.
+   */
   constructor(readonly detail: string) {
     super(`Protocol error: ${detail}`);
     this.name = "ProtocolError";

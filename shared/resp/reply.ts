@@ -24,7 +24,15 @@
 
 /** A status reply such as `+OK` or `+PONG`: short ASCII text, never binary. */
 export class SimpleString {
-  /** @param value The text after `+`, without the line ending. */
+  /**
+   * Wraps status text.
+   *
+   * @param value The text after `+`, without the line ending.
+   * @example
+   * ```ts
+   * new SimpleString("OK"); // +OK
+   * ```
+   */
   constructor(readonly value: string) {}
 }
 
@@ -35,7 +43,15 @@ export class SimpleString {
  * inside an array (a failed command inside `EXEC`).
  */
 export class ErrorReply {
-  /** @param message The text after `-`, for example `ERR syntax error`. */
+  /**
+   * Wraps an error message.
+   *
+   * @param message The text after `-`, for example `ERR syntax error`.
+   * @example
+   * ```ts
+   * new ErrorReply("WRONGTYPE Operation against a key holding the wrong kind of value");
+   * ```
+   */
   constructor(readonly message: string) {}
 
   /** The error code: the first word of the message (`ERR`, `WRONGTYPE`, `NOAUTH`, ...). */

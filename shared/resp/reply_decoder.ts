@@ -19,6 +19,13 @@ const CR = 0x0d;
 const INCOMPLETE = Symbol("incomplete");
 
 /**
+ * How deeply arrays may nest. The parser recurses once per level, so without a bound a few hundred
+ * kilobytes of `*1\r\n` would overflow the stack. No Redis reply comes near it: the deepest ones
+ * (`COMMAND DOCS`, `XINFO STREAM FULL`, inside an `EXEC`) nest fewer than ten arrays.
+ */
+const MAX_DEPTH = 1000;
+
+/**
  * Decodes server replies from a byte stream.
  *
  * @example
@@ -77,7 +84,7 @@ export class ReplyDecoder {
     if (this.#start === this.#end) return undefined;
     this.#pos = this.#start;
     try {
-      const value = this.#value();
+      const value = this.#value(0);
       this.#start = this.#pos;
       return value;
     } catch (e) {
@@ -86,7 +93,7 @@ export class ReplyDecoder {
     }
   }
 
-  #value(): Reply {
+  #value(depth: number): Reply {
     if (this.#pos >= this.#end) throw INCOMPLETE;
     const type = this.#buf[this.#pos];
     const lineEnd = this.#lineEnd();
@@ -110,8 +117,11 @@ export class ReplyDecoder {
       case 0x2a: { // *
         const length = this.#length(lineStart, lineEnd, "multibulk");
         if (length < 0) return NULL_ARRAY;
-        const items: Reply[] = new Array(length);
-        for (let i = 0; i < length; i++) items[i] = this.#value();
+        if (depth >= MAX_DEPTH) throw new ProtocolError(`arrays nested deeper than ${MAX_DEPTH}`);
+        // Preallocate only a modest count: the header is a claim, and `*99999999999` is too big for
+        // any JavaScript array (and would throw a RangeError instead of waiting for the elements).
+        const items: Reply[] = length <= 1024 ? new Array(length) : [];
+        for (let i = 0; i < length; i++) items[i] = this.#value(depth + 1);
         return items;
       }
       default:
@@ -119,11 +129,16 @@ export class ReplyDecoder {
     }
   }
 
-  /** Finds the CR ending the line at `#pos`, or signals that the line is incomplete. */
+  /**
+   * Finds the CR ending the line at `#pos`, or signals that the line is incomplete. A plain loop
+   * that stops at `#end`, as in the request decoder: the built-in `indexOf` would search the stale
+   * rest of the buffer too.
+   */
   #lineEnd(): number {
-    const cr = this.#buf.indexOf(CR, this.#pos);
-    if (cr < 0 || cr + 1 >= this.#end) throw INCOMPLETE;
-    return cr;
+    const buf = this.#buf;
+    const end = this.#end;
+    for (let i = this.#pos; i + 1 < end; i++) if (buf[i] === CR) return i;
+    throw INCOMPLETE;
   }
 
   #length(start: number, end: number, what: string): number {

@@ -49,6 +49,29 @@ export interface KeyPositions {
   step: number;
 }
 
+/** One argument as `COMMAND DOCS` describes it; `redis-cli` builds its hints from these. */
+export interface ArgumentDoc {
+  /** What the hint shows, such as `key` or `message`. */
+  name: string;
+  /** Redis's argument type; `oneof` and `block` group the nested `arguments`. */
+  type:
+    | "key"
+    | "string"
+    | "integer"
+    | "double"
+    | "pattern"
+    | "unix-time"
+    | "pure-token"
+    | "oneof"
+    | "block";
+  /** A literal word that introduces the argument, such as `EX` in `SET key value EX seconds`. */
+  token?: string;
+  /** `optional` shows it in brackets; `multiple` as `key [key ...]`. */
+  flags?: readonly ("optional" | "multiple" | "multiple_token")[];
+  /** The alternatives of a `oneof`, or the parts of a `block`. */
+  arguments?: readonly ArgumentDoc[];
+}
+
 /** A command, described as data. */
 export interface CommandSpec {
   /** The name in lower case, as Redis reports it. */
@@ -61,6 +84,8 @@ export interface CommandSpec {
   summary: string;
   /** The group `COMMAND DOCS` files it under (`string`, `connection`, `server`, `generic`...). */
   group: string;
+  /** The arguments after the name, for `COMMAND DOCS`. */
+  arguments?: readonly ArgumentDoc[];
   /** Which arguments are keys; omitted for commands without keys. */
   keys?: KeyPositions;
   /** The code that runs it. A container command such as `CLIENT` has subcommands instead. */

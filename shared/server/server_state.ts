@@ -63,12 +63,16 @@ export class ServerState {
   /** When the server started, in milliseconds since the epoch. */
   readonly startedAt = Date.now();
   /** The address the server listens on, once it does. */
-  address = { host: "", port: 0 };
+  address: { host: string; port: number } = { host: "", port: 0 };
   /** Writes one line to the server's log. */
   readonly log: (message: string) => void;
   #nextClientId = 1;
 
-  /** @param options The commands, and optionally keyspace, limits and logger. */
+  /**
+   * Creates the state of a server that has not started listening yet.
+   *
+   * @param options The commands, and optionally keyspace, limits and logger.
+   */
   constructor(options: ServerStateOptions) {
     this.commands = options.commands;
     this.db = options.db ?? new Keyspace();

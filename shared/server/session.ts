@@ -26,6 +26,8 @@ export class ClientState {
   closeAfterReply = false;
 
   /**
+   * Records a newly connected client.
+   *
    * @param id A number unique for the life of the server (`CLIENT ID`).
    * @param addr The client's address, `host:port`.
    * @param localAddr The server's end of the connection, `host:port`.

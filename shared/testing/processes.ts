@@ -20,7 +20,9 @@ import { fileURLToPath } from "node:url";
 export interface RunningServer extends AsyncDisposable {
   /** `host:port`. */
   readonly addr: string;
+  /** The interface it listens on. */
   readonly host: string;
+  /** The port it listens on. */
   readonly port: number;
   /** Everything the server has written to stderr (its log) so far. */
   log(): string;

@@ -28,7 +28,11 @@ export class StepContext {
   #run = crypto.randomUUID().slice(0, 8);
   #counter = 0;
 
-  /** @param addr The server under test. */
+  /**
+   * Creates a context for one step.
+   *
+   * @param addr The server under test.
+   */
   constructor(addr: string) {
     this.addr = addr;
   }

@@ -1,0 +1,476 @@
+/**
+ * Lab 1's black-box suite: what a lab 1 server must do, checked over TCP with exact bytes.
+ *
+ * Every step marked `redis: true` passes against a real `redis-server` too (see
+ * `redis_conformance_test.ts`), which is how we know these expectations are Redis's and not merely
+ * ours. The others check the course's own behaviour: the seed's `DELETE` alias, and serving one
+ * client at a time.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { SuiteStep } from "../../shared/testing/suite.ts";
+
+/** `$<len>\r\n<data>\r\n` for a byte string. */
+export function bulk(data: string): string {
+  return `$${data.length}\r\n${data}\r\n`;
+}
+
+/** A command as an array of bulk strings, the way client libraries send it. */
+export function command(...args: string[]): string {
+  return `*${args.length}\r\n${args.map(bulk).join("")}`;
+}
+
+/** The steps of lab 1, in the order the lesson introduces them. */
+export const lab1Steps: readonly SuiteStep[] = [
+  {
+    name: "PING replies +PONG",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("PING"));
+      await c.expect("+PONG\r\n");
+    },
+  },
+  {
+    name: "PING with a message replies with the message as a bulk string",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("PING", "hello world"));
+      await c.expect(bulk("hello world"));
+    },
+  },
+  {
+    name: "PING with two arguments is a wrong-arity error",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("PING", "a", "b"));
+      await c.expect("-ERR wrong number of arguments for 'ping' command\r\n");
+    },
+  },
+  {
+    name: "ECHO replies with its argument",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const value = ctx.value();
+      await c.send(command("ECHO", value));
+      await c.expect(bulk(value));
+    },
+  },
+  {
+    name: "SET replies +OK and GET returns the value",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      const value = ctx.value();
+      await c.send(command("SET", key, value));
+      await c.expect("+OK\r\n");
+      await c.send(command("GET", key));
+      await c.expect(bulk(value));
+    },
+  },
+  {
+    name: "GET of a missing key replies with the null bulk string",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("GET", ctx.key("missing")));
+      await c.expect("$-1\r\n");
+    },
+  },
+  {
+    name: "SET replaces the old value",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("SET", key, "first") + command("SET", key, "second"));
+      await c.expect("+OK\r\n+OK\r\n");
+      await c.send(command("GET", key));
+      await c.expect(bulk("second"));
+    },
+  },
+  {
+    name: "keys and values are binary-safe: CR, LF, NUL and invalid UTF-8 round trip",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key("bin\r\n\0\xff");
+      const value = "line one\r\nline two\0\xc3\x28\xff\xfe";
+      await c.send(command("SET", key, value));
+      await c.expect("+OK\r\n");
+      await c.send(command("GET", key));
+      await c.expect(bulk(value));
+    },
+  },
+  {
+    name: "an empty value is stored and returned as $0",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("SET", key, ""));
+      await c.expect("+OK\r\n");
+      await c.send(command("GET", key));
+      await c.expect("$0\r\n\r\n");
+    },
+  },
+  {
+    name: "a 1 MiB value sent in one frame round trips intact",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key("big");
+      const value = ctx.value(1024).repeat(1024);
+      await c.send(command("SET", key, value));
+      await c.expect("+OK\r\n");
+      await c.send(command("GET", key));
+      await c.expect(bulk(value));
+    },
+  },
+  {
+    name: "DEL removes keys and counts only those that existed",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b] = [ctx.key("a"), ctx.key("b")];
+      await c.send(command("SET", a, "1") + command("SET", b, "2"));
+      await c.expect("+OK\r\n+OK\r\n");
+      await c.send(command("DEL", a, b, ctx.key("never")));
+      await c.expect(":2\r\n");
+      await c.send(command("GET", a));
+      await c.expect("$-1\r\n");
+      await c.send(command("DEL", a));
+      await c.expect(":0\r\n");
+    },
+  },
+  {
+    name: "DELETE is the seed's name for DEL",
+    redis: false,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("SET", key, "v"));
+      await c.expect("+OK\r\n");
+      await c.send(command("DELETE", key));
+      await c.expect(":1\r\n");
+      await c.send(command("EXISTS", key));
+      await c.expect(":0\r\n");
+    },
+  },
+  {
+    name: "EXISTS counts existing keys, a repeated key once per mention",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("SET", key, "v"));
+      await c.expect("+OK\r\n");
+      await c.send(command("EXISTS", key, key, ctx.key("missing")));
+      await c.expect(":2\r\n");
+    },
+  },
+  {
+    name: "a wrong number of arguments gets Redis's error, naming the command in lower case",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const cases: [string[], string][] = [
+        [["GET"], "get"],
+        [["get", "a", "b"], "get"],
+        [["SET", "k"], "set"],
+        [["DEL"], "del"],
+        [["EXISTS"], "exists"],
+        [["Echo"], "echo"],
+      ];
+      for (const [args, name] of cases) {
+        await c.send(command(...args));
+        await c.expect(`-ERR wrong number of arguments for '${name}' command\r\n`);
+      }
+    },
+  },
+  {
+    name: "an unknown command gets Redis's error quoting its arguments",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("FOO", "a", "b c"));
+      await c.expect("-ERR unknown command 'FOO', with args beginning with: 'a' 'b c' \r\n");
+      await c.send(command("nosuchcommand"));
+      await c.expect("-ERR unknown command 'nosuchcommand', with args beginning with: \r\n");
+    },
+  },
+  {
+    name: "SET with options lab 1 does not know is a syntax error in lab 1",
+    redis: false,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("SET", ctx.key(), "v", "BOGUS"));
+      await c.expect("-ERR syntax error\r\n");
+    },
+  },
+  {
+    name: "command names are case-insensitive",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("set", key, "v") + command("gEt", key) + command("Ping"));
+      await c.expect("+OK\r\n" + bulk("v") + "+PONG\r\n");
+    },
+  },
+  {
+    name: "inline commands work as nc and telnet send them, quotes included",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(`SET ${key} "hello world"\r\nGET ${key}\r\nPING\n`);
+      await c.expect("+OK\r\n" + bulk("hello world") + "+PONG\r\n");
+    },
+  },
+  {
+    name: "inline quotes understand escapes: \\x41, \\n and single quotes",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(`SET ${key} "\\x41\\n"'it\\'s'\r\nGET ${key}\r\n`);
+      // `"\x41\n"'it\'s'` is an error: a closing quote must be followed by a space.
+      await c.expect("-ERR Protocol error: unbalanced quotes in request\r\n");
+      await c.expectClosed();
+      const d = await ctx.connect();
+      await d.send(`SET ${key} "\\x41\\n" 'it\\'s'\r\nGET ${key}\r\n`);
+      await d.expect("-ERR syntax error\r\n$-1\r\n");
+    },
+  },
+  {
+    name: "empty lines and empty arrays are ignored",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send("\r\n\r\n*0\r\n*-1\r\nPING\r\n");
+      await c.expect("+PONG\r\n");
+    },
+  },
+  {
+    name: "a pipelined batch gets one reply per command, in order",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      let batch = "";
+      let expected = "";
+      for (let i = 0; i < 200; i++) {
+        batch += command("SET", key, String(i)) + command("GET", key);
+        expected += "+OK\r\n" + bulk(String(i));
+      }
+      await c.send(batch);
+      await c.expect(expected);
+    },
+  },
+  {
+    name: "a command split across many small writes is answered once it is whole",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      const frame = command("SET", key, "split value") + command("GET", key);
+      for (let i = 0; i < frame.length; i += 3) await c.send(frame.slice(i, i + 3));
+      await c.expect("+OK\r\n" + bulk("split value"));
+    },
+  },
+  {
+    name: "a bad multibulk length gets a protocol error and the connection is closed",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send("*x\r\n");
+      await c.expect("-ERR Protocol error: invalid multibulk length\r\n");
+      await c.expectClosed();
+    },
+  },
+  {
+    name: "a bad bulk length gets a protocol error and the connection is closed",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send("*1\r\n$-3\r\n");
+      await c.expect("-ERR Protocol error: invalid bulk length\r\n");
+      await c.expectClosed();
+    },
+  },
+  {
+    name: "an array element that is not a bulk string is a protocol error",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send("*1\r\n:1\r\n");
+      await c.expect("-ERR Protocol error: expected '$', got ':'\r\n");
+      await c.expectClosed();
+    },
+  },
+  {
+    name: "commands before a protocol error in the same batch are answered first",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("PING") + command("ECHO", "x") + "*1\r\n$bad\r\n");
+      await c.expect("+PONG\r\n" + bulk("x") + "-ERR Protocol error: invalid bulk length\r\n");
+      await c.expectClosed();
+    },
+  },
+  {
+    name: "a protocol error from one client does not disturb the data or other clients",
+    redis: true,
+    async run(ctx) {
+      const key = ctx.key();
+      const writer = await ctx.connect();
+      await writer.send(command("SET", key, "kept"));
+      await writer.expect("+OK\r\n");
+      await writer.close();
+      const vandal = await ctx.connect();
+      await vandal.send("*1\r\n$99999999999\r\n");
+      await vandal.expect("-ERR Protocol error: invalid bulk length\r\n");
+      await vandal.expectClosed();
+      const reader = await ctx.connect();
+      await reader.send(command("GET", key));
+      await reader.expect(bulk("kept"));
+    },
+  },
+  {
+    name: "QUIT replies +OK and closes; later commands in the same batch are not run",
+    redis: true,
+    async run(ctx) {
+      const key = ctx.key();
+      const c = await ctx.connect();
+      await c.send(command("QUIT") + command("SET", key, "too late"));
+      await c.expect("+OK\r\n");
+      await c.expectClosed();
+      const d = await ctx.connect();
+      await d.send(command("EXISTS", key));
+      await d.expect(":0\r\n");
+    },
+  },
+  {
+    name: "HELLO 2 describes the server as a flat array with proto 2",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const reply = await c.call("HELLO", "2");
+      assert.ok(Array.isArray(reply), "HELLO replies with an array");
+      const fields = new Map<unknown, unknown>();
+      for (let i = 0; i + 1 < reply.length; i += 2) fields.set(reply[i], reply[i + 1]);
+      assert.deepEqual(
+        [...fields.keys()],
+        ["server", "version", "proto", "id", "mode", "role", "modules"],
+      );
+      assert.equal(fields.get("proto"), 2);
+      assert.equal(fields.get("role"), "master");
+    },
+  },
+  {
+    name: "HELLO 3 is refused with NOPROTO: this server speaks RESP2 only",
+    redis: false,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("HELLO", "3"));
+      await c.expect("-NOPROTO unsupported protocol version\r\n");
+    },
+  },
+  {
+    name: "CLIENT SETNAME names the connection and CLIENT GETNAME reads it back",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("CLIENT", "GETNAME"));
+      await c.expect("$-1\r\n");
+      await c.send(command("CLIENT", "SETNAME", "grader"));
+      await c.expect("+OK\r\n");
+      await c.send(command("CLIENT", "GETNAME"));
+      await c.expect(bulk("grader"));
+      await c.send(command("CLIENT", "SETNAME", "has space"));
+      await c.expect(
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n",
+      );
+    },
+  },
+  {
+    name: "CLIENT SETINFO records the client library, as Redis 7.2 clients send it",
+    redis: false,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("CLIENT", "SETINFO", "LIB-NAME", "suite"));
+      await c.expect("+OK\r\n");
+      await c.send(command("CLIENT", "SETINFO", "LIB-VER", "1.0"));
+      await c.expect("+OK\r\n");
+    },
+  },
+  {
+    name: "an unknown subcommand gets Redis's error naming the container",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("CLIENT", "bogus"));
+      await c.expect("-ERR unknown subcommand 'bogus'. Try CLIENT HELP.\r\n");
+      await c.send(command("CLIENT"));
+      await c.expect("-ERR wrong number of arguments for 'client' command\r\n");
+    },
+  },
+  {
+    name: "INFO server reports a Redis 7 version for client libraries",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const reply = await c.call("INFO", "server");
+      assert.equal(typeof reply, "string");
+      const text = reply as string;
+      assert.ok(
+        text.startsWith("# Server\r\n"),
+        `INFO starts with its section: ${text.slice(0, 20)}`,
+      );
+      assert.match(text, /\r\nredis_version:7\.\d+\.\d+\r\n/);
+    },
+  },
+  {
+    name: "CONFIG GET returns name and value pairs, as redis-benchmark reads them",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("CONFIG", "GET", "appendonly"));
+      await c.expect("*2\r\n" + bulk("appendonly") + bulk("no"));
+      await c.send(command("CONFIG", "GET", "no-such-parameter"));
+      await c.expect("*0\r\n");
+    },
+  },
+  {
+    name: "COMMAND DOCS answers with an array, as redis-cli asks on start",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const reply = await c.call("COMMAND", "DOCS", "get");
+      assert.ok(Array.isArray(reply), "COMMAND DOCS replies with an array");
+      assert.equal(reply[0], "get");
+    },
+  },
+  {
+    name: "one client at a time: a second client is answered only after the first leaves",
+    redis: false,
+    async run(ctx) {
+      const first = await ctx.connect();
+      await first.send(command("PING"));
+      await first.expect("+PONG\r\n");
+      const second = await ctx.connect();
+      await second.send(command("ECHO", "waiting"));
+      await second.expectSilence(300);
+      await first.send(command("QUIT"));
+      await first.expect("+OK\r\n");
+      await second.expect(bulk("waiting"));
+    },
+  },
+];

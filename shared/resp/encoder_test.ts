@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { bytesToByteString } from "./bytes.ts";
+import { encodeCommand, encodeReply, RespWriter } from "./encoder.ts";
+import { err, ErrorReply, NULL_ARRAY, OK, PONG, type Reply, SimpleString } from "./reply.ts";
+
+/** The encoded bytes as a byte string, so that assertions show `\r\n` and compare exactly. */
+function wire(reply: Reply): string {
+  return bytesToByteString(encodeReply(reply));
+}
+
+Deno.test("encodeReply() writes simple strings, errors and integers", () => {
+  assert.equal(wire(OK), "+OK\r\n");
+  assert.equal(wire(PONG), "+PONG\r\n");
+  assert.equal(wire(new SimpleString("")), "+\r\n");
+  assert.equal(wire(err("syntax error")), "-ERR syntax error\r\n");
+  assert.equal(wire(new ErrorReply("WRONGTYPE Operation")), "-WRONGTYPE Operation\r\n");
+  assert.equal(wire(0), ":0\r\n");
+  assert.equal(wire(7), ":7\r\n");
+  assert.equal(wire(10), ":10\r\n");
+  assert.equal(wire(-1), ":-1\r\n");
+  assert.equal(wire(1234567890), ":1234567890\r\n");
+  assert.equal(wire(Number.MAX_SAFE_INTEGER), ":9007199254740991\r\n");
+});
+
+Deno.test("encodeReply() writes bigint integers with every digit", () => {
+  assert.equal(wire(9223372036854775807n), ":9223372036854775807\r\n");
+  assert.equal(wire(-9223372036854775808n), ":-9223372036854775808\r\n");
+  assert.equal(wire(3n), ":3\r\n");
+});
+
+Deno.test("encodeReply() writes bulk strings, the empty one and the null one", () => {
+  assert.equal(wire("hello"), "$5\r\nhello\r\n");
+  assert.equal(wire(""), "$0\r\n\r\n");
+  assert.equal(wire(null), "$-1\r\n");
+  assert.equal(wire("\r\n\0\xff"), "$4\r\n\r\n\0\xff\r\n");
+});
+
+Deno.test("encodeReply() writes arrays: empty, nested, mixed, and the null array", () => {
+  assert.equal(wire([]), "*0\r\n");
+  assert.equal(wire(NULL_ARRAY), "*-1\r\n");
+  assert.equal(wire([1, 2]), "*2\r\n:1\r\n:2\r\n");
+  assert.equal(
+    wire([OK, ["a", null, [NULL_ARRAY, []]], err("x"), 5n]),
+    "*4\r\n+OK\r\n*3\r\n$1\r\na\r\n$-1\r\n*2\r\n*-1\r\n*0\r\n-ERR x\r\n:5\r\n",
+  );
+  assert.equal(wire(Array.from({ length: 12 }, (_, i) => i)).slice(0, 13), "*12\r\n:0\r\n:1\r\n");
+});
+
+Deno.test("encodeReply() turns CR and LF in an error or status line into spaces", () => {
+  // A line reply cannot hold a line break, and Redis maps them to spaces rather than break framing.
+  assert.equal(wire(err("bad\r\nthing\nhere\r")), "-ERR bad  thing here \r\n");
+  assert.equal(wire(new SimpleString("a\nb")), "+a b\r\n");
+});
+
+Deno.test("encodeReply() writes bulk strings over 64 bytes of ASCII and of high bytes exactly", () => {
+  // Past 64 bytes the encoder tries the native UTF-8 copy, which is only right for ASCII; a byte
+  // above 0x7f anywhere, even the last, must make it fall back to one byte per character.
+  const ascii = "0123456789abcdef".repeat(5) + "!";
+  assert.equal(wire(ascii), `$81\r\n${ascii}\r\n`);
+  const high = "\x80\xff\xe9".repeat(30);
+  assert.equal(wire(high), `$90\r\n${high}\r\n`);
+  const lastHigh = "a".repeat(100) + "\xff";
+  assert.equal(wire(lastHigh), `$101\r\n${lastHigh}\r\n`);
+  const nul = "\0".repeat(70);
+  assert.equal(wire(nul), `$70\r\n${nul}\r\n`);
+  // An error line over 64 bytes with a high byte takes the same path.
+  const message = "ERR " + "x".repeat(70) + "\xff";
+  assert.equal(wire(new ErrorReply(message)), `-${message}\r\n`);
+});
+
+Deno.test("encodeCommand() sends strings as UTF-8 and bytes as they are", () => {
+  assert.equal(
+    bytesToByteString(encodeCommand(["SET", "clé", new Uint8Array([0, 0xff, 0x0d, 0x0a])])),
+    "*3\r\n$3\r\nSET\r\n$4\r\ncl\xc3\xa9\r\n$4\r\n\0\xff\r\n\r\n",
+  );
+  assert.equal(bytesToByteString(encodeCommand([])), "*0\r\n");
+  assert.equal(bytesToByteString(encodeCommand([""])), "*1\r\n$0\r\n\r\n");
+  assert.equal(bytesToByteString(encodeCommand(["€"])), "*1\r\n$3\r\n\xe2\x82\xac\r\n");
+});
+
+Deno.test("RespWriter batches several replies and starts over after take()", () => {
+  const w = new RespWriter();
+  w.write(OK);
+  w.write("hello");
+  w.arrayHeader(2);
+  w.integer(1);
+  w.bulkBytes(new Uint8Array([0xff]));
+  assert.equal(w.length, 31);
+  assert.equal(bytesToByteString(w.take()), "+OK\r\n$5\r\nhello\r\n*2\r\n:1\r\n$1\r\n\xff\r\n");
+  assert.equal(w.length, 0);
+  w.write(null);
+  assert.equal(bytesToByteString(w.take()), "$-1\r\n");
+});
+
+Deno.test("RespWriter grows past its initial buffer without losing bytes", () => {
+  const w = new RespWriter();
+  const value = "v".repeat(40_000);
+  for (let i = 0; i < 3; i++) w.write([i, value]);
+  const out = bytesToByteString(w.take());
+  assert.equal(
+    out,
+    `*2\r\n:0\r\n$40000\r\n${value}\r\n*2\r\n:1\r\n$40000\r\n${value}\r\n*2\r\n:2\r\n$40000\r\n${value}\r\n`,
+  );
+  w.shrink();
+  w.write(PONG);
+  assert.equal(bytesToByteString(w.take()), "+PONG\r\n");
+});
+
+Deno.test("RespWriter grows for a long integer near the end of its buffer", () => {
+  // Fill the writer to 24 bytes short of its initial 16 KiB: room for any 64-bit integer, but not
+  // for this one.
+  const w = new RespWriter();
+  w.bulk("x".repeat(16_350));
+  const before = w.length;
+  assert.equal(before, 16_384 - 24);
+  const big = 10n ** 40n;
+  w.integer(big);
+  const out = bytesToByteString(w.take());
+  assert.equal(out.slice(before), `:${big}\r\n`);
+  assert.equal(out.length, before + 44);
+});
+
+Deno.test("RespWriter.take() returns a view that the next write reuses", () => {
+  // The documented contract: send the bytes before writing more. encodeReply() copies for callers
+  // that keep them, which this shows is necessary.
+  const w = new RespWriter();
+  w.write(OK);
+  const first = w.take();
+  w.write(new SimpleString("NO"));
+  assert.equal(bytesToByteString(first), "+NO\r\n");
+  assert.equal(bytesToByteString(encodeReply(OK)), "+OK\r\n");
+});
