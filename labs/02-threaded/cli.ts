@@ -1,0 +1,125 @@
+/**
+ * Lab 2's command line: lab 1's `--host` and `--port`, plus the limits a server with many clients
+ * needs: `--maxclients`, `--timeout`, `--max-output-buffer`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** Lab 2's server options. */
+export interface Lab2Options {
+  /** Interface to listen on. */
+  host: string;
+  /** Port to listen on; 0 asks the system for any free port. */
+  port: number;
+  /** Most clients connected at once; one more gets `-ERR max number of clients reached`. */
+  maxclients: number;
+  /** Close a client idle for this many seconds; 0 means never (Redis's `timeout`). */
+  timeout: number;
+  /** Most bytes of replies held for one client before it is disconnected. */
+  maxOutputBuffer: number;
+}
+
+const USAGE = "deno task lab2";
+
+const HELP = `Usage: ${USAGE} [options]
+
+Lab 2: a Redis-compatible cache server that serves many clients at once.
+
+Options:
+  --host HOST               interface to listen on (default 127.0.0.1)
+  --port PORT               port to listen on; 0 picks any free port (default 6379)
+  --maxclients N            most clients connected at once (default 10000)
+  --timeout SECONDS         close a client idle this long; 0 means never (default 0)
+  --max-output-buffer SIZE  most bytes of replies held for one client, such as 1048576,
+                            64kb, 32mb or 1gb; past it the client is disconnected (default 256mb)
+  --help                    show this help
+
+Prints "listening on HOST:PORT" when ready. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.`;
+
+/** Units as Redis's config file reads them: `1k` is 1000, `1kb` is 1024. */
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1000,
+  kb: 1024,
+  m: 1000 ** 2,
+  mb: 1024 ** 2,
+  g: 1000 ** 3,
+  gb: 1024 ** 3,
+};
+
+/**
+ * Parses a size the way Redis's config does: a number with an optional unit.
+ *
+ * @param text Such as `1048576`, `64kb` or `32mb`.
+ * @returns Bytes, or `null` if it is not a size.
+ * @example
+ * ```ts
+ * parseSize("64kb"); // 65536
+ * ```
+ */
+export function parseSize(text: string): number | null {
+  const match = /^(\d+)([a-z]*)$/i.exec(text);
+  const unit = match ? UNITS[match[2].toLowerCase()] : undefined;
+  if (!match || unit === undefined) return null;
+  const bytes = Number(match[1]) * unit;
+  return Number.isSafeInteger(bytes) ? bytes : null;
+}
+
+function wholeNumber(text: string, max: number): number | null {
+  if (!/^\d+$/.test(text)) return null;
+  const n = Number(text);
+  return n <= max ? n : null;
+}
+
+/**
+ * Parses lab 2's arguments. Prints help and exits 0 for `--help`; prints the problem and exits 2 for
+ * an unknown flag or a bad value.
+ *
+ * @param argv The arguments, usually `Deno.args`.
+ * @returns The options.
+ */
+export function parseLab2Args(argv: string[]): Lab2Options {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        host: { type: "string", default: "127.0.0.1" },
+        port: { type: "string", default: "6379" },
+        maxclients: { type: "string", default: "10000" },
+        timeout: { type: "string", default: "0" },
+        "max-output-buffer": { type: "string", default: "256mb" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) {
+    console.log(HELP);
+    Deno.exit(0);
+  }
+  const port = wholeNumber(values.port, 65535);
+  if (port === null) fail(`Invalid port: "${values.port}" is not a number from 0 to 65535`);
+  const maxclients = wholeNumber(values.maxclients, 1_000_000);
+  if (maxclients === null || maxclients < 1) {
+    fail(`Invalid maxclients: "${values.maxclients}" is not a number from 1 to 1000000`);
+  }
+  const timeout = wholeNumber(values.timeout, 365 * 24 * 3600);
+  if (timeout === null) fail(`Invalid timeout: "${values.timeout}" is not a number of seconds`);
+  const maxOutputBuffer = parseSize(values["max-output-buffer"]);
+  if (maxOutputBuffer === null || maxOutputBuffer < 1) {
+    fail(`Invalid max-output-buffer: "${values["max-output-buffer"]}" is not a size`);
+  }
+  return { host: values.host, port, maxclients, timeout, maxOutputBuffer };
+}
+
+function fail(message: string): never {
+  console.error(`${message}\nRun "${USAGE} --help" for usage.`);
+  Deno.exit(2);
+}

@@ -1,0 +1,141 @@
+/**
+ * Lab 2's server: a Redis-compatible cache that serves many clients at once.
+ *
+ * Run it with `deno task lab2` (add `--port 0` for any free port, `--help` for the limits).
+ *
+ * The lesson is one missing word. Lab 1's accept loop awaited each client before accepting the
+ * next; this one starts the client's task and goes straight back to `accept()`:
+ *
+ * ```ts
+ * serveClient(server, conn, ...);   // no await: the task runs while we accept the next client
+ * ```
+ *
+ * Each `serveClient` call is an async function that spends nearly all its life parked at an
+ * `await` (waiting for bytes, or for a write to finish). While one is parked, the event loop runs
+ * whichever other task has something to do. That is how Redis serves ten thousand clients on one
+ * thread, and how the `select()` seed does it by hand; the seeds' `threading.Thread` per client
+ * gets the same effect from the operating system, at the price of a stack per client and a lock
+ * around everything they share.
+ *
+ * @module
+ */
+
+import { onShutdownSignal } from "../../shared/server/cli.ts";
+import type { CommandTable } from "../../shared/server/command_table.ts";
+import { formatAddr } from "../../shared/server/connection.ts";
+import { ServerState } from "../../shared/server/server_state.ts";
+import type { Transport } from "../../shared/server/transport.ts";
+import { lab1CommandTable } from "../01-single-client/server.ts";
+import { parseLab2Args } from "./cli.ts";
+import { lab2Commands } from "./commands.ts";
+import { serveClient } from "./connection.ts";
+import { transactionCommands } from "./transaction.ts";
+import { WatchedKeyspace } from "./watched_keyspace.ts";
+
+/** Redis's reply to a connection past `maxclients`, sent before closing it. */
+const MAX_CLIENTS_REPLY = new TextEncoder().encode("-ERR max number of clients reached\r\n");
+
+/** How long to wait before accepting again after accept() fails (out of file descriptors, say). */
+const ACCEPT_BACKOFF_MS = 100;
+
+/**
+ * Builds lab 2's command table: lab 1's, with SET replaced by the one that knows NX/XX/GET, plus
+ * lab 2's string commands and transactions.
+ */
+export function lab2CommandTable(): CommandTable {
+  return lab1CommandTable().registerAll(lab2Commands).registerAll(transactionCommands);
+}
+
+/**
+ * Tells a connection the server is full and closes it, as Redis does: the client reads one error
+ * and then end of stream. A short write on a fresh socket completes at once, so this never waits on
+ * the client.
+ */
+async function refuse(server: ServerState, conn: Deno.Conn): Promise<void> {
+  server.stats.rejectedConnections++;
+  try {
+    await conn.write(MAX_CLIENTS_REPLY);
+  } catch {
+    // The client already left; nothing to tell it.
+  } finally {
+    conn.close();
+  }
+}
+
+if (import.meta.main) {
+  const options = parseLab2Args(Deno.args);
+  const server = new ServerState({ commands: lab2CommandTable(), db: new WatchedKeyspace() });
+  const open = new Map<number, Transport>();
+  const tasks = new Set<Promise<void>>();
+  server.config
+    .define("maxclients", () => String(options.maxclients))
+    .define("timeout", () => String(options.timeout));
+  server.info.define("Clients", () => [
+    ["connected_clients", server.clients.size],
+    ["maxclients", options.maxclients],
+  ]);
+
+  const listener = Deno.listen({ hostname: options.host, port: options.port });
+  server.address = { host: listener.addr.hostname, port: listener.addr.port };
+  let stopping = false;
+
+  // Redis's `timeout`: a sweep every so often closes clients that have sent nothing for too long.
+  // One timer for the whole server, like Redis's clientsCron, rather than one per connection.
+  const timeoutMs = options.timeout * 1000;
+  const sweep = timeoutMs > 0
+    ? setInterval(() => {
+      const now = Date.now();
+      for (const [id, transport] of open) {
+        const client = server.clients.get(id);
+        if (client === undefined || now - client.lastInteraction <= timeoutMs) continue;
+        server.log(
+          `Closing idle client id=${id} addr=${client.addr} (timeout ${options.timeout}s)`,
+        );
+        open.delete(id);
+        try {
+          transport.close();
+        } catch {
+          // the client left at the same moment
+        }
+      }
+    }, Math.min(1000, Math.max(100, timeoutMs / 4)))
+    : undefined;
+
+  onShutdownSignal(server.log, () => {
+    stopping = true;
+    clearInterval(sweep);
+    listener.close();
+    for (const transport of open.values()) {
+      try {
+        transport.close();
+      } catch {
+        // closed in the meantime
+      }
+    }
+  });
+  console.log(`listening on ${server.address.host}:${server.address.port}`);
+
+  while (!stopping) {
+    let conn: Deno.Conn;
+    try {
+      conn = await listener.accept();
+    } catch (error) {
+      if (stopping || error instanceof Deno.errors.BadResource) break;
+      // Most likely out of file descriptors: wait a little instead of spinning, as mini-redis does.
+      server.log(`Accept failed: ${error}; retrying in ${ACCEPT_BACKOFF_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS));
+      continue;
+    }
+    // Many clients at once: start this client's task and do NOT await it.
+    const task = open.size >= options.maxclients ? refuse(server, conn) : serveClient(
+      server,
+      conn,
+      { remote: formatAddr(conn.remoteAddr), local: formatAddr(conn.localAddr) },
+      { maxOutputBuffer: options.maxOutputBuffer, open },
+    );
+    // Keep the promise so shutdown can wait for every client to finish closing.
+    tasks.add(task);
+    task.finally(() => tasks.delete(task));
+  }
+  await Promise.allSettled(tasks);
+}

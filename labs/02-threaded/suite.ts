@@ -1,0 +1,620 @@
+/**
+ * Lab 2's black-box suite: what a lab 2 server must do, checked over TCP with exact bytes.
+ *
+ * It starts with lab 1's steps, as regressions, minus the one lab 2 deliberately breaks ("one
+ * client at a time"), which is replaced by its opposite: a silent client does not block another.
+ * Every step marked `redis: true` also passes against a real `redis-server` (see
+ * `redis_conformance_test.ts`); the others check the seed's own commands (`PUT`, `DUMP` with no
+ * key) and this server's refusal to fake an RDB payload.
+ *
+ * Steps run one after another against one server, and some (FLUSHDB, DBSIZE, DUMP) look at the
+ * whole keyspace, so do not point this suite at a server whose data you want to keep.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Reply } from "../../shared/resp/reply.ts";
+import type { RawClient } from "../../shared/testing/raw_client.ts";
+import type { StepContext, SuiteStep } from "../../shared/testing/suite.ts";
+import { bulk, command, lab1Steps } from "../01-single-client/suite.ts";
+
+/** `*<n>\r\n` followed by each element as a bulk string (or `$-1` for `null`). */
+function bulkArray(...items: (string | null)[]): string {
+  return `*${items.length}\r\n` + items.map((i) => i === null ? "$-1\r\n" : bulk(i)).join("");
+}
+
+/** Sends one command and checks the exact reply bytes. */
+async function check(c: RawClient, args: string[], expected: string): Promise<void> {
+  await c.send(command(...args));
+  await c.expect(expected);
+}
+
+/** Opens `count` connections, a hundred at a time so the listen backlog never overflows. */
+async function connectMany(ctx: StepContext, count: number): Promise<RawClient[]> {
+  const clients: RawClient[] = [];
+  for (let i = 0; i < count; i += 100) {
+    const batch = Math.min(100, count - i);
+    clients.push(...await Promise.all(Array.from({ length: batch }, () => ctx.connect())));
+  }
+  return clients;
+}
+
+/** Lab 1's steps that still hold in lab 2. */
+const lab1Regressions = lab1Steps.filter((s) => !s.name.startsWith("one client at a time"));
+
+const concurrencySteps: SuiteStep[] = [
+  {
+    name: "two clients are served concurrently: a silent client does not block another",
+    redis: true,
+    async run(ctx) {
+      const silent = await ctx.connect();
+      // Half a command, then silence: the server must not wait for the rest before serving others.
+      await silent.send("*1\r\n$4\r\nPI");
+      const other = await ctx.connect();
+      await check(other, ["PING"], "+PONG\r\n");
+      await check(other, ["ECHO", "not blocked"], bulk("not blocked"));
+      await silent.send("NG\r\n");
+      await silent.expect("+PONG\r\n");
+    },
+  },
+  {
+    name: "1,000 concurrent connections are all served",
+    redis: true,
+    async run(ctx) {
+      const clients = await connectMany(ctx, 1000);
+      // Every client's PING is in flight before any reply is read.
+      await Promise.all(clients.map((c) => c.send(command("PING"))));
+      await Promise.all(clients.map((c) => c.expect("+PONG\r\n")));
+    },
+  },
+  {
+    name: "50 clients each sending 200 INCR on one key leave exactly 10000",
+    redis: true,
+    async run(ctx) {
+      const key = ctx.key("counter");
+      const clients = await connectMany(ctx, 50);
+      await Promise.all(clients.map(async (c) => {
+        // Four pipelined bursts of 50, so the clients' commands interleave at the server.
+        for (let burst = 0; burst < 4; burst++) {
+          await c.send(command("INCR", key).repeat(50));
+          for (let i = 0; i < 50; i++) {
+            const reply = await c.readReply();
+            assert.equal(typeof reply, "number", `INCR replies with an integer, got ${reply}`);
+          }
+        }
+      }));
+      await check(clients[0], ["GET", key], bulk("10000"));
+    },
+  },
+  {
+    name: "replies to pipelining clients never mix: each client gets only its own",
+    redis: true,
+    async run(ctx) {
+      const [a, b] = await connectMany(ctx, 2);
+      await Promise.all([
+        a.send(command("ECHO", "from a").repeat(500)),
+        b.send(command("ECHO", "from b").repeat(500)),
+      ]);
+      await Promise.all([
+        a.expect(bulk("from a").repeat(500)),
+        b.expect(bulk("from b").repeat(500)),
+      ]);
+    },
+  },
+];
+
+const counterSteps: SuiteStep[] = [
+  {
+    name: "INCR, DECR, INCRBY and DECRBY count from 0 for a missing key",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(
+        command("INCR", key) + command("INCRBY", key, "10") + command("DECR", key) +
+          command("DECRBY", key, "-5") + command("DECRBY", key, "20") + command("GET", key),
+      );
+      await c.expect(":1\r\n:11\r\n:10\r\n:15\r\n:-5\r\n" + bulk("-5"));
+    },
+  },
+  {
+    name: "counters are exact 64-bit integers up to the last value",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "9223372036854775806"], "+OK\r\n");
+      await check(c, ["INCR", key], ":9223372036854775807\r\n");
+      await check(c, ["INCR", key], "-ERR increment or decrement would overflow\r\n");
+      await check(c, ["GET", key], bulk("9223372036854775807"));
+      await check(c, ["SET", key, "-9223372036854775807"], "+OK\r\n");
+      await check(c, ["DECR", key], ":-9223372036854775808\r\n");
+      await check(c, ["DECRBY", key, "1"], "-ERR increment or decrement would overflow\r\n");
+      await check(c, ["INCRBY", key, "9223372036854775807"], ":-1\r\n");
+      await check(c, ["INCRBY", key, "9007199254740993"], ":9007199254740992\r\n");
+    },
+  },
+  {
+    name: "DECRBY by the smallest 64-bit integer is refused: its negation does not fit",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(
+        c,
+        ["DECRBY", ctx.key(), "-9223372036854775808"],
+        "-ERR decrement would overflow\r\n",
+      );
+    },
+  },
+  {
+    name: "INCR refuses values that are not exactly a 64-bit integer",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      for (const value of ["abc", "01", " 1", "1 ", "+1", "-0", "1.5", "", "9223372036854775808"]) {
+        await check(c, ["SET", key, value], "+OK\r\n");
+        await check(c, ["INCR", key], "-ERR value is not an integer or out of range\r\n");
+      }
+      await check(c, ["GET", key], bulk("9223372036854775808"));
+    },
+  },
+  {
+    name: "INCRBY and DECRBY refuse an increment that is not an integer",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["INCRBY", key, "1.0"], "-ERR value is not an integer or out of range\r\n");
+      await check(c, ["DECRBY", key, "x"], "-ERR value is not an integer or out of range\r\n");
+      await check(c, ["EXISTS", key], ":0\r\n");
+    },
+  },
+];
+
+const stringSteps: SuiteStep[] = [
+  {
+    name: "APPEND creates or extends a value and STRLEN counts its bytes",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["APPEND", key, "Hello"], ":5\r\n");
+      await check(c, ["APPEND", key, " \r\n\0\xff"], ":10\r\n");
+      await check(c, ["GET", key], bulk("Hello \r\n\0\xff"));
+      await check(c, ["STRLEN", key], ":10\r\n");
+      await check(c, ["STRLEN", ctx.key("missing")], ":0\r\n");
+    },
+  },
+  {
+    name: "MSET sets every pair and MGET returns values in order, nil for missing keys",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b, missing] = [ctx.key("a"), ctx.key("b"), ctx.key("missing")];
+      await check(c, ["MSET", a, "1", b, "two"], "+OK\r\n");
+      await check(c, ["MGET", a, missing, b, a], bulkArray("1", null, "two", "1"));
+      await check(c, ["MSET", a, "1", b], "-ERR wrong number of arguments for 'mset' command\r\n");
+    },
+  },
+  {
+    name: "SETNX sets only a missing key",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SETNX", key, "first"], ":1\r\n");
+      await check(c, ["SETNX", key, "second"], ":0\r\n");
+      await check(c, ["GET", key], bulk("first"));
+    },
+  },
+  {
+    name: "SET NX sets only a missing key and SET XX only an existing one",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v1", "XX"], "$-1\r\n");
+      await check(c, ["EXISTS", key], ":0\r\n");
+      await check(c, ["SET", key, "v1", "nx"], "+OK\r\n");
+      await check(c, ["SET", key, "v2", "NX"], "$-1\r\n");
+      await check(c, ["SET", key, "v3", "XX"], "+OK\r\n");
+      await check(c, ["GET", key], bulk("v3"));
+    },
+  },
+  {
+    name: "SET GET replies with the old value, also when NX or XX stops the write",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v1", "GET"], "$-1\r\n");
+      await check(c, ["SET", key, "v2", "GET"], bulk("v1"));
+      await check(c, ["SET", key, "v3", "NX", "GET"], bulk("v2"));
+      await check(c, ["GET", key], bulk("v2"));
+      const other = ctx.key("other");
+      await check(c, ["SET", other, "v", "GET", "XX"], "$-1\r\n");
+      await check(c, ["EXISTS", other], ":0\r\n");
+    },
+  },
+  {
+    name: "SET with NX and XX together, or an unknown option, is a syntax error",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v", "NX", "XX"], "-ERR syntax error\r\n");
+      await check(c, ["SET", key, "v", "XX", "GET", "NX"], "-ERR syntax error\r\n");
+      await check(c, ["SET", key, "v", "SOON"], "-ERR syntax error\r\n");
+      await check(c, ["EXISTS", key], ":0\r\n");
+    },
+  },
+  {
+    name: "GETSET replaces a value and GETDEL removes it, each returning the old value",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["GETSET", key, "one"], "$-1\r\n");
+      await check(c, ["GETSET", key, "two"], bulk("one"));
+      await check(c, ["GETDEL", key], bulk("two"));
+      await check(c, ["GETDEL", key], "$-1\r\n");
+      await check(c, ["EXISTS", key], ":0\r\n");
+    },
+  },
+  {
+    name: "KEYS returns the keys matching a glob pattern",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const p = ctx.key("keys");
+      await check(c, ["MSET", `${p}:a1`, "x", `${p}:a22`, "x", `${p}:b2`, "x"], "+OK\r\n");
+      // The order of KEYS is unspecified (Redis's follows its hash table), so compare sorted.
+      const keys = async (pattern: string) => ((await c.call("KEYS", pattern)) as string[]).sort();
+      assert.deepEqual(await keys(`${p}:*`), [`${p}:a1`, `${p}:a22`, `${p}:b2`]);
+      assert.deepEqual(await keys(`${p}:a?`), [`${p}:a1`]);
+      assert.deepEqual(await keys(`${p}:[ab]2*`), [`${p}:a22`, `${p}:b2`]);
+      assert.deepEqual(await keys(`${p}:[^a]*`), [`${p}:b2`]);
+      assert.deepEqual(await keys(`${p}:nothing*`), []);
+    },
+  },
+  {
+    name: "DBSIZE counts keys; FLUSHDB and FLUSHALL empty the keyspace, ASYNC or SYNC",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      await check(c, ["DBSIZE"], ":0\r\n");
+      await check(c, ["MSET", ctx.key(), "1", ctx.key(), "2", ctx.key(), "3"], "+OK\r\n");
+      await check(c, ["DBSIZE"], ":3\r\n");
+      await check(c, ["FLUSHALL", "async"], "+OK\r\n");
+      await check(c, ["DBSIZE"], ":0\r\n");
+      await check(c, ["SET", ctx.key(), "v"], "+OK\r\n");
+      await check(c, ["FLUSHDB", "SYNC"], "+OK\r\n");
+      await check(c, ["DBSIZE"], ":0\r\n");
+      await check(c, ["FLUSHDB", "NOW"], "-ERR syntax error\r\n");
+      await check(c, ["FLUSHALL", "ASYNC", "SYNC"], "-ERR syntax error\r\n");
+    },
+  },
+  {
+    name: "INFO keyspace reports the number of keys",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      await check(c, ["MSET", ctx.key(), "1", ctx.key(), "2"], "+OK\r\n");
+      await check(
+        c,
+        ["INFO", "keyspace"],
+        bulk("# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0\r\n"),
+      );
+    },
+  },
+  {
+    name: "INFO clients counts connected clients and CLIENT LIST shows each one",
+    redis: true,
+    async run(ctx) {
+      const [a, b] = await connectMany(ctx, 2);
+      const ids = [await a.call("CLIENT", "ID"), await b.call("CLIENT", "ID")];
+      assert.notEqual(ids[0], ids[1]);
+      const info = await a.call("INFO", "clients") as string;
+      const connected = Number(info.match(/\r\nconnected_clients:(\d+)\r\n/)?.[1]);
+      assert.ok(connected >= 2, `connected_clients is at least 2: ${info}`);
+      assert.match(info, /\r\nmaxclients:10000\r\n/);
+      const list = await a.call("CLIENT", "LIST") as string;
+      for (const id of ids) assert.match(list, new RegExp(`(^|\\n)id=${id} `));
+    },
+  },
+  {
+    name: "CONFIG GET reports maxclients and timeout",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["CONFIG", "GET", "maxclients"], bulkArray("maxclients", "10000"));
+      await check(c, ["CONFIG", "GET", "timeout"], bulkArray("timeout", "0"));
+    },
+  },
+];
+
+/** Pairs a flat `[k, v, k, v...]` reply into a Map. */
+function pairs(reply: Reply): Map<string, string> {
+  assert.ok(Array.isArray(reply), "replies with an array");
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < reply.length; i += 2) map.set(reply[i] as string, reply[i + 1] as string);
+  return map;
+}
+
+const seedSteps: SuiteStep[] = [
+  {
+    name: "PUT key = value is the seed's SET",
+    redis: false,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["PUT", key, "=", "a value"], "+OK\r\n");
+      await check(c, ["GET", key], bulk("a value"));
+      await c.send(`PUT ${key} = inline\r\n`);
+      await c.expect("+OK\r\n");
+      await check(c, ["GET", key], bulk("inline"));
+    },
+  },
+  {
+    name: "PUT in any other shape is a syntax error",
+    redis: false,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      for (const args of [["PUT"], ["PUT", key], ["PUT", key, "v"], ["PUT", key, "==", "v"]]) {
+        await check(c, args, "-ERR syntax error\r\n");
+      }
+      await check(c, ["PUT", key, "=", "v", "w"], "-ERR syntax error\r\n");
+      await check(c, ["EXISTS", key], ":0\r\n");
+    },
+  },
+  {
+    name: "DUMP with no key lists every key and value as a flat array",
+    redis: false,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b] = [ctx.key("a"), ctx.key("b\r\n")];
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      await check(c, ["DUMP"], "*0\r\n");
+      await check(c, ["PUT", a, "=", "1"], "+OK\r\n");
+      await check(c, ["SET", b, "two\0"], "+OK\r\n");
+      assert.deepEqual(pairs(await c.call("DUMP")), new Map([[a, "1"], [b, "two\0"]]));
+    },
+  },
+  {
+    name: "DUMP of a missing key replies with the null bulk string, as Redis does",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["DUMP", ctx.key("missing")], "$-1\r\n");
+      await check(c, ["DUMP", "a", "b"], "-ERR wrong number of arguments for 'dump' command\r\n");
+    },
+  },
+  {
+    name: "DUMP of an existing key is an error: no RDB payload is faked",
+    redis: false,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      const reply = await c.call("DUMP", key);
+      assert.ok(
+        reply instanceof Object && "message" in reply && String(reply.message).startsWith("ERR "),
+        `DUMP key replies with an error, got ${String(reply)}`,
+      );
+    },
+  },
+];
+
+const transactionSteps: SuiteStep[] = [
+  {
+    name: "MULTI queues commands and EXEC runs them, replying with every reply in an array",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(
+        command("MULTI") + command("SET", key, "5") + command("INCR", key) +
+          command("GET", key) + command("EXEC"),
+      );
+      await c.expect(
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n" + "*3\r\n+OK\r\n:6\r\n" + bulk("6"),
+      );
+    },
+  },
+  {
+    name: "queued commands run together: another client sees none of them before EXEC",
+    redis: true,
+    async run(ctx) {
+      const [tx, other] = await connectMany(ctx, 2);
+      const key = ctx.key();
+      await tx.send(command("MULTI") + command("SET", key, "0") + command("INCR", key));
+      await tx.expect("+OK\r\n+QUEUED\r\n+QUEUED\r\n");
+      await check(other, ["GET", key], "$-1\r\n");
+      // Another client's write lands before EXEC; the whole queue then runs after it, unbroken.
+      await check(other, ["SET", key, "100"], "+OK\r\n");
+      await tx.send(command("INCR", key) + command("EXEC"));
+      await tx.expect("+QUEUED\r\n*3\r\n+OK\r\n:1\r\n:2\r\n");
+      await check(other, ["GET", key], bulk("2"));
+    },
+  },
+  {
+    name: "DISCARD drops the queue; EXEC and DISCARD without MULTI are errors",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("MULTI") + command("SET", key, "v") + command("DISCARD"));
+      await c.expect("+OK\r\n+QUEUED\r\n+OK\r\n");
+      await check(c, ["EXISTS", key], ":0\r\n");
+      await check(c, ["EXEC"], "-ERR EXEC without MULTI\r\n");
+      await check(c, ["DISCARD"], "-ERR DISCARD without MULTI\r\n");
+    },
+  },
+  {
+    name: "MULTI cannot nest and WATCH is refused inside MULTI, without aborting it",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(
+        command("MULTI") + command("MULTI") + command("WATCH", key) +
+          command("SET", key, "v") + command("EXEC"),
+      );
+      await c.expect(
+        "+OK\r\n-ERR MULTI calls can not be nested\r\n-ERR WATCH inside MULTI is not allowed\r\n" +
+          "+QUEUED\r\n*1\r\n+OK\r\n",
+      );
+    },
+  },
+  {
+    name: "an unknown command or a wrong arity while queueing makes EXEC abort everything",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(
+        command("MULTI") + command("SET", key, "v") + command("NOSUCH", "x") + command("EXEC"),
+      );
+      await c.expect(
+        "+OK\r\n+QUEUED\r\n-ERR unknown command 'NOSUCH', with args beginning with: 'x' \r\n" +
+          "-EXECABORT Transaction discarded because of previous errors.\r\n",
+      );
+      await c.send(command("MULTI") + command("SET", key, "v") + command("GET") + command("EXEC"));
+      await c.expect(
+        "+OK\r\n+QUEUED\r\n-ERR wrong number of arguments for 'get' command\r\n" +
+          "-EXECABORT Transaction discarded because of previous errors.\r\n",
+      );
+      await check(c, ["EXISTS", key], ":0\r\n");
+      await check(c, ["EXEC"], "-ERR EXEC without MULTI\r\n");
+    },
+  },
+  {
+    name: "EXEC with arguments aborts the transaction, as Redis 7 answers it",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("MULTI") + command("SET", key, "v") + command("EXEC", "now"));
+      await c.expect(
+        "+OK\r\n+QUEUED\r\n-EXECABORT Transaction discarded because of: " +
+          "wrong number of arguments for 'exec' command\r\n",
+      );
+      await check(c, ["EXISTS", key], ":0\r\n");
+    },
+  },
+  {
+    name: "a command failing inside EXEC is an error element; the others still run",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(
+        command("MULTI") + command("SET", key, "text") + command("INCR", key) +
+          command("APPEND", key, "!") + command("EXEC"),
+      );
+      await c.expect(
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n" +
+          "*3\r\n+OK\r\n-ERR value is not an integer or out of range\r\n:5\r\n",
+      );
+    },
+  },
+  {
+    name: "WATCH: a key modified by another client makes EXEC reply *-1 and run nothing",
+    redis: true,
+    async run(ctx) {
+      const [c, other] = await connectMany(ctx, 2);
+      const [key, flag] = [ctx.key(), ctx.key("flag")];
+      await check(c, ["SET", key, "10"], "+OK\r\n");
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await check(other, ["INCR", key], ":11\r\n");
+      await c.send(command("MULTI") + command("SET", key, "9") + command("SET", flag, "ran"));
+      await c.expect("+OK\r\n+QUEUED\r\n+QUEUED\r\n");
+      await check(c, ["EXEC"], "*-1\r\n");
+      await check(c, ["MGET", key, flag], bulkArray("11", null));
+    },
+  },
+  {
+    name: "WATCH: the client's own write, a deletion or FLUSHDB also make EXEC fail",
+    redis: true,
+    async run(ctx) {
+      const [c, other] = await connectMany(ctx, 2);
+      const key = ctx.key();
+      const transaction = command("MULTI") + command("PING") + command("EXEC");
+      const failed = "+OK\r\n+QUEUED\r\n*-1\r\n";
+
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await check(c, ["SET", key, "mine"], "+OK\r\n");
+      await c.send(transaction);
+      await c.expect(failed);
+
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await check(other, ["DEL", key], ":1\r\n");
+      await c.send(transaction);
+      await c.expect(failed);
+
+      await check(c, ["SET", key, "again"], "+OK\r\n");
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await check(other, ["FLUSHDB"], "+OK\r\n");
+      await c.send(transaction);
+      await c.expect(failed);
+    },
+  },
+  {
+    name: "WATCH: deleting a missing key or an untouched key lets EXEC run",
+    redis: true,
+    async run(ctx) {
+      const [c, other] = await connectMany(ctx, 2);
+      const [watched, unrelated] = [ctx.key(), ctx.key("unrelated")];
+      await check(c, ["WATCH", watched], "+OK\r\n");
+      await check(other, ["DEL", watched], ":0\r\n");
+      await check(other, ["SET", unrelated, "v"], "+OK\r\n");
+      await c.send(command("MULTI") + command("PING") + command("EXEC"));
+      await c.expect("+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n");
+    },
+  },
+  {
+    name: "UNWATCH, EXEC and DISCARD each forget the watched keys",
+    redis: true,
+    async run(ctx) {
+      const [c, other] = await connectMany(ctx, 2);
+      const key = ctx.key();
+      const transaction = command("MULTI") + command("PING") + command("EXEC");
+      const ran = "+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n";
+
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await check(c, ["UNWATCH"], "+OK\r\n");
+      await check(other, ["SET", key, "1"], "+OK\r\n");
+      await c.send(transaction);
+      await c.expect(ran);
+
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await c.send(transaction);
+      await c.expect(ran);
+      await check(other, ["SET", key, "2"], "+OK\r\n");
+      await c.send(transaction);
+      await c.expect(ran);
+
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await c.send(command("MULTI") + command("DISCARD"));
+      await c.expect("+OK\r\n+OK\r\n");
+      await check(other, ["SET", key, "3"], "+OK\r\n");
+      await c.send(transaction);
+      await c.expect(ran);
+    },
+  },
+];
+
+/** The steps of lab 2: lab 1's regressions first, then what lab 2 adds, in lesson order. */
+export const lab2Steps: readonly SuiteStep[] = [
+  ...lab1Regressions,
+  ...concurrencySteps,
+  ...counterSteps,
+  ...stringSteps,
+  ...seedSteps,
+  ...transactionSteps,
+];

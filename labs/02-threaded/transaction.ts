@@ -1,0 +1,221 @@
+/**
+ * Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH, with Redis's semantics.
+ *
+ * `MULTI` starts queueing: every later command is checked (does it exist? right arity?) and
+ * answered `+QUEUED` instead of being run. `EXEC` runs the whole queue in one go and replies with an
+ * array of the replies. Because `EXEC` runs the queue without an `await`, no other client's command
+ * can land in the middle: that is the isolation Redis promises, and on a single-threaded event
+ * loop it costs nothing.
+ *
+ * `WATCH` adds optimistic locking: if any watched key was modified by anyone (this client
+ * included) between `WATCH` and `EXEC`, `EXEC` runs nothing and replies with the null array `*-1`.
+ * The client reads again and retries. The keyspace does the noticing; see `watched_keyspace.ts`.
+ *
+ * ```
+ * WATCH balance        +OK
+ * GET balance          $2 10
+ * MULTI                +OK
+ * SET balance 9        +QUEUED
+ * EXEC                 *1 +OK      or *-1 if someone changed balance since WATCH
+ * ```
+ *
+ * @module
+ */
+
+import { ErrorReply, NULL_ARRAY, OK, type Reply, SimpleString } from "../../shared/resp/reply.ts";
+import type { CommandSpec } from "../../shared/server/command_table.ts";
+import { execute } from "../../shared/server/connection.ts";
+import type { ClientState, Session } from "../../shared/server/session.ts";
+import { WatchedKeyspace, type Watcher } from "./watched_keyspace.ts";
+
+const QUEUED = new SimpleString("QUEUED");
+
+/** One client's transaction state. */
+export class Transaction implements Watcher {
+  /** The queued commands while inside `MULTI`; `null` outside it. */
+  queue: string[][] | null = null;
+  /** A queued command was refused (unknown, wrong arity): `EXEC` must abort. */
+  failed = false;
+  /** A watched key was modified since `WATCH`: `EXEC` must reply `*-1`. Set by the keyspace. */
+  dirty = false;
+  /** The keys this client watches. */
+  readonly watched = new Set<string>();
+}
+
+/**
+ * Each client's transaction, kept beside the client rather than in the shared `ClientState`:
+ * transactions are lab 2's concept, and a `WeakMap` lets a departed client's entry go with it.
+ */
+const transactions = new WeakMap<ClientState, Transaction>();
+
+function transactionOf(client: ClientState): Transaction {
+  let tx = transactions.get(client);
+  if (tx === undefined) transactions.set(client, tx = new Transaction());
+  return tx;
+}
+
+/** WATCH needs the keyspace that can watch; a server built without it is a programming error. */
+function watchable(session: Session): WatchedKeyspace {
+  if (session.db instanceof WatchedKeyspace) return session.db;
+  throw new TypeError("Cannot WATCH: the server's keyspace is not a WatchedKeyspace");
+}
+
+function unwatchAll(session: Session, tx: Transaction): void {
+  if (tx.watched.size > 0) {
+    const db = watchable(session);
+    for (const key of tx.watched) db.unwatch(key, tx);
+    tx.watched.clear();
+  }
+  tx.dirty = false;
+}
+
+/** Leaves `MULTI` and forgets every watch: after EXEC, DISCARD, or an aborted EXEC. */
+function reset(session: Session, tx: Transaction): void {
+  tx.queue = null;
+  tx.failed = false;
+  unwatchAll(session, tx);
+}
+
+/**
+ * Forgets a client's transaction and watches; the connection calls it when the client leaves, so
+ * the keyspace does not keep marking a gone client dirty.
+ *
+ * @param session The departing client's session.
+ */
+export function endTransaction(session: Session): void {
+  const tx = transactions.get(session.client);
+  if (tx !== undefined) reset(session, tx);
+}
+
+/** Commands that run at once even inside MULTI: those that control the transaction itself. */
+const RUN_IMMEDIATELY = new Set(["multi", "exec", "discard", "watch", "quit", "reset"]);
+
+/**
+ * Runs one command for a client, or queues it if the client is inside `MULTI`. The connection calls
+ * this instead of `execute()`.
+ *
+ * @param session The client and server.
+ * @param args The command and its arguments.
+ * @returns The reply (`+QUEUED` for a queued command), or a promise of it.
+ */
+export function dispatch(session: Session, args: string[]): Reply | Promise<Reply> {
+  const tx = transactions.get(session.client);
+  // The hot path: not in a transaction, so this is exactly lab 1's execute().
+  if (tx === undefined || tx.queue === null) return execute(session, args);
+
+  const { server, client } = session;
+  const spec = server.commands.resolve(args);
+  if (spec instanceof ErrorReply) {
+    // A command that cannot even be queued poisons the transaction: EXEC will abort it, so the
+    // client never runs half of what it meant to run.
+    server.stats.commandsProcessed++;
+    client.lastInteraction = Date.now();
+    tx.failed = true;
+    return spec;
+  }
+  if (RUN_IMMEDIATELY.has(spec.name)) return execute(session, args);
+  client.lastInteraction = Date.now();
+  tx.queue.push(args);
+  return QUEUED;
+}
+
+/** `EXEC`: run the queue, unless it was poisoned or a watched key changed. */
+function exec(session: Session, args: string[]): Reply {
+  const tx = transactionOf(session.client);
+  // EXEC's arity is -1 in our table so that this handler can answer a wrong arity the way Redis 7
+  // does for EXEC alone: as an aborted transaction, discarding any queue.
+  if (args.length !== 1) {
+    reset(session, tx);
+    return new ErrorReply(
+      "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command",
+    );
+  }
+  if (tx.queue === null) return new ErrorReply("ERR EXEC without MULTI");
+  const { queue, failed, dirty } = tx;
+  // Like Redis, stop watching before running anything: the queue's own writes must not count.
+  reset(session, tx);
+  if (failed) {
+    return new ErrorReply("EXECABORT Transaction discarded because of previous errors.");
+  }
+  if (dirty) return NULL_ARRAY;
+  const replies: Reply[] = [];
+  for (const command of queue) {
+    const reply = execute(session, command);
+    // Isolation holds only if nothing in the queue awaits. Every lab 2 command is synchronous;
+    // should an asynchronous one ever be queued, refuse it rather than break the promise.
+    if (reply instanceof Promise) {
+      replies.push(new ErrorReply(`ERR '${command[0]}' cannot run inside a transaction`));
+    } else {
+      replies.push(reply);
+    }
+  }
+  return replies;
+}
+
+/** The transaction commands. */
+export const transactionCommands: readonly CommandSpec[] = [
+  {
+    name: "multi",
+    arity: 1,
+    flags: ["fast"],
+    group: "transactions",
+    summary: "Starts a transaction",
+    handler: ({ client }) => {
+      const tx = transactionOf(client);
+      if (tx.queue !== null) return new ErrorReply("ERR MULTI calls can not be nested");
+      tx.queue = [];
+      return OK;
+    },
+  },
+  {
+    name: "exec",
+    arity: -1,
+    flags: [],
+    group: "transactions",
+    summary: "Runs every queued command of the transaction",
+    handler: exec,
+  },
+  {
+    name: "discard",
+    arity: 1,
+    flags: ["fast"],
+    group: "transactions",
+    summary: "Discards the transaction",
+    handler: (session) => {
+      const tx = transactionOf(session.client);
+      if (tx.queue === null) return new ErrorReply("ERR DISCARD without MULTI");
+      reset(session, tx);
+      return OK;
+    },
+  },
+  {
+    name: "watch",
+    arity: -2,
+    flags: ["fast"],
+    group: "transactions",
+    summary: "Makes the next EXEC fail if any of these keys is modified meanwhile",
+    keys: { first: 1, last: -1, step: 1 },
+    handler: (session, args) => {
+      const tx = transactionOf(session.client);
+      if (tx.queue !== null) return new ErrorReply("ERR WATCH inside MULTI is not allowed");
+      const db = watchable(session);
+      for (let i = 1; i < args.length; i++) {
+        tx.watched.add(args[i]);
+        db.watch(args[i], tx);
+      }
+      return OK;
+    },
+  },
+  {
+    name: "unwatch",
+    arity: 1,
+    flags: ["fast"],
+    group: "transactions",
+    summary: "Forgets every watched key",
+    handler: (session) => {
+      const tx = transactions.get(session.client);
+      if (tx !== undefined) unwatchAll(session, tx);
+      return OK;
+    },
+  },
+];
