@@ -31,7 +31,7 @@ import { RequestDecoder } from "../../shared/resp/request_decoder.ts";
 import type { Peer } from "../../shared/server/connection.ts";
 import type { ServerState } from "../../shared/server/server_state.ts";
 import { ClientState, type Session } from "../../shared/server/session.ts";
-import { isDisconnect, type Transport, writeAll } from "../../shared/server/transport.ts";
+import { isDisconnect, type Transport, writeAll } from "../../shared/transport.ts";
 import { dispatch, endTransaction } from "./transaction.ts";
 
 /** How much one read asks for: 16 KiB, as Redis's `PROTO_IOBUF_LEN`. */

@@ -24,7 +24,7 @@ import { onShutdownSignal } from "../../shared/server/cli.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
 import { formatAddr } from "../../shared/server/connection.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
-import type { Transport } from "../../shared/server/transport.ts";
+import type { Transport } from "../../shared/transport.ts";
 import { lab1CommandTable } from "../01-single-client/server.ts";
 import { parseLab2Args } from "./cli.ts";
 import { lab2Commands } from "./commands.ts";

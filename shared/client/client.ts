@@ -30,10 +30,10 @@ import { RespWriter } from "../resp/encoder.ts";
 import { ProtocolError } from "../resp/errors.ts";
 import type { Reply } from "../resp/reply.ts";
 import { ReplyDecoder } from "../resp/reply_decoder.ts";
-import { type Transport, writeAll } from "../server/transport.ts";
+import { type Transport, writeAll } from "../transport.ts";
 import { Fifo } from "./fifo.ts";
 
-export type { Transport } from "../server/transport.ts";
+export type { Transport } from "../transport.ts";
 
 /**
  * One argument of a command. A `string` is user text and is sent as UTF-8; a `Uint8Array` is sent

@@ -24,7 +24,7 @@ import { ErrorReply, type Reply } from "../resp/reply.ts";
 import { RequestDecoder } from "../resp/request_decoder.ts";
 import type { ServerState } from "./server_state.ts";
 import { ClientState, type Session } from "./session.ts";
-import { isDisconnect, type Transport, writeAll } from "./transport.ts";
+import { isDisconnect, type Transport, writeAll } from "../transport.ts";
 
 /** How much one read asks for. Redis reads 16 KiB at a time (`PROTO_IOBUF_LEN`). */
 const READ_SIZE = 16 * 1024;

@@ -1,0 +1,104 @@
+/**
+ * The servers a comparison measures: a real `redis-server`, and every lab's `server.ts` that
+ * exists. Each is started on a free port when its turn comes and stopped before the next starts.
+ *
+ * @module
+ */
+
+import {
+  REPO_ROOT,
+  type RunningServer,
+  startLabServer,
+  startRedisServer,
+} from "../shared/testing/processes.ts";
+import { commandLine, REDIS_ID, type ServerColumn } from "./report.ts";
+
+/** What the comparison must know about a lab beyond where its server is. */
+export interface LabProfile {
+  /**
+   * The server serves one client at a time: with 50 connections, 49 would wait forever, so the
+   * multi-client rows are skipped for it.
+   */
+  oneClientAtATime?: boolean;
+  /** Extra arguments for its server. */
+  args?: string[];
+}
+
+/**
+ * Labs that need more than the defaults, by directory name. A lab whose server speaks only an
+ * encrypted protocol would add its plaintext option here, or be measured by `loadgen.ts` with its
+ * own `connect` function.
+ */
+export const LAB_PROFILES: Readonly<Record<string, LabProfile>> = {
+  "01-single-client": { oneClientAtATime: true },
+};
+
+/** A server to measure: how to start it, and how to show it. */
+export interface ServerPlan extends ServerColumn {
+  /** See {@link LabProfile.oneClientAtATime}. */
+  oneClientAtATime: boolean;
+  /** Starts it on a free port; `null` if it is not installed. */
+  start(): Promise<RunningServer | null>;
+  /** The command that started it, for the report. */
+  describeStart(server: RunningServer): string;
+}
+
+/**
+ * Finds `labs/NN-name/server.ts` for every lab that has one.
+ *
+ * @returns One plan per lab, in lab order, with ids `lab1`, `lab2`, …
+ */
+export function discoverLabs(): ServerPlan[] {
+  const plans: ServerPlan[] = [];
+  for (const entry of Deno.readDirSync(`${REPO_ROOT}labs`)) {
+    const match = entry.name.match(/^(\d+)-/);
+    if (!entry.isDirectory || !match) continue;
+    const entryPath = `labs/${entry.name}/server.ts`;
+    try {
+      Deno.statSync(`${REPO_ROOT}${entryPath}`);
+    } catch {
+      continue; // a lab without a server yet
+    }
+    const profile = LAB_PROFILES[entry.name] ?? {};
+    const args = profile.args ?? [];
+    const id = `lab${Number(match[1])}`;
+    plans.push({
+      id,
+      title: `${id} (${entry.name})`,
+      oneClientAtATime: profile.oneClientAtATime ?? false,
+      start: () => startLabServer(entryPath, { args }),
+      describeStart: (s) =>
+        `${commandLine("deno", ["run", "--allow-net", entryPath, "--port", "0", ...args])}` +
+        `  # listening on ${s.addr}`,
+    });
+  }
+  return plans.sort((a, b) => a.id.localeCompare(b.id, "en", { numeric: true }));
+}
+
+/**
+ * The reference server.
+ *
+ * @returns A plan that starts `redis-server` with persistence off.
+ */
+export function redisPlan(): ServerPlan {
+  return {
+    id: REDIS_ID,
+    title: "redis-server",
+    oneClientAtATime: false,
+    start: () => startRedisServer(),
+    // As shared/testing/processes.ts starts it: persistence off, so no disk I/O skews the numbers.
+    describeStart: (s) =>
+      commandLine("redis-server", [
+        "--port",
+        String(s.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+      ]),
+  };
+}
