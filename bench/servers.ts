@@ -6,6 +6,7 @@
  */
 
 import {
+  redisServerArgs,
   REPO_ROOT,
   type RunningServer,
   startLabServer,
@@ -86,19 +87,6 @@ export function redisPlan(): ServerPlan {
     title: "redis-server",
     oneClientAtATime: false,
     start: () => startRedisServer(),
-    // As shared/testing/processes.ts starts it: persistence off, so no disk I/O skews the numbers.
-    describeStart: (s) =>
-      commandLine("redis-server", [
-        "--port",
-        String(s.port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-      ]),
+    describeStart: (s) => commandLine("redis-server", redisServerArgs(s.port)),
   };
 }

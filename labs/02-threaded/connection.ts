@@ -25,10 +25,8 @@
  */
 
 import { RespWriter } from "../../shared/resp/encoder.ts";
-import { ProtocolError } from "../../shared/resp/errors.ts";
-import { ErrorReply } from "../../shared/resp/reply.ts";
 import { RequestDecoder } from "../../shared/resp/request_decoder.ts";
-import type { Peer } from "../../shared/server/connection.ts";
+import { type Peer, runBatch } from "../../shared/server/connection.ts";
 import type { ServerState } from "../../shared/server/server_state.ts";
 import { ClientState, type Session } from "../../shared/server/session.ts";
 import { isDisconnect, type Transport, writeAll } from "../../shared/transport.ts";
@@ -49,7 +47,6 @@ export interface ServeOptions {
 }
 
 /** How a batch ended. */
-type BatchEnd = "more" | "close" | "overflow";
 
 /**
  * Serves one connection until the client leaves, sends `QUIT`, breaks the protocol, exceeds the
@@ -83,7 +80,10 @@ export async function serveClient(
       // Any bytes count as activity for the idle timeout, even half a command (as in Redis).
       client.lastInteraction = Date.now();
       decoder.push(readBuffer.subarray(0, n));
-      const end = await runBatch(session, decoder, out, options.maxOutputBuffer);
+      const end = await runBatch(session, decoder, out, {
+        execute: dispatch,
+        maxOutput: options.maxOutputBuffer,
+      });
       if (end === "overflow") {
         server.log(
           `Client id=${client.id} addr=${client.addr} closed for overcoming of output buffer ` +
@@ -111,34 +111,5 @@ export async function serveClient(
     } catch {
       // Already closed by the idle sweep or by shutdown.
     }
-  }
-}
-
-/** Runs every whole command the decoder holds, encoding each reply into `out`. */
-async function runBatch(
-  session: Session,
-  decoder: RequestDecoder,
-  out: RespWriter,
-  maxOutputBuffer: number,
-): Promise<BatchEnd> {
-  for (;;) {
-    let args: string[] | null;
-    try {
-      args = decoder.next();
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      // Past a framing error the byte stream cannot be trusted: answer, then close, as Redis does.
-      out.write(new ErrorReply(`ERR ${error.message}`));
-      session.server.log(
-        `Protocol error (${error.detail}) from client id=${session.client.id} addr=${session.client.addr}: closing`,
-      );
-      return "close";
-    }
-    if (args === null) return "more";
-    let reply = dispatch(session, args);
-    if (reply instanceof Promise) reply = await reply;
-    out.write(reply);
-    if (out.length > maxOutputBuffer) return "overflow";
-    if (session.client.closeAfterReply) return "close";
   }
 }

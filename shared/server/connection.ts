@@ -75,10 +75,10 @@ export async function serveConnection(
       const n = await transport.read(readBuffer);
       if (n === null) break;
       decoder.push(readBuffer.subarray(0, n));
-      const keepOpen = await runBatch(session, decoder, out);
+      const end = await runBatch(session, decoder, out);
       if (out.length > 0) await writeAll(transport, out.take());
       out.shrink();
-      if (!keepOpen) break;
+      if (end !== "more") break;
     }
   } catch (error) {
     if (!isDisconnect(error)) {
@@ -94,16 +94,34 @@ export async function serveConnection(
   }
 }
 
+/** How a batch ended: read more, close after sending (QUIT, protocol error), or output too big. */
+export type BatchEnd = "more" | "close" | "overflow";
+
+/** What a lab may change about how a batch runs. */
+export interface BatchOptions {
+  /** Runs one command; lab 2 passes its transaction-aware dispatcher. Default {@link execute}. */
+  execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
+  /** Stop with "overflow" once the batch's replies exceed this many bytes. Default: no limit. */
+  maxOutput?: number;
+}
+
 /**
  * Runs every whole command the decoder holds, encoding each reply into `out`.
  *
- * @returns `false` if the connection must close once `out` is sent (QUIT, or a protocol error).
+ * @param session The client and server.
+ * @param decoder Holds the bytes received so far.
+ * @param out Collects the replies for one write.
+ * @param options How to run a command, and an output limit.
+ * @returns Why the batch ended.
  */
-async function runBatch(
+export async function runBatch(
   session: Session,
   decoder: RequestDecoder,
   out: RespWriter,
-): Promise<boolean> {
+  options: BatchOptions = {},
+): Promise<BatchEnd> {
+  const run = options.execute ?? execute;
+  const maxOutput = options.maxOutput ?? Infinity;
   for (;;) {
     let args: string[] | null;
     try {
@@ -115,13 +133,14 @@ async function runBatch(
       session.server.log(
         `Protocol error (${error.detail}) from client id=${session.client.id} addr=${session.client.addr}: closing`,
       );
-      return false;
+      return "close";
     }
-    if (args === null) return true;
-    let reply = execute(session, args);
+    if (args === null) return "more";
+    let reply = run(session, args);
     if (reply instanceof Promise) reply = await reply;
     out.write(reply);
-    if (session.client.closeAfterReply) return false;
+    if (out.length > maxOutput) return "overflow";
+    if (session.client.closeAfterReply) return "close";
   }
 }
 

@@ -177,6 +177,28 @@ export async function startLabServer(
 }
 
 /**
+ * The arguments that start `redis-server` for tests and benchmarks: loopback only, in the
+ * foreground, persistence off (so no disk I/O skews a result or litters the working directory).
+ *
+ * @param port The port to listen on.
+ * @returns The command-line arguments.
+ */
+export function redisServerArgs(port: number): string[] {
+  return [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--daemonize",
+    "no",
+  ];
+}
+
+/**
  * Starts a real `redis-server` on a free port with persistence off, or returns `null` if it is not
  * installed.
  *
@@ -188,19 +210,7 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<Runnin
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = freePort();
     const child = new Deno.Command("redis-server", {
-      args: [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-        ...extraArgs,
-      ],
+      args: [...redisServerArgs(port), ...extraArgs],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
