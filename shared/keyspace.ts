@@ -43,6 +43,18 @@ export class Keyspace {
   }
 
   /**
+   * Changes the value of a key and keeps everything else about it. Here that is the same as
+   * {@link set}; lab 4's keyspace keeps the key's expiry time, as Redis's `INCR` and `APPEND` do,
+   * where `SET` clears it.
+   *
+   * @param key A byte string.
+   * @param value A byte string.
+   */
+  update(key: string, value: string): void {
+    this.#data.set(key, value);
+  }
+
+  /**
    * Removes a key.
    *
    * @param key A byte string.

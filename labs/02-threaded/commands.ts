@@ -31,7 +31,7 @@ function incrementBy({ db }: Session, key: string, delta: number | bigint): Repl
   if (value === null) return NOT_AN_INTEGER;
   const sum = addInt64(value, delta);
   if (sum === null) return OVERFLOW;
-  db.set(key, String(sum));
+  db.update(key, String(sum));
   return sum;
 }
 
@@ -149,7 +149,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     keys: ONE_KEY,
     handler: ({ db }, args) => {
       const value = (db.get(args[1]) ?? "") + args[2];
-      db.set(args[1], value);
+      db.update(args[1], value);
       return value.length;
     },
   },

@@ -25,6 +25,7 @@
  */
 
 import { RespWriter } from "../../shared/resp/encoder.ts";
+import type { Reply } from "../../shared/resp/reply.ts";
 import { RequestDecoder } from "../../shared/resp/request_decoder.ts";
 import { type Peer, runBatch } from "../../shared/server/connection.ts";
 import type { ServerState } from "../../shared/server/server_state.ts";
@@ -44,9 +45,11 @@ export interface ServeOptions {
    * the server can close idle clients and, at shutdown, everyone.
    */
   open: Map<number, Transport>;
+  /** Runs one command; lab 2's transaction-aware {@link dispatch} by default. */
+  execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
+  /** Awaited before each batch of replies is written (lab 4: until its log is on disk). */
+  beforeWrite?: () => Promise<void> | undefined;
 }
-
-/** How a batch ended. */
 
 /**
  * Serves one connection until the client leaves, sends `QUIT`, breaks the protocol, exceeds the
@@ -81,7 +84,7 @@ export async function serveClient(
       client.lastInteraction = Date.now();
       decoder.push(readBuffer.subarray(0, n));
       const end = await runBatch(session, decoder, out, {
-        execute: dispatch,
+        execute: options.execute ?? dispatch,
         maxOutput: options.maxOutputBuffer,
       });
       if (end === "overflow") {
@@ -93,7 +96,11 @@ export async function serveClient(
         break;
       }
       // Awaiting the write before reading again is the backpressure described above.
-      if (out.length > 0) await writeAll(transport, out.take());
+      if (out.length > 0) {
+        const durable = options.beforeWrite?.();
+        if (durable !== undefined) await durable;
+        await writeAll(transport, out.take());
+      }
       out.shrink();
       if (end === "close") break;
     }

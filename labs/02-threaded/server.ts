@@ -20,16 +20,18 @@
  * @module
  */
 
+import type { Reply } from "../../shared/resp/reply.ts";
 import { onShutdownSignal } from "../../shared/server/cli.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
-import { formatAddr } from "../../shared/server/connection.ts";
+import { formatAddr, type Peer } from "../../shared/server/connection.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { lab1CommandTable } from "../01-single-client/server.ts";
-import { parseLab2Args } from "./cli.ts";
+import type { Session } from "../../shared/server/session.ts";
+import { type Lab2Options, parseLab2Args } from "./cli.ts";
 import { lab2Commands } from "./commands.ts";
 import { serveClient } from "./connection.ts";
-import { transactionCommands } from "./transaction.ts";
+import { dispatch, transactionCommands } from "./transaction.ts";
 import { WatchedKeyspace } from "./watched_keyspace.ts";
 
 /** Redis's reply to a connection past `maxclients`, sent before closing it. */
@@ -58,13 +60,43 @@ async function refuse(server: ServerState, conn: Deno.Conn): Promise<void> {
   } catch {
     // The client already left; nothing to tell it.
   } finally {
-    conn.close();
+    closeQuietly(conn);
   }
 }
 
-if (import.meta.main) {
-  const options = parseLab2Args(Deno.args);
-  const server = new ServerState({ commands: lab2CommandTable(), db: new WatchedKeyspace() });
+/**
+ * What a later lab may add around lab 2's server without copying it. Lab 3 puts its secure channel
+ * in front (`upgrade`) and checks `AUTH` (`execute`); lab 4 logs writes and, with
+ * `appendfsync always`, holds replies until the log is on disk (`beforeWrite`).
+ */
+export interface ServerHooks {
+  /**
+   * Turns an accepted connection into the transport commands run over (lab 3: the handshake). If
+   * it rejects, the connection is closed, the reason logged, and nobody else notices.
+   */
+  upgrade?: (conn: Deno.Conn, peer: Peer) => Promise<Transport>;
+  /** Runs one command; lab 2's transaction-aware `dispatch` by default. */
+  execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
+  /** Awaited before a batch's replies are written (lab 4: until its writes are on disk). */
+  beforeWrite?: () => Promise<void> | undefined;
+  /** Prints the ready line; `listening on HOST:PORT` on stdout by default. */
+  onListening?: (address: { host: string; port: number }) => void;
+}
+
+/**
+ * Runs lab 2's server on a listener until SIGINT or SIGTERM, then closes every connection and
+ * returns once each client's task has finished.
+ *
+ * @param server The server's state: command table, keyspace, registries.
+ * @param listener Where clients connect (`Deno.listen`, or `Deno.listenTls` for lab 3's TLS mode).
+ * @param options The limits from the command line, and any hooks.
+ */
+export async function runServer(
+  server: ServerState,
+  listener: Deno.Listener,
+  options: Omit<Lab2Options, "host" | "port"> & { hooks?: ServerHooks },
+): Promise<void> {
+  const hooks = options.hooks ?? {};
   const open = new Map<number, Transport>();
   const tasks = new Set<Promise<void>>();
   server.config
@@ -74,10 +106,11 @@ if (import.meta.main) {
     ["connected_clients", server.clients.size],
     ["maxclients", options.maxclients],
   ]);
-
-  const listener = Deno.listen({ hostname: options.host, port: options.port });
-  server.address = { host: listener.addr.hostname, port: listener.addr.port };
+  const addr = listener.addr as Deno.NetAddr;
+  server.address = { host: addr.hostname, port: addr.port };
   let stopping = false;
+  // Connections still in `upgrade` (a handshake): counted against maxclients, closed at shutdown.
+  const upgrading = new Set<Deno.Conn>();
 
   // Redis's `timeout`: a sweep every so often closes clients that have sent nothing for too long.
   // One timer for the whole server, like Redis's clientsCron, rather than one per connection.
@@ -92,11 +125,7 @@ if (import.meta.main) {
           `Closing idle client id=${id} addr=${client.addr} (timeout ${options.timeout}s)`,
         );
         open.delete(id);
-        try {
-          transport.close();
-        } catch {
-          // the client left at the same moment
-        }
+        closeQuietly(transport);
       }
     }, Math.min(1000, Math.max(100, timeoutMs / 4)))
     : undefined;
@@ -105,15 +134,34 @@ if (import.meta.main) {
     stopping = true;
     clearInterval(sweep);
     listener.close();
-    for (const transport of open.values()) {
-      try {
-        transport.close();
-      } catch {
-        // closed in the meantime
-      }
-    }
+    for (const transport of open.values()) closeQuietly(transport);
+    for (const conn of upgrading) closeQuietly(conn);
   });
-  console.log(`listening on ${server.address.host}:${server.address.port}`);
+  (hooks.onListening ?? printReady)(server.address);
+
+  const serve = async (conn: Deno.Conn): Promise<void> => {
+    const peer = { remote: formatAddr(conn.remoteAddr), local: formatAddr(conn.localAddr) };
+    let transport: Transport = conn;
+    if (hooks.upgrade !== undefined) {
+      upgrading.add(conn);
+      try {
+        transport = await hooks.upgrade(conn, peer);
+      } catch (error) {
+        server.log(`Connection from ${peer.remote} refused: ${errorText(error)}`);
+        closeQuietly(conn);
+        return;
+      } finally {
+        upgrading.delete(conn);
+      }
+      if (stopping) return closeQuietly(transport);
+    }
+    await serveClient(server, transport, peer, {
+      maxOutputBuffer: options.maxOutputBuffer,
+      open,
+      execute: hooks.execute ?? dispatch,
+      beforeWrite: hooks.beforeWrite,
+    });
+  };
 
   while (!stopping) {
     let conn: Deno.Conn;
@@ -127,15 +175,35 @@ if (import.meta.main) {
       continue;
     }
     // Many clients at once: start this client's task and do NOT await it.
-    const task = open.size >= options.maxclients ? refuse(server, conn) : serveClient(
-      server,
-      conn,
-      { remote: formatAddr(conn.remoteAddr), local: formatAddr(conn.localAddr) },
-      { maxOutputBuffer: options.maxOutputBuffer, open },
-    );
+    const task = open.size + upgrading.size >= options.maxclients
+      ? refuse(server, conn)
+      : serve(conn);
     // Keep the promise so shutdown can wait for every client to finish closing.
     tasks.add(task);
     task.finally(() => tasks.delete(task));
   }
   await Promise.allSettled(tasks);
+}
+
+function printReady(address: { host: string; port: number }): void {
+  console.log(`listening on ${address.host}:${address.port}`);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // Closed in the meantime (the client left, or shutdown got there first).
+  }
+}
+
+if (import.meta.main) {
+  const options = parseLab2Args(Deno.args);
+  const server = new ServerState({ commands: lab2CommandTable(), db: new WatchedKeyspace() });
+  const listener = Deno.listen({ hostname: options.host, port: options.port });
+  await runServer(server, listener, options);
 }

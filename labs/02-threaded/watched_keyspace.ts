@@ -75,6 +75,12 @@ export class WatchedKeyspace extends Keyspace {
     this.#touch(key);
   }
 
+  /** Changes a key's value and marks its watchers dirty. */
+  override update(key: string, value: string): void {
+    super.update(key, value);
+    this.#touch(key);
+  }
+
   /** Removes a key; only a key that existed counts as modified. */
   override delete(key: string): boolean {
     const existed = super.delete(key);
