@@ -14,6 +14,7 @@ import { type CommandSpec, wrongArity } from "../../shared/server/command_table.
 import type { Session } from "../../shared/server/session.ts";
 
 /** `DEL key [key ...]`: removes keys, replies with how many existed. */
+// exercise step 4: remove each key and count the ones that existed
 function del({ db }: Session, args: string[]): Reply {
   let removed = 0;
   for (let i = 1; i < args.length; i++) if (db.delete(args[i])) removed++;
@@ -31,6 +32,7 @@ export const lab1Commands: readonly CommandSpec[] = [
     summary: "Returns PONG, or the message given",
     // PING takes one optional argument. The arity -1 lets any number through, so, like Redis,
     // the handler itself rejects a third word.
+    // exercise step 1: reply PONG, or the message if one is given
     handler: (_session, args) => {
       if (args.length > 2) return wrongArity("ping");
       return args.length === 2 ? args[1] : PONG;
@@ -43,6 +45,7 @@ export const lab1Commands: readonly CommandSpec[] = [
     flags: ["fast"],
     group: "connection",
     summary: "Returns the given string",
+    // exercise step 3: reply with the argument
     handler: (_session, args) => args[1],
   },
   {
@@ -54,6 +57,7 @@ export const lab1Commands: readonly CommandSpec[] = [
     summary: "Returns the string value of a key",
     keys: { first: 1, last: 1, step: 1 },
     // A missing key is the null bulk string `$-1`, which the encoder writes for `null`.
+    // exercise step 4: return the value, or null for a missing key
     handler: ({ db }, args) => db.get(args[1]) ?? null,
   },
   {
@@ -65,6 +69,7 @@ export const lab1Commands: readonly CommandSpec[] = [
     summary: "Sets the string value of a key",
     keys: { first: 1, last: 1, step: 1 },
     // Options such as NX or EX arrive in later labs; here anything after the value is an error.
+    // exercise step 4: store the value and reply OK; anything after the value is a syntax error
     handler: ({ db }, args) => {
       if (args.length > 3) return err("syntax error");
       db.set(args[1], args[2]);
@@ -101,6 +106,7 @@ export const lab1Commands: readonly CommandSpec[] = [
     summary: "Counts how many of the given keys exist",
     keys: { first: 1, last: -1, step: 1 },
     // A key named twice is counted twice, as in Redis.
+    // exercise step 4: count the keys that exist, a repeated key once per mention
     handler: ({ db }, args) => {
       let found = 0;
       for (let i = 1; i < args.length; i++) if (db.has(args[i])) found++;

@@ -25,6 +25,7 @@ const SYNTAX = err("syntax error");
  * The shared body of INCR, DECR, INCRBY and DECRBY: read the counter (a missing key is 0), add,
  * store the decimal string back.
  */
+// exercise step 3: read the counter (missing is 0), add with 64-bit overflow checks, store it back
 function incrementBy({ db }: Session, key: string, delta: number | bigint): Reply {
   const current = db.get(key);
   const value = current === undefined ? 0 : parseInt64(current);
@@ -45,6 +46,7 @@ function increment(text: string): number | bigint | ErrorReply {
  * NX with XX is a syntax error, and so is any option this lab does not know yet (EX, PX, KEEPTTL
  * arrive with expiry in lab 4).
  */
+// exercise step 4: SET with NX, XX and GET
 function set({ db }: Session, args: string[]): Reply {
   let nx = false;
   let xx = false;
@@ -66,6 +68,7 @@ function set({ db }: Session, args: string[]): Reply {
 }
 
 /** `DUMP`: with no key, the seed's listing of every key and value; with a key, see below. */
+// exercise step 5: with no key, list every key and value as one flat array
 function dump({ db }: Session, args: string[]): Reply {
   if (args.length > 2) return wrongArity("dump");
   if (args.length === 2) {
@@ -147,6 +150,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     group: "string",
     summary: "Appends a string to the value of a key, creating it if needed",
     keys: ONE_KEY,
+    // exercise step 4: append to the value (a missing key is empty) and reply with the new length
     handler: ({ db }, args) => {
       const value = (db.get(args[1]) ?? "") + args[2];
       db.update(args[1], value);
@@ -161,6 +165,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     summary: "Returns the length of a value in bytes",
     keys: ONE_KEY,
     // A byte string has one character per byte, so its length is its size in bytes.
+    // exercise step 4: reply with the length of the value, 0 for a missing key
     handler: ({ db }, args) => db.get(args[1])?.length ?? 0,
   },
   {
@@ -170,6 +175,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     group: "string",
     summary: "Sets several keys to several values",
     keys: { first: 1, last: -1, step: 2 },
+    // exercise step 4: set every key-value pair and reply OK
     handler: ({ db }, args) => {
       // Keys and values come in pairs; an odd count is Redis's arity error, not a syntax error.
       if (args.length % 2 === 0) return wrongArity("mset");
@@ -184,6 +190,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     group: "string",
     summary: "Returns the values of several keys",
     keys: { first: 1, last: -1, step: 1 },
+    // exercise step 4: reply with an array of values, null for missing keys
     handler: ({ db }, args) => args.slice(1).map((key) => db.get(key) ?? null),
   },
   {
@@ -202,6 +209,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     group: "string",
     summary: "Sets a key only if it does not exist",
     keys: ONE_KEY,
+    // exercise step 4: set the key only if it is missing; reply 1 if set, 0 if not
     handler: ({ db }, args) => {
       if (db.has(args[1])) return 0;
       db.set(args[1], args[2]);
@@ -215,6 +223,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     group: "string",
     summary: "Sets a key and returns its old value",
     keys: ONE_KEY,
+    // exercise step 4: set the new value and reply with the old one
     handler: ({ db }, args) => {
       const old = db.get(args[1]) ?? null;
       db.set(args[1], args[2]);
@@ -228,6 +237,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     group: "string",
     summary: "Returns the value of a key and deletes it",
     keys: ONE_KEY,
+    // exercise step 4: reply with the value and delete the key
     handler: ({ db }, args) => {
       const old = db.get(args[1]);
       if (old === undefined) return null;
@@ -242,6 +252,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     group: "generic",
     summary: "Returns every key matching a glob-style pattern",
     // Like Redis, this walks every key: fine for a lesson, slow on a big production keyspace.
+    // exercise step 4: reply with every key that matches the glob pattern
     handler: ({ db }, args) => {
       const pattern = args[1];
       const found: string[] = [];
@@ -283,6 +294,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     group: "string",
     summary: "Sets a key: PUT key = value (the seed's syntax for SET)",
     keys: ONE_KEY,
+    // exercise step 5: PUT key = value stores the value, like SET
     handler: ({ db }, args) => {
       if (args.length !== 4 || args[2] !== "=") return SYNTAX;
       db.set(args[1], args[3]);

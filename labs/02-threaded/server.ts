@@ -175,9 +175,11 @@ export async function runServer(
       continue;
     }
     // Many clients at once: start this client's task and do NOT await it.
+    // exercise step 1: start the client's task without awaiting it, so accept() runs again at once
     const task = open.size + upgrading.size >= options.maxclients
       ? refuse(server, conn)
       : serve(conn);
+    // exercise starter: const task = Promise.resolve(await serve(conn));
     // Keep the promise so shutdown can wait for every client to finish closing.
     tasks.add(task);
     task.finally(() => tasks.delete(task));

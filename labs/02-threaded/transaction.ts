@@ -120,6 +120,7 @@ export function dispatch(session: Session, args: string[]): Reply | Promise<Repl
 }
 
 /** `EXEC`: run the queue, unless it was poisoned or a watched key changed. */
+// exercise step 6: run the queued commands and reply with an array of their replies
 function exec(session: Session, args: string[]): Reply {
   const tx = transactionOf(session.client);
   // EXEC's arity is -1 in our table so that this handler can answer a wrong arity the way Redis 7
@@ -160,6 +161,7 @@ export const transactionCommands: readonly CommandSpec[] = [
     flags: ["fast"],
     group: "transactions",
     summary: "Starts a transaction",
+    // exercise step 6: start queueing this client's commands
     handler: ({ client }) => {
       const tx = transactionOf(client);
       if (tx.queue !== null) return new ErrorReply("ERR MULTI calls can not be nested");
@@ -181,6 +183,7 @@ export const transactionCommands: readonly CommandSpec[] = [
     flags: ["fast"],
     group: "transactions",
     summary: "Discards the transaction",
+    // exercise step 6: drop the queue and leave MULTI
     handler: (session) => {
       const tx = transactionOf(session.client);
       if (tx.queue === null) return new ErrorReply("ERR DISCARD without MULTI");
@@ -195,6 +198,7 @@ export const transactionCommands: readonly CommandSpec[] = [
     group: "transactions",
     summary: "Makes the next EXEC fail if any of these keys is modified meanwhile",
     keys: { first: 1, last: -1, step: 1 },
+    // exercise step 7: watch each key for changes until EXEC
     handler: (session, args) => {
       const tx = transactionOf(session.client);
       if (tx.queue !== null) return new ErrorReply("ERR WATCH inside MULTI is not allowed");

@@ -130,8 +130,12 @@ export class RawClient implements AsyncDisposable {
   async expect(expected: string | Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
     const want = toBytes(expected);
     await this.#waitFor(() => this.#received.length >= want.length, timeoutMs);
-    const got = this.#take(want.length);
+    let got = this.#take(want.length);
     if (got.length !== want.length || got.some((b, i) => b !== want[i])) {
+      // Show the whole wrong reply, not just as many bytes as were expected: a short wait lets
+      // the rest of its line arrive, so "-ERR no" reads as the server's complete error.
+      await this.#waitFor(() => this.#received.includes(10), 100);
+      got = new Uint8Array([...got, ...this.#take(Math.min(this.#received.length, 256))]);
       throw new AssertionError({
         message: `Expected ${showBytes(want)}\n     got ${showBytes(got)}` +
           (got.length < want.length ? ` (${this.#ended ? "connection closed" : "timed out"})` : ""),

@@ -1,0 +1,98 @@
+/**
+ * The student's checker: runs a lab's checks against their workspace, in lesson order, and stops
+ * at the first one that fails, showing the bytes it expected and the bytes it got.
+ *
+ * ```
+ * deno task exercise lab1          write exercises/01-single-client/ (once)
+ * deno task check lab1             every step, stopping at the first failure
+ * deno task check lab1 --step 4    only steps 1 to 4
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { REPO_ROOT } from "../shared/testing/processes.ts";
+import { lessonOf } from "./grade.ts";
+import { findLab, labFolder, LABS } from "./labs.ts";
+import { formatResult, planChecks, runChecks } from "./run_checks.ts";
+import { repoServer } from "./target.ts";
+
+const USAGE = `Usage: deno task check <lab> [--step N]
+
+Starts your workspace's server (exercises/<lab>/server.ts) and runs the lab's checks in lesson
+order, stopping at the first failure.
+
+  <lab>        ${LABS.map((lab) => lab.id).join(", ")}
+  --step N     only the checks of lesson steps 1 to N
+  --help       show this help
+
+Exit status: 0 if every check ran passed, 1 if one failed, 2 for a usage error.`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { step: { type: "string" }, help: { type: "boolean", default: false } },
+    });
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : error}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const lab = positionals.length === 1 ? findLab(positionals[0]) : undefined;
+  const upTo = values.step === undefined ? undefined : Number(values.step);
+  if (lab === undefined || (upTo !== undefined && !(Number.isInteger(upTo) && upTo > 0))) {
+    console.error(
+      lab === undefined ? `Name one lab\n\n${USAGE}` : `Invalid step: "${values.step}"\n\n${USAGE}`,
+    );
+    return 2;
+  }
+  const entry = `exercises/${labFolder(lab)}/server.ts`;
+  try {
+    await Deno.stat(`${REPO_ROOT}${entry}`);
+  } catch {
+    console.error(`No workspace at ${entry}. Create it with: deno task exercise ${lab.id}`);
+    return 2;
+  }
+  const lesson = await lessonOf(lab);
+  const plan = planChecks(lesson, await lab.steps(), upTo);
+  let server;
+  try {
+    server = await repoServer(entry, lab);
+  } catch (error) {
+    console.error(`Your server did not start.\n${error instanceof Error ? error.message : error}`);
+    return 1;
+  }
+  await using running = server;
+  console.log(`${lab.title}: checking ${entry} on ${running.addr}`);
+  let heading: string | undefined;
+  const results = await runChecks(plan, running.addr, {
+    stopAtFirstFailure: true,
+    onResult: (result) => {
+      const title = result.lesson
+        ? `Step ${result.lesson.number}. ${result.lesson.title}`
+        : "More checks (edge cases and earlier labs)";
+      if (title !== heading) console.log(`\n${heading = title}`);
+      console.log(formatResult(result));
+    },
+  });
+  const failure = results.find((r) => !r.ok);
+  if (failure === undefined) {
+    const scope = upTo === undefined ? "every step" : `steps 1 to ${upTo}`;
+    console.log(`\nAll ${results.length} checks of ${scope} pass.`);
+    return 0;
+  }
+  const where = failure.lesson ? `lesson step ${failure.lesson.number}` : "the extra checks";
+  console.log(`\nStopped at the first failure, in ${where}. Your server's log:`);
+  console.log(running.log().trim().split("\n").slice(-10).map((l) => `  | ${l}`).join("\n"));
+  return 1;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,174 @@
+/**
+ * Writes a student's workspace for a lab: the reference lab's code with every marked piece turned
+ * into a TODO (see `markers.ts`).
+ *
+ * ```
+ * deno task exercise lab1            writes exercises/01-single-client/
+ * deno task exercise lab1 --force    also overwrites files you have changed
+ * ```
+ *
+ * The workspace holds the lab's own modules and its lesson; tests and the suite stay in the
+ * reference, and imports of shared code and earlier labs are pointed back at this repository, so
+ * the student writes exactly the code the lesson is about. Running it again only adds what is
+ * missing: a file the student has changed is kept unless `--force` is given.
+ *
+ * @module
+ */
+
+import { dirname, join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { REPO_ROOT } from "../shared/testing/processes.ts";
+import { findLab, type Lab, labFolder, LABS } from "./labs.ts";
+import { exercise, type Marker } from "./markers.ts";
+
+/** What happened to one file of the workspace. */
+export interface WrittenFile {
+  /** The path inside the workspace. */
+  path: string;
+  /** `created`, `unchanged`, `kept` (the student changed it) or `overwritten` (`--force`). */
+  outcome: "created" | "unchanged" | "kept" | "overwritten";
+  /** The TODOs in it. */
+  markers: Marker[];
+}
+
+/** Files of a lab that are not the student's to write: tests and the suite. */
+function isReferenceOnly(path: string): boolean {
+  return path.endsWith("_test.ts") || path.endsWith("/suite.ts") || path === "suite.ts";
+}
+
+async function* walk(dir: string, prefix = ""): AsyncGenerator<string> {
+  const entries = [];
+  for await (const entry of Deno.readDir(join(dir, prefix))) entries.push(entry);
+  entries.sort((a, b) => a.name.localeCompare(b.name));
+  for (const entry of entries) {
+    const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory) yield* walk(dir, path);
+    else if (entry.isFile && /\.(ts|md)$/.test(entry.name)) yield path;
+  }
+}
+
+/**
+ * Points a copied file's relative imports that leave the lab's directory at the same modules as
+ * before, seen from the file's new place. Imports inside the lab stay as they are, so they reach
+ * the student's own copies.
+ */
+export function rewriteImports(
+  source: string,
+  from: string,
+  to: string,
+  labDir: string,
+): string {
+  return source.replace(
+    /(\bfrom\s+|\bimport\s*\(\s*|\bnew URL\(\s*)(["'])(\.\.?\/[^"']+)\2/g,
+    (whole, lead: string, quote: string, specifier: string) => {
+      const target = join(dirname(from), specifier);
+      if (!relative(labDir, target).startsWith("..")) return whole;
+      let path = relative(dirname(to), target);
+      if (!path.startsWith(".")) path = `./${path}`;
+      return `${lead}${quote}${path}${quote}`;
+    },
+  );
+}
+
+/**
+ * Writes (or completes) a lab's workspace.
+ *
+ * @param lab The lab.
+ * @param options Where (default `exercises/<lab folder>` in this repository) and whether to
+ *   overwrite changed files.
+ * @returns What happened to each file.
+ */
+export async function writeWorkspace(
+  lab: Lab,
+  options: { out?: string; force?: boolean } = {},
+): Promise<WrittenFile[]> {
+  const labDir = join(REPO_ROOT, lab.dir);
+  const outDir = options.out ?? join(REPO_ROOT, "exercises", labFolder(lab));
+  const stubs = join(REPO_ROOT, "shared/server/not_implemented.ts");
+  const written: WrittenFile[] = [];
+  for await (const path of walk(labDir)) {
+    if (isReferenceOnly(path)) continue;
+    const from = join(labDir, path);
+    const to = join(outDir, path);
+    let text = await Deno.readTextFile(from);
+    let markers: Marker[] = [];
+    if (path.endsWith(".ts")) {
+      text = rewriteImports(text, from, to, labDir);
+      let stubPath = relative(dirname(to), stubs);
+      if (!stubPath.startsWith(".")) stubPath = `./${stubPath}`;
+      ({ text, markers } = exercise(text, stubPath));
+    }
+    let existing: string | undefined;
+    try {
+      existing = await Deno.readTextFile(to);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    let outcome: WrittenFile["outcome"] = "created";
+    if (existing === text) outcome = "unchanged";
+    else if (existing !== undefined) outcome = options.force ? "overwritten" : "kept";
+    if (outcome === "created" || outcome === "overwritten") {
+      await Deno.mkdir(dirname(to), { recursive: true });
+      await Deno.writeTextFile(to, text);
+    }
+    written.push({ path, outcome, markers });
+  }
+  return written;
+}
+
+const USAGE = `Usage: deno task exercise <lab> [--force]
+
+Writes your workspace for a lab into exercises/: the lab's code with the parts the lesson
+teaches replaced by TODOs. Running it again adds missing files and keeps the ones you changed.
+
+  <lab>      ${LABS.map((lab) => lab.id).join(", ")}
+  --force    overwrite files you have changed, too
+  --help     show this help`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        force: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : error}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const lab = parsed.positionals.length === 1 ? findLab(parsed.positionals[0]) : undefined;
+  if (lab === undefined) {
+    console.error(`Name one lab\n\n${USAGE}`);
+    return 2;
+  }
+  const folder = `exercises/${labFolder(lab)}`;
+  const files = await writeWorkspace(lab, { force: parsed.values.force });
+  for (const file of files) {
+    const fresh = file.outcome === "created" || file.outcome === "overwritten";
+    const todos = fresh && file.markers.length > 0 ? ` (${file.markers.length} TODO)` : "";
+    console.log(`  ${file.outcome.padEnd(11)} ${folder}/${file.path}${todos}`);
+  }
+  if (files.some((f) => f.outcome === "kept")) {
+    console.log(`\nFiles you changed were kept; add --force to start them over.`);
+  }
+  const steps = [...new Set(files.flatMap((f) => f.markers.map((m) => m.step)))].sort((a, b) =>
+    a - b
+  );
+  console.log(`
+${lab.title}: your workspace is ${folder}/ (lesson: ${folder}/README.md).
+TODOs for lesson steps ${steps.join(", ")}. Start your server with
+  deno run ${lab.denoFlags.join(" ")} ${folder}/server.ts
+and check your work, step by step:
+  deno task check ${lab.id}`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,140 @@
+/**
+ * The grader: runs a lab's black-box suite against any server, in any language, and reports each
+ * check.
+ *
+ * ```
+ * deno task grade lab2 --addr 127.0.0.1:6379                 a server that is already running
+ * deno task grade lab2 --cmd "python3 server.py --port {port}"  started (and stopped) for you
+ * deno task grade lab2                                        this repository's reference lab
+ * ```
+ *
+ * Keys and values are random for every run, the earlier labs' checks run again as regressions,
+ * and the exit code is 0 only if every check passed. The grader is trusted because CI proves it:
+ * it passes every reference lab, fails every untouched exercise at its first step, and passes a
+ * real `redis-server` for the checks marked Redis-compatible (`course/grade_test.ts`).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { REPO_ROOT } from "../shared/testing/processes.ts";
+import { findLab, type Lab, LABS } from "./labs.ts";
+import { type LessonStep, parseLesson } from "./lesson.ts";
+import { type CheckResult, formatResult, planChecks, runChecks } from "./run_checks.ts";
+import { commandServer, external, repoServer, type Target } from "./target.ts";
+
+/**
+ * Reads a lab's lesson steps from its README.
+ *
+ * @param lab The lab.
+ * @returns The steps and the checks each names.
+ */
+export async function lessonOf(lab: Lab): Promise<LessonStep[]> {
+  return parseLesson(await Deno.readTextFile(`${REPO_ROOT}${lab.dir}/README.md`));
+}
+
+/** Options for {@link grade}. */
+export interface GradeOptions {
+  /** Only the checks real Redis passes (to grade the grader against `redis-server`). */
+  redisOnly?: boolean;
+  /** Stop at the first failure. */
+  stopAtFirstFailure?: boolean;
+  /** Called after each check. */
+  onResult?: (result: CheckResult) => void;
+}
+
+/**
+ * Runs a lab's checks, in lesson order, against a server.
+ *
+ * @param lab The lab whose suite to run.
+ * @param addr The server, `host:port`.
+ * @param options Which checks, and progress.
+ * @returns One result per check run.
+ */
+export async function grade(
+  lab: Lab,
+  addr: string,
+  options: GradeOptions = {},
+): Promise<CheckResult[]> {
+  const suite = (await lab.steps()).filter((step) => !options.redisOnly || step.redis);
+  const plan = planChecks(await lessonOf(lab), suite);
+  return await runChecks(plan, addr, options);
+}
+
+const USAGE = `Usage: deno task grade <lab> [--addr HOST:PORT | --cmd "COMMAND"] [options]
+
+Runs a lab's black-box suite against a server and reports every check.
+
+  <lab>               ${LABS.map((lab) => lab.id).join(", ")}
+  --addr HOST:PORT    grade a server that is already running
+  --cmd "COMMAND"     start the server with this shell command; {port} is replaced by a free
+                      port, and the server is ready when that port accepts connections
+                      (default: this repository's reference server for the lab)
+  --redis-only        only the checks real Redis passes
+  --help              show this help
+
+Exit status: 0 if every check passed, 1 if any failed, 2 for a usage error.`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        addr: { type: "string" },
+        cmd: { type: "string" },
+        "redis-only": { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : error}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const lab = positionals.length === 1 ? findLab(positionals[0]) : undefined;
+  if (lab === undefined || (values.addr && values.cmd)) {
+    console.error(
+      lab === undefined
+        ? `Name one lab: ${LABS.map((l) => l.id).join(", ")}\n\n${USAGE}`
+        : `Give --addr or --cmd, not both\n\n${USAGE}`,
+    );
+    return 2;
+  }
+  let target: Target;
+  try {
+    target = values.addr
+      ? external(values.addr)
+      : values.cmd
+      ? await commandServer(values.cmd)
+      : await repoServer(`${lab.dir}/server.ts`, lab);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    return 1;
+  }
+  await using server = target;
+  console.log(`${lab.title}: grading ${server.addr}`);
+  let heading: string | undefined;
+  const results = await grade(lab, server.addr, {
+    redisOnly: values["redis-only"],
+    onResult: (result) => {
+      const title = result.lesson
+        ? `Step ${result.lesson.number}. ${result.lesson.title}`
+        : "More checks (edge cases and earlier labs)";
+      if (title !== heading) console.log(`\n${heading = title}`);
+      console.log(formatResult(result));
+    },
+  });
+  const failed = results.filter((r) => !r.ok).length;
+  console.log(
+    `\n${lab.id}: ${results.length} checks, ${results.length - failed} passed, ${failed} failed`,
+  );
+  return failed === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,64 @@
+/**
+ * Reads a lab's lesson (its README) for the steps and the checks each step names.
+ *
+ * The lesson is the one place that says which check proves which step:
+ *
+ * ```md
+ * ### 4. The keyspace: SET, GET, DEL, EXISTS
+ * ...
+ * Check: **SET replies +OK and GET returns the value**, **DEL removes keys and ...**.
+ * ```
+ *
+ * `deno task check` runs the checks in lesson order from this, so the README and the checker can
+ * never disagree; a test in `course/` fails if a lesson names a check its suite does not have.
+ *
+ * @module
+ */
+
+/** One numbered step of a lesson. */
+export interface LessonStep {
+  /** The step's number, from its heading. */
+  number: number;
+  /** The heading's words after the number. */
+  title: string;
+  /** The names of the suite checks the step names, in the order it names them. */
+  checks: string[];
+}
+
+const HEADING = /^###\s+(\d+)\.\s+(.+?)\s*$/;
+
+/**
+ * Finds the numbered steps of a lesson and the checks each names.
+ *
+ * A step's checks are the bold phrases in its paragraphs that start with "Check" (the paragraph
+ * runs to the next blank line), with Markdown's backslash escapes removed.
+ *
+ * @param markdown The README's text.
+ * @returns The steps, in order.
+ */
+export function parseLesson(markdown: string): LessonStep[] {
+  const steps: LessonStep[] = [];
+  let current: LessonStep | undefined;
+  let paragraph: string[] = [];
+  const endParagraph = () => {
+    const text = paragraph.join(" ");
+    paragraph = [];
+    if (current === undefined || !/^Checks?\b/.test(text)) return;
+    for (const match of text.matchAll(/\*\*(.+?)\*\*/g)) {
+      current.checks.push(match[1].replace(/\\(.)/g, "$1"));
+    }
+  };
+  for (const line of markdown.split("\n")) {
+    if (line.trim() === "" || /^#{1,3}\s/.test(line)) endParagraph();
+    else paragraph.push(line.trim());
+    const heading = HEADING.exec(line);
+    if (heading) {
+      current = { number: Number(heading[1]), title: heading[2], checks: [] };
+      steps.push(current);
+    } else if (/^#{1,3}\s/.test(line)) {
+      current = undefined;
+    }
+  }
+  endParagraph();
+  return steps;
+}

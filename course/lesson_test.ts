@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { REPO_ROOT } from "../shared/testing/processes.ts";
+import { lessonOf } from "./grade.ts";
+import { LABS } from "./labs.ts";
+import { parseLesson } from "./lesson.ts";
+import { namesCheck } from "./run_checks.ts";
+
+Deno.test("parseLesson() reads steps and the checks each names, across wrapped lines", () => {
+  const steps = parseLesson([
+    "# Lab",
+    "### 1. First",
+    "Text with **bold** that is not a check.",
+    "",
+    "Check: **PING replies +PONG**, **a long",
+    "name that wraps**, **WATCH makes EXEC reply \\*-1**.",
+    "## Try it",
+    "Check: **not in a step**",
+    "### 2. Second",
+    "Checks: **two**",
+  ].join("\n"));
+  assert.deepEqual(steps, [
+    {
+      number: 1,
+      title: "First",
+      checks: ["PING replies +PONG", "a long name that wraps", "WATCH makes EXEC reply *-1"],
+    },
+    { number: 2, title: "Second", checks: ["two"] },
+  ]);
+});
+
+/** Test names written in a lab's test files, for checks a lesson names outside the suite. */
+async function testNames(dir: string): Promise<string> {
+  let text = "";
+  for await (const entry of Deno.readDir(`${REPO_ROOT}${dir}`)) {
+    if (entry.isFile && entry.name.endsWith("_test.ts")) {
+      text += await Deno.readTextFile(`${REPO_ROOT}${dir}/${entry.name}`);
+    }
+  }
+  return text;
+}
+
+for (const lab of LABS) {
+  Deno.test(`every check the ${lab.id} lesson names exists`, async () => {
+    const suite = await lab.steps();
+    const tests = await testNames(lab.dir);
+    const lesson = await lessonOf(lab);
+    assert.ok(lesson.length > 0, `${lab.dir}/README.md has no numbered steps`);
+    for (const step of lesson) {
+      assert.ok(step.checks.length > 0, `Step ${step.number} names no check`);
+      for (const name of step.checks) {
+        const prefix = name.replace(/\s*(\.\.\.|…)$/, "");
+        const found = suite.some((check) => namesCheck(name, check)) ||
+          ['"', "'", "`"].some((quote) => tests.includes(quote + prefix));
+        assert.ok(found, `Step ${step.number} names a check nobody runs: "${name}"`);
+      }
+    }
+  });
+}

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { exercise, findMarkers } from "./markers.ts";
+import { rewriteImports } from "./exercise.ts";
+
+const STUBS = "../../shared/server/not_implemented.ts";
+
+Deno.test("exercise() turns a marked handler into a TODO that names its step", () => {
+  const source = [
+    `import { OK } from "../../shared/resp/reply.ts";`,
+    `export const commands = [{`,
+    `  name: "set",`,
+    `  // exercise step 4: store the value`,
+    `  handler: ({ db }, args) => {`,
+    `    db.set(args[1], { nested: "}, still inside" }.nested);`,
+    `    return OK;`,
+    `  },`,
+    `  flags: ["write"],`,
+    `}];`,
+  ].join("\n");
+  const { text, markers } = exercise(source, STUBS);
+  assert.deepEqual(markers, [{ step: 4, hint: "store the value", line: 4 }]);
+  assert.equal(
+    text,
+    [
+      `import { OK } from "../../shared/resp/reply.ts";`,
+      `import { notImplemented, todoHandler } from "../../shared/server/not_implemented.ts";`,
+      `export const commands = [{`,
+      `  name: "set",`,
+      `  // TODO (lesson step 4): store the value`,
+      `  handler: todoHandler(4, "store the value"),`,
+      `  flags: ["write"],`,
+      `}];`,
+    ].join("\n"),
+  );
+});
+
+Deno.test("exercise() empties a marked function's body, destructured parameters and all", () => {
+  const source = [
+    `// exercise step 2: count the keys`,
+    `function count({ db }: Session, args: string[]): Reply {`,
+    "  return args.filter((k) => db.has(k)).length; // `}` in a comment",
+    `}`,
+    `const after = 1;`,
+  ].join("\n");
+  const { text } = exercise(source, STUBS);
+  assert.match(text, /function count\(\{ db \}: Session, args: string\[\]\): Reply \{\n/);
+  assert.match(
+    text,
+    /\{\n {2}return notImplemented\(2, "count the keys"\);\n\}\nconst after = 1;$/,
+  );
+  assert.doesNotMatch(text, /filter/);
+});
+
+Deno.test("exercise() replaces a marked block with its starter line", () => {
+  const source = [
+    `    // exercise step 1: start the task and accept the next client`,
+    `    const task = serve(conn);`,
+    `    tasks.add(task);`,
+    `    // exercise starter: await serve(conn);`,
+    `    next();`,
+  ].join("\n");
+  const { text } = exercise(source, STUBS);
+  assert.ok(
+    text.endsWith(
+      [
+        `    // TODO (lesson step 1): start the task and accept the next client`,
+        `    await serve(conn);`,
+        `    next();`,
+      ].join("\n"),
+    ),
+  );
+});
+
+Deno.test("exercise() refuses a marker above code it cannot replace", () => {
+  assert.throws(
+    () => exercise(`// exercise step 3: do it\nconst x = 1;\n`, STUBS),
+    SyntaxError,
+  );
+});
+
+Deno.test("a file without markers is copied unchanged", () => {
+  const source = `// exercises are elsewhere\nexport const x = 1;\n`;
+  assert.deepEqual(findMarkers(source), []);
+  assert.equal(exercise(source, STUBS).text, source);
+});
+
+Deno.test("rewriteImports() keeps imports inside the lab and re-aims the others", () => {
+  const source = [
+    `import { a } from "./commands.ts";`,
+    `import { b } from "../../shared/resp/reply.ts";`,
+    `import { c } from "../01-single-client/server.ts";`,
+  ].join("\n");
+  const out = rewriteImports(
+    source,
+    "/repo/labs/02-threaded/server.ts",
+    "/repo/exercises/02-threaded/server.ts",
+    "/repo/labs/02-threaded",
+  );
+  assert.equal(
+    out,
+    [
+      `import { a } from "./commands.ts";`,
+      `import { b } from "../../shared/resp/reply.ts";`,
+      `import { c } from "../../labs/01-single-client/server.ts";`,
+    ].join("\n"),
+  );
+});
