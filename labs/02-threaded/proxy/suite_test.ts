@@ -1,0 +1,48 @@
+/**
+ * Lab 2's whole black-box suite, run through the proxy: the proof that a client cannot tell the
+ * proxy from the server behind it, pipelining, transactions and error texts included.
+ *
+ * With lab 2's server as the upstream every step runs; with a real `redis-server`, the steps that
+ * hold for Redis (`redis: true`). One step is left out on purpose: `INFO keyspace` describes the
+ * server that answers `INFO`, and the proxy answers `INFO` itself — it holds no keys, only a cache
+ * of answers (`INFO proxy`). Ask the upstream for its keyspace.
+ *
+ * @module
+ */
+
+import { startLabServer } from "../../../shared/testing/processes.ts";
+import { StepContext } from "../../../shared/testing/suite.ts";
+import { lab2Steps } from "../suite.ts";
+import { available, startUpstream, UPSTREAM_KINDS } from "./test_servers.ts";
+
+/** Steps about the server's own state, which the proxy does not share with its upstream. */
+const NOT_THROUGH_A_PROXY = new Set(["INFO keyspace reports the number of keys"]);
+
+for (const kind of UPSTREAM_KINDS) {
+  const missing = !available(kind);
+  Deno.test({
+    name: `lab 2 suite through the proxy over ${kind}${
+      missing ? " (skipped: redis-server is not installed)" : ""
+    }`,
+    ignore: missing,
+    fn: async (t) => {
+      await using upstream = await startUpstream(kind);
+      await using proxy = await startLabServer("labs/02-threaded/proxy.ts", {
+        args: ["--upstream", upstream.addr],
+      });
+      const steps = lab2Steps.filter((step) =>
+        !NOT_THROUGH_A_PROXY.has(step.name) && (kind === "lab 2" || step.redis)
+      );
+      for (const step of steps) {
+        await t.step(step.name, async () => {
+          const ctx = new StepContext(proxy.addr);
+          try {
+            await step.run(ctx);
+          } finally {
+            await ctx.dispose();
+          }
+        });
+      }
+    },
+  });
+}
