@@ -6,7 +6,7 @@
  * Every handler here runs from start to finish without an `await`. On Deno's single-threaded event
  * loop that makes each command atomic: no other client's command can run between `INCR`'s read and
  * its write. That is why fifty clients hammering one counter never lose an update here — and why a
- * handler that *did* await between the read and the write would (the lesson's "coming next").
+ * handler that *did* await between the read and the write would (see `race/lost_update.ts`).
  *
  * @module
  */

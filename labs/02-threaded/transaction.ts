@@ -29,6 +29,7 @@ import type { ClientState, Session } from "../../shared/server/session.ts";
 import { WatchedKeyspace, type Watcher } from "./watched_keyspace.ts";
 
 const QUEUED = new SimpleString("QUEUED");
+const NOT_IN_MULTI = new ErrorReply("ERR Command not allowed inside a transaction");
 
 /** One client's transaction state. */
 export class Transaction implements Watcher {
@@ -114,6 +115,12 @@ export function dispatch(session: Session, args: string[]): Reply | Promise<Repl
     return spec;
   }
   if (RUN_IMMEDIATELY.has(spec.name)) return execute(session, args);
+  if (spec.flags.includes("no-multi")) {
+    // A handler that awaits would let other clients run in the middle of EXEC, so, as Redis does
+    // for its own NO_MULTI commands, refuse it now and abort the transaction.
+    tx.failed = true;
+    return NOT_IN_MULTI;
+  }
   client.lastInteraction = Date.now();
   tx.queue.push(args);
   return QUEUED;
@@ -142,8 +149,9 @@ function exec(session: Session, args: string[]): Reply {
   const replies: Reply[] = [];
   for (const command of queue) {
     const reply = execute(session, command);
-    // Isolation holds only if nothing in the queue awaits. Every lab 2 command is synchronous;
-    // should an asynchronous one ever be queued, refuse it rather than break the promise.
+    // Isolation holds only if nothing in the queue awaits. A handler that may await must carry
+    // the `no-multi` flag, so it is refused while queueing (see dispatch()). Reaching this branch
+    // means a command lacks the flag: the reply says so, though its handler has already started.
     if (reply instanceof Promise) {
       replies.push(new ErrorReply(`ERR '${command[0]}' cannot run inside a transaction`));
     } else {

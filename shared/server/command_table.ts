@@ -28,7 +28,11 @@ export type CommandFlag =
   | "noauth"
   | "loading"
   | "stale"
-  | "noscript";
+  | "noscript"
+  // Adds data, so it is refused when memory is full (lab 4's maxmemory), as in Redis.
+  | "denyoom"
+  // Cannot be queued in MULTI: its handler may await, which would break EXEC's isolation.
+  | "no-multi";
 
 /**
  * A command handler. It receives the session (the client and the server it talks to) and the

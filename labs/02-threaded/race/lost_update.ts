@@ -140,7 +140,8 @@ export function slowIncrCommand(service: SlowService, mutex?: Mutex): CommandSpe
   return {
     name: "slowincr",
     arity: 2,
-    flags: ["write"],
+    // no-multi: its handler awaits, so EXEC could not run it without letting others in between.
+    flags: ["write", "no-multi"],
     group: "string",
     summary: "Increments a counter, consulting a slow service between the read and the write",
     keys: { first: 1, last: 1, step: 1 },

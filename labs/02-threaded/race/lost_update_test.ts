@@ -135,3 +135,16 @@ Deno.test("runSocketRace() with the lock counts every request from concurrent cl
     { expected: 20, got: 20, lost: 0 },
   );
 });
+
+Deno.test("SLOWINCR is refused inside MULTI, and EXEC aborts, because EXEC cannot await", async () => {
+  const gate = new ArrivalGate(1);
+  await using server = startRaceServer({ lock: true, service: gate });
+  await using client = await RawClient.connect(server.addr);
+  await client.sendCommand("MULTI");
+  await client.expect("+OK\r\n");
+  await client.sendCommand("SLOWINCR", "counter");
+  await client.expect("-ERR Command not allowed inside a transaction\r\n");
+  await client.sendCommand("EXEC");
+  await client.expect("-EXECABORT Transaction discarded because of previous errors.\r\n");
+  assert.equal(await client.call("GET", "counter"), null, "the refused command never ran");
+});
