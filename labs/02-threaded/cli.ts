@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
 /** Lab 2's server options. */
 export interface Lab2Options {
@@ -21,11 +21,34 @@ export interface Lab2Options {
   maxOutputBuffer: number;
 }
 
-const USAGE = "deno task lab2";
+/**
+ * What a later lab adds to lab 2's command line. Lab 3 (the secure channel) and lab 4 (expiry and
+ * persistence) serve through lab 2's server, so they take lab 2's flags as they are and add their
+ * own, rather than copying this parser.
+ */
+export interface ServerArgsSpec {
+  /** The task that runs the server, such as `deno task lab3`; shown in `--help` and errors. */
+  usage: string;
+  /** The paragraph at the top of `--help`. */
+  description: string;
+  /** More flags, as `node:util` `parseArgs` takes them. */
+  options?: NonNullable<ParseArgsConfig["options"]>;
+  /** Their lines for `--help`, aligned like lab 2's, each ending with a newline. */
+  help?: string;
+}
 
-const HELP = `Usage: ${USAGE} [options]
+/** The values of a lab's own flags, as `parseArgs` returns them; the lab checks them. */
+export type ExtraArgValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
-Lab 2: a Redis-compatible cache server that serves many clients at once.
+const LAB2_SPEC: ServerArgsSpec = {
+  usage: "deno task lab2",
+  description: "Lab 2: a Redis-compatible cache server that serves many clients at once.",
+};
+
+function helpText(spec: ServerArgsSpec): string {
+  return `Usage: ${spec.usage} [options]
+
+${spec.description}
 
 Options:
   --host HOST               interface to listen on (default 127.0.0.1)
@@ -34,9 +57,10 @@ Options:
   --timeout SECONDS         close a client idle this long; 0 means never (default 0)
   --max-output-buffer SIZE  most bytes of replies held for one client, such as 1048576,
                             64kb, 32mb or 1gb; past it the client is disconnected (default 256mb)
-  --help                    show this help
+${spec.help ?? ""}  --help                    show this help
 
 Prints "listening on HOST:PORT" when ready. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.`;
+}
 
 /** Units as Redis's config file reads them: `1k` is 1000, `1kb` is 1024. */
 const UNITS: Record<string, number> = {
@@ -82,11 +106,37 @@ function wholeNumber(text: string, max: number): number | null {
  * @returns The options.
  */
 export function parseLab2Args(argv: string[]): Lab2Options {
+  return parseLab2ArgsWith(argv, LAB2_SPEC).options;
+}
+
+/**
+ * Parses lab 2's arguments plus a later lab's own flags, with one `--help` listing them all.
+ * Prints help and exits 0 for `--help`; prints the problem and exits 2 for an unknown flag or a
+ * bad lab 2 value. The lab checks its own values, calling {@link usageError} for a bad one.
+ *
+ * @param argv The arguments, usually `Deno.args`.
+ * @param spec The lab's usage line, description, extra flags and their help.
+ * @returns Lab 2's options, and the raw values of the extra flags.
+ * @example
+ * ```ts
+ * const { options, extra } = parseLab2ArgsWith(Deno.args, {
+ *   usage: "deno task lab3",
+ *   description: "Lab 3: lab 2's server behind an encrypted channel.",
+ *   options: { trace: { type: "boolean", default: false } },
+ *   help: "  --trace                   show the bytes on the wire\n",
+ * });
+ * ```
+ */
+export function parseLab2ArgsWith(
+  argv: string[],
+  spec: ServerArgsSpec,
+): { options: Lab2Options; extra: ExtraArgValues } {
   let values;
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
+        ...spec.options,
         host: { type: "string", default: "127.0.0.1" },
         port: { type: "string", default: "6379" },
         maxclients: { type: "string", default: "10000" },
@@ -98,28 +148,48 @@ export function parseLab2Args(argv: string[]): Lab2Options {
       allowPositionals: false,
     }));
   } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
+    usageError(error instanceof Error ? error.message : String(error), spec.usage);
   }
   if (values.help) {
-    console.log(HELP);
+    console.log(helpText(spec));
     Deno.exit(0);
   }
   const port = wholeNumber(values.port, 65535);
-  if (port === null) fail(`Invalid port: "${values.port}" is not a number from 0 to 65535`);
+  if (port === null) {
+    usageError(`Invalid port: "${values.port}" is not a number from 0 to 65535`, spec.usage);
+  }
   const maxclients = wholeNumber(values.maxclients, 1_000_000);
   if (maxclients === null || maxclients < 1) {
-    fail(`Invalid maxclients: "${values.maxclients}" is not a number from 1 to 1000000`);
+    usageError(
+      `Invalid maxclients: "${values.maxclients}" is not a number from 1 to 1000000`,
+      spec.usage,
+    );
   }
   const timeout = wholeNumber(values.timeout, 365 * 24 * 3600);
-  if (timeout === null) fail(`Invalid timeout: "${values.timeout}" is not a number of seconds`);
+  if (timeout === null) {
+    usageError(`Invalid timeout: "${values.timeout}" is not a number of seconds`, spec.usage);
+  }
   const maxOutputBuffer = parseSize(values["max-output-buffer"]);
   if (maxOutputBuffer === null || maxOutputBuffer < 1) {
-    fail(`Invalid max-output-buffer: "${values["max-output-buffer"]}" is not a size`);
+    usageError(
+      `Invalid max-output-buffer: "${values["max-output-buffer"]}" is not a size`,
+      spec.usage,
+    );
   }
-  return { host: values.host, port, maxclients, timeout, maxOutputBuffer };
+  const extra: ExtraArgValues = {};
+  const all: ExtraArgValues = values;
+  for (const name of Object.keys(spec.options ?? {})) extra[name] = all[name];
+  return { options: { host: values.host, port, maxclients, timeout, maxOutputBuffer }, extra };
 }
 
-function fail(message: string): never {
-  console.error(`${message}\nRun "${USAGE} --help" for usage.`);
+/**
+ * Prints a command-line mistake and how to get help, then exits with code 2, as command-line tools
+ * conventionally do.
+ *
+ * @param message What was wrong, such as `Invalid port: "x" is not a number from 0 to 65535`.
+ * @param usage The task that runs the server, such as `deno task lab2`.
+ */
+export function usageError(message: string, usage: string): never {
+  console.error(`${message}\nRun "${usage} --help" for usage.`);
   Deno.exit(2);
 }

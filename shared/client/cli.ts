@@ -9,8 +9,8 @@
  *                                            every piped line, then exit
  * ```
  *
- * A lab's `client.ts` is one call to {@link runClientCli}; lab 3 passes its own `connect` to run
- * its handshake before the first command.
+ * A lab's `client.ts` is one call to {@link runClientCli}; lab 3 adds its own flags (`options`)
+ * and passes its own `connect`, which reads them and runs its handshake before the first command.
  *
  * @module
  */
@@ -20,9 +20,14 @@ import { utf8ToByteString } from "../resp/bytes.ts";
 import { RedisClient } from "./client.ts";
 import type { OutputMode } from "./output.ts";
 import { runInteractive, runPiped } from "./repl.ts";
-import { CommandRunner, type ConnectFunction, type Endpoint } from "./runner.ts";
+import { CommandRunner, type Endpoint } from "./runner.ts";
 
 export type { ConnectFunction, Endpoint } from "./runner.ts";
+
+/** The values of a lab's own flags, as `parseArgs` returns them. */
+export type ClientArgValues = Readonly<
+  Record<string, string | boolean | (string | boolean)[] | undefined>
+>;
 
 /** Describes a lab's client for its `--help`, and how it connects. */
 export interface ClientCliSpec {
@@ -30,8 +35,25 @@ export interface ClientCliSpec {
   usage: string;
   /** One paragraph on what this client is; a generic one by default. */
   description?: string;
-  /** Opens a connection; plain TCP (`RedisClient.connect`) by default. */
-  connect?: ConnectFunction;
+  /**
+   * Opens a connection; plain TCP (`RedisClient.connect`) by default. It receives the values of
+   * the lab's own {@link options}.
+   */
+  connect?: (endpoint: Endpoint, values: ClientArgValues) => Promise<RedisClient>;
+  /** The lab's own flags, as `node:util` `parseArgs` takes them, beside `-h`, `-p`, `--raw`... */
+  options?: NonNullable<ParseArgsConfig["options"]>;
+  /** Their lines for `--help`, aligned like the others, each ending with a newline. */
+  optionsHelp?: string;
+  /**
+   * Checks the values of the lab's own flags before anything connects; throws a `TypeError` for a
+   * bad one, which ends the client with exit code 2 like any other bad flag.
+   */
+  checkOptions?: (values: ClientArgValues) => void;
+  /**
+   * Picks out connection failures that must end the client at once with exit code 1, instead of
+   * leaving it at a `not connected>` prompt to try again (lab 3: a server key that changed).
+   */
+  isFatal?: (error: unknown) => boolean;
 }
 
 /** What the command line asked for. */
@@ -40,6 +62,8 @@ interface ClientCliOptions extends Endpoint {
   /** The command to run once, as byte strings; empty for the prompt or piped input. */
   command: string[];
   help: boolean;
+  /** The values of the lab's own flags. */
+  extra: ClientArgValues;
 }
 
 const OPTIONS = {
@@ -67,7 +91,7 @@ Options:
   --raw             print bare values, one per line (the default when stdout is not a terminal)
   --no-raw          print like redis-cli at a terminal, even into a pipe
   --json            print one JSON object per command
-  --help            show this help
+${spec.optionsHelp ?? ""}  --help            show this help
 
 Options end at the first word that is not one, so "SET -h x" sends "-h" as an argument.
 Typed lines are split like redis-cli splits them: SET "a key" 'a value'.
@@ -89,10 +113,14 @@ Examples:
  *
  * @throws {TypeError} For an unknown option or a bad port.
  */
-function parseClientArgs(argv: readonly string[]): ClientCliOptions {
+function parseClientArgs(
+  argv: readonly string[],
+  extraOptions: NonNullable<ParseArgsConfig["options"]> = {},
+): ClientCliOptions {
+  const options = { ...extraOptions, ...OPTIONS };
   const { tokens } = parseArgs({
     args: [...argv],
-    options: OPTIONS,
+    options,
     strict: false,
     allowPositionals: true,
     tokens: true,
@@ -103,7 +131,7 @@ function parseClientArgs(argv: readonly string[]): ClientCliOptions {
     ? argv.length
     : end.index + (end.kind === "positional" ? 0 : 1);
 
-  const parsed = parseArgs({ args: optionArgs, options: OPTIONS, strict: true, tokens: true });
+  const parsed = parseArgs({ args: optionArgs, options, strict: true, tokens: true });
   const { values } = parsed;
   const port = Number(values.port);
   if (!/^\d+$/.test(values.port) || port < 1 || port > 65535) {
@@ -126,6 +154,9 @@ function parseClientArgs(argv: readonly string[]): ClientCliOptions {
     // Words from the shell are text; the server gets their UTF-8 bytes.
     command: argv.slice(commandStart).map(utf8ToByteString),
     help: values.help === true,
+    extra: Object.fromEntries(
+      Object.keys(extraOptions).map((name) => [name, (values as ClientArgValues)[name]]),
+    ),
   };
 }
 
@@ -154,7 +185,8 @@ function writeStdout(bytes: Uint8Array): void {
 export async function runClientCli(argv: readonly string[], spec: ClientCliSpec): Promise<number> {
   let options: ClientCliOptions;
   try {
-    options = parseClientArgs(argv);
+    options = parseClientArgs(argv, spec.options);
+    spec.checkOptions?.(options.extra);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     console.error(`${message}\nRun "${spec.usage} --help" for usage.`);
@@ -165,10 +197,14 @@ export async function runClientCli(argv: readonly string[], spec: ClientCliSpec)
     return 0;
   }
 
+  const connectWith = spec.connect;
   await using runner = new CommandRunner({
     host: options.host,
     port: options.port,
-    connect: spec.connect ?? ((endpoint) => RedisClient.connect(endpoint)),
+    connect: connectWith
+      ? (endpoint) => connectWith(endpoint, options.extra)
+      : (endpoint) => RedisClient.connect(endpoint),
+    fatal: spec.isFatal,
     mode: options.mode,
     write: writeStdout,
     warn: (line) => console.error(line),
@@ -186,6 +222,8 @@ export async function runClientCli(argv: readonly string[], spec: ClientCliSpec)
     // Whoever read our output has gone (`... | head -1`). There is nobody left to tell, so stop
     // quietly, as redis-cli does when SIGPIPE ends it.
     if (error instanceof Deno.errors.BrokenPipe) return 0;
+    // A refusal that retrying cannot fix; the runner has already said why.
+    if (spec.isFatal?.(error)) return 1;
     throw error;
   }
   return runner.failed > 0 ? 1 : 0;

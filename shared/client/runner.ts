@@ -39,6 +39,12 @@ export interface RunnerOptions extends Endpoint {
   write(bytes: Uint8Array): void;
   /** Writes one line of diagnostics to standard error. */
   warn(line: string): void;
+  /**
+   * Picks out connection failures that must not be retried (lab 3: a server key that changed).
+   * {@link CommandRunner.connect} prints them like any other, then throws them instead of
+   * returning `false`.
+   */
+  fatal?: (error: unknown) => boolean;
 }
 
 /**
@@ -103,6 +109,7 @@ export class CommandRunner implements AsyncDisposable {
    * does: `Could not connect to Redis at 127.0.0.1:6379: Connection refused`.
    *
    * @returns `true` if connected.
+   * @throws The connection error itself, if `fatal` says it is one.
    */
   async connect(): Promise<boolean> {
     if (this.#client && !this.#client.closed) return true;
@@ -115,6 +122,7 @@ export class CommandRunner implements AsyncDisposable {
       return true;
     } catch (error) {
       this.#options.warn(`Could not connect to Redis at ${host}:${port}: ${reason(error)}`);
+      if (this.#options.fatal?.(error)) throw error;
       return false;
     }
   }

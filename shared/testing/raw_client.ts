@@ -14,6 +14,7 @@ import { bytesToByteString, utf8ToBytes } from "../resp/bytes.ts";
 import { encodeCommand } from "../resp/encoder.ts";
 import type { Reply } from "../resp/reply.ts";
 import { ReplyDecoder } from "../resp/reply_decoder.ts";
+import type { Transport } from "../transport.ts";
 
 /** How long a check waits before it fails instead of hanging. */
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -57,15 +58,21 @@ export function toBytes(data: string | Uint8Array): Uint8Array {
   return out;
 }
 
+/** A byte pipe a {@link RawClient} can run over: TCP, or lab 3's encrypted channel. */
+export type RawTransport = Transport & { closeWrite?(): Promise<void> };
+
 /** A raw TCP connection for tests. Use it with `await using` so it is closed however a test ends. */
 export class RawClient implements AsyncDisposable {
-  #conn: Deno.Conn;
-  #received = new Uint8Array(0);
+  #conn: RawTransport;
+  // What the server sent and no check has consumed yet: the first #length bytes of #buffer. The
+  // buffer doubles when full, so a test receiving megabytes does not copy them once per read.
+  #buffer = new Uint8Array(64 * 1024);
+  #length = 0;
   #ended = false;
   #reader: Promise<void>;
   #wakers: (() => void)[] = [];
 
-  private constructor(conn: Deno.Conn) {
+  private constructor(conn: RawTransport) {
     this.#conn = conn;
     this.#reader = this.#readLoop();
   }
@@ -85,9 +92,20 @@ export class RawClient implements AsyncDisposable {
     return new RawClient(conn);
   }
 
-  /** Bytes received and not yet consumed by a check. */
+  /**
+   * Runs over a connection that is already open, such as lab 3's encrypted channel: the checks
+   * then see the plaintext the channel carries.
+   *
+   * @param transport The connection; the client owns it from now on.
+   * @returns The client.
+   */
+  static over(transport: RawTransport): RawClient {
+    return new RawClient(transport);
+  }
+
+  /** Bytes received and not yet consumed by a check (a copy). */
   get received(): Uint8Array {
-    return this.#received;
+    return this.#buffer.slice(0, this.#length);
   }
 
   /**
@@ -129,13 +147,13 @@ export class RawClient implements AsyncDisposable {
    */
   async expect(expected: string | Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
     const want = toBytes(expected);
-    await this.#waitFor(() => this.#received.length >= want.length, timeoutMs);
+    await this.#waitFor(() => this.#length >= want.length, timeoutMs);
     let got = this.#take(want.length);
     if (got.length !== want.length || got.some((b, i) => b !== want[i])) {
       // Show the whole wrong reply, not just as many bytes as were expected: a short wait lets
       // the rest of its line arrive, so "-ERR no" reads as the server's complete error.
-      await this.#waitFor(() => this.#received.includes(10), 100);
-      got = new Uint8Array([...got, ...this.#take(Math.min(this.#received.length, 256))]);
+      await this.#waitFor(() => this.#buffer.subarray(0, this.#length).includes(10), 100);
+      got = new Uint8Array([...got, ...this.#take(Math.min(this.#length, 256))]);
       throw new AssertionError({
         message: `Expected ${showBytes(want)}\n     got ${showBytes(got)}` +
           (got.length < want.length ? ` (${this.#ended ? "connection closed" : "timed out"})` : ""),
@@ -147,28 +165,56 @@ export class RawClient implements AsyncDisposable {
   }
 
   /**
+   * Waits for one line, as text protocols such as memcached's answer.
+   *
+   * @param timeoutMs Fail if no whole line has arrived by then.
+   * @returns The line as a byte string, without its `\r\n`.
+   */
+  async readLine(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
+    const lineEnd = () => {
+      for (let i = 1; i < this.#length; i++) {
+        if (this.#buffer[i - 1] === 13 && this.#buffer[i] === 10) return i + 1;
+      }
+      return -1;
+    };
+    await this.#waitFor(() => lineEnd() >= 0, timeoutMs);
+    const end = lineEnd();
+    if (end < 0) {
+      throw new AssertionError({
+        message: `Expected a line ending in \\r\\n, received ${showBytes(this.received)}` +
+          ` (${this.#ended ? "connection closed" : "timed out"})`,
+      });
+    }
+    return bytesToByteString(this.#take(end).subarray(0, end - 2));
+  }
+
+  /**
    * Waits for one whole RESP reply and decodes it.
    *
    * @param timeoutMs Fail if it has not arrived by then.
    * @returns The decoded reply.
    */
   async readReply(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Reply> {
+    // One decoder for the whole wait, fed only the bytes that are new each time: decoding all
+    // that has arrived afresh on every read would be quadratic in the size of a big reply.
+    const decoder = new ReplyDecoder();
+    let fed = 0;
     let reply: Reply | undefined;
-    let used = 0;
     await this.#waitFor(() => {
-      const decoder = new ReplyDecoder();
-      decoder.push(this.#received);
+      if (this.#length > fed) {
+        decoder.push(this.#buffer.subarray(fed, this.#length));
+        fed = this.#length;
+      }
       reply = decoder.next();
-      used = this.#received.length - decoder.buffered;
       return reply !== undefined;
     }, timeoutMs);
     if (reply === undefined) {
       throw new AssertionError({
         message: `No whole reply ${this.#ended ? "before the connection closed" : "in time"}; ` +
-          `received ${showBytes(this.#received)}`,
+          `received ${showBytes(this.received)}`,
       });
     }
-    this.#take(used);
+    this.#take(fed - decoder.buffered);
     return reply;
   }
 
@@ -183,7 +229,7 @@ export class RawClient implements AsyncDisposable {
     if (!this.#ended) {
       throw new AssertionError({ message: `Connection still open after ${timeoutMs} ms` });
     }
-    return this.#take(this.#received.length);
+    return this.#take(this.#length);
   }
 
   /**
@@ -192,11 +238,11 @@ export class RawClient implements AsyncDisposable {
    * @param ms How long to listen.
    */
   async expectSilence(ms: number): Promise<void> {
-    await this.#waitFor(() => this.#received.length > 0, ms);
-    if (this.#received.length > 0 || this.#ended) {
+    await this.#waitFor(() => this.#length > 0, ms);
+    if (this.#length > 0 || this.#ended) {
       throw new AssertionError({
-        message: this.#received.length > 0
-          ? `Expected silence, got ${showBytes(this.#received)}`
+        message: this.#length > 0
+          ? `Expected silence, got ${showBytes(this.received)}`
           : "Expected silence, but the connection closed",
       });
     }
@@ -204,6 +250,9 @@ export class RawClient implements AsyncDisposable {
 
   /** Shuts down the sending side: the server reads end of stream, and may still reply. */
   async closeWrite(): Promise<void> {
+    if (this.#conn.closeWrite === undefined) {
+      throw new TypeError("Cannot shut down the sending side: this transport has no closeWrite");
+    }
     await this.#conn.closeWrite();
   }
 
@@ -228,10 +277,15 @@ export class RawClient implements AsyncDisposable {
       for (;;) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
-        const merged = new Uint8Array(this.#received.length + n);
-        merged.set(this.#received);
-        merged.set(buffer.subarray(0, n), this.#received.length);
-        this.#received = merged;
+        if (this.#length + n > this.#buffer.length) {
+          let capacity = this.#buffer.length * 2;
+          while (capacity < this.#length + n) capacity *= 2;
+          const grown = new Uint8Array(capacity);
+          grown.set(this.#buffer.subarray(0, this.#length));
+          this.#buffer = grown;
+        }
+        this.#buffer.set(buffer.subarray(0, n), this.#length);
+        this.#length += n;
         this.#wake();
       }
     } catch {
@@ -259,9 +313,11 @@ export class RawClient implements AsyncDisposable {
     }
   }
 
+  /** Removes the first `n` received bytes (or all there are) and returns them. */
   #take(n: number): Uint8Array {
-    const out = this.#received.slice(0, n);
-    this.#received = this.#received.slice(out.length);
+    const out = this.#buffer.slice(0, Math.min(n, this.#length));
+    this.#buffer.copyWithin(0, out.length, this.#length);
+    this.#length -= out.length;
     return out;
   }
 }

@@ -20,10 +20,17 @@ import { parseArgs } from "node:util";
 import { hasProgram, type RunningServer, startLabServer, startRedisServer } from "./processes.ts";
 import { RawClient } from "./raw_client.ts";
 
+/**
+ * Opens a step's connection to `host:port`. Plain TCP by default; lab 3 passes one that runs its
+ * handshake first, so the same steps check the server through its encrypted channel.
+ */
+export type RawConnect = (addr: string) => Promise<RawClient>;
+
 /** What a step gets: the server's address, connections, and fresh names. */
 export class StepContext {
   /** The server under test, `host:port`. */
   readonly addr: string;
+  #connect: RawConnect;
   #clients: RawClient[] = [];
   #run = crypto.randomUUID().slice(0, 8);
   #counter = 0;
@@ -32,9 +39,11 @@ export class StepContext {
    * Creates a context for one step.
    *
    * @param addr The server under test.
+   * @param connect How to open a connection; plain TCP by default.
    */
-  constructor(addr: string) {
+  constructor(addr: string, connect: RawConnect = RawClient.connect) {
     this.addr = addr;
+    this.#connect = connect;
   }
 
   /**
@@ -43,7 +52,7 @@ export class StepContext {
    * @returns A raw client.
    */
   async connect(): Promise<RawClient> {
-    const client = await RawClient.connect(this.addr);
+    const client = await this.#connect(this.addr);
     this.#clients.push(client);
     return client;
   }
@@ -111,13 +120,17 @@ export function externalAddr(): string | undefined {
   return addr || undefined;
 }
 
-function runSteps(steps: readonly SuiteStep[], start: () => Promise<Target>) {
+function runSteps(
+  steps: readonly SuiteStep[],
+  start: () => Promise<Target>,
+  connect?: RawConnect,
+) {
   return async (t: Deno.TestContext) => {
     const target = await start();
     try {
       for (const step of steps) {
         await t.step(step.name, async () => {
-          const ctx = new StepContext(target.addr);
+          const ctx = new StepContext(target.addr, connect);
           try {
             await step.run(ctx);
           } finally {
@@ -138,13 +151,14 @@ function runSteps(steps: readonly SuiteStep[], start: () => Promise<Target>) {
  * @param name The test's name, such as "lab 1 suite".
  * @param entry The lab's server, such as `labs/01-single-client/server.ts`.
  * @param steps The checks.
- * @param serverOptions Arguments and Deno flags for the lab's server.
+ * @param serverOptions Arguments and Deno flags for the lab's server, and how steps connect to
+ *   it (plain TCP by default).
  */
 export function registerSuite(
   name: string,
   entry: string,
   steps: readonly SuiteStep[],
-  serverOptions: { args?: string[]; denoFlags?: string[] } = {},
+  serverOptions: { args?: string[]; denoFlags?: string[]; connect?: RawConnect } = {},
 ): void {
   const external = externalAddr();
   Deno.test({
@@ -153,7 +167,7 @@ export function registerSuite(
       if (external) return { addr: external, stop: () => Promise.resolve() };
       const server: RunningServer = await startLabServer(entry, serverOptions);
       return server;
-    }),
+    }, serverOptions.connect),
   });
 }
 
@@ -163,16 +177,22 @@ export function registerSuite(
  *
  * @param name The test's name, such as "lab 1 suite against real Redis".
  * @param steps The checks; only those marked `redis: true` run.
+ * @param options More `redis-server` arguments (such as `--requirepass`), and how steps connect
+ *   (plain TCP by default).
  */
-export function registerRedisConformance(name: string, steps: readonly SuiteStep[]): void {
+export function registerRedisConformance(
+  name: string,
+  steps: readonly SuiteStep[],
+  options: { redisArgs?: string[]; connect?: RawConnect } = {},
+): void {
   const installed = hasProgram("redis-server");
   Deno.test({
     name: installed ? name : `${name} (skipped: redis-server is not installed)`,
     ignore: !installed || externalAddr() !== undefined,
     fn: runSteps(steps.filter((s) => s.redis), async () => {
-      const redis = await startRedisServer();
+      const redis = await startRedisServer(options.redisArgs);
       if (redis === null) throw new Error("redis-server disappeared");
       return redis;
-    }),
+    }, options.connect),
   });
 }

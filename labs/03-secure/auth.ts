@@ -1,0 +1,265 @@
+/**
+ * `--requirepass` and `AUTH`: a password every client must give before its commands run.
+ *
+ * Redis's rules, which this module reproduces word for word (`auth_test.ts` checks them against a
+ * real `redis-server --requirepass`):
+ *
+ * ```
+ * PING                      -NOAUTH Authentication required.
+ * AUTH wrong                -WRONGPASS invalid username-password pair or user is disabled.
+ * AUTH hunter2              +OK           (or AUTH default hunter2: the user is always "default")
+ * HELLO 2 AUTH default hunter2            authenticates and says hello in one command
+ * ```
+ *
+ * Before `AUTH`, only commands flagged `noauth` run (`AUTH`, `HELLO`, `QUIT`). A misspelt command
+ * or a wrong number of arguments still gets its usual error, because Redis checks those first.
+ *
+ * Three things matter more than the texts:
+ *
+ * - **Constant time.** `a === b` on strings stops at the first byte that differs, so how long a
+ *   wrong guess takes says how much of it was right, and an attacker with a stopwatch can find
+ *   the password a byte at a time. We compare the SHA-256 digests of both with
+ *   `crypto.timingSafeEqual`, which looks at every byte whatever it finds. Comparing digests
+ *   rather than the passwords themselves also hides the password's length: both digests are
+ *   always 32 bytes.
+ * - **Secrets stay out of the log.** A failed `AUTH` is logged with the client's address, never
+ *   with what it sent.
+ * - **The wire.** A password sent in the clear is a password given away (see the lesson). In this
+ *   lab `AUTH` travels inside the encrypted channel, or inside TLS.
+ *
+ * The gate is lab 2's `dispatch` wrapped in one check, passed to `runServer` as its `execute` hook.
+ * Whether a client has authenticated is kept beside the client in a `WeakSet`, the way lab 2 keeps
+ * transactions: it is this lab's concept, so it does not belong in the shared `ClientState`.
+ *
+ * @module
+ */
+
+import { createHash, timingSafeEqual } from "node:crypto";
+import { byteStringToBytes } from "../../shared/resp/bytes.ts";
+import { err, ErrorReply, OK, type Reply } from "../../shared/resp/reply.ts";
+import type { CommandHandler, CommandSpec } from "../../shared/server/command_table.ts";
+import type { ClientState, Session } from "../../shared/server/session.ts";
+import { dispatch } from "../02-threaded/transaction.ts";
+
+/** Redis's reply to a command sent before `AUTH`. */
+export const NOAUTH: ErrorReply = new ErrorReply("NOAUTH Authentication required.");
+
+/** Redis's reply to a wrong password (or a user other than `default`). */
+export const WRONGPASS: ErrorReply = new ErrorReply(
+  "WRONGPASS invalid username-password pair or user is disabled.",
+);
+
+/** Redis's reply to `AUTH password` when the server has no password. */
+export const NO_PASSWORD_CONFIGURED: ErrorReply = new ErrorReply(
+  "ERR AUTH <password> called without any password configured for the default user. " +
+    "Are you sure your configuration is correct?",
+);
+
+/** Redis 7.0's reply to `HELLO` before `AUTH`, without an `AUTH` option. */
+export const HELLO_NOAUTH: ErrorReply = new ErrorReply(
+  "NOAUTH HELLO must be called with the client already authenticated, otherwise the " +
+    "HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP " +
+    "protocol version at the same time",
+);
+
+/** The only user this server has, as in a Redis configured with nothing but `requirepass`. */
+const DEFAULT_USER = "default";
+
+/** SHA-256 of a byte string: always 32 bytes, whatever the input's length. */
+function digest(byteString: string): Uint8Array {
+  return createHash("sha256").update(byteStringToBytes(byteString)).digest();
+}
+
+/**
+ * The server's password, if it has one, and the clients that have given it.
+ *
+ * @example
+ * ```ts
+ * const auth = new PasswordGate("hunter2");
+ * auth.matches("hunter2"); // true
+ * auth.matches("hunter");  // false, after exactly the same work
+ * ```
+ */
+export class PasswordGate {
+  /** Only the digest is compared; the password itself is kept for `CONFIG GET requirepass`. */
+  readonly #password: string | undefined;
+  readonly #digest: Uint8Array | undefined;
+  readonly #authenticated = new WeakSet<ClientState>();
+
+  /**
+   * Creates the gate.
+   *
+   * @param password The password as a byte string, or `undefined` for none (every client may run
+   *   every command, as in Redis without `requirepass`).
+   */
+  constructor(password: string | undefined) {
+    this.#password = password;
+    this.#digest = password === undefined ? undefined : digest(password);
+  }
+
+  /** Whether clients must `AUTH` first. */
+  get required(): boolean {
+    return this.#digest !== undefined;
+  }
+
+  /** The password, for `CONFIG GET requirepass` (empty when there is none, as in Redis). */
+  get configured(): string {
+    return this.#password ?? "";
+  }
+
+  /**
+   * Checks a candidate password in constant time.
+   *
+   * @param candidate What the client sent, as a byte string.
+   * @returns `true` if it is the password; always `true` when none is configured.
+   */
+  matches(candidate: string): boolean {
+    if (this.#digest === undefined) return true;
+    return timingSafeEqual(digest(candidate), this.#digest);
+  }
+
+  /**
+   * Whether a client may run any command.
+   *
+   * @param client The client.
+   * @returns `true` once it has authenticated, or always when no password is configured.
+   */
+  isAuthenticated(client: ClientState): boolean {
+    return this.#digest === undefined || this.#authenticated.has(client);
+  }
+
+  /**
+   * Checks `user` and `password` and, if they are right, lets the client in.
+   *
+   * @returns `undefined` on success, else the reply to send. A wrong password leaves a client that
+   *   had already authenticated still authenticated, as in Redis.
+   */
+  login(session: Session, user: string, password: string): ErrorReply | undefined {
+    // Both checks always run, so a wrong user name takes as long as a wrong password.
+    const userOk = user === DEFAULT_USER;
+    const passwordOk = this.matches(password);
+    if (userOk && passwordOk) {
+      this.#authenticated.add(session.client);
+      return undefined;
+    }
+    const { client, server } = session;
+    // The address says who; what they sent stays out of the log.
+    server.log(
+      `Client id=${client.id} addr=${client.addr} failed AUTH: wrong user name or password`,
+    );
+    return WRONGPASS;
+  }
+}
+
+/** `AUTH [username] password`. */
+function authHandler(gate: PasswordGate): CommandHandler {
+  return (session, args) => {
+    if (args.length > 3) return err("syntax error");
+    if (args.length === 2 && !gate.required) return NO_PASSWORD_CONFIGURED;
+    const [user, password] = args.length === 2 ? [DEFAULT_USER, args[1]] : [args[1], args[2]];
+    return gate.login(session, user, password) ?? OK;
+  };
+}
+
+/** Redis refuses names with spaces or control characters: they would break `CLIENT LIST`. */
+function isPrintableWord(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+/**
+ * `HELLO [protover [AUTH user pass] [SETNAME name]]` with a password: the shared `HELLO` does the
+ * talking, this wrapper decides whether the client may hear it. The order of checks is Redis's:
+ * protocol version, then option syntax, then the password, then "are you authenticated?".
+ */
+function helloHandler(gate: PasswordGate, hello: CommandHandler): CommandHandler {
+  return (session, args) => {
+    if (args.length >= 2) {
+      // `HELLO <version>` alone has no side effects: let the shared HELLO judge the version.
+      const early = hello(session, args.slice(0, 2));
+      if (early instanceof Promise || early instanceof ErrorReply) return early;
+    }
+    let credentials: [string, string] | undefined;
+    const rest: string[] = args.slice(0, 2);
+    for (let i = 2; i < args.length; i++) {
+      const option = args[i].toLowerCase();
+      const left = args.length - i - 1;
+      if (option === "auth" && left >= 2) {
+        credentials = [args[i + 1], args[i + 2]];
+        i += 2;
+      } else if (option === "setname" && left >= 1) {
+        if (!isPrintableWord(args[i + 1])) {
+          return err("Client names cannot contain spaces, newlines or special characters.");
+        }
+        rest.push(args[i], args[i + 1]);
+        i += 1;
+      } else {
+        return err(`Syntax error in HELLO option '${args[i]}'`);
+      }
+    }
+    if (credentials !== undefined) {
+      const refused = gate.login(session, ...credentials);
+      if (refused) return refused;
+    }
+    if (!gate.isAuthenticated(session.client)) return HELLO_NOAUTH;
+    // The password has been dealt with; the shared HELLO sees only what is left.
+    return hello(session, rest);
+  };
+}
+
+/**
+ * The commands this lab adds or changes: `AUTH`, and a `HELLO` that understands its `AUTH`
+ * option.
+ *
+ * @param gate The password.
+ * @param hello The `HELLO` handler to wrap (the shared one, from the lab 2 command table).
+ * @returns Command specs to register.
+ */
+export function authCommands(gate: PasswordGate, hello: CommandSpec): CommandSpec[] {
+  const sharedHello = hello.handler;
+  if (sharedHello === undefined) throw new TypeError("Cannot wrap HELLO: it has no handler");
+  return [
+    {
+      name: "auth",
+      arity: -2,
+      // noauth: the one command that must run before authentication.
+      flags: ["noauth", "fast"],
+      group: "connection",
+      summary: "Authenticates the connection",
+      arguments: [
+        { name: "username", type: "string", flags: ["optional"] },
+        { name: "password", type: "string" },
+      ],
+      handler: authHandler(gate),
+    },
+    { ...hello, handler: helloHandler(gate, sharedHello) },
+  ];
+}
+
+/**
+ * Wraps a command runner so that, while a password is required, a client that has not
+ * authenticated can run only `noauth` commands; anything else is answered `-NOAUTH`.
+ *
+ * @param gate The password.
+ * @param run What runs an allowed command; lab 2's transaction-aware `dispatch` by default.
+ * @returns The runner to pass as `runServer`'s `execute` hook.
+ */
+export function authGate(
+  gate: PasswordGate,
+  run: (session: Session, args: string[]) => Reply | Promise<Reply> = dispatch,
+): (session: Session, args: string[]) => Reply | Promise<Reply> {
+  // Without a password there is nothing to check: hand back lab 2's runner untouched.
+  if (!gate.required) return run;
+  return (session, args) => {
+    // The hot path, once a client has authenticated: one WeakSet lookup per command.
+    if (gate.isAuthenticated(session.client)) return run(session, args);
+    const spec = session.server.commands.resolve(args);
+    // An unknown command or a wrong arity gets its usual error: Redis checks those before AUTH.
+    if (spec instanceof ErrorReply || spec.flags.includes("noauth")) return run(session, args);
+    session.client.lastInteraction = Date.now();
+    return NOAUTH;
+  };
+}

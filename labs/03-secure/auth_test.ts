@@ -1,0 +1,89 @@
+/**
+ * `AUTH` against lab 3's server through its secure channel, and against a real
+ * `redis-server --requirepass` with the same steps: the proof that the texts and the rules (which
+ * commands run before `AUTH`) are Redis's. Then the promise no suite can check by replies alone:
+ * the password never reaches the server's log, not even with `--trace` on.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { RawClient } from "../../shared/testing/raw_client.ts";
+import {
+  externalAddr,
+  registerRedisConformance,
+  registerSuite,
+} from "../../shared/testing/suite.ts";
+import { bulk, command } from "../01-single-client/suite.ts";
+import { authSteps, noPasswordAuthSteps, SUITE_PASSWORD } from "./auth_suite.ts";
+import {
+  ENTRY,
+  prepareIdentity,
+  secureRawConnect,
+  SERVER_FLAGS,
+  startLab3,
+  waitForLog,
+} from "./test_support.ts";
+
+const dir = await Deno.makeTempDir({ prefix: "cachelab-lab3-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+const fingerprint = externalAddr() === undefined ? await prepareIdentity(dir) : undefined;
+
+registerSuite("lab 3 AUTH suite through the secure channel", ENTRY, authSteps, {
+  args: ["--dir", dir, "--requirepass", SUITE_PASSWORD],
+  denoFlags: SERVER_FLAGS,
+  connect: secureRawConnect(fingerprint),
+});
+
+registerRedisConformance("lab 3 AUTH suite against real Redis --requirepass", authSteps, {
+  redisArgs: ["--requirepass", SUITE_PASSWORD],
+});
+
+registerRedisConformance(
+  "lab 3 AUTH steps against real Redis without a password",
+  noPasswordAuthSteps,
+);
+
+/** The password as it could appear in a log: as text, or as the hex of a dump. */
+function assertNoPassword(log: string): void {
+  assert.ok(!log.includes(SUITE_PASSWORD), "the password appears in the log");
+  const hex = Array.from(
+    new TextEncoder().encode(SUITE_PASSWORD),
+    (b) => b.toString(16).padStart(2, "0"),
+  );
+  const spaced = log.replace(/\|.*\|/g, "").replace(/\s+/g, " ");
+  assert.ok(!spaced.includes(hex.join(" ")), "the password's hex appears in the log");
+  // Parts of it too: a dump line is 16 bytes, and it may be cut across two.
+  assert.ok(!log.includes(SUITE_PASSWORD.slice(0, 8)), "the password's start appears in the log");
+  assert.ok(!log.includes(SUITE_PASSWORD.slice(-8)), "the password's end appears in the log");
+}
+
+Deno.test("the password never appears in the server's log, even with --trace", async () => {
+  await using lab3 = await startLab3(["--requirepass", SUITE_PASSWORD, "--trace"]);
+  const key = `cachelab:auth-log:${crypto.randomUUID()}`;
+  await using c = await lab3.connect();
+  await c.send(command("AUTH", "wrong-password") + command("AUTH", SUITE_PASSWORD));
+  await c.expect("-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n");
+  // The password as a value, in the middle of a pipeline, and in CONFIG GET's reply.
+  const padding = "x".repeat(500);
+  await c.send(
+    command("SET", key, padding + SUITE_PASSWORD) + command("GET", key) +
+      command("CONFIG", "GET", "requirepass") +
+      command("HELLO", "2", "AUTH", "default", SUITE_PASSWORD),
+  );
+  await c.expect("+OK\r\n" + bulk(padding + SUITE_PASSWORD));
+  await c.expect(`*2\r\n${bulk("requirepass")}${bulk(SUITE_PASSWORD)}`);
+  assert.ok(Array.isArray(await c.readReply()));
+  // A plaintext client that sends the password in the clear: the server must not echo it to its log.
+  await using plain = await RawClient.connect(lab3.addr);
+  await plain.send(command("AUTH", SUITE_PASSWORD));
+  await plain.expectClosed();
+  await waitForLog(lab3.server, /failed AUTH/);
+  await waitForLog(lab3.server, /plaintext client/);
+  await lab3.server.stop();
+  const log = lab3.server.log();
+  assertNoPassword(log);
+  // The trace really was on: the log shows records and their hex, with the secret hidden.
+  assert.match(log, /record \d+ decrypted/);
+  assert.match(log, /\*{8}/);
+});

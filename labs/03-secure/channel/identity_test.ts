@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { hasProgram } from "../../../shared/testing/processes.ts";
+import {
+  fingerprintOf,
+  generateIdentity,
+  IDENTITY_FILE,
+  loadOrCreateIdentity,
+  parseSshPublicKey,
+  sshPublicKeyBlob,
+  verifySignature,
+} from "./identity.ts";
+
+const modeOf = async (path: string) => ((await Deno.stat(path)).mode ?? 0) & 0o777;
+
+Deno.test("loadOrCreateIdentity() creates a key only its owner can read, then loads the same one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const data = `${dir}/data`;
+    const first = await loadOrCreateIdentity(data);
+    assert.equal(first.created, true);
+    assert.equal(first.keyFile, `${data}/${IDENTITY_FILE}`);
+    assert.equal(await modeOf(`${data}/${IDENTITY_FILE}`), 0o600);
+    assert.equal(await modeOf(data), 0o700);
+    assert.match(
+      await Deno.readTextFile(`${data}/${IDENTITY_FILE}`),
+      /^-----BEGIN PRIVATE KEY-----\n/,
+    );
+
+    const second = await loadOrCreateIdentity(data);
+    assert.equal(second.created, false);
+    assert.deepEqual(second.publicKey, first.publicKey);
+    assert.equal(second.fingerprint, first.fingerprint);
+    // Nothing in the identity object is the private key.
+    assert.deepEqual(Object.keys(second).sort(), [
+      "created",
+      "fingerprint",
+      "keyFile",
+      "publicKey",
+      "sign",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadOrCreateIdentity() refuses a key file others can read, as ssh does", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await loadOrCreateIdentity(dir);
+    await Deno.chmod(`${dir}/${IDENTITY_FILE}`, 0o644);
+    await assert.rejects(
+      loadOrCreateIdentity(dir),
+      /Permissions 0644 for .* are too open.*chmod 600/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadOrCreateIdentity() started twice at once ends with one key", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const [a, b] = await Promise.all([loadOrCreateIdentity(dir), loadOrCreateIdentity(dir)]);
+    assert.equal(a.fingerprint, b.fingerprint);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      IDENTITY_FILE,
+      `${IDENTITY_FILE}.pub`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an identity's signatures verify with its public key, and only for what was signed", () => {
+  const identity = generateIdentity();
+  const message = new TextEncoder().encode("transcript");
+  const signature = identity.sign(message);
+  assert.equal(signature.length, 64);
+  assert.ok(verifySignature(identity.publicKey, message, signature));
+  assert.ok(
+    !verifySignature(identity.publicKey, new TextEncoder().encode("transcripT"), signature),
+  );
+  assert.ok(!verifySignature(generateIdentity().publicKey, message, signature));
+});
+
+Deno.test("the SSH public key blob round-trips, and fingerprints have ssh-keygen's form", () => {
+  const identity = generateIdentity();
+  const blob = sshPublicKeyBlob(identity.publicKey);
+  assert.deepEqual(parseSshPublicKey(btoa(String.fromCharCode(...blob))), identity.publicKey);
+  assert.match(fingerprintOf(identity.publicKey), /^SHA256:[A-Za-z0-9+/]{43}$/);
+  assert.equal(identity.fingerprint, fingerprintOf(identity.publicKey));
+});
+
+Deno.test({
+  name: "the fingerprint the server prints is the one ssh-keygen -l shows for its .pub file",
+  ignore: !hasProgram("ssh-keygen"),
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const identity = await loadOrCreateIdentity(dir);
+      const { stdout, success } = await new Deno.Command("ssh-keygen", {
+        args: ["-l", "-f", `${dir}/${IDENTITY_FILE}.pub`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(success);
+      // "256 SHA256:… cachelab-server (ED25519)"
+      assert.equal(new TextDecoder().decode(stdout).split(" ")[1], identity.fingerprint);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

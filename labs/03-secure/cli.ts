@@ -1,0 +1,118 @@
+/**
+ * Lab 3's command line: lab 2's flags (`--host`, `--port`, `--maxclients`, `--timeout`,
+ * `--max-output-buffer`), plus the channel's: where the identity key lives, which record format,
+ * the password, TLS instead of the channel, the handshake's time limit, and tracing.
+ *
+ * @module
+ */
+
+import { utf8ToByteString } from "../../shared/resp/bytes.ts";
+import { type Lab2Options, parseLab2ArgsWith, usageError } from "../02-threaded/cli.ts";
+import { type CipherName, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./channel/mod.ts";
+
+/** Lab 3's server options. */
+export interface Lab3Options extends Lab2Options {
+  /** Where the server's identity key is kept (and, in lab 4, its data). */
+  dir: string;
+  /** The record format of the secure channel. */
+  cipher: CipherName;
+  /** The password clients must give with `AUTH`, as a byte string; `undefined` for none. */
+  requirepass: string | undefined;
+  /** Serve standard TLS with this certificate and key instead of the hand-built channel. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** Drop a connection whose handshake has not finished after this many milliseconds. */
+  handshakeTimeoutMs: number;
+  /** Show every frame on the wire, before and after encryption. */
+  trace: boolean;
+}
+
+/** The task that runs lab 3's server. */
+export const USAGE = "deno task lab3";
+
+const CIPHERS: readonly CipherName[] = ["aes-256-gcm", "chacha20-poly1305", "fernet"];
+
+const HELP = `  --dir PATH                where the server's identity key is kept, created on first
+                            start (default ./data)
+  --cipher NAME             record format of the secure channel: aes-256-gcm,
+                            chacha20-poly1305 or fernet (default aes-256-gcm)
+  --requirepass PASSWORD    clients must send AUTH PASSWORD before any other command
+  --tls-cert FILE           serve standard TLS with this certificate (PEM) instead of the
+                            secure channel; needs --tls-key
+  --tls-key FILE            the certificate's private key (PEM)
+  --handshake-timeout MS    drop a connection whose handshake has not finished after this
+                            many milliseconds (default ${DEFAULT_HANDSHAKE_TIMEOUT_MS})
+  --trace                   print every frame on the wire to stderr, before and after
+                            encryption, in hex and ASCII
+`;
+
+/**
+ * Parses lab 3's arguments. Prints help and exits 0 for `--help`; prints the problem and exits 2
+ * for an unknown flag or a bad value.
+ *
+ * @param argv The arguments, usually `Deno.args`.
+ * @returns The options.
+ */
+export function parseLab3Args(argv: string[]): Lab3Options {
+  const { options, extra } = parseLab2ArgsWith(argv, {
+    usage: USAGE,
+    description:
+      "Lab 3: lab 2's cache server behind an encrypted, authenticated channel (or standard TLS).\n" +
+      "Clients connect with deno task lab3:client; a plaintext client is refused.",
+    options: {
+      dir: { type: "string" },
+      cipher: { type: "string" },
+      requirepass: { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "handshake-timeout": { type: "string" },
+      trace: { type: "boolean" },
+    },
+    help: HELP,
+  });
+  const text = (name: string): string | undefined => {
+    const value = extra[name];
+    return typeof value === "string" ? value : undefined;
+  };
+
+  const cipherText = text("cipher");
+  const cipher = cipherText === undefined ? "aes-256-gcm" : CIPHERS.find((c) => c === cipherText);
+  if (cipher === undefined) {
+    usageError(`Invalid cipher: "${cipherText}" is not aes-256-gcm, chacha20-poly1305 or fernet`, USAGE);
+  }
+
+  const certFile = text("tls-cert");
+  const keyFile = text("tls-key");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    usageError("TLS needs both --tls-cert and --tls-key", USAGE);
+  }
+  const tls = certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined;
+  if (tls !== undefined && cipherText !== undefined) {
+    usageError("--cipher chooses the secure channel's records; TLS chooses its own", USAGE);
+  }
+
+  const timeoutText = text("handshake-timeout") ?? String(DEFAULT_HANDSHAKE_TIMEOUT_MS);
+  const handshakeTimeoutMs = Number(timeoutText);
+  if (!/^\d+$/.test(timeoutText) || handshakeTimeoutMs < 1 || handshakeTimeoutMs > 3_600_000) {
+    usageError(
+      `Invalid handshake-timeout: "${timeoutText}" is not a number of milliseconds from 1 ` +
+        "to 3600000",
+      USAGE,
+    );
+  }
+
+  const requirepass = text("requirepass");
+  if (requirepass === "") {
+    usageError("Invalid requirepass: the password is empty (leave the flag out for none)", USAGE);
+  }
+
+  return {
+    ...options,
+    dir: text("dir") ?? "./data",
+    cipher,
+    // A password typed in a shell is text; clients send its UTF-8 bytes, so compare those.
+    requirepass: requirepass === undefined ? undefined : utf8ToByteString(requirepass),
+    tls,
+    handshakeTimeoutMs,
+    trace: extra.trace === true,
+  };
+}
