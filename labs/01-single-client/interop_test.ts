@@ -19,12 +19,14 @@ import { Buffer } from "node:buffer";
 import { once } from "node:events";
 import { Redis, ReplyError } from "ioredis";
 import { createClient, ErrorReply, RESP_TYPES } from "redis";
+import { type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
 import {
-  hasProgram,
-  type RunningServer,
-  startLabServer,
-  startRedisServer,
-} from "../../shared/testing/processes.ts";
+  interopTargets,
+  latin1,
+  parseBenchmarkCsv,
+  redisCli,
+  runProgram,
+} from "../../shared/testing/programs.ts";
 import { RawClient } from "../../shared/testing/raw_client.ts";
 
 const LAB1 = "labs/01-single-client/server.ts";
@@ -32,93 +34,12 @@ const LAB1 = "labs/01-single-client/server.ts";
 /** Long enough for a loaded CI machine, short enough that a stuck client fails the test. */
 const TIMEOUT_MS = 10_000;
 
-/** A server to run the clients against. */
-interface Target {
-  name: string;
-  /** Why this target cannot run here, or `undefined` if it can. */
-  missing?: string;
-  start(): Promise<RunningServer>;
-}
-
-const TARGETS: readonly Target[] = [
-  { name: "lab 1", start: () => startLabServer(LAB1) },
-  {
-    name: "real Redis",
-    missing: hasProgram("redis-server") ? undefined : "redis-server is not installed",
-    start: async () => {
-      const redis = await startRedisServer();
-      if (redis === null) throw new Error("Cannot start redis-server: it is not installed");
-      return redis;
-    },
-  },
-];
-
-/**
- * Registers one test per target. A test whose tool or server is missing is still listed, with the
- * reason in its name, and ignored: a skipped interop check should be visible, never silent.
- */
-function testEachTarget(
-  title: string,
-  tools: readonly string[],
-  fn: (t: Deno.TestContext, server: RunningServer) => Promise<void>,
-): void {
-  for (const target of TARGETS) {
-    const absentTool = tools.find((tool) => !hasProgram(tool));
-    const missing = absentTool ? `${absentTool} is not installed` : target.missing;
-    Deno.test({
-      name: `${title} against ${target.name}${missing ? ` (skipped: ${missing})` : ""}`,
-      ignore: missing !== undefined,
-      fn: async (t) => {
-        await using server = await target.start();
-        await fn(t, server);
-        // A client that did not really leave would keep lab 1 busy, and this PING unanswered.
-        await using raw = await RawClient.connect(server.addr);
-        await raw.sendCommand("PING");
-        await raw.expect("+PONG\r\n", TIMEOUT_MS);
-      },
-    });
-  }
-}
+/** Registers one test against lab 1 and one against a real redis-server (see `interopTargets`). */
+const testEachTarget = interopTargets({ name: "lab 1", start: () => startLabServer(LAB1) });
 
 // ---------------------------------------------------------------------------------------------
 // Command-line tools
 // ---------------------------------------------------------------------------------------------
-
-/** What a finished program left behind. */
-interface ProgramResult {
-  code: number;
-  stdout: Uint8Array;
-  stderr: string;
-}
-
-/**
- * Runs a program to completion, feeding it `stdin`. It is killed after {@link TIMEOUT_MS}, so a
- * tool waiting on a server that never answers fails the test instead of hanging it.
- */
-async function runProgram(
-  program: string,
-  args: string[],
-  stdin: Uint8Array = new Uint8Array(0),
-): Promise<ProgramResult> {
-  const child = new Deno.Command(program, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    // redis-cli would otherwise read ~/.redisclirc and write ~/.rediscli_history.
-    env: { REDISCLI_HISTFILE: "/dev/null", REDISCLI_RCFILE: "/dev/null" },
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), TIMEOUT_MS);
-  try {
-    const writer = child.stdin.getWriter();
-    await writer.write(stdin);
-    await writer.close();
-    const { code, stdout, stderr } = await child.output();
-    return { code, stdout, stderr: new TextDecoder().decode(stderr) };
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Random bytes; `getRandomValues` gives at most 64 KiB per call. */
 function randomBuffer(length: number): Buffer {
@@ -127,28 +48,6 @@ function randomBuffer(length: number): Buffer {
     crypto.getRandomValues(bytes.subarray(at, Math.min(length, at + 65536)));
   }
   return bytes;
-}
-
-const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("latin1");
-
-/**
- * Runs `redis-cli -h HOST -p PORT ...args`, checks that it exited cleanly with nothing on stderr,
- * and returns what it printed.
- */
-async function redisCli(
-  server: RunningServer,
-  args: string[],
-  stdin?: Uint8Array,
-): Promise<string> {
-  const result = await runProgram(
-    "redis-cli",
-    ["-h", server.host, "-p", String(server.port), ...args],
-    stdin,
-  );
-  assert.equal(result.stderr, "", `redis-cli ${args.join(" ")} wrote to stderr`);
-  assert.equal(result.code, 0, `redis-cli ${args.join(" ")} exited with ${result.code}`);
-  // Replies can be binary, so compare them byte for byte, one character per byte.
-  return latin1(result.stdout);
 }
 
 testEachTarget("redis-cli one-shot commands print Redis's replies", ["redis-cli"], async (t, s) => {
@@ -363,29 +262,6 @@ testEachTarget(
     });
   },
 );
-
-/** One line of `redis-benchmark --csv`. */
-interface BenchmarkRow {
-  test: string;
-  rps: number;
-  avgLatencyMs: number;
-}
-
-function parseBenchmarkCsv(text: string): BenchmarkRow[] {
-  const lines = text.trim().split("\n");
-  assert.equal(
-    lines[0],
-    '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms",' +
-      '"p99_latency_ms","max_latency_ms"',
-  );
-  return lines.slice(1).map((line) => {
-    // Any other line (an "Error from server", a warning) fails here, loudly.
-    const fields = line.match(/^"([A-Z_]+)"((?:,"\d+\.\d+"){7})$/);
-    assert.ok(fields, `Not a benchmark result line: ${JSON.stringify(line)}`);
-    const numbers = fields[2].slice(2, -1).split('","').map(Number);
-    return { test: fields[1], rps: numbers[0], avgLatencyMs: numbers[1] };
-  });
-}
 
 testEachTarget("redis-benchmark completes SET, GET and PING", ["redis-benchmark"], async (t, s) => {
   await t.step("every test reports a throughput and a latency, with no error", async () => {

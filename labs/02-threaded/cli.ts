@@ -6,6 +6,7 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseCommandLine, usageError } from "../../shared/cli.ts";
 
 /** Lab 2's server options. */
 export interface Lab2Options {
@@ -131,9 +132,8 @@ export function parseLab2ArgsWith(
   argv: string[],
   spec: ServerArgsSpec,
 ): { options: Lab2Options; extra: ExtraArgValues } {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine({ usage: spec.usage, help: helpText(spec) }, () =>
+    parseArgs({
       args: argv,
       options: {
         ...spec.options,
@@ -147,13 +147,6 @@ export function parseLab2ArgsWith(
       strict: true,
       allowPositionals: false,
     }));
-  } catch (error) {
-    usageError(error instanceof Error ? error.message : String(error), spec.usage);
-  }
-  if (values.help) {
-    console.log(helpText(spec));
-    Deno.exit(0);
-  }
   const port = wholeNumber(values.port, 65535);
   if (port === null) {
     usageError(`Invalid port: "${values.port}" is not a number from 0 to 65535`, spec.usage);
@@ -180,16 +173,4 @@ export function parseLab2ArgsWith(
   const all: ExtraArgValues = values;
   for (const name of Object.keys(spec.options ?? {})) extra[name] = all[name];
   return { options: { host: values.host, port, maxclients, timeout, maxOutputBuffer }, extra };
-}
-
-/**
- * Prints a command-line mistake and how to get help, then exits with code 2, as command-line tools
- * conventionally do.
- *
- * @param message What was wrong, such as `Invalid port: "x" is not a number from 0 to 65535`.
- * @param usage The task that runs the server, such as `deno task lab2`.
- */
-export function usageError(message: string, usage: string): never {
-  console.error(`${message}\nRun "${usage} --help" for usage.`);
-  Deno.exit(2);
 }

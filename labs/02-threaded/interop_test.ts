@@ -16,67 +16,21 @@ import { Buffer } from "node:buffer";
 import { once } from "node:events";
 import { Redis } from "ioredis";
 import { createClient, RESP_TYPES, WatchError } from "redis";
+import { type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
 import {
-  hasProgram,
-  type RunningServer,
-  startLabServer,
-  startRedisServer,
-} from "../../shared/testing/processes.ts";
-import { parseBenchmarkCsv, redisCli, runProgram } from "../../shared/testing/programs.ts";
-import { RawClient } from "../../shared/testing/raw_client.ts";
+  interopTargets,
+  parseBenchmarkCsv,
+  redisCli,
+  runProgram,
+} from "../../shared/testing/programs.ts";
 
 const LAB2 = "labs/02-threaded/server.ts";
 
 /** Long enough for a loaded CI machine, short enough that a stuck client fails the test. */
 const TIMEOUT_MS = 10_000;
 
-/** A server to run the clients against. */
-interface Target {
-  name: string;
-  /** Why this target cannot run here, or `undefined` if it can. */
-  missing?: string;
-  start(): Promise<RunningServer>;
-}
-
-const TARGETS: readonly Target[] = [
-  { name: "lab 2", start: () => startLabServer(LAB2) },
-  {
-    name: "real Redis",
-    missing: hasProgram("redis-server") ? undefined : "redis-server is not installed",
-    start: async () => {
-      const redis = await startRedisServer();
-      if (redis === null) throw new Error("Cannot start redis-server: it is not installed");
-      return redis;
-    },
-  },
-];
-
-/**
- * Registers one test per target. A test whose tool or server is missing is still listed, with the
- * reason in its name, and ignored: a skipped interop check should be visible, never silent. Each
- * test ends with a PING from a fresh connection: the server must still be answering.
- */
-function testEachTarget(
-  title: string,
-  tools: readonly string[],
-  fn: (t: Deno.TestContext, server: RunningServer) => Promise<void>,
-): void {
-  for (const target of TARGETS) {
-    const absentTool = tools.find((tool) => !hasProgram(tool));
-    const missing = absentTool ? `${absentTool} is not installed` : target.missing;
-    Deno.test({
-      name: `${title} against ${target.name}${missing ? ` (skipped: ${missing})` : ""}`,
-      ignore: missing !== undefined,
-      fn: async (t) => {
-        await using server = await target.start();
-        await fn(t, server);
-        await using raw = await RawClient.connect(server.addr);
-        await raw.sendCommand("PING");
-        await raw.expect("+PONG\r\n", TIMEOUT_MS);
-      },
-    });
-  }
-}
+/** Registers one test against lab 2 and one against a real redis-server (see `interopTargets`). */
+const testEachTarget = interopTargets({ name: "lab 2", start: () => startLabServer(LAB2) });
 
 const lines = (...text: string[]) => new TextEncoder().encode(text.map((l) => `${l}\n`).join(""));
 

@@ -18,6 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../../shared/cli.ts";
 import { runSocketRace, type SocketRaceResult } from "./race/lost_update.ts";
 import {
   type CounterRaceResult,
@@ -55,16 +56,11 @@ interface RaceOptions {
   increments: number;
 }
 
-function usageError(message: string): never {
-  console.error(`${message}\nRun "${USAGE} --help" for usage.`);
-  Deno.exit(2);
-}
-
 /** Reads a flag's value as a whole number in `[min, max]`, or exits 2 saying why not. */
 function wholeNumber(name: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < min || n > max) {
-    usageError(`Invalid --${name}: "${text}" is not a whole number from ${min} to ${max}`);
+    usageError(`Invalid --${name}: "${text}" is not a whole number from ${min} to ${max}`, USAGE);
   }
   return n;
 }
@@ -74,9 +70,8 @@ function wholeNumber(name: string, text: string, min: number, max: number): numb
  * an unknown flag or a bad value.
  */
 function parseRaceArgs(argv: string[]): RaceOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine({ usage: USAGE, help: HELP }, () =>
+    parseArgs({
       args: argv,
       options: {
         clients: { type: "string", default: "10" },
@@ -89,13 +84,6 @@ function parseRaceArgs(argv: string[]): RaceOptions {
       strict: true,
       allowPositionals: false,
     }));
-  } catch (error) {
-    usageError(error instanceof Error ? error.message : String(error));
-  }
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
   const options = {
     clients: wholeNumber("clients", values.clients, 1, 1000),
     requests: wholeNumber("requests", values.requests, 1, 100_000),
@@ -108,6 +96,7 @@ function parseRaceArgs(argv: string[]): RaceOptions {
     usageError(
       `Invalid --workers × --increments: ${options.workers * options.increments} does not fit ` +
         "in the 32-bit shared counter (at most 2147483647)",
+      USAGE,
     );
   }
   return options;

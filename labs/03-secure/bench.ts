@@ -16,11 +16,14 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../../shared/cli.ts";
 import { runLoad } from "../../bench/loadgen.ts";
 import { type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { connectSecure, type SecureChannel } from "./channel/mod.ts";
 import { ENTRY, prepareIdentity, SERVER_FLAGS, trustOnly } from "./test_support.ts";
+
+const USAGE = "deno run labs/03-secure/bench.ts";
 
 const HELP = `Usage: deno run --allow-net --allow-run --allow-read --allow-write --allow-env \\
   labs/03-secure/bench.ts [options]
@@ -79,9 +82,8 @@ async function pingOnce(conn: Deno.Conn): Promise<Transport> {
 }
 
 async function main(): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine({ usage: USAGE, help: HELP }, () =>
+    parseArgs({
       args: Deno.args,
       options: {
         duration: { type: "string", default: "5" },
@@ -92,20 +94,11 @@ async function main(): Promise<void> {
       },
       strict: true,
     }));
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : error}\nRun with --help for usage.`);
-    Deno.exit(2);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
   const duration = values.quick ? 1 : Number(values.duration);
   const connections = Number(values.connections);
   const pipeline = Number(values.pipeline);
   if (![duration, connections, pipeline].every((n) => Number.isFinite(n) && n > 0)) {
-    console.error("--duration, --connections and --pipeline take positive numbers");
-    Deno.exit(2);
+    usageError("--duration, --connections and --pipeline take positive numbers", USAGE);
   }
 
   const dir = await Deno.makeTempDir({ prefix: "cachelab-bench-" });

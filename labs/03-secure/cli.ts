@@ -7,7 +7,8 @@
  */
 
 import { utf8ToByteString } from "../../shared/resp/bytes.ts";
-import { type Lab2Options, parseLab2ArgsWith, usageError } from "../02-threaded/cli.ts";
+import { usageError } from "../../shared/cli.ts";
+import { type Lab2Options, parseLab2ArgsWith } from "../02-threaded/cli.ts";
 import { type CipherName, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./channel/mod.ts";
 
 /** Lab 3's server options. */
@@ -77,7 +78,10 @@ export function parseLab3Args(argv: string[]): Lab3Options {
   const cipherText = text("cipher");
   const cipher = cipherText === undefined ? "aes-256-gcm" : CIPHERS.find((c) => c === cipherText);
   if (cipher === undefined) {
-    usageError(`Invalid cipher: "${cipherText}" is not aes-256-gcm, chacha20-poly1305 or fernet`, USAGE);
+    usageError(
+      `Invalid cipher: "${cipherText}" is not aes-256-gcm, chacha20-poly1305 or fernet`,
+      USAGE,
+    );
   }
 
   const certFile = text("tls-cert");

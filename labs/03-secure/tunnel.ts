@@ -18,6 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../../shared/cli.ts";
 import { isDisconnect, type Transport, writeAll } from "../../shared/transport.ts";
 import { KnownHosts, parseFingerprint, pinnedFingerprint } from "./channel/mod.ts";
 import { defaultKnownHostsPath } from "./client.ts";
@@ -132,6 +133,8 @@ export function startTunnel(options: TunnelOptions): Tunnel {
   return { addr: `127.0.0.1:${listening}`, close, [Symbol.asyncDispose]: close };
 }
 
+const USAGE = "deno run labs/03-secure/tunnel.ts";
+
 const HELP =
   `Usage: deno run --allow-net --allow-read --allow-write --allow-env labs/03-secure/tunnel.ts \\
   --listen PORT --to HOST:PORT [--server-fingerprint SHA256:... | --known-hosts PATH]
@@ -149,15 +152,9 @@ Options:
 
 Prints "listening on HOST:PORT" when ready. Ctrl-C stops it.`;
 
-function usageError(message: string): never {
-  console.error(`${message}\nRun "deno run labs/03-secure/tunnel.ts --help" for usage.`);
-  Deno.exit(2);
-}
-
 if (import.meta.main) {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine({ usage: USAGE, help: HELP }, () =>
+    parseArgs({
       args: Deno.args,
       options: {
         listen: { type: "string", default: "6380" },
@@ -169,30 +166,25 @@ if (import.meta.main) {
       strict: true,
       allowPositionals: false,
     }));
-  } catch (error) {
-    usageError(error instanceof Error ? error.message : String(error));
-  }
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
   const port = Number(values.listen);
   if (!/^\d+$/.test(values.listen) || port > 65535) {
-    usageError(`Invalid port: "${values.listen}" is not a number from 0 to 65535`);
+    usageError(`Invalid port: "${values.listen}" is not a number from 0 to 65535`, USAGE);
   }
-  if (!/^.+:\d+$/.test(values.to)) usageError(`Invalid server: "${values.to}" is not HOST:PORT`);
+  if (!/^.+:\d+$/.test(values.to)) {
+    usageError(`Invalid server: "${values.to}" is not HOST:PORT`, USAGE);
+  }
   let verifyServerKey;
   const fingerprint = values["server-fingerprint"];
   if (fingerprint !== undefined) {
     try {
       verifyServerKey = pinnedFingerprint(parseFingerprint(fingerprint));
     } catch (error) {
-      usageError(error instanceof Error ? error.message : String(error));
+      usageError(error instanceof Error ? error.message : String(error), USAGE);
     }
   } else {
     const path = values["known-hosts"] ?? defaultKnownHostsPath();
     if (path === undefined) {
-      usageError("HOME is not set: give --known-hosts or --server-fingerprint");
+      usageError("HOME is not set: give --known-hosts or --server-fingerprint", USAGE);
     }
     verifyServerKey = (await KnownHosts.open(path)).verifier(
       values.to,

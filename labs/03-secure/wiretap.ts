@@ -17,6 +17,8 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../../shared/cli.ts";
+import { concatBytes } from "../../shared/resp/bytes.ts";
 import { hexDump } from "./channel/hex_dump.ts";
 
 /** Which way bytes are going. */
@@ -174,13 +176,7 @@ export class Wiretap implements AsyncDisposable {
     const parts = direction === undefined
       ? [...this.#captured["client->server"], ...this.#captured["server->client"]]
       : this.#captured[direction];
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return concatBytes(parts);
   }
 
   /** Stops listening, cuts every relayed connection, and waits for the relay to settle. */
@@ -249,6 +245,8 @@ export class Wiretap implements AsyncDisposable {
   }
 }
 
+const USAGE = "deno run labs/03-secure/wiretap.ts";
+
 const HELP = `Usage: deno run --allow-net labs/03-secure/wiretap.ts --listen PORT --to HOST:PORT
 
 Relays TCP connections from 127.0.0.1:PORT to HOST:PORT and prints every chunk it relays as a hex
@@ -261,15 +259,9 @@ Options:
 
 Prints "listening on HOST:PORT" when ready. Ctrl-C stops it.`;
 
-function usageError(message: string): never {
-  console.error(`${message}\nRun "deno run labs/03-secure/wiretap.ts --help" for usage.`);
-  Deno.exit(2);
-}
-
 if (import.meta.main) {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine({ usage: USAGE, help: HELP }, () =>
+    parseArgs({
       args: Deno.args,
       options: {
         listen: { type: "string", default: "6380" },
@@ -279,18 +271,13 @@ if (import.meta.main) {
       strict: true,
       allowPositionals: false,
     }));
-  } catch (error) {
-    usageError(error instanceof Error ? error.message : String(error));
-  }
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
   const port = Number(values.listen);
   if (!/^\d+$/.test(values.listen) || port > 65535) {
-    usageError(`Invalid port: "${values.listen}" is not a number from 0 to 65535`);
+    usageError(`Invalid port: "${values.listen}" is not a number from 0 to 65535`, USAGE);
   }
-  if (!/^.+:\d+$/.test(values.to)) usageError(`Invalid target: "${values.to}" is not HOST:PORT`);
+  if (!/^.+:\d+$/.test(values.to)) {
+    usageError(`Invalid target: "${values.to}" is not HOST:PORT`, USAGE);
+  }
   const tap = await Wiretap.start(values.to, {
     observe(frame, { direction, connection }) {
       console.log(`[connection ${connection}] ${direction}, ${frame.length} bytes`);

@@ -17,6 +17,7 @@
  */
 
 import assert from "node:assert/strict";
+import { concatBytes } from "./bytes.ts";
 import { encodeCommand, encodeReply, RespWriter } from "./encoder.ts";
 import { ProtocolError } from "./errors.ts";
 import { ErrorReply, NULL_ARRAY, type Reply, SimpleString } from "./reply.ts";
@@ -157,17 +158,7 @@ function validRequests(rng: Random): Uint8Array {
       }
     }
   }
-  return concat(parts);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Damages `input` in one to four places: the ways a buggy client or a bad network breaks frames. */
@@ -182,13 +173,13 @@ function mutate(rng: Random, input: Uint8Array): Uint8Array {
         if (at < bytes.length) bytes = with1(bytes, at, bytes[at] ^ (1 << rng.below(8)));
         break;
       case 1: // insert a byte
-        bytes = concat([before, Uint8Array.of(randomByte(rng)), after]);
+        bytes = concatBytes([before, Uint8Array.of(randomByte(rng)), after]);
         break;
       case 2: // delete a few bytes
-        bytes = concat([before, after.subarray(1 + rng.below(3))]);
+        bytes = concatBytes([before, after.subarray(1 + rng.below(3))]);
         break;
       case 3: // duplicate a slice, as a retransmission bug would
-        bytes = concat([before, after.subarray(0, 1 + rng.below(20)), after]);
+        bytes = concatBytes([before, after.subarray(0, 1 + rng.below(20)), after]);
         break;
       case 4:
       case 5: { // change a digit: lengths and counts are where parsers go wrong
@@ -378,7 +369,7 @@ fuzz("ReplyDecoder survives random and mutated replies in any chunking", REPLY_I
   if (input === valid) {
     // Undamaged, the stream decodes to exactly what was encoded, and encodes back to its bytes.
     assert.deepEqual(whole, { replies, error: null });
-    assert.deepEqual(concat(whole.replies.map(encodeReply)), valid);
+    assert.deepEqual(concatBytes(whole.replies.map(encodeReply)), valid);
   }
   for (const chunks of chunkings(rng, input)) {
     assert.deepEqual(

@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../cli.ts";
 
 /** Options every server accepts. */
 export interface ServerCliOptions {
@@ -41,9 +42,8 @@ Options:
   --help        show this help
 
 Prints "listening on HOST:PORT" when ready. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.`;
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine({ usage: spec.usage, help }, () =>
+    parseArgs({
       args: argv,
       options: {
         host: { type: "string", default: "127.0.0.1" },
@@ -53,26 +53,11 @@ Prints "listening on HOST:PORT" when ready. Ctrl-C (SIGINT) or SIGTERM stops it 
       strict: true,
       allowPositionals: false,
     }));
-  } catch (error) {
-    exitWithUsageError(error instanceof Error ? error.message : String(error), spec.usage);
-  }
-  if (values.help) {
-    console.log(help);
-    Deno.exit(0);
-  }
   const port = Number(values.port);
   if (!/^\d+$/.test(values.port) || port > 65535) {
-    exitWithUsageError(
-      `Invalid port: "${values.port}" is not a number from 0 to 65535`,
-      spec.usage,
-    );
+    usageError(`Invalid port: "${values.port}" is not a number from 0 to 65535`, spec.usage);
   }
   return { host: values.host, port };
-}
-
-function exitWithUsageError(message: string, usage: string): never {
-  console.error(`${message}\nRun "${usage} --help" for usage.`);
-  Deno.exit(2);
 }
 
 /**

@@ -1,16 +1,22 @@
 /**
- * Running real command-line clients in tests: `redis-cli`, `redis-benchmark`, or any program,
- * bounded in time so a tool waiting on a silent server fails its test instead of hanging it.
+ * Running real, unmodified clients in tests: `redis-cli`, `redis-benchmark`, or any program,
+ * bounded in time so a tool waiting on a silent server fails its test instead of hanging it; and
+ * registering such a test twice, against a lab's server and against a real `redis-server`, so the
+ * expected outputs are shown to be Redis's and not ours.
  *
  * ```ts
- * await using server = await startLabServer("labs/02-threaded/server.ts");
- * assert.equal(await redisCli(server, ["INCR", "n"]), "1\n");
+ * const testEachTarget = interopTargets({ name: "lab 2", start: () => startLabServer(LAB2) });
+ * testEachTarget("redis-cli counts", ["redis-cli"], async (_t, server) => {
+ *   assert.equal(await redisCli(server, ["INCR", "n"]), "1\n");
+ * });
  * ```
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { hasProgram, type RunningServer, startRedisServer } from "./processes.ts";
+import { RawClient } from "./raw_client.ts";
 
 /** How long a program may run before it is killed and its test fails. */
 export const PROGRAM_TIMEOUT_MS = 20_000;
@@ -59,8 +65,13 @@ export async function runProgram(
   }
 }
 
-/** One character per byte, so binary output compares exactly. */
-function latin1(bytes: Uint8Array): string {
+/**
+ * One character per byte, so binary output compares exactly.
+ *
+ * @param bytes What a program printed.
+ * @returns The bytes as a byte string.
+ */
+export function latin1(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 8192) {
     s += String.fromCharCode(...bytes.subarray(i, i + 8192));
@@ -123,4 +134,68 @@ export function parseBenchmarkCsv(text: string): BenchmarkRow[] {
     const numbers = fields[2].slice(2, -1).split('","').map(Number);
     return { test: fields[1], rps: numbers[0], avgLatencyMs: numbers[1] };
   });
+}
+
+/** How long the closing PING of an interop test may take. */
+const PING_TIMEOUT_MS = 10_000;
+
+/** A server an interop test runs against. */
+export interface InteropTarget {
+  /** Its name in the test's title, such as `lab 1` or `real Redis`. */
+  name: string;
+  /** Why it cannot run here, or `undefined` if it can. */
+  missing?: string;
+  /** Starts it on a free port. */
+  start(): Promise<RunningServer>;
+}
+
+/** A real `redis-server`, the target whose answers are right by definition. */
+const REAL_REDIS: InteropTarget = {
+  name: "real Redis",
+  missing: hasProgram("redis-server") ? undefined : "redis-server is not installed",
+  start: async () => {
+    const redis = await startRedisServer();
+    if (redis === null) throw new Error("Cannot start redis-server: it is not installed");
+    return redis;
+  },
+};
+
+/** Registers one test per target; see {@link interopTargets}. */
+export type TestEachTarget = (
+  title: string,
+  tools: readonly string[],
+  fn: (t: Deno.TestContext, server: RunningServer) => Promise<void>,
+) => void;
+
+/**
+ * Makes the function a lab's interop tests register themselves with: each test runs against the
+ * lab's server and then, unchanged, against a real `redis-server`.
+ *
+ * A test whose tool or server is missing is still listed, with the reason in its name, and
+ * ignored: a skipped interop check should be visible, never silent. Each test ends with a PING
+ * from a fresh connection, so the server must still be answering: a client that did not really
+ * leave would keep lab 1, which serves one client at a time, busy and that PING unanswered.
+ *
+ * @param lab The lab's server: its name in the titles, and how to start it.
+ * @returns `testEachTarget(title, tools, fn)`: `tools` are the programs the test runs, such as
+ *   `["redis-cli"]`, and `fn` gets the test context and a running server.
+ */
+export function interopTargets(lab: InteropTarget): TestEachTarget {
+  return (title, tools, fn) => {
+    for (const target of [lab, REAL_REDIS]) {
+      const absentTool = tools.find((tool) => !hasProgram(tool));
+      const missing = absentTool ? `${absentTool} is not installed` : target.missing;
+      Deno.test({
+        name: `${title} against ${target.name}${missing ? ` (skipped: ${missing})` : ""}`,
+        ignore: missing !== undefined,
+        fn: async (t) => {
+          await using server = await target.start();
+          await fn(t, server);
+          await using raw = await RawClient.connect(server.addr);
+          await raw.sendCommand("PING");
+          await raw.expect("+PONG\r\n", PING_TIMEOUT_MS);
+        },
+      });
+    }
+  };
 }

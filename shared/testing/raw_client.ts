@@ -189,6 +189,25 @@ export class RawClient implements AsyncDisposable {
   }
 
   /**
+   * Waits for exactly `n` more bytes, whatever they are: the data block after a header that gave
+   * its length, such as memcached's `VALUE k 0 5`.
+   *
+   * @param n How many bytes.
+   * @param timeoutMs Fail if they have not all arrived by then.
+   * @returns The bytes.
+   */
+  async readExactly(n: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Uint8Array> {
+    await this.#waitFor(() => this.#length >= n, timeoutMs);
+    if (this.#length < n) {
+      throw new AssertionError({
+        message: `Expected ${n} bytes, received ${showBytes(this.received)}` +
+          ` (${this.#ended ? "connection closed" : "timed out"})`,
+      });
+    }
+    return this.#take(n);
+  }
+
+  /**
    * Waits for one whole RESP reply and decodes it.
    *
    * @param timeoutMs Fail if it has not arrived by then.

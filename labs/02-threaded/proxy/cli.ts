@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { usageError } from "../../../shared/cli.ts";
 import { type Lab2Options, parseSize } from "../cli.ts";
 
 /** The proxy's options. */
@@ -184,9 +185,6 @@ export function parseProxyArgs(argv: string[]): ProxyCliOptions {
     console.log(result.text);
     Deno.exit(0);
   }
-  if (result.kind === "error") {
-    console.error(`${result.message}\nRun "${USAGE} --help" for usage.`);
-    Deno.exit(2);
-  }
+  if (result.kind === "error") usageError(result.message, USAGE);
   return result.options;
 }

@@ -15,11 +15,8 @@
 
 import assert from "node:assert/strict";
 import { ErrorReply, NULL_ARRAY, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
-import {
-  REPO_ROOT,
-  type RunningServer,
-  startLabServer,
-} from "../../../shared/testing/processes.ts";
+import { expectCleanShutdown, spawnEntry } from "../../../shared/testing/lifecycle.ts";
+import { type RunningServer, startLabServer } from "../../../shared/testing/processes.ts";
 import { RawClient } from "../../../shared/testing/raw_client.ts";
 import { bulk, command } from "../../01-single-client/suite.ts";
 import {
@@ -433,40 +430,14 @@ forEachUpstream(
 
 Deno.test("proxy shuts down cleanly on SIGTERM, closing clients and upstream connections", async () => {
   await using upstream = await startUpstream("lab 2");
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      `${REPO_ROOT}${PROXY}`,
-      "--port",
-      "0",
-      "--upstream",
-      upstream.addr,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const first = await stdout.read();
-  const ready = first.value?.match(/^listening on (\S+:\d+)\n$/);
-  assert.ok(ready, `first line is the ready line: ${JSON.stringify(first.value)}`);
+  await using proxy = await spawnEntry(PROXY, ["--port", "0", "--upstream", upstream.addr]);
+  assert.equal(proxy.output, `listening on ${proxy.addr}\n`, "the ready line comes first");
 
-  await using plain = await RawClient.connect(ready[1]);
-  await using inTransaction = await RawClient.connect(ready[1]);
+  await using plain = await RawClient.connect(proxy.addr);
+  await using inTransaction = await RawClient.connect(proxy.addr);
   await plain.send(command("PING"));
   await plain.expect("+PONG\r\n");
   await inTransaction.send(command("MULTI"));
   await inTransaction.expect("+OK\r\n");
-  child.kill("SIGTERM");
-  await plain.expectClosed();
-  await inTransaction.expectClosed();
-  const [status, log] = await Promise.all([
-    child.status,
-    new Response(child.stderr).text(),
-    stdout.cancel(),
-  ]);
-  assert.equal(status.code, 0, log);
-  assert.match(log, /Received SIGTERM, shutting down/);
+  await expectCleanShutdown(proxy, "SIGTERM", [plain, inTransaction]);
 });

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { concatBytes } from "../../../shared/resp/bytes.ts";
 import type { Transport } from "../../../shared/transport.ts";
 import { writeAll } from "../../../shared/transport.ts";
 import {
@@ -231,8 +232,8 @@ export function startRelay(serverPort: number): Relay {
   };
   return {
     port: listener.addr.port,
-    toServer: () => concat(sent),
-    toClient: () => concat(received),
+    toServer: () => concatBytes(sent),
+    toClient: () => concatBytes(received),
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -253,16 +254,6 @@ export async function readExactly(transport: Transport, n: number): Promise<Uint
     const k = await transport.read(out.subarray(got));
     if (k === null) throw new Error(`Stream ended after ${got} of ${n} bytes`);
     got += k;
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
   }
   return out;
 }

@@ -162,6 +162,7 @@ class AeadRecords implements RecordFormat {
   }
 
   seal(data: Uint8Array, sequence: number, out: Uint8Array, offset: number): void {
+    // exercise step 4: write the header, make the nonce from the sequence, seal with header as AAD
     writeUint32(out, offset, data.length + TAG_SIZE);
     writeUint32(out, offset + 4, sequence);
     this.#sendNonce.writeUInt32BE(sequence, 8);
@@ -172,6 +173,7 @@ class AeadRecords implements RecordFormat {
     out.set(cipher.update(data), offset + this.headerSize);
     cipher.final();
     out.set(cipher.getAuthTag(), offset + this.headerSize + data.length);
+    // exercise starter: throw new NotImplementedError(4, "seal a record");
   }
 
   open(record: Uint8Array): { sequence: number; plaintext: Uint8Array } {
