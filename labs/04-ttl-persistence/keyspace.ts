@@ -1,23 +1,45 @@
 /**
- * Lab 4's keyspace: lab 2's, plus an expiry time per key, memcached's flags, and the hooks that
- * persistence needs.
+ * Lab 4's keyspace: lab 2's, plus an expiry time per key, memcached's flags, the hooks that
+ * persistence needs, and the bookkeeping that eviction needs.
  *
  * Expiry times live in a second `Map` that holds only the keys that have one, as Redis keeps its
  * `expires` dictionary beside the main one: a key without a TTL costs nothing extra. A key past its
  * time is treated as missing by every read (`get`, `has`, `keys`, `entries`) and removed on the
  * spot; keys nobody reads are reclaimed by active expiry (see `expiry.ts`).
  *
- * Two more things every write now does, because the keyspace is the one door they all go through:
+ * Four more things every write now does, because the keyspace is the one door they all go through:
  *
  * - it counts (`dirty`), so `--save 60 1000` knows how many changes the last snapshot missed;
  * - it tells change listeners *before* a key changes. A background snapshot uses that to copy the
  *   old value of a key it has not written yet (copy-on-write, which Redis gets from `fork()`), and
- *   memcached's `cas` uses it to know an item changed.
+ *   memcached's `cas` uses it to know an item changed;
+ * - it keeps a running estimate of the bytes the data takes (`usedMemory`), which `--maxmemory`
+ *   compares against (see "Counting bytes" below);
+ * - with `trackAccess` on (an LRU eviction policy), it keeps the keys in least-recently-used order.
+ *
+ * **Counting bytes.** Redis asks its allocator how much memory is in use. JavaScript has no such
+ * count: `Deno.memoryUsage().heapUsed` includes garbage not yet collected, so it jumps up under
+ * load and down at each collection, and deleting a key frees nothing until the next one. Evicting
+ * by that number would evict far too much after a burst of garbage, or nothing at all. So the
+ * keyspace adds up what each key costs in V8's heap as it is written and removed: a string is a
+ * 16-byte header plus one byte per character rounded up to 8, and an entry in a `Map` about 32
+ * bytes. Measured against V8's own heap statistics for a million keys of 16 bytes with 32-byte
+ * values, the estimate is 112 bytes a key where the heap grew by 110 (`bench/memory.ts` prints
+ * both). The estimate is exact in a test, moves by a known amount on every write, and drops the
+ * moment a key is evicted.
+ *
+ * **Least recently used, exactly.** A JavaScript `Map` iterates in insertion order. Delete a key
+ * and set it again, and it moves to the end; so if every access does that, the first key is always
+ * the least recently used one. That is an exact LRU for no memory at all (Redis instead stores a
+ * 24-bit access clock in every key and evicts the oldest of a few sampled keys, an approximation,
+ * because its hash table has no order). The price is a delete and a set on every read, so it is
+ * switched on only when the eviction policy needs it.
  *
  * @module
  */
 
-import { WatchedKeyspace } from "../02-threaded/watched_keyspace.ts";
+import { Keyspace } from "../../shared/keyspace.ts";
+import { WatchedKeyspace, type Watcher } from "../02-threaded/watched_keyspace.ts";
 import { type Clock, systemClock } from "./clock.ts";
 
 /** One key with everything stored about it, as a snapshot writes it. */
@@ -38,6 +60,51 @@ export interface Entry {
  */
 export type ChangeListener = (key: string | null) => void;
 
+/** Why a key was removed without anyone asking for it. */
+export type RemovalReason = "expired" | "evicted";
+
+/**
+ * Called just after the keyspace itself removed a key: its time came, or eviction chose it. The
+ * server logs these as `DEL`, as Redis writes them to its append-only file.
+ */
+export type RemovalListener = (key: string, reason: RemovalReason) => void;
+
+/** V8's header of a sequential one-byte string: map pointer, hash, length. */
+const STRING_HEADER_BYTES = 16;
+/** One entry of a V8 `Map`: key, value and chain pointers, plus its share of the bucket array. */
+export const MAP_ENTRY_BYTES = 32;
+/** An expiry: an entry in the expiry `Map`, and the boxed number (too big for a small integer). */
+export const EXPIRY_BYTES = MAP_ENTRY_BYTES + 16;
+
+/**
+ * What a byte string costs in V8's heap, by the layout of a sequential one-byte string.
+ *
+ * @param s A byte string.
+ * @returns Bytes: the header plus the characters, rounded up to 8.
+ */
+export function stringBytes(s: string): number {
+  return STRING_HEADER_BYTES + ((s.length + 7) & ~7);
+}
+
+/**
+ * What one key and its value cost in the estimate behind `used_memory` and `--maxmemory`.
+ *
+ * @param key A byte string.
+ * @param value A byte string.
+ * @returns Bytes.
+ */
+export function entryBytes(key: string, value: string): number {
+  return MAP_ENTRY_BYTES + stringBytes(key) + stringBytes(value);
+}
+
+/**
+ * The base class's methods, called past the watching layer: moving a key to the end of the order
+ * is not a modification, so no watcher may see it. (Lab 2's `WatchedKeyspace` marks watchers in
+ * its overrides of `set` and `delete`; these skip them.)
+ */
+const rawSet = Keyspace.prototype.set;
+const rawDelete = Keyspace.prototype.delete;
+
 /**
  * A keyspace whose keys can expire.
  *
@@ -55,10 +122,21 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   #expires = new Map<string, number>();
   #flags = new Map<string, number>();
   #listeners: ChangeListener[] = [];
+  #removalListeners: RemovalListener[] = [];
+  /** Who watches which key: to mark them when an expiry changes (lab 2's map is its own secret). */
+  #watchers = new Map<string, Set<Watcher>>();
+  #usedMemory = 0;
   /** Changes since the last snapshot, as Redis's `server.dirty`; the snapshot code resets it. */
   dirty = 0;
   /** Keys removed because their time had come (`INFO stats` `expired_keys`). */
   expiredKeys = 0;
+  /** Keys removed to stay under `--maxmemory` (`INFO stats` `evicted_keys`). */
+  evictedKeys = 0;
+  /**
+   * Keep keys in least-recently-used order (see the module's notes). Off by default: it costs a
+   * `Map` delete and set on every read, and only the LRU eviction policies need it.
+   */
+  trackAccess = false;
 
   /**
    * Creates an empty keyspace.
@@ -82,37 +160,93 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     };
   }
 
+  /**
+   * Registers a listener for keys the keyspace removes by itself (expired or evicted).
+   *
+   * @param listener Called after each such removal.
+   * @returns A function that unregisters it.
+   */
+  onRemoved(listener: RemovalListener): () => void {
+    this.#removalListeners.push(listener);
+    return () => {
+      this.#removalListeners = this.#removalListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /**
+   * The estimated bytes the keys, values, expiry times and flags take in the heap: Redis's
+   * `used_memory`, as far as the data goes (see the module's notes).
+   */
+  get usedMemory(): number {
+    return this.#usedMemory;
+  }
+
   /** Reads a value; an expired key is removed and reads as missing. */
   override get(key: string): string | undefined {
-    return this.expireIfNeeded(key) ? undefined : super.get(key);
+    if (this.expireIfNeeded(key)) return undefined;
+    const value = super.get(key);
+    if (this.trackAccess && value !== undefined) this.#moveToEnd(key, value);
+    return value;
   }
 
   /** Tells whether a live key exists. */
   override has(key: string): boolean {
-    return !this.expireIfNeeded(key) && super.has(key);
+    if (this.expireIfNeeded(key)) return false;
+    if (!this.trackAccess) return super.has(key);
+    const value = super.get(key);
+    if (value === undefined) return false;
+    this.#moveToEnd(key, value);
+    return true;
   }
 
-  /** Sets a value and clears the key's expiry and flags, as Redis's `SET` does. */
-  override set(key: string, value: string): void {
+  /**
+   * Sets a value and clears the key's flags; clears its expiry too, as Redis's `SET` does, or sets
+   * a new one in the same change (`SET key value PX 100`).
+   *
+   * @param key A byte string.
+   * @param value A byte string.
+   * @param expiresAt When it expires, in milliseconds since the epoch; `null` (the default) for
+   *   never. A time already past removes the key at once, as Redis 7 does for `SET ... EXAT 1`.
+   */
+  override set(key: string, value: string, expiresAt: number | null = null): void {
     this.#changing(key);
+    const old = super.get(key);
+    if (old === undefined) {
+      this.#usedMemory += entryBytes(key, value);
+    } else {
+      this.#usedMemory += stringBytes(value) - stringBytes(old);
+      // A Map keeps an existing key where it is; an access must move it to the end.
+      if (this.trackAccess) rawDelete.call(this, key);
+    }
     super.set(key, value);
-    this.#expires.delete(key);
-    this.#flags.delete(key);
+    if (this.#expires.delete(key)) this.#usedMemory -= EXPIRY_BYTES;
+    if (this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
+    if (expiresAt !== null) {
+      this.#expires.set(key, expiresAt);
+      this.#usedMemory += EXPIRY_BYTES;
+      if (expiresAt <= this.clock.now()) this.#remove(key);
+    }
   }
 
   /** Changes a value and keeps its expiry and flags, as `INCR` and `APPEND` do. */
   override update(key: string, value: string): void {
     this.#changing(key);
+    const old = super.get(key);
+    if (old === undefined) this.#usedMemory += entryBytes(key, value);
+    else {
+      this.#usedMemory += stringBytes(value) - stringBytes(old);
+      if (this.trackAccess) rawDelete.call(this, key);
+    }
     super.update(key, value);
+    if (this.trackAccess) this.#moveExpiryToEnd(key);
   }
 
-  /** Removes a key. */
+  /**
+   * Removes a key. A key whose time has passed is expired instead and reported as missing, as
+   * Redis's `DEL` of such a key replies 0.
+   */
   override delete(key: string): boolean {
-    if (!super.has(key)) return false;
-    this.#changing(key);
-    this.#expires.delete(key);
-    this.#flags.delete(key);
-    return super.delete(key);
+    return !this.expireIfNeeded(key) && this.#remove(key);
   }
 
   /** Removes every key. */
@@ -121,16 +255,30 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     this.dirty += this.size;
     this.#expires.clear();
     this.#flags.clear();
+    this.#usedMemory = 0;
     super.clear();
   }
 
   /** Iterates over the live keys, skipping (not removing) expired ones. */
   override *keys(): IterableIterator<string> {
     const now = this.clock.now();
-    for (const key of super.keys()) {
+    // With LRU order on, reading a key moves it to the end of the Map, where a live iterator would
+    // meet it again: `DUMP` reads every key it lists, and would never finish. So iterate a copy.
+    const keys = this.trackAccess ? Array.from(super.keys()) : super.keys();
+    for (const key of keys) {
       const at = this.#expires.get(key);
       if (at === undefined || at > now) yield key;
     }
+  }
+
+  /**
+   * Iterates over every stored key, expired or not, in the keyspace's order: least recently used
+   * first when `trackAccess` is on, else oldest first. Eviction walks it.
+   *
+   * @returns The keys.
+   */
+  storedKeys(): IterableIterator<string> {
+    return super.keys();
   }
 
   /** Iterates over every live key with its value, expiry and flags: what a snapshot writes. */
@@ -138,7 +286,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     for (const key of this.keys()) {
       yield {
         key,
-        value: super.get(key)!,
+        value: super.get(key) ?? "",
         expiresAt: this.#expires.get(key) ?? null,
         flags: this.#flags.get(key) ?? 0,
       };
@@ -154,10 +302,41 @@ export class ExpiringKeyspace extends WatchedKeyspace {
    */
   load(entry: Entry): boolean {
     if (entry.expiresAt !== null && entry.expiresAt <= this.clock.now()) return false;
-    super.set(entry.key, entry.value);
-    if (entry.expiresAt !== null) this.#expires.set(entry.key, entry.expiresAt);
-    if (entry.flags !== 0) this.#flags.set(entry.key, entry.flags);
+    const old = super.get(entry.key);
+    if (old !== undefined) {
+      rawDelete.call(this, entry.key);
+      this.#forget(entry.key, old);
+    }
+    rawSet.call(this, entry.key, entry.value);
+    this.#usedMemory += entryBytes(entry.key, entry.value);
+    if (entry.expiresAt !== null) {
+      this.#expires.set(entry.key, entry.expiresAt);
+      this.#usedMemory += EXPIRY_BYTES;
+    }
+    if (entry.flags !== 0) {
+      this.#flags.set(entry.key, entry.flags);
+      this.#usedMemory += MAP_ENTRY_BYTES;
+    }
     return true;
+  }
+
+  /**
+   * Reads everything stored about a key as it is this instant, expired or not, without removing it
+   * or telling listeners. A change listener uses it to copy a key's old state (a background
+   * snapshot's copy-on-write), where `get()` would expire the key and call the listener again.
+   *
+   * @param key A byte string.
+   * @returns The entry, or `undefined` if the key is not stored at all.
+   */
+  peek(key: string): Entry | undefined {
+    const value = super.get(key);
+    if (value === undefined) return undefined;
+    return {
+      key,
+      value,
+      expiresAt: this.#expires.get(key) ?? null,
+      flags: this.#flags.get(key) ?? 0,
+    };
   }
 
   /**
@@ -182,6 +361,13 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     if (!this.has(key)) return false;
     if (at <= this.clock.now()) return this.delete(key);
     this.#changing(key);
+    this.#touchWatchers(key);
+    if (this.#expires.has(key)) {
+      // Re-inserted rather than overwritten, so that the expiry order stays an LRU order too.
+      if (this.trackAccess) this.#expires.delete(key);
+    } else {
+      this.#usedMemory += EXPIRY_BYTES;
+    }
     this.#expires.set(key, at);
     return true;
   }
@@ -195,6 +381,8 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   persist(key: string): boolean {
     if (!this.has(key) || !this.#expires.has(key)) return false;
     this.#changing(key);
+    this.#touchWatchers(key);
+    this.#usedMemory -= EXPIRY_BYTES;
     return this.#expires.delete(key);
   }
 
@@ -203,9 +391,23 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     return this.#expires.size;
   }
 
-  /** The keys that have an expiry, for active expiry to sample from. */
+  /**
+   * The keys that have an expiry, for active expiry to sample from; least recently used first when
+   * `trackAccess` is on (the order `volatile-lru` evicts in).
+   */
   expiringKeys(): IterableIterator<string> {
     return this.#expires.keys();
+  }
+
+  /**
+   * A key's expiry time as stored, without checking whether it has passed: for active expiry's
+   * average TTL, which must not remove what it looks at.
+   *
+   * @param key A byte string.
+   * @returns Milliseconds since the epoch, or `undefined` if it has none.
+   */
+  storedExpiry(key: string): number | undefined {
+    return this.#expires.get(key);
   }
 
   /**
@@ -227,8 +429,13 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   setFlags(key: string, flags: number): void {
     if (!this.has(key)) return;
     this.#changing(key);
-    if (flags === 0) this.#flags.delete(key);
-    else this.#flags.set(key, flags);
+    const had = this.#flags.has(key);
+    if (flags === 0) {
+      if (this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
+    } else {
+      this.#flags.set(key, flags);
+      if (!had) this.#usedMemory += MAP_ENTRY_BYTES;
+    }
   }
 
   /**
@@ -240,9 +447,95 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   expireIfNeeded(key: string): boolean {
     const at = this.#expires.get(key);
     if (at === undefined || at > this.clock.now()) return false;
-    this.delete(key);
+    this.#remove(key);
     this.expiredKeys++;
+    for (const listener of this.#removalListeners) listener(key, "expired");
     return true;
+  }
+
+  /**
+   * Removes a key to free memory (`--maxmemory`); counted in `evictedKeys`.
+   *
+   * @param key A byte string.
+   * @returns Whether the key existed.
+   */
+  evict(key: string): boolean {
+    if (!this.#remove(key)) return false;
+    this.evictedKeys++;
+    for (const listener of this.#removalListeners) listener(key, "evicted");
+    return true;
+  }
+
+  /**
+   * Starts watching a key (`WATCH`). A key whose time has already passed is removed first, so
+   * that, as in Redis 7, its disappearance does not count as a change made after the `WATCH`.
+   *
+   * @param key A byte string.
+   * @param watcher Who to mark dirty.
+   */
+  override watch(key: string, watcher: Watcher): void {
+    this.expireIfNeeded(key);
+    super.watch(key, watcher);
+    let set = this.#watchers.get(key);
+    if (set === undefined) this.#watchers.set(key, set = new Set());
+    set.add(watcher);
+  }
+
+  /**
+   * Stops watching a key.
+   *
+   * @param key A byte string.
+   * @param watcher Who was watching.
+   */
+  override unwatch(key: string, watcher: Watcher): void {
+    super.unwatch(key, watcher);
+    const set = this.#watchers.get(key);
+    if (set === undefined) return;
+    set.delete(watcher);
+    if (set.size === 0) this.#watchers.delete(key);
+  }
+
+  /**
+   * Removes every watched key whose time has passed, marking its watchers dirty. `EXEC` calls it
+   * first: in Redis 7 a watched key that expired since `WATCH` fails the transaction, even if no
+   * read has noticed the expiry yet.
+   */
+  expireWatchedKeys(): void {
+    for (const key of this.#watchers.keys()) this.expireIfNeeded(key);
+  }
+
+  #touchWatchers(key: string): void {
+    const set = this.#watchers.get(key);
+    if (set !== undefined) { for (const watcher of set) watcher.dirty = true; }
+  }
+
+  #moveToEnd(key: string, value: string): void {
+    rawDelete.call(this, key);
+    rawSet.call(this, key, value);
+    this.#moveExpiryToEnd(key);
+  }
+
+  #moveExpiryToEnd(key: string): void {
+    const at = this.#expires.get(key);
+    if (at === undefined) return;
+    this.#expires.delete(key);
+    this.#expires.set(key, at);
+  }
+
+  /** Subtracts a key's whole cost from the estimate (loading over an existing key). */
+  #forget(key: string, value: string): void {
+    this.#usedMemory -= entryBytes(key, value);
+    if (this.#expires.delete(key)) this.#usedMemory -= EXPIRY_BYTES;
+    if (this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
+  }
+
+  /** Removes a key whatever its expiry, telling listeners and watchers. */
+  #remove(key: string): boolean {
+    const old = super.get(key);
+    if (old === undefined) return false;
+    this.#changing(key);
+    this.#forget(key, old);
+    return super.delete(key);
   }
 
   #changing(key: string): void {

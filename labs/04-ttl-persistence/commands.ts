@@ -1,0 +1,415 @@
+/**
+ * Lab 4's expiry commands: SET with EX/PX/EXAT/PXAT/KEEPTTL, SETEX, PSETEX, GETEX, EXPIRE,
+ * PEXPIRE, EXPIREAT, PEXPIREAT (with NX/XX/GT/LT), TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST.
+ *
+ * A TTL is stored as an absolute time, milliseconds since the epoch on the keyspace's clock:
+ * `EXPIRE key 10` stores `now + 10000`. Then "has it expired?" is one comparison, `TTL` is one
+ * subtraction, and a restart or an append-only log replayed tomorrow still means the same moment.
+ *
+ * Redis's arguments are signed 64-bit integers, and its checks for overflow are part of its
+ * interface (`-ERR invalid expire time in 'set' command`). A JavaScript number is exact only up to
+ * 2^53, so the checks below are done in `bigint`, exactly as Redis's C does them. The time that is
+ * finally stored is a number: past 2^53 ms (the year 287,396) it is rounded to the nearest one
+ * a double can hold, a simplification no client will meet.
+ *
+ * @module
+ */
+
+import { err, type ErrorReply, OK, type Reply } from "../../shared/resp/reply.ts";
+import type { CommandSpec } from "../../shared/server/command_table.ts";
+import type { Session } from "../../shared/server/session.ts";
+import { INT64_MAX, INT64_MIN, parseInt64 } from "../02-threaded/integers.ts";
+import { ExpiringKeyspace } from "./keyspace.ts";
+
+const SYNTAX = err("syntax error");
+const NOT_AN_INTEGER = err("value is not an integer or out of range");
+
+/** Every handler here needs the expiring keyspace; a server built without it is a bug. */
+export function expiringDb(session: Session): ExpiringKeyspace {
+  if (session.db instanceof ExpiringKeyspace) return session.db;
+  throw new TypeError(
+    "Cannot run an expiry command: the server's keyspace is not an ExpiringKeyspace",
+  );
+}
+
+/** `-ERR invalid expire time in 'set' command`, naming the command as Redis's `fullname`. */
+function invalidExpireTime(command: string): ErrorReply {
+  return err(`invalid expire time in '${command}' command`);
+}
+
+/** How an expiry argument is meant: relative or absolute, seconds or milliseconds. */
+type ExpireUnit = "ex" | "px" | "exat" | "pxat";
+
+/**
+ * Turns `SET`'s, `SETEX`'s or `GETEX`'s expiry argument into an absolute time in milliseconds,
+ * as Redis's `getExpireMillisecondsOrReply()`: not an integer is one error; zero, negative, or
+ * overflowing 64 bits once converted is another.
+ *
+ * @param text The argument.
+ * @param unit Which option it followed.
+ * @param now The clock's time.
+ * @param command The command's name for the error.
+ * @returns Milliseconds since the epoch, or the error reply.
+ */
+export function expireMilliseconds(
+  text: string,
+  unit: ExpireUnit,
+  now: number,
+  command: string,
+): number | ErrorReply {
+  const parsed = parseInt64(text);
+  if (parsed === null) return NOT_AN_INTEGER;
+  let ms = BigInt(parsed);
+  const seconds = unit === "ex" || unit === "exat";
+  if (ms <= 0n || (seconds && ms > INT64_MAX / 1000n)) return invalidExpireTime(command);
+  if (seconds) ms *= 1000n;
+  if (unit === "ex" || unit === "px") ms += BigInt(now);
+  // In C the addition wraps around to a negative number; here it just grows past the limit.
+  if (ms > INT64_MAX) return invalidExpireTime(command);
+  return Number(ms);
+}
+
+/** What `SET`'s options asked for, once parsed. */
+interface SetOptions {
+  nx: boolean;
+  xx: boolean;
+  get: boolean;
+  keepTtl: boolean;
+  /** The expiry option and its argument, if any. */
+  expire: { unit: ExpireUnit; text: string } | null;
+}
+
+/**
+ * Parses `SET`'s options as Redis's `parseExtendedStringArgumentsOrReply()` does: any order, NX
+ * with XX or KEEPTTL with an expiry is a syntax error, and so is an expiry option with no argument.
+ * Repeating the same expiry option is allowed, and the last one wins (Redis checks only for the
+ * *other* expiry options).
+ */
+function parseSetOptions(args: string[]): SetOptions | ErrorReply {
+  const o: SetOptions = { nx: false, xx: false, get: false, keepTtl: false, expire: null };
+  for (let i = 3; i < args.length; i++) {
+    const option = args[i].toLowerCase();
+    const hasNext = i + 1 < args.length;
+    const other = (unit: ExpireUnit) => o.expire !== null && o.expire.unit !== unit;
+    if (option === "nx" && !o.xx) o.nx = true;
+    else if (option === "xx" && !o.nx) o.xx = true;
+    else if (option === "get") o.get = true;
+    else if (option === "keepttl" && o.expire === null) o.keepTtl = true;
+    else if (
+      (option === "ex" || option === "px" || option === "exat" || option === "pxat") &&
+      !o.keepTtl && !other(option) && hasNext
+    ) {
+      o.expire = { unit: option, text: args[++i] };
+    } else return SYNTAX;
+  }
+  return o;
+}
+
+/**
+ * `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT unix-s | PXAT unix-ms | KEEPTTL]`: lab 2's
+ * SET, plus expiry. A plain SET removes a key's TTL; KEEPTTL keeps it; an expiry option sets a new
+ * one in the same write. The expiry argument is checked before anything else happens, then GET
+ * reads the old value, then NX or XX decides whether the write happens.
+ */
+// exercise step 2: SET with NX/XX/GET and EX/PX/EXAT/PXAT/KEEPTTL
+function set(session: Session, args: string[]): Reply {
+  const options = parseSetOptions(args);
+  if (!("nx" in options)) return options;
+  const db = expiringDb(session);
+  let at: number | null = null;
+  if (options.expire !== null) {
+    const ms = expireMilliseconds(options.expire.text, options.expire.unit, db.clock.now(), "set");
+    if (typeof ms !== "number") return ms;
+    at = ms;
+  }
+  const [, key, value] = args;
+  // The lookup also expires the key if its time has passed: an expired key counts as missing.
+  const old = db.get(key);
+  const reply: Reply = options.get ? old ?? null : OK;
+  if ((options.nx && old !== undefined) || (options.xx && old === undefined)) {
+    return options.get ? reply : null;
+  }
+  if (options.keepTtl) db.update(key, value);
+  else db.set(key, value, at);
+  return reply;
+}
+
+/** `SETEX key seconds value` and `PSETEX key milliseconds value`: SET with EX or PX, shorter. */
+function setWithExpiry(unit: "ex" | "px", name: string) {
+  return (session: Session, args: string[]): Reply => {
+    const db = expiringDb(session);
+    const at = expireMilliseconds(args[2], unit, db.clock.now(), name);
+    if (typeof at !== "number") return at;
+    db.set(args[1], args[3], at);
+    return OK;
+  };
+}
+
+/**
+ * `GETEX key [EX s | PX ms | EXAT unix-s | PXAT unix-ms | PERSIST]`: GET that also changes the
+ * TTL. Unlike SET, a missing key replies nil before the expiry argument is even checked.
+ */
+// exercise step 3: GETEX: return the value and change or remove its expiry
+function getex(session: Session, args: string[]): Reply {
+  let persist = false;
+  let expire: { unit: ExpireUnit; text: string } | null = null;
+  for (let i = 2; i < args.length; i++) {
+    const option = args[i].toLowerCase();
+    const other = (unit: ExpireUnit) => expire !== null && expire.unit !== unit;
+    if (option === "persist" && expire === null) persist = true;
+    else if (
+      (option === "ex" || option === "px" || option === "exat" || option === "pxat") &&
+      !persist && !other(option) && i + 1 < args.length
+    ) {
+      expire = { unit: option, text: args[++i] };
+    } else return SYNTAX;
+  }
+  const db = expiringDb(session);
+  const value = db.get(args[1]);
+  if (value === undefined) return null;
+  if (expire !== null) {
+    const at = expireMilliseconds(expire.text, expire.unit, db.clock.now(), "getex");
+    if (typeof at !== "number") return at;
+    // A time already past deletes the key, after its value has been read for the reply.
+    db.setExpiresAt(args[1], at);
+  } else if (persist) {
+    db.persist(args[1]);
+  }
+  return value;
+}
+
+/** EXPIRE's conditions. */
+interface ExpireConditions {
+  nx: boolean;
+  xx: boolean;
+  gt: boolean;
+  lt: boolean;
+}
+
+/** Parses EXPIRE's NX/XX/GT/LT with Redis's three error messages. */
+function parseExpireConditions(args: string[]): ExpireConditions | ErrorReply {
+  const c: ExpireConditions = { nx: false, xx: false, gt: false, lt: false };
+  for (let i = 3; i < args.length; i++) {
+    const option = args[i].toLowerCase();
+    if (option === "nx" || option === "xx" || option === "gt" || option === "lt") c[option] = true;
+    else return err(`Unsupported option ${args[i]}`);
+  }
+  if (c.nx && (c.xx || c.gt || c.lt)) {
+    return err("NX and XX, GT or LT options at the same time are not compatible");
+  }
+  if (c.gt && c.lt) return err("GT and LT options at the same time are not compatible");
+  return c;
+}
+
+/**
+ * The shared body of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT, after Redis's
+ * `expireGenericCommand()`. Unlike SET, a negative or zero time is allowed: it deletes the key.
+ *
+ * @param seconds Whether the argument is in seconds.
+ * @param relative Whether it counts from now (EXPIRE, PEXPIRE) or from the epoch (the AT forms).
+ * @param name The command's name for the error.
+ */
+function expireGeneric(seconds: boolean, relative: boolean, name: string) {
+  return (session: Session, args: string[]): Reply => {
+    const conditions = parseExpireConditions(args);
+    if (!("nx" in conditions)) return conditions;
+    const parsed = parseInt64(args[2]);
+    if (parsed === null) return NOT_AN_INTEGER;
+    const db = expiringDb(session);
+    let when = BigInt(parsed);
+    if (seconds) {
+      if (when > INT64_MAX / 1000n || when < INT64_MIN / 1000n) return invalidExpireTime(name);
+      when *= 1000n;
+    }
+    const base = relative ? BigInt(db.clock.now()) : 0n;
+    if (when > INT64_MAX - base) return invalidExpireTime(name);
+    const at = Number(when + base);
+
+    const key = args[1];
+    if (!db.has(key)) return 0;
+    const current = db.expiresAt(key);
+    if (conditions.nx && current !== null) return 0;
+    if (conditions.xx && current === null) return 0;
+    // No TTL counts as an infinite one: nothing is greater, everything is less.
+    if (conditions.gt && (current === null || at <= current)) return 0;
+    if (conditions.lt && current !== null && at >= current) return 0;
+    db.setExpiresAt(key, at);
+    return 1;
+  };
+}
+
+/** TTL and PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1 for one without a TTL. */
+function ttlGeneric(milliseconds: boolean, absolute: boolean) {
+  return (session: Session, args: string[]): Reply => {
+    const db = expiringDb(session);
+    if (!db.has(args[1])) return -2;
+    const at = db.expiresAt(args[1]);
+    if (at === null) return -1;
+    const ttl = Math.max(0, absolute ? at : at - db.clock.now());
+    // Seconds are rounded to the nearest, as Redis's (ttl + 500) / 1000.
+    return milliseconds ? ttl : Math.floor((ttl + 500) / 1000);
+  };
+}
+
+const ONE_KEY = { first: 1, last: 1, step: 1 } as const;
+const KEY = { name: "key", type: "key" } as const;
+
+/** The expiry commands of lab 4; SET replaces lab 2's. */
+export const lab4Commands: readonly CommandSpec[] = [
+  {
+    name: "set",
+    arity: -3,
+    flags: ["write"],
+    group: "string",
+    summary: "Sets a key, optionally only if absent or present, with an expiry or keeping its TTL",
+    arguments: [
+      KEY,
+      { name: "value", type: "string" },
+      {
+        name: "condition",
+        type: "oneof",
+        flags: ["optional"],
+        arguments: [
+          { name: "nx", type: "pure-token", token: "NX" },
+          { name: "xx", type: "pure-token", token: "XX" },
+        ],
+      },
+      { name: "get", type: "pure-token", token: "GET", flags: ["optional"] },
+      {
+        name: "expiration",
+        type: "oneof",
+        flags: ["optional"],
+        arguments: [
+          { name: "seconds", type: "integer", token: "EX" },
+          { name: "milliseconds", type: "integer", token: "PX" },
+          { name: "unix-time-seconds", type: "unix-time", token: "EXAT" },
+          { name: "unix-time-milliseconds", type: "unix-time", token: "PXAT" },
+          { name: "keepttl", type: "pure-token", token: "KEEPTTL" },
+        ],
+      },
+    ],
+    keys: ONE_KEY,
+    handler: set,
+  },
+  {
+    name: "setex",
+    arity: 4,
+    flags: ["write"],
+    group: "string",
+    summary: "Sets a key with an expiry in seconds",
+    arguments: [KEY, { name: "seconds", type: "integer" }, { name: "value", type: "string" }],
+    keys: ONE_KEY,
+    // exercise step 3: SETEX key seconds value
+    handler: setWithExpiry("ex", "setex"),
+  },
+  {
+    name: "psetex",
+    arity: 4,
+    flags: ["write"],
+    group: "string",
+    summary: "Sets a key with an expiry in milliseconds",
+    arguments: [KEY, { name: "milliseconds", type: "integer" }, { name: "value", type: "string" }],
+    keys: ONE_KEY,
+    // exercise step 3: PSETEX key milliseconds value
+    handler: setWithExpiry("px", "psetex"),
+  },
+  {
+    name: "getex",
+    arity: -2,
+    flags: ["write", "fast"],
+    group: "string",
+    summary: "Returns the value of a key and sets or removes its expiry",
+    arguments: [
+      KEY,
+      {
+        name: "expiration",
+        type: "oneof",
+        flags: ["optional"],
+        arguments: [
+          { name: "seconds", type: "integer", token: "EX" },
+          { name: "milliseconds", type: "integer", token: "PX" },
+          { name: "unix-time-seconds", type: "unix-time", token: "EXAT" },
+          { name: "unix-time-milliseconds", type: "unix-time", token: "PXAT" },
+          { name: "persist", type: "pure-token", token: "PERSIST" },
+        ],
+      },
+    ],
+    keys: ONE_KEY,
+    handler: getex,
+  },
+  ...([
+    ["expire", true, true, "seconds", "Sets a key's time to live in seconds"],
+    ["pexpire", false, true, "milliseconds", "Sets a key's time to live in milliseconds"],
+    ["expireat", true, false, "unix-time-seconds", "Sets a key's expiry as a Unix time"],
+    ["pexpireat", false, false, "unix-time-milliseconds", "Sets a key's expiry in Unix ms"],
+  ] as const).map(([name, seconds, relative, argument, summary]): CommandSpec => ({
+    name,
+    arity: -3,
+    flags: ["write", "fast"],
+    group: "generic",
+    summary,
+    arguments: [
+      KEY,
+      { name: argument, type: relative ? "integer" : "unix-time" },
+      {
+        name: "condition",
+        type: "oneof",
+        flags: ["optional"],
+        arguments: ["NX", "XX", "GT", "LT"].map((token) => ({
+          name: token.toLowerCase(),
+          type: "pure-token" as const,
+          token,
+        })),
+      },
+    ],
+    keys: ONE_KEY,
+    // exercise step 4: set the expiry, honouring NX, XX, GT and LT
+    handler: expireGeneric(seconds, relative, name),
+  })),
+  ...([
+    ["ttl", false, false, "Returns a key's time to live in seconds"],
+    ["pttl", true, false, "Returns a key's time to live in milliseconds"],
+    ["expiretime", false, true, "Returns a key's expiry as a Unix time in seconds"],
+    ["pexpiretime", true, true, "Returns a key's expiry as a Unix time in milliseconds"],
+  ] as const).map(([name, ms, absolute, summary]): CommandSpec => ({
+    name,
+    arity: 2,
+    flags: ["readonly", "fast"],
+    group: "generic",
+    summary,
+    arguments: [KEY],
+    keys: ONE_KEY,
+    // exercise step 5: -2 for a missing key, -1 for no expiry, else the time left or the deadline
+    handler: ttlGeneric(ms, absolute),
+  })),
+  {
+    name: "persist",
+    arity: 2,
+    flags: ["write", "fast"],
+    group: "generic",
+    summary: "Removes a key's expiry",
+    arguments: [KEY],
+    keys: ONE_KEY,
+    // exercise step 5: remove the expiry; 1 if there was one
+    handler: (session, args) => expiringDb(session).persist(args[1]) ? 1 : 0,
+  },
+];
+
+/**
+ * Write commands that never add data, so they still run when memory is full and nothing can be
+ * evicted: under memory pressure a client must be able to free memory. Every other write command
+ * is refused with the OOM error then (Redis marks those `denyoom`).
+ */
+export const NEVER_DENIED: ReadonlySet<string> = new Set([
+  "del",
+  "delete",
+  "getdel",
+  "getex",
+  "expire",
+  "pexpire",
+  "expireat",
+  "pexpireat",
+  "persist",
+  "flushdb",
+  "flushall",
+]);

@@ -1,0 +1,178 @@
+/**
+ * Active expiry: reclaiming keys whose time has come even if nobody ever reads them again.
+ *
+ * Lazy expiry (in `keyspace.ts`) makes an expired key invisible: every read checks the time first.
+ * But a session key written once and never read again would sit in memory forever. So, ten times a
+ * second, a timer looks for expired keys and removes them. There are three classic designs:
+ *
+ * - **Sampling** (Redis's `activeExpireCycle()`): each tick, look at 20 keys that have a TTL and
+ *   remove the expired ones; go on while more than 10 % of a sample was expired. Costs nothing
+ *   per key.
+ * - **A timer heap** (many timer libraries): each tick, pop every key whose time has passed. Costs
+ *   a heap slot per key, plus an index to find the slot when a TTL changes.
+ * - **A sorted index** (mini-redis's `BTreeSet<(Instant, key)>`): each tick, walk the tree from
+ *   the earliest time. Costs a tree node per key.
+ *
+ * The heap and the tree are exact: each tick removes precisely the keys that are due, and the
+ * earliest deadline is known, so a single timer can sleep until it. They cost memory for every key
+ * with a TTL, and work on every `EXPIRE`, `PERSIST` and `SET` of such a key (a tree insert and
+ * delete, or a heap update through an index). Sampling costs nothing per key and nothing per
+ * write; it is approximate instead: a few expired keys may linger until a later tick finds them,
+ * while staying invisible to every read thanks to lazy expiry. It adapts by itself: when a sample
+ * shows many expired keys it keeps going (within a time budget, so a million keys expiring at once
+ * cannot freeze the server), and when few keys expire it does almost nothing.
+ *
+ * This lab takes Redis's sampling. One detail differs from the Redis of old and matches Redis 6 and
+ * later: instead of picking random keys (a JavaScript `Map` cannot), it walks the expiry `Map` with
+ * a cursor that survives from one tick to the next, as Redis 6 walks its `expires` table with
+ * `expires_cursor`. Over a few ticks every key with a TTL gets looked at.
+ *
+ * The same walk measures the average remaining TTL, smoothed as Redis does, for `INFO keyspace`'s
+ * `avg_ttl`.
+ *
+ * @module
+ */
+
+import type { ExpiringKeyspace } from "./keyspace.ts";
+
+/** Options for {@link ActiveExpiry}. */
+export interface ActiveExpiryOptions {
+  /** Ticks per second (Redis's `hz`); default 10. */
+  hz?: number;
+  /** Keys looked at per sample (`ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`); default 20. */
+  keysPerSample?: number;
+  /** Keep sampling while more than this share of a sample was expired; default 0.1. */
+  acceptableStale?: number;
+  /** Share of each tick's period a tick may spend (Redis: 25 %); default 0.25. */
+  timeBudget?: number;
+  /** Milliseconds of processor time, for the budget; `performance.now` by default. */
+  elapsed?: () => number;
+}
+
+/** What one tick did. */
+export interface CycleResult {
+  /** Keys looked at. */
+  sampled: number;
+  /** Keys removed. */
+  expired: number;
+  /** The tick stopped because its time budget ran out, with expired keys still being found. */
+  timeCapReached: boolean;
+}
+
+/**
+ * Removes expired keys in the background by sampling, as Redis does.
+ *
+ * @example
+ * ```ts
+ * const expiry = new ActiveExpiry(db);
+ * expiry.start();   // ten ticks a second
+ * // ... at shutdown
+ * expiry.stop();
+ * ```
+ */
+export class ActiveExpiry {
+  /** Ticks run so far. */
+  cycles = 0;
+  /** Ticks that stopped at their time budget (`INFO stats` `expired_time_cap_reached_count`). */
+  timeCapReached = 0;
+  /** Average remaining TTL of sampled keys in milliseconds, smoothed (`avg_ttl`). */
+  avgTtl = 0;
+  readonly hz: number;
+  #db: ExpiringKeyspace;
+  #keysPerSample: number;
+  #acceptableStale: number;
+  #budgetMs: number;
+  #elapsed: () => number;
+  #cursor: Iterator<string> | null = null;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * Prepares active expiry for a keyspace; nothing runs until {@link start} or {@link runCycle}.
+   *
+   * @param db The keyspace.
+   * @param options Frequency and effort.
+   */
+  constructor(db: ExpiringKeyspace, options: ActiveExpiryOptions = {}) {
+    this.#db = db;
+    this.hz = options.hz ?? 10;
+    this.#keysPerSample = options.keysPerSample ?? 20;
+    this.#acceptableStale = options.acceptableStale ?? 0.1;
+    this.#budgetMs = (1000 / this.hz) * (options.timeBudget ?? 0.25);
+    this.#elapsed = options.elapsed ?? (() => performance.now());
+  }
+
+  /** Starts ticking `hz` times a second. */
+  start(): void {
+    this.#timer ??= setInterval(() => this.runCycle(), 1000 / this.hz);
+  }
+
+  /** Stops ticking. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Runs one tick: samples keys with a TTL and removes the expired ones, again and again while a
+   * sample is more than `acceptableStale` expired and the time budget lasts.
+   *
+   * @returns What the tick did.
+   */
+  runCycle(): CycleResult {
+    this.cycles++;
+    const db = this.#db;
+    const started = this.#elapsed();
+    let sampled = 0;
+    let expired = 0;
+    let ttlSum = 0;
+    let ttlSamples = 0;
+    for (;;) {
+      const size = db.expiringCount;
+      if (size === 0) {
+        this.avgTtl = 0;
+        break;
+      }
+      // Never look at more keys than exist, or one sample could see the same key twice.
+      const want = Math.min(this.#keysPerSample, size);
+      let expiredNow = 0;
+      const now = db.clock.now();
+      for (let i = 0; i < want; i++) {
+        const key = this.#next();
+        if (key === undefined) break;
+        sampled++;
+        if (db.expireIfNeeded(key)) {
+          expiredNow++;
+          continue;
+        }
+        const at = db.storedExpiry(key);
+        if (at !== undefined) {
+          ttlSum += at - now;
+          ttlSamples++;
+        }
+      }
+      expired += expiredNow;
+      if (expiredNow <= want * this.#acceptableStale) break;
+      if (this.#elapsed() - started > this.#budgetMs) {
+        this.timeCapReached++;
+        return { sampled, expired, timeCapReached: true };
+      }
+    }
+    if (ttlSamples > 0) {
+      const average = ttlSum / ttlSamples;
+      // Redis's smoothing: each tick moves the figure 2 % of the way towards what it saw.
+      this.avgTtl = this.avgTtl === 0 ? average : (this.avgTtl / 50) * 49 + average / 50;
+    }
+    return { sampled, expired, timeCapReached: false };
+  }
+
+  /** The next key with a TTL, resuming where the last tick stopped and wrapping at the end. */
+  #next(): string | undefined {
+    let step = this.#cursor?.next();
+    if (step === undefined || step.done) {
+      // A Map iterator that has finished stays finished, even if keys are added later.
+      this.#cursor = this.#db.expiringKeys();
+      step = this.#cursor.next();
+    }
+    return step.done ? undefined : step.value;
+  }
+}

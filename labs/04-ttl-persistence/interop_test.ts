@@ -1,0 +1,108 @@
+/**
+ * Real clients speaking the TTL commands to lab 4: `redis-cli` and ioredis. Each test runs against
+ * lab 4 and then, unchanged, against a real `redis-server`: what the tools print and return must be
+ * the same for both.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { Redis, ReplyError } from "ioredis";
+import { type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
+import { interopTargets, redisCli } from "../../shared/testing/programs.ts";
+import { LAB4_DENO_FLAGS, LAB4_ENTRY, lab4Args } from "./test_support.ts";
+
+/** Long enough for a loaded machine, short enough that a stuck client fails the test. */
+const TIMEOUT_MS = 10_000;
+
+/** Registers one test against lab 4 and one against a real redis-server (see `interopTargets`). */
+const testEachTarget = interopTargets({
+  name: "lab 4",
+  start: () => startLabServer(LAB4_ENTRY, { args: lab4Args(), denoFlags: [...LAB4_DENO_FLAGS] }),
+});
+
+testEachTarget("redis-cli sets and reads TTLs", ["redis-cli"], async (_t, s) => {
+  assert.equal(await redisCli(s, ["SET", "session", "abc", "EX", "100"]), "OK\n");
+  assert.equal(await redisCli(s, ["TTL", "session"]), "100\n");
+  assert.equal(await redisCli(s, ["--no-raw", "TTL", "session"]), "(integer) 100\n");
+  assert.equal(await redisCli(s, ["EXPIRE", "session", "50", "GT"]), "0\n");
+  assert.equal(await redisCli(s, ["EXPIRE", "session", "200", "GT"]), "1\n");
+  assert.equal(await redisCli(s, ["PERSIST", "session"]), "1\n");
+  assert.equal(await redisCli(s, ["--no-raw", "TTL", "session"]), "(integer) -1\n");
+  assert.equal(await redisCli(s, ["--no-raw", "TTL", "nothing"]), "(integer) -2\n");
+  assert.equal(await redisCli(s, ["SETEX", "short", "100", "v"]), "OK\n");
+  assert.equal(await redisCli(s, ["PEXPIRE", "short", "-1"]), "1\n");
+  assert.equal(await redisCli(s, ["--no-raw", "GET", "short"]), "(nil)\n");
+  assert.equal(
+    await redisCli(s, ["--no-raw", "SET", "k", "v", "EX", "0"]),
+    "(error) ERR invalid expire time in 'set' command\n",
+  );
+  assert.equal(
+    await redisCli(s, ["--no-raw", "EXPIRE", "k", "10", "NX", "XX"]),
+    "(error) ERR NX and XX, GT or LT options at the same time are not compatible\n",
+  );
+});
+
+async function withIoredis(server: RunningServer, fn: (redis: Redis) => Promise<void>) {
+  const redis = new Redis({
+    host: server.host,
+    port: server.port,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    connectTimeout: TIMEOUT_MS,
+    commandTimeout: TIMEOUT_MS,
+  });
+  await redis.connect();
+  try {
+    await fn(redis);
+  } finally {
+    const ended = once(redis, "end");
+    redis.disconnect();
+    await ended;
+  }
+}
+
+testEachTarget("ioredis speaks every TTL command", [], async (_t, s) => {
+  await withIoredis(s, async (redis) => {
+    assert.equal(await redis.set("a", "1", "EX", 100), "OK");
+    assert.equal(await redis.ttl("a"), 100);
+    const pttl = await redis.pttl("a");
+    assert.ok(pttl > 95_000 && pttl <= 100_000, `pttl ${pttl}`);
+    assert.equal(await redis.set("a", "2", "KEEPTTL"), "OK");
+    assert.equal(await redis.ttl("a"), 100);
+    assert.equal(await redis.set("a", "3", "PX", 50_000, "GET"), "2");
+    assert.equal(await redis.ttl("a"), 50);
+    assert.equal(await redis.setex("b", 100, "v"), "OK");
+    assert.equal(await redis.psetex("c", 100_000, "v"), "OK");
+    assert.deepEqual(await Promise.all([redis.ttl("b"), redis.ttl("c")]), [100, 100]);
+    assert.equal(await redis.expire("b", 10, "LT"), 1);
+    assert.equal(await redis.pexpire("b", 100, "NX"), 0);
+    const at = Date.now() + 100_000;
+    assert.equal(await redis.pexpireat("c", at), 1);
+    assert.equal(await redis.pexpiretime("c"), at);
+    assert.equal(await redis.expireat("c", Math.floor(at / 1000)), 1);
+    assert.equal(await redis.expiretime("c"), Math.floor(at / 1000));
+    assert.equal(await redis.getex("c", "PERSIST"), "v");
+    assert.equal(await redis.ttl("c"), -1);
+    assert.equal(await redis.persist("c"), 0);
+    assert.equal(await redis.expire("c", -1), 1);
+    assert.equal(await redis.exists("c"), 0);
+    await assert.rejects(
+      redis.set("d", "v", "EX", 0),
+      (e: unknown) =>
+        e instanceof ReplyError &&
+        (e as Error).message === "ERR invalid expire time in 'set' command",
+    );
+  });
+});
+
+testEachTarget("ioredis sees a key expire: a short PX, then the key is gone", [], async (_t, s) => {
+  await withIoredis(s, async (redis) => {
+    assert.equal(await redis.set("blink", "v", "PX", 100), "OK");
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(await redis.get("blink"), null);
+    assert.equal(await redis.ttl("blink"), -2);
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * The few file-system moves that make a write durable and atomic.
+ *
+ * A new file is only safe once three things have reached the disk, in this order:
+ *
+ * 1. its bytes — `write()` only copies them into the kernel's page cache, `fsync()` (here
+ *    `syncData()`, which is `fdatasync()`) waits until the device has them;
+ * 2. its name — `rename(temp, final)` swaps the name over in one step, so a reader sees the old
+ *    file or the new one, never half of each;
+ * 3. the directory — the rename is a change to the directory, and it too sits in the page cache
+ *    until the directory itself is fsynced. Skip this and a power cut can bring the old file back.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/**
+ * Writes every byte of `bytes` to a file opened for writing, blocking the event loop.
+ *
+ * @param file An open file.
+ * @param bytes What to write.
+ */
+export function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  let done = 0;
+  // write() may write fewer bytes than asked (a signal, a full pipe); loop until all are out.
+  while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
+}
+
+/**
+ * Writes every byte of `bytes` to a file opened for writing.
+ *
+ * @param file An open file.
+ * @param bytes What to write; the caller must not change them until the promise settles.
+ */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) done += await file.write(bytes.subarray(done));
+}
+
+/**
+ * Makes a directory's entries (a rename, a new file) durable, blocking the event loop.
+ *
+ * @param dir The directory.
+ */
+export function fsyncDirSync(dir: string): void {
+  const handle = Deno.openSync(dir, { read: true });
+  try {
+    handle.syncSync();
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * Makes a directory's entries (a rename, a new file) durable.
+ *
+ * @param dir The directory.
+ */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * A temporary file name in `dir` that no other process or concurrent job uses, in the style of
+ * Redis's `temp-<pid>.rdb`.
+ *
+ * @param dir The directory the final file goes to (a rename only is atomic within one file system).
+ * @param kind What is being written, such as `snapshot` or `rewriteaof`.
+ * @param extension The final file's extension, such as `cdb`.
+ * @returns A path such as `data/temp-snapshot-1234.cdb`.
+ */
+export function tempPath(dir: string, kind: string, extension: string): string {
+  return join(dir, `temp-${kind}-${Deno.pid}.${extension}`);
+}
+
+/**
+ * Removes a file if it is there; a temporary file left by a failed job is not worth an error.
+ *
+ * @param path The file.
+ */
+export function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // Already gone, or never created.
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Persistence through lab 4's real server, over TCP: restarts, shutdown snapshots, a damaged file
+ * stopping the start with the file and offset named, the torn-tail repair, and BGREWRITEAOF under
+ * load.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { REPO_ROOT, startLabServer } from "../../../shared/testing/processes.ts";
+import { type Reply, SimpleString } from "../../../shared/resp/reply.ts";
+import { RawClient } from "../../../shared/testing/raw_client.ts";
+import { LAB4_DENO_FLAGS, LAB4_ENTRY } from "../test_support.ts";
+
+/** Sends a command and returns the reply with status replies (`+OK`) as plain strings. */
+async function call(client: RawClient, ...args: string[]): Promise<Reply> {
+  const reply = await client.call(...args);
+  return reply instanceof SimpleString ? reply.value : reply;
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "persistence_server_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function start(dir: string, ...args: string[]) {
+  return startLabServer(LAB4_ENTRY, {
+    args: ["--dir", dir, ...args],
+    denoFlags: [...LAB4_DENO_FLAGS],
+  });
+}
+
+/** Starts the server expecting it to refuse: returns its exit code and everything it printed. */
+async function startFails(
+  dir: string,
+  ...args: string[]
+): Promise<{ code: number; output: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...LAB4_DENO_FLAGS,
+      `${REPO_ROOT}${LAB4_ENTRY}`,
+      "--port",
+      "0",
+      "--dir",
+      dir,
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  const { code, stdout, stderr } = await child.output();
+  clearTimeout(timer);
+  const text = new TextDecoder();
+  return { code, output: text.decode(stdout) + text.decode(stderr) };
+}
+
+Deno.test("a snapshot saved by SAVE, and on shutdown, comes back after a restart", async () => {
+  await withDir(async (dir) => {
+    {
+      await using server = await start(dir, "--save", "3600 1");
+      await using client = await RawClient.connect(server.addr);
+      assert.equal(await call(client, "SET", "saved", "\0\xff\r\n"), "OK");
+      assert.equal(await call(client, "SET", "ttl", "x", "EX", "1000"), "OK");
+      assert.equal(await call(client, "SAVE"), "OK");
+      const lastsave = await call(client, "LASTSAVE");
+      assert.ok(typeof lastsave === "number" && Math.abs(lastsave - Date.now() / 1000) < 10);
+      // Written after SAVE: only the snapshot taken at shutdown has it.
+      assert.equal(await call(client, "SET", "at-exit", "1"), "OK");
+      assert.deepEqual(await call(client, "CONFIG", "GET", "dbfilename"), [
+        "dbfilename",
+        "dump.cdb",
+      ]);
+    }
+    await using server = await start(dir, "--save", "");
+    await using client = await RawClient.connect(server.addr);
+    assert.deepEqual(await call(client, "MGET", "saved", "at-exit"), ["\0\xff\r\n", "1"]);
+    const ttl = await call(client, "TTL", "ttl");
+    assert.ok(typeof ttl === "number" && ttl > 990 && ttl <= 1000, `TTL ${ttl}`);
+    assert.match(server.log(), /Snapshot loaded: 3 keys/);
+  });
+});
+
+Deno.test("INFO persistence and BGSAVE over the wire", async () => {
+  await withDir(async (dir) => {
+    await using server = await start(dir, "--save", "", "--appendonly", "yes");
+    await using client = await RawClient.connect(server.addr);
+    await call(client, "SET", "k", "v");
+    assert.equal(await call(client, "BGSAVE"), "Background saving started");
+    let info = "";
+    for (let i = 0; i < 100; i++) {
+      info = String(await call(client, "INFO", "persistence"));
+      if (info.includes("rdb_bgsave_in_progress:0")) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.match(info, /rdb_bgsave_in_progress:0\r\n/);
+    assert.match(info, /rdb_last_bgsave_status:ok\r\n/);
+    assert.match(info, /rdb_changes_since_last_save:0\r\n/);
+    assert.match(info, /aof_enabled:1\r\n/);
+    assert.match(info, /aof_last_write_status:ok\r\n/);
+    assert.ok(Deno.statSync(join(dir, "dump.cdb")).size > 0);
+  });
+});
+
+Deno.test("a damaged snapshot stops the server, naming the file; the file is kept", async () => {
+  await withDir(async (dir) => {
+    {
+      await using server = await start(dir, "--save", "");
+      await using client = await RawClient.connect(server.addr);
+      for (let i = 0; i < 20; i++) await call(client, "SET", `k${i}`, "v".repeat(i));
+      assert.equal(await call(client, "SAVE"), "OK");
+    }
+    const path = join(dir, "dump.cdb");
+    const bytes = Deno.readFileSync(path);
+    const cut = bytes.slice(0, bytes.length - 30); // a snapshot cut short
+    Deno.writeFileSync(path, cut);
+    const { code, output } = await startFails(dir);
+    assert.equal(code, 1);
+    assert.match(
+      output,
+      new RegExp(`Cannot start: Snapshot ${path} is corrupt at byte offset \\d+`),
+    );
+    assert.doesNotMatch(output, /listening on/);
+    assert.deepEqual(Deno.readFileSync(path), cut);
+  });
+});
+
+Deno.test("a damaged log stops the server naming file and offset; a torn one is repaired", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "appendonly.aof");
+    {
+      await using server = await start(dir, "--save", "", "--appendonly", "yes");
+      await using client = await RawClient.connect(server.addr);
+      assert.equal(await call(client, "SET", "a", "1"), "OK");
+      assert.equal(await call(client, "INCR", "n"), 1);
+    }
+    const good = Deno.readFileSync(path);
+
+    // Garbage in the middle: refused, untouched.
+    const bad = good.slice();
+    bad[good.length - 5] = 0x3f;
+    Deno.writeFileSync(path, bad);
+    const refused = await startFails(dir, "--appendonly", "yes");
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.output,
+      new RegExp(`Bad file format reading the append only file ${path} at byte offset \\d+`),
+    );
+    assert.deepEqual(Deno.readFileSync(path), bad);
+
+    // A torn last command: cut off with a warning, the rest loaded.
+    const torn = new TextEncoder().encode("*3\r\n$3\r\nSET\r\n$1\r\nb\r\n");
+    Deno.writeFileSync(path, new Uint8Array([...good, ...torn]));
+    await using server = await start(dir, "--save", "", "--appendonly", "yes");
+    await using client = await RawClient.connect(server.addr);
+    assert.deepEqual(await call(client, "MGET", "a", "n", "b"), ["1", "1", null]);
+    assert.match(
+      server.log(),
+      new RegExp(`!!! Warning: ${path} ends with an incomplete command`),
+    );
+    assert.equal(Deno.statSync(path).size, good.length);
+  });
+});
+
+Deno.test("BGREWRITEAOF under write load loses nothing", async () => {
+  await withDir(async (dir) => {
+    const writes = 3000;
+    {
+      await using server = await start(dir, "--save", "", "--appendonly", "yes");
+      await using writer = await RawClient.connect(server.addr);
+      await using admin = await RawClient.connect(server.addr);
+      for (let i = 0; i < 1000; i++) await writer.sendCommand("INCR", "before");
+      for (let i = 0; i < 1000; i++) assert.equal(await writer.readReply(), i + 1);
+      // Pipelined writes in flight while the rewrite runs.
+      const sending = (async () => {
+        for (let i = 0; i < writes; i++) await writer.sendCommand("SET", `during:${i}`, String(i));
+      })();
+      assert.equal(
+        await call(admin, "BGREWRITEAOF"),
+        "Background append only file rewriting started",
+      );
+      await sending;
+      for (let i = 0; i < writes; i++) {
+        assert.deepEqual(await writer.readReply(), new SimpleString("OK"));
+      }
+      for (let i = 0; i < 100; i++) {
+        const info = String(await call(admin, "INFO", "persistence"));
+        if (info.includes("aof_rewrite_in_progress:0")) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.match(
+        String(await call(admin, "INFO", "persistence")),
+        /aof_last_bgrewrite_status:ok/,
+      );
+    }
+    await using server = await start(dir, "--save", "", "--appendonly", "yes");
+    await using client = await RawClient.connect(server.addr);
+    assert.equal(await call(client, "GET", "before"), "1000");
+    assert.equal(await call(client, "DBSIZE"), writes + 1);
+    assert.equal(await call(client, "GET", `during:${writes - 1}`), String(writes - 1));
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * What goes into the append-only log for a write: the command, with relative times made absolute.
+ *
+ * `SET session abc EX 10` means "until ten seconds from now". Written to the log as is and replayed
+ * after a restart an hour later, it would mean ten seconds from *then*: the session would come back
+ * to life. So before a write is logged its expiry is rewritten as the moment it stands for, exactly
+ * as Redis 7 rewrites it for its AOF and its replicas:
+ *
+ * ```
+ * SET k v EX 10           →  SET k v PXAT 1767225610000
+ * SETEX k 10 v            →  SET k v PXAT 1767225610000
+ * EXPIRE k 10 GT          →  PEXPIREAT k 1767225610000
+ * GETEX k PX 500          →  PEXPIREAT k 1767225600500
+ * GETEX k PERSIST         →  PERSIST k
+ * EXPIRE k -1             →  DEL k          (a time already past deleted the key)
+ * ```
+ *
+ * The absolute time is read back from the keyspace after the command ran, not computed again, so
+ * the log holds the very millisecond the command stored. The conditions (NX, XX, GT, LT) are gone
+ * from the rewritten command: they were checked when it ran, and the log records what happened.
+ *
+ * @module
+ */
+
+/** What the keyspace holds for a key right after a command ran. */
+export interface KeyState {
+  /** The key exists. */
+  exists: boolean;
+  /** Its expiry in milliseconds since the epoch, or `null` for none. */
+  expiresAt: number | null;
+}
+
+const EXPIRY_OPTIONS = new Set(["ex", "px", "exat", "pxat"]);
+const EXPIRE_COMMANDS = new Set(["expire", "pexpire", "expireat", "pexpireat"]);
+
+/** `SET key value PXAT ms`, or `DEL key` if the expiry removed the key at once. */
+function setAt(key: string, value: string, state: KeyState): string[] {
+  if (!state.exists) return ["DEL", key];
+  return state.expiresAt === null
+    ? ["SET", key, value]
+    : ["SET", key, value, "PXAT", String(state.expiresAt)];
+}
+
+/** `PEXPIREAT key ms`, or `DEL key` if the expiry removed the key. */
+function expireAt(key: string, state: KeyState): string[] {
+  if (!state.exists) return ["DEL", key];
+  return state.expiresAt === null ? ["PERSIST", key] : ["PEXPIREAT", key, String(state.expiresAt)];
+}
+
+/**
+ * Rewrites a write command for the log so that replaying it later has the same effect.
+ *
+ * @param args The command as the client sent it, after it ran and changed the keyspace.
+ * @param stateOf Reads a key's state now; called only for commands that set an expiry.
+ * @returns The arguments to log; the same array when nothing needs rewriting.
+ * @example
+ * ```ts
+ * argsForLog(["set", "k", "v", "EX", "10"], () => ({ exists: true, expiresAt: 1_000_010_000 }));
+ * // ["SET", "k", "v", "PXAT", "1000010000"]
+ * ```
+ */
+export function argsForLog(args: string[], stateOf: (key: string) => KeyState): string[] {
+  const name = args[0].toLowerCase();
+  if (name === "set") {
+    for (let i = 3; i < args.length; i++) {
+      if (EXPIRY_OPTIONS.has(args[i].toLowerCase())) {
+        return setAt(args[1], args[2], stateOf(args[1]));
+      }
+    }
+    return args;
+  }
+  if (name === "setex" || name === "psetex") return setAt(args[1], args[3], stateOf(args[1]));
+  if (EXPIRE_COMMANDS.has(name)) return expireAt(args[1], stateOf(args[1]));
+  if (name === "getex") {
+    for (let i = 2; i < args.length; i++) {
+      const option = args[i].toLowerCase();
+      if (option === "persist") return ["PERSIST", args[1]];
+      if (EXPIRY_OPTIONS.has(option)) return expireAt(args[1], stateOf(args[1]));
+    }
+  }
+  return args;
+}

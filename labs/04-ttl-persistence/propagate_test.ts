@@ -1,0 +1,150 @@
+/**
+ * Unit tests of what the write path logs: relative times made absolute (`propagate.ts`), and the
+ * wrapper that evicts before a write and logs after it (`writes.ts`).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { OK, SimpleString } from "../../shared/resp/reply.ts";
+import { ServerState } from "../../shared/server/server_state.ts";
+import { ClientState, type Session } from "../../shared/server/session.ts";
+import { dispatch } from "../02-threaded/transaction.ts";
+import { ManualClock } from "./clock.ts";
+import { Evictor, OOM_ERROR } from "./eviction.ts";
+import { entryBytes, ExpiringKeyspace } from "./keyspace.ts";
+import { argsForLog, type KeyState } from "./propagate.ts";
+import { lab4CommandTable } from "./server.ts";
+import { WritePath } from "./writes.ts";
+
+const AT = 1_767_225_610_000;
+const live = (): KeyState => ({ exists: true, expiresAt: AT });
+const gone = (): KeyState => ({ exists: false, expiresAt: null });
+const QUEUED = new SimpleString("QUEUED");
+
+Deno.test("argsForLog() rewrites every relative expiry as SET ... PXAT or PEXPIREAT", () => {
+  assert.deepEqual(argsForLog(["set", "k", "v", "EX", "10"], live), [
+    "SET",
+    "k",
+    "v",
+    "PXAT",
+    String(AT),
+  ]);
+  assert.deepEqual(argsForLog(["SET", "k", "v", "nx", "px", "10", "GET"], live), [
+    "SET",
+    "k",
+    "v",
+    "PXAT",
+    String(AT),
+  ]);
+  assert.deepEqual(argsForLog(["SETEX", "k", "10", "v"], live), [
+    "SET",
+    "k",
+    "v",
+    "PXAT",
+    String(AT),
+  ]);
+  assert.deepEqual(argsForLog(["psetex", "k", "10", "v"], live), [
+    "SET",
+    "k",
+    "v",
+    "PXAT",
+    String(AT),
+  ]);
+  for (const name of ["EXPIRE", "pexpire", "EXPIREAT", "PEXPIREAT"]) {
+    assert.deepEqual(argsForLog([name, "k", "10", "GT"], live), ["PEXPIREAT", "k", String(AT)]);
+  }
+  assert.deepEqual(argsForLog(["GETEX", "k", "EX", "10"], live), ["PEXPIREAT", "k", String(AT)]);
+  assert.deepEqual(argsForLog(["getex", "k", "persist"], live), ["PERSIST", "k"]);
+});
+
+Deno.test("argsForLog() logs DEL when an expiry already past removed the key", () => {
+  assert.deepEqual(argsForLog(["EXPIRE", "k", "-1"], gone), ["DEL", "k"]);
+  assert.deepEqual(argsForLog(["SET", "k", "v", "EXAT", "1"], gone), ["DEL", "k"]);
+  assert.deepEqual(argsForLog(["GETEX", "k", "PXAT", "1"], gone), ["DEL", "k"]);
+});
+
+Deno.test("argsForLog() leaves commands without a relative time as they are", () => {
+  const unused = () => assert.fail("no key state is needed");
+  for (
+    const args of [["SET", "k", "v"], ["SET", "k", "v", "KEEPTTL"], ["INCR", "k"], ["DEL", "k"]]
+  ) {
+    assert.equal(argsForLog(args, unused), args);
+  }
+});
+
+/** A server with lab 4's table, a ManualClock, and a WritePath logging into an array. */
+function harness(maxmemory = 0, policy: "noeviction" | "allkeys-lru" = "noeviction") {
+  const clock = new ManualClock(AT - 10_000);
+  const db = new ExpiringKeyspace(clock);
+  const commands = lab4CommandTable();
+  const server = new ServerState({ commands, db, log: () => {} });
+  const evictor = new Evictor(db, { maxmemory, policy });
+  const writes = new WritePath(db, maxmemory > 0 ? evictor : null);
+  writes.wrap(commands);
+  const logged: string[][] = [];
+  const session: Session = { db, server, client: new ClientState(1, "test", "test", 0) };
+  const run = (...args: string[]) => dispatch(session, args);
+  return { clock, db, writes, logged, run };
+}
+
+Deno.test("the write path logs writes that changed something, with absolute times", () => {
+  const { clock, writes, logged, run } = harness();
+  writes.start((args) => logged.push(args));
+  run("SET", "k", "v", "EX", "10");
+  run("SET", "k", "w", "NX"); // nothing changed
+  run("GET", "k");
+  run("EXPIRE", "missing", "10");
+  run("EXPIRE", "k", "5", "GT"); // GT refuses: 5 s is sooner than 10
+  run("PERSIST", "k");
+  assert.deepEqual(logged, [["SET", "k", "v", "PXAT", String(AT)], ["PERSIST", "k"]]);
+  logged.length = 0;
+  run("SET", "t", "v", "PX", "100");
+  clock.advance(100);
+  run("GET", "t"); // a read that finds it expired: logged as DEL, as Redis does
+  run("DEL", "t"); // nothing left to delete: not logged
+  assert.deepEqual(logged, [["SET", "t", "v", "PXAT", String(AT - 9_900)], ["DEL", "t"]]);
+});
+
+Deno.test("commands run inside EXEC are logged too", () => {
+  const { writes, logged, run } = harness();
+  writes.start((args) => logged.push(args));
+  assert.deepEqual([run("MULTI"), run("SET", "k", "1"), run("INCR", "k")], [OK, QUEUED, QUEUED]);
+  assert.equal(logged.length, 0, "queued, not run yet");
+  assert.deepEqual(run("EXEC"), [OK, 2]);
+  assert.deepEqual(logged, [["SET", "k", "1"], ["INCR", "k"]]);
+});
+
+Deno.test("nothing is logged or evicted before start(): the log's own replay", () => {
+  const { writes, logged, run } = harness(1);
+  run("SET", "k", "v");
+  assert.equal(logged.length, 0);
+  writes.start((args) => logged.push(args));
+  assert.equal(run("SET", "k2", "v"), OOM_ERROR, "started: over the limit, noeviction refuses");
+});
+
+Deno.test("under noeviction a full server refuses writes that add data, not deletions", () => {
+  const { writes, logged, run } = harness(entryBytes("a", "1") + 1);
+  writes.start((args) => logged.push(args));
+  assert.equal(run("SET", "a", "1"), OK);
+  assert.equal(run("SET", "b", "2"), OK, "under the limit before it ran, over it after");
+  assert.equal(run("SET", "c", "3"), OOM_ERROR);
+  assert.equal(run("INCR", "a"), OOM_ERROR);
+  assert.equal(run("GET", "a"), "1", "reads still work");
+  assert.equal(run("EXPIRE", "a", "100"), 1, "TTL changes still work");
+  assert.equal(run("DEL", "a", "b"), 2, "deletions still work");
+  assert.equal(run("SET", "c", "3"), OK, "and free the room for more");
+  assert.deepEqual(logged.map((args) => args[0]), ["SET", "SET", "PEXPIREAT", "DEL", "SET"]);
+});
+
+Deno.test("under allkeys-lru evictions are logged as DEL before the write that caused them", () => {
+  const { writes, logged, run } = harness(2 * entryBytes("a", "1"), "allkeys-lru");
+  writes.start((args) => logged.push(args));
+  run("SET", "a", "1");
+  run("SET", "b", "1");
+  run("SET", "c", "1"); // checked before it ran: not over yet
+  run("GET", "a"); // a is now more recently used than b and c
+  run("SET", "d", "1"); // over: b goes
+  assert.deepEqual(logged.slice(3), [["DEL", "b"], ["SET", "d", "1"]]);
+  assert.deepEqual(run("MGET", "a", "b", "c", "d"), ["1", null, "1", "1"]);
+});

@@ -1,0 +1,527 @@
+/**
+ * Lab 4's black-box suite: keys that expire, checked over TCP with exact bytes.
+ *
+ * It starts with lab 2's steps, as regressions: lab 4 replaces `SET` and the keyspace, and none of
+ * lab 2's behaviour may change. Then every TTL command and option, and every error Redis gives for
+ * them. Every step is marked `redis: true`, and `redis_conformance_test.ts` runs them against a
+ * real `redis-server`: the expected bytes are Redis 7's, not ours.
+ *
+ * Time: a step that needs a key to expire uses a short `PX` (100 ms) and waits a little longer, or
+ * an absolute time already past (`PXAT 1`), so nothing here waits more than 150 ms. TTLs that are
+ * read back are long (100 seconds) so that a slow machine cannot make them tick over mid-check.
+ *
+ * Steps that empty the keyspace (FLUSHDB) make it unsafe to point this suite at a server whose data
+ * you want to keep.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Reply } from "../../shared/resp/reply.ts";
+import type { RawClient } from "../../shared/testing/raw_client.ts";
+import type { SuiteStep } from "../../shared/testing/suite.ts";
+import { bulk, command } from "../01-single-client/suite.ts";
+import { lab2Steps } from "../02-threaded/suite.ts";
+
+/** Sends one command and checks the exact reply bytes. */
+async function check(c: RawClient, args: string[], expected: string): Promise<void> {
+  await c.send(command(...args));
+  await c.expect(expected);
+}
+
+/** Sends one command and returns its reply as an integer, failing if it is not one. */
+async function integer(c: RawClient, ...args: string[]): Promise<number> {
+  const reply: Reply = await c.call(...args);
+  assert.equal(typeof reply, "number", `${args[0]} replies with an integer, got ${String(reply)}`);
+  return reply as number;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Long enough for a key set with `PX 100` to be past its time, short enough for a test. */
+const PAST_PX_100 = 150;
+
+const err = (text: string) => `-ERR ${text}\r\n`;
+const invalidExpire = (name: string) => err(`invalid expire time in '${name}' command`);
+const NOT_INTEGER = err("value is not an integer or out of range");
+const SYNTAX = err("syntax error");
+
+const setSteps: SuiteStep[] = [
+  {
+    name: "TTL is -2 for a missing key and -1 for a key without expiry; PTTL the same",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["TTL", key], ":-2\r\n");
+      await check(c, ["PTTL", key], ":-2\r\n");
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["TTL", key], ":-1\r\n");
+      await check(c, ["PTTL", key], ":-1\r\n");
+    },
+  },
+  {
+    name: "SET EX and PX give a key a TTL that TTL and PTTL report",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b] = [ctx.key("ex"), ctx.key("px")];
+      await check(c, ["SET", a, "v", "EX", "100"], "+OK\r\n");
+      await check(c, ["TTL", a], ":100\r\n");
+      const pttl = await integer(c, "PTTL", a);
+      assert.ok(pttl > 95_000 && pttl <= 100_000, `PTTL is about 100000: ${pttl}`);
+      await check(c, ["SET", b, "v", "px", "100000"], "+OK\r\n");
+      await check(c, ["TTL", b], ":100\r\n");
+      await check(c, ["GET", b], bulk("v"));
+    },
+  },
+  {
+    name: "TTL rounds to the nearest second",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b] = [ctx.key(), ctx.key()];
+      await check(c, ["SET", a, "v", "PX", "1700"], "+OK\r\n");
+      await check(c, ["SET", b, "v", "PX", "1300"], "+OK\r\n");
+      await check(c, ["TTL", a], ":2\r\n");
+      await check(c, ["TTL", b], ":1\r\n");
+    },
+  },
+  {
+    name: "SET EXAT and PXAT set an absolute expiry that EXPIRETIME and PEXPIRETIME report",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b] = [ctx.key(), ctx.key()];
+      const at = Date.now() + 100_000;
+      const seconds = Math.floor(at / 1000);
+      await check(c, ["SET", a, "v", "PXAT", String(at)], "+OK\r\n");
+      await check(c, ["PEXPIRETIME", a], `:${at}\r\n`);
+      await check(c, ["EXPIRETIME", a], `:${Math.floor((at + 500) / 1000)}\r\n`);
+      await check(c, ["SET", b, "v", "exat", String(seconds)], "+OK\r\n");
+      await check(c, ["PEXPIRETIME", b], `:${seconds * 1000}\r\n`);
+      await check(c, ["EXPIRETIME", b], `:${seconds}\r\n`);
+      for (const name of ["EXPIRETIME", "PEXPIRETIME"]) {
+        await check(c, [name, ctx.key("missing")], ":-2\r\n");
+        await check(c, ["SET", a, "v"], "+OK\r\n");
+        await check(c, [name, a], ":-1\r\n");
+      }
+    },
+  },
+  {
+    name: "a key past its time is never returned: GET, EXISTS, TTL, KEYS and MGET miss it",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key("short");
+      await check(c, ["SET", key, "v", "PX", "100"], "+OK\r\n");
+      await check(c, ["GET", key], bulk("v"));
+      await sleep(PAST_PX_100);
+      await check(c, ["KEYS", key], "*0\r\n");
+      await check(c, ["MGET", key], "*1\r\n$-1\r\n");
+      await check(c, ["GET", key], "$-1\r\n");
+      await check(c, ["EXISTS", key], ":0\r\n");
+      await check(c, ["TTL", key], ":-2\r\n");
+      await check(c, ["SET", key, "again", "NX"], "+OK\r\n");
+      await check(c, ["GET", key], bulk("again"));
+    },
+  },
+  {
+    name: "SET with EXAT or PXAT already past leaves no key, and GET still returns the old value",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v", "PXAT", "1"], "+OK\r\n");
+      await check(c, ["EXISTS", key], ":0\r\n");
+      await check(c, ["SET", key, "old"], "+OK\r\n");
+      await check(c, ["SET", key, "new", "EXAT", "1", "GET"], bulk("old"));
+      await check(c, ["GET", key], "$-1\r\n");
+      await check(c, ["KEYS", key], "*0\r\n");
+    },
+  },
+  {
+    name: "a plain SET clears the TTL and SET KEEPTTL keeps it",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "1", "EX", "100"], "+OK\r\n");
+      await check(c, ["SET", key, "2", "KEEPTTL"], "+OK\r\n");
+      await check(c, ["TTL", key], ":100\r\n");
+      await check(c, ["GET", key], bulk("2"));
+      await check(c, ["SET", key, "3"], "+OK\r\n");
+      await check(c, ["TTL", key], ":-1\r\n");
+      await check(c, ["SET", key, "4", "keepttl"], "+OK\r\n");
+      await check(c, ["TTL", key], ":-1\r\n");
+    },
+  },
+  {
+    name: "INCR, DECRBY and APPEND keep the TTL; GETSET, MSET, SETNX-created keys have none",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [n, s, m] = [ctx.key("n"), ctx.key("s"), ctx.key("m")];
+      await check(c, ["SET", n, "10", "EX", "100"], "+OK\r\n");
+      await check(c, ["INCR", n], ":11\r\n");
+      await check(c, ["DECRBY", n, "5"], ":6\r\n");
+      await check(c, ["TTL", n], ":100\r\n");
+      await check(c, ["SET", s, "ab", "EX", "100"], "+OK\r\n");
+      await check(c, ["APPEND", s, "cd"], ":4\r\n");
+      await check(c, ["TTL", s], ":100\r\n");
+      await check(c, ["GETSET", s, "x"], bulk("abcd"));
+      await check(c, ["TTL", s], ":-1\r\n");
+      await check(c, ["SET", m, "1", "EX", "100"], "+OK\r\n");
+      await check(c, ["MSET", m, "2"], "+OK\r\n");
+      await check(c, ["TTL", m], ":-1\r\n");
+    },
+  },
+  {
+    name: "SET's expiry combines with NX, XX and GET",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "1", "XX", "EX", "100"], "$-1\r\n");
+      await check(c, ["SET", key, "1", "EX", "100", "NX"], "+OK\r\n");
+      await check(c, ["SET", key, "2", "NX", "PX", "5000"], "$-1\r\n");
+      await check(c, ["TTL", key], ":100\r\n");
+      await check(c, ["SET", key, "3", "GET", "XX", "PX", "50000"], bulk("1"));
+      await check(c, ["TTL", key], ":50\r\n");
+      await check(c, ["SET", key, "4", "KEEPTTL", "GET"], bulk("3"));
+      await check(c, ["TTL", key], ":50\r\n");
+    },
+  },
+  {
+    name: "SET refuses a zero, negative, non-integer or overflowing expiry with Redis's errors",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      for (const [option, value] of [["EX", "0"], ["EX", "-1"], ["PX", "0"], ["PXAT", "-5"]]) {
+        await check(c, ["SET", key, "v", option, value], invalidExpire("set"));
+      }
+      await check(c, ["SET", key, "v", "EX", "ten"], NOT_INTEGER);
+      await check(c, ["SET", key, "v", "PX", "1.5"], NOT_INTEGER);
+      await check(c, ["SET", key, "v", "EX", "9223372036854775808"], NOT_INTEGER);
+      // 9223372036854775 seconds fit in 64 bits as milliseconds, but not once now is added.
+      await check(c, ["SET", key, "v", "EX", "9223372036854775"], invalidExpire("set"));
+      await check(c, ["SET", key, "v", "EX", "9223372036854776"], invalidExpire("set"));
+      await check(c, ["SET", key, "v", "PX", "9223372036854775807"], invalidExpire("set"));
+      await check(c, ["EXISTS", key], ":0\r\n");
+    },
+  },
+  {
+    name:
+      "SET with two kinds of expiry, KEEPTTL with an expiry, or EX without a value is a syntax error",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      for (
+        const options of [
+          ["EX", "10", "PX", "100"],
+          ["PXAT", "10", "EXAT", "100"],
+          ["KEEPTTL", "EX", "10"],
+          ["PX", "10", "KEEPTTL"],
+          ["EX"],
+          ["NX", "PX"],
+          ["PERSIST"],
+        ]
+      ) {
+        await check(c, ["SET", key, "v", ...options], SYNTAX);
+      }
+      await check(c, ["EXISTS", key], ":0\r\n");
+      // The same expiry option twice is allowed: the last one wins.
+      await check(c, ["SET", key, "v", "EX", "10", "EX", "100"], "+OK\r\n");
+      await check(c, ["TTL", key], ":100\r\n");
+    },
+  },
+  {
+    name: "SETEX and PSETEX set a value with a TTL, and refuse bad times",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b] = [ctx.key(), ctx.key()];
+      await check(c, ["SETEX", a, "100", "v"], "+OK\r\n");
+      await check(c, ["TTL", a], ":100\r\n");
+      await check(c, ["GET", a], bulk("v"));
+      await check(c, ["PSETEX", b, "100000", "w"], "+OK\r\n");
+      await check(c, ["TTL", b], ":100\r\n");
+      await check(c, ["SETEX", a, "0", "v"], invalidExpire("setex"));
+      await check(c, ["PSETEX", a, "-5", "v"], invalidExpire("psetex"));
+      await check(c, ["SETEX", a, "soon", "v"], NOT_INTEGER);
+      await check(c, ["SETEX", a, "10"], err("wrong number of arguments for 'setex' command"));
+      await check(c, ["TTL", a], ":100\r\n");
+    },
+  },
+];
+
+const expireSteps: SuiteStep[] = [
+  {
+    name: "EXPIRE and PEXPIRE give an existing key a TTL and reply 1; a missing key replies 0",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["EXPIRE", key, "100"], ":0\r\n");
+      await check(c, ["EXISTS", key], ":0\r\n");
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["EXPIRE", key, "100"], ":1\r\n");
+      await check(c, ["TTL", key], ":100\r\n");
+      await check(c, ["PEXPIRE", key, "50000"], ":1\r\n");
+      await check(c, ["TTL", key], ":50\r\n");
+      await check(c, ["GET", key], bulk("v"));
+    },
+  },
+  {
+    name: "EXPIREAT and PEXPIREAT take a Unix time",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      const at = Date.now() + 100_000;
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["PEXPIREAT", key, String(at)], ":1\r\n");
+      await check(c, ["PEXPIRETIME", key], `:${at}\r\n`);
+      const seconds = Math.floor(at / 1000) + 100;
+      await check(c, ["EXPIREAT", key, String(seconds)], ":1\r\n");
+      await check(c, ["EXPIRETIME", key], `:${seconds}\r\n`);
+      await check(c, ["EXPIREAT", ctx.key("missing"), String(seconds)], ":0\r\n");
+    },
+  },
+  {
+    name: "EXPIRE with a negative or zero time, or EXPIREAT in the past, deletes the key",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b, d] = [ctx.key(), ctx.key(), ctx.key()];
+      await check(c, ["MSET", a, "1", b, "2", d, "3"], "+OK\r\n");
+      await check(c, ["EXPIRE", a, "-1"], ":1\r\n");
+      await check(c, ["PEXPIRE", b, "0"], ":1\r\n");
+      await check(c, ["PEXPIREAT", d, "1"], ":1\r\n");
+      await check(c, ["EXISTS", a, b, d], ":0\r\n");
+      await check(c, ["GET", a], "$-1\r\n");
+      await check(c, ["EXPIRE", a, "-1"], ":0\r\n");
+    },
+  },
+  {
+    name: "EXPIRE NX sets only a key without TTL and XX only a key with one",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["EXPIRE", key, "100", "XX"], ":0\r\n");
+      await check(c, ["TTL", key], ":-1\r\n");
+      await check(c, ["EXPIRE", key, "100", "NX"], ":1\r\n");
+      await check(c, ["EXPIRE", key, "200", "nx"], ":0\r\n");
+      await check(c, ["TTL", key], ":100\r\n");
+      await check(c, ["EXPIRE", key, "200", "xx"], ":1\r\n");
+      await check(c, ["TTL", key], ":200\r\n");
+    },
+  },
+  {
+    name: "EXPIRE GT only lengthens a TTL and LT only shortens it; no TTL counts as infinite",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["EXPIRE", key, "100", "GT"], ":0\r\n");
+      await check(c, ["TTL", key], ":-1\r\n");
+      await check(c, ["EXPIRE", key, "100", "LT"], ":1\r\n");
+      await check(c, ["EXPIRE", key, "50", "GT"], ":0\r\n");
+      await check(c, ["EXPIRE", key, "150", "GT"], ":1\r\n");
+      await check(c, ["EXPIRE", key, "200", "LT"], ":0\r\n");
+      await check(c, ["EXPIRE", key, "50", "LT", "XX"], ":1\r\n");
+      await check(c, ["TTL", key], ":50\r\n");
+    },
+  },
+  {
+    name: "EXPIRE's options and times are checked with Redis's errors",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      const incompatible = err("NX and XX, GT or LT options at the same time are not compatible");
+      await check(c, ["EXPIRE", key, "10", "NX", "XX"], incompatible);
+      await check(c, ["EXPIRE", key, "10", "GT", "nx"], incompatible);
+      await check(c, ["PEXPIRE", key, "10", "NX", "LT"], incompatible);
+      await check(
+        c,
+        ["EXPIRE", key, "10", "GT", "LT"],
+        err("GT and LT options at the same time are not compatible"),
+      );
+      await check(c, ["EXPIRE", key, "10", "soon"], err("Unsupported option soon"));
+      // Options are read before the time.
+      await check(c, ["EXPIRE", key, "ten", "soon"], err("Unsupported option soon"));
+      await check(c, ["EXPIRE", key, "ten"], NOT_INTEGER);
+      await check(c, ["EXPIRE", key, "9223372036854775"], invalidExpire("expire"));
+      await check(c, ["EXPIRE", key, "-9223372036854776"], invalidExpire("expire"));
+      await check(c, ["PEXPIRE", key, "9223372036854775807"], invalidExpire("pexpire"));
+      await check(c, ["EXPIREAT", key, "9223372036854776"], invalidExpire("expireat"));
+      await check(c, ["PEXPIREAT", key, "9223372036854775808"], NOT_INTEGER);
+      await check(c, ["EXPIRE", key], err("wrong number of arguments for 'expire' command"));
+      await check(c, ["TTL", key, "x"], err("wrong number of arguments for 'ttl' command"));
+      await check(c, ["TTL", key], ":-1\r\n");
+    },
+  },
+  {
+    name: "PERSIST removes a TTL and replies 1; 0 if there was none or no key",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["PERSIST", key], ":0\r\n");
+      await check(c, ["SET", key, "v", "EX", "100"], "+OK\r\n");
+      await check(c, ["PERSIST", key], ":1\r\n");
+      await check(c, ["TTL", key], ":-1\r\n");
+      await check(c, ["PERSIST", key], ":0\r\n");
+      await check(c, ["GET", key], bulk("v"));
+    },
+  },
+  {
+    name: "GETEX returns the value and sets, keeps or removes its TTL",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["GETEX", key, "EX", "0"], "$-1\r\n");
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["GETEX", key], bulk("v"));
+      await check(c, ["TTL", key], ":-1\r\n");
+      await check(c, ["GETEX", key, "EX", "100"], bulk("v"));
+      await check(c, ["TTL", key], ":100\r\n");
+      await check(c, ["GETEX", key, "PX", "50000"], bulk("v"));
+      await check(c, ["TTL", key], ":50\r\n");
+      await check(c, ["GETEX", key, "persist"], bulk("v"));
+      await check(c, ["TTL", key], ":-1\r\n");
+      await check(c, ["GETEX", key, "EX", "0"], invalidExpire("getex"));
+      await check(c, ["GETEX", key, "PERSIST", "EX", "10"], SYNTAX);
+      await check(c, ["GETEX", key, "KEEPTTL"], SYNTAX);
+      await check(c, ["GETEX", key, "PXAT", "1"], bulk("v"));
+      await check(c, ["EXISTS", key], ":0\r\n");
+    },
+  },
+];
+
+const keyspaceSteps: SuiteStep[] = [
+  {
+    name: "WATCH: a watched key that expires before EXEC makes it fail",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v", "PX", "100"], "+OK\r\n");
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await sleep(PAST_PX_100);
+      await c.send(command("MULTI") + command("PING") + command("EXEC"));
+      await c.expect("+OK\r\n+QUEUED\r\n*-1\r\n");
+    },
+  },
+  {
+    name: "WATCH: EXPIRE or PERSIST of a watched key by another client makes EXEC fail",
+    redis: true,
+    async run(ctx) {
+      const [c, other] = [await ctx.connect(), await ctx.connect()];
+      const key = ctx.key();
+      const transaction = command("MULTI") + command("PING") + command("EXEC");
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await check(other, ["EXPIRE", key, "100"], ":1\r\n");
+      await c.send(transaction);
+      await c.expect("+OK\r\n+QUEUED\r\n*-1\r\n");
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await check(other, ["PERSIST", key], ":1\r\n");
+      await c.send(transaction);
+      await c.expect("+OK\r\n+QUEUED\r\n*-1\r\n");
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await check(other, ["TTL", key], ":-1\r\n");
+      await c.send(transaction);
+      await c.expect("+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n");
+    },
+  },
+  {
+    name: "TTL commands inside MULTI are queued and run by EXEC",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(
+        command("MULTI") + command("SET", key, "v", "EX", "100") + command("PERSIST", key) +
+          command("EXPIRE", key, "50") + command("TTL", key) + command("EXEC"),
+      );
+      await c.expect(
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n+OK\r\n:1\r\n:1\r\n:50\r\n",
+      );
+    },
+  },
+  {
+    name: "INFO keyspace counts keys and how many have a TTL",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      await check(c, ["SET", ctx.key(), "1", "EX", "100"], "+OK\r\n");
+      await check(c, ["SET", ctx.key(), "2"], "+OK\r\n");
+      const info = await c.call("INFO", "keyspace") as string;
+      assert.match(info, /^# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=\d+\r\n$/);
+    },
+  },
+  {
+    name: "INFO stats counts expired keys",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const expired = async () => {
+        const info = await c.call("INFO", "stats") as string;
+        const found = info.match(/\r\nexpired_keys:(\d+)\r\n/);
+        assert.ok(found, `INFO stats has expired_keys: ${info}`);
+        return Number(found[1]);
+      };
+      const before = await expired();
+      await check(c, ["SET", ctx.key(), "v", "PX", "100"], "+OK\r\n");
+      await sleep(PAST_PX_100);
+      const key = ctx.key();
+      await check(c, ["GET", key], "$-1\r\n");
+      // Whether active expiry or the GET found it, it was counted.
+      for (let i = 0; i < 20 && await expired() === before; i++) await sleep(50);
+      assert.ok(await expired() > before, "expired_keys grew");
+      assert.match(await c.call("INFO", "stats") as string, /\r\nevicted_keys:0\r\n/);
+    },
+  },
+  {
+    name: "CONFIG GET reports maxmemory and maxmemory-policy; INFO memory reports them too",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(
+        c,
+        ["CONFIG", "GET", "maxmemory"],
+        "*2\r\n" + bulk("maxmemory") + bulk("0"),
+      );
+      await check(
+        c,
+        ["CONFIG", "GET", "maxmemory-policy"],
+        "*2\r\n" + bulk("maxmemory-policy") + bulk("noeviction"),
+      );
+      const info = await c.call("INFO", "memory") as string;
+      assert.match(info, /^# Memory\r\n/);
+      assert.match(info, /\r\nused_memory:\d+\r\n/);
+      assert.match(info, /\r\nmaxmemory:0\r\n/);
+      assert.match(info, /\r\nmaxmemory_policy:noeviction\r\n/);
+    },
+  },
+];
+
+/** The steps of lab 4: lab 2's regressions first, then expiry, in lesson order. */
+export const lab4Steps: readonly SuiteStep[] = [
+  ...lab2Steps,
+  ...setSteps,
+  ...expireSteps,
+  ...keyspaceSteps,
+];

@@ -1,0 +1,135 @@
+/**
+ * The write path: what happens around every command that has the `write` flag.
+ *
+ * The command table is data, so lab 4 does not touch a single command to add eviction and logging.
+ * It wraps the handler of every command flagged `write`:
+ *
+ * ```
+ * before:  over --maxmemory?  evict by the policy; still over and the command adds data?  -OOM
+ * run:     the command's own handler, unchanged
+ * after:   did it change the keyspace?  log it, with relative times made absolute (propagate.ts)
+ * ```
+ *
+ * Wrapping the handlers, rather than the dispatcher that calls them, means a command queued in
+ * `MULTI` and run by `EXEC` goes through the same path: `EXEC` calls each queued command's handler.
+ *
+ * "Did it change the keyspace" is Redis's test too: the keyspace reports every change to its
+ * change listeners (Redis counts them in `server.dirty`), and a command is propagated only if one
+ * happened. `SET k v NX` on an existing key, `DEL` of a missing key, `EXPIRE` of a missing key:
+ * nothing changed, nothing logged. Keys the keyspace removes by
+ * itself — expired on access, or evicted — are logged as `DEL key` the moment they go, as Redis
+ * writes them to its AOF, and do not count as the command's own change.
+ *
+ * @module
+ */
+
+import type { Reply } from "../../shared/resp/reply.ts";
+import type {
+  CommandHandler,
+  CommandSpec,
+  CommandTable,
+} from "../../shared/server/command_table.ts";
+import type { Session } from "../../shared/server/session.ts";
+import { NEVER_DENIED } from "./commands.ts";
+import { type Evictor, OOM_ERROR } from "./eviction.ts";
+import type { ExpiringKeyspace } from "./keyspace.ts";
+import { argsForLog } from "./propagate.ts";
+
+/** Where the write path sends what it logs: persistence's `propagate`. */
+export type Propagate = (args: string[]) => void;
+
+/**
+ * Eviction before each write and logging after it, for one keyspace.
+ *
+ * @example
+ * ```ts
+ * const writes = new WritePath(db, evictor);
+ * writes.wrap(table);              // before the log is replayed: replayed writes are not re-logged
+ * const persistence = await openPersistence(server, db, options);
+ * writes.start(persistence.propagate);
+ * ```
+ */
+export class WritePath {
+  #db: ExpiringKeyspace;
+  #evictor: Evictor | null;
+  #propagate: Propagate | null = null;
+  #wrapped = new WeakSet<CommandSpec>();
+  /**
+   * Changes seen by the keyspace's change listener. The keyspace's own `dirty` counts the same
+   * thing, but persistence resets that one after each snapshot; this one only goes up.
+   */
+  #changes = 0;
+
+  /**
+   * Prepares the path. Until {@link start}, nothing is evicted or logged: the server is loading its
+   * data, and Redis too loads everything before it evicts anything.
+   *
+   * @param db The keyspace.
+   * @param evictor Keeps the data under `--maxmemory`; `null` for no limit.
+   */
+  constructor(db: ExpiringKeyspace, evictor: Evictor | null) {
+    this.#db = db;
+    this.#evictor = evictor;
+    db.onChange(() => this.#changes++);
+    db.onRemoved((key) => this.#propagate?.(["DEL", key]));
+  }
+
+  /**
+   * Starts evicting and logging.
+   *
+   * @param propagate Receives each write to log.
+   */
+  start(propagate: Propagate): void {
+    this.#propagate = propagate;
+  }
+
+  /**
+   * Wraps every `write` command of a table that is not wrapped yet. Call it again after
+   * registering more commands.
+   *
+   * @param table The server's command table.
+   */
+  wrap(table: CommandTable): void {
+    for (const spec of table) {
+      if (!spec.flags.includes("write") || spec.handler === undefined) continue;
+      if (this.#wrapped.has(spec)) continue;
+      const wrapped: CommandSpec = { ...spec, handler: this.#around(spec.name, spec.handler) };
+      this.#wrapped.add(wrapped);
+      table.register(wrapped);
+    }
+  }
+
+  #around(name: string, handler: CommandHandler): CommandHandler {
+    const mayBeDenied = !NEVER_DENIED.has(name);
+    return (session: Session, args: string[]): Reply | Promise<Reply> => {
+      const db = this.#db;
+      if (this.#propagate === null) return handler(session, args); // still loading
+      if (this.#evictor !== null && !this.#evictor.performEvictions() && mayBeDenied) {
+        return OOM_ERROR;
+      }
+      const before = this.#changes;
+      const removed = db.expiredKeys + db.evictedKeys;
+      const reply = handler(session, args);
+      if (reply instanceof Promise) {
+        return reply.then((r) => {
+          this.#logIfChanged(args, before, removed);
+          return r;
+        });
+      }
+      this.#logIfChanged(args, before, removed);
+      return reply;
+    };
+  }
+
+  /** Logs a command that changed the keyspace, its relative times made absolute. */
+  #logIfChanged(args: string[], changesBefore: number, removedBefore: number): void {
+    const db = this.#db;
+    // Each removal by the keyspace counted as one change and was logged already, as DEL.
+    const removed = db.expiredKeys + db.evictedKeys - removedBefore;
+    if (this.#changes - changesBefore - removed <= 0) return;
+    this.#propagate?.(argsForLog(args, (key) => ({
+      exists: db.has(key),
+      expiresAt: db.expiresAt(key),
+    })));
+  }
+}
