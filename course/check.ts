@@ -13,10 +13,9 @@
 
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
-import { lessonOf } from "./grade.ts";
+import { lessonOf, startForRun } from "./grade.ts";
 import { findLab, labFolder, LABS } from "./labs.ts";
 import { formatResult, planChecks, runChecks } from "./run_checks.ts";
-import { repoServer } from "./target.ts";
 
 const USAGE = `Usage: deno task check <lab> [--step N]
 
@@ -61,19 +60,19 @@ async function main(argv: string[]): Promise<number> {
     console.error(`No workspace at ${entry}. Create it with: deno task exercise ${lab.id}`);
     return 2;
   }
-  const lesson = await lessonOf(lab);
-  const plan = planChecks(lesson, await lab.steps(), upTo);
-  let server;
+  await using run = await lab.prepare(true);
+  const plan = planChecks(await lessonOf(lab), run.checks, upTo);
+  let started;
   try {
-    server = await repoServer(entry, lab);
+    started = await startForRun(lab, run, entry);
   } catch (error) {
     console.error(`Your server did not start.\n${error instanceof Error ? error.message : error}`);
     return 1;
   }
-  await using running = server;
-  console.log(`${lab.title}: checking ${entry} on ${running.addr}`);
+  await using running = started.target;
+  console.log(`${lab.title}: checking ${entry} on ${started.addr}`);
   let heading: string | undefined;
-  const results = await runChecks(plan, running.addr, {
+  const results = await runChecks(plan, started.addr, {
     stopAtFirstFailure: true,
     onResult: (result) => {
       const title = result.lesson

@@ -18,7 +18,7 @@
 
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
-import { findLab, type Lab, LABS } from "./labs.ts";
+import { findLab, type Lab, type LabRun, LABS } from "./labs.ts";
 import { type LessonStep, parseLesson } from "./lesson.ts";
 import { type CheckResult, formatResult, planChecks, runChecks } from "./run_checks.ts";
 import { commandServer, external, repoServer, type Target } from "./target.ts";
@@ -27,16 +27,17 @@ import { commandServer, external, repoServer, type Target } from "./target.ts";
  * Reads a lab's lesson steps from its README.
  *
  * @param lab The lab.
- * @returns The steps and the checks each names.
+ * @returns The steps and the checks each names; none for a lab checked in suite order.
  */
 export async function lessonOf(lab: Lab): Promise<LessonStep[]> {
+  if (!lab.lessonOrder) return [];
   return parseLesson(await Deno.readTextFile(`${REPO_ROOT}${lab.dir}/README.md`));
 }
 
 /** Options for {@link grade}. */
 export interface GradeOptions {
-  /** Only the checks real Redis passes (to grade the grader against `redis-server`). */
-  redisOnly?: boolean;
+  /** Only the checks the real server passes (to grade the grader against it). */
+  compatibleOnly?: boolean;
   /** Stop at the first failure. */
   stopAtFirstFailure?: boolean;
   /** Called after each check. */
@@ -47,18 +48,37 @@ export interface GradeOptions {
  * Runs a lab's checks, in lesson order, against a server.
  *
  * @param lab The lab whose suite to run.
+ * @param run The prepared run (its checks).
  * @param addr The server, `host:port`.
  * @param options Which checks, and progress.
  * @returns One result per check run.
  */
 export async function grade(
   lab: Lab,
+  run: LabRun,
   addr: string,
   options: GradeOptions = {},
 ): Promise<CheckResult[]> {
-  const suite = (await lab.steps()).filter((step) => !options.redisOnly || step.redis);
-  const plan = planChecks(await lessonOf(lab), suite);
+  const checks = run.checks.filter((check) => !options.compatibleOnly || check.compatible);
+  const plan = planChecks(await lessonOf(lab), checks);
   return await runChecks(plan, addr, options);
+}
+
+/**
+ * Starts a lab's server from this repository for a prepared run.
+ *
+ * @param lab The lab.
+ * @param run The prepared run (its server arguments).
+ * @param entry The server's path from the repository root (the reference or a workspace).
+ * @returns The running server, and the address its checks connect to.
+ */
+export async function startForRun(
+  lab: Lab,
+  run: LabRun,
+  entry: string,
+): Promise<{ target: Target; addr: string }> {
+  const target = await repoServer(entry, { args: run.serverArgs, denoFlags: lab.denoFlags });
+  return { target, addr: run.checkAddr?.(target.addr) ?? target.addr };
 }
 
 const USAGE = `Usage: deno task grade <lab> [--addr HOST:PORT | --cmd "COMMAND"] [options]
@@ -70,7 +90,8 @@ Runs a lab's black-box suite against a server and reports every check.
   --cmd "COMMAND"     start the server with this shell command; {port} is replaced by a free
                       port, and the server is ready when that port accepts connections
                       (default: this repository's reference server for the lab)
-  --redis-only        only the checks real Redis passes
+  --compatible-only   only the checks the real server (redis-server, or memcached for
+                      lab4-memcache) passes too
   --help              show this help
 
 Exit status: 0 if every check passed, 1 if any failed, 2 for a usage error.`;
@@ -84,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
       options: {
         addr: { type: "string" },
         cmd: { type: "string" },
-        "redis-only": { type: "boolean", default: false },
+        "compatible-only": { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
     });
@@ -106,22 +127,24 @@ async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  await using run = await lab.prepare(!values.addr && !values.cmd);
   let target: Target;
+  let addr: string;
   try {
-    target = values.addr
-      ? external(values.addr)
-      : values.cmd
-      ? await commandServer(values.cmd)
-      : await repoServer(`${lab.dir}/server.ts`, lab);
+    if (values.addr) ({ target, addr } = { target: external(values.addr), addr: values.addr });
+    else if (values.cmd) {
+      target = await commandServer(values.cmd);
+      addr = target.addr;
+    } else ({ target, addr } = await startForRun(lab, run, `${lab.dir}/server.ts`));
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
     return 1;
   }
-  await using server = target;
-  console.log(`${lab.title}: grading ${server.addr}`);
+  await using _server = target;
+  console.log(`${lab.title}: grading ${addr}`);
   let heading: string | undefined;
-  const results = await grade(lab, server.addr, {
-    redisOnly: values["redis-only"],
+  const results = await grade(lab, run, addr, {
+    compatibleOnly: values["compatible-only"],
     onResult: (result) => {
       const title = result.lesson
         ? `Step ${result.lesson.number}. ${result.lesson.title}`

@@ -1,63 +1,77 @@
 /**
  * Why the grader can be trusted, proven on every run: it passes every reference lab, it passes
- * a real `redis-server` on the checks marked Redis-compatible, and it fails an untouched exercise
- * workspace at the lesson's first step.
+ * the real `redis-server` (and `memcached`) on the checks marked compatible, and it fails every
+ * untouched exercise workspace at the first check it runs.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  hasProgram,
-  REPO_ROOT,
-  startLabServer,
-  startRedisServer,
-} from "../shared/testing/processes.ts";
-import { grade } from "./grade.ts";
-import { LABS } from "./labs.ts";
+import { hasProgram, REPO_ROOT, startRedisServer } from "../shared/testing/processes.ts";
+import { startMemcached } from "../labs/04-ttl-persistence/memcache/testing.ts";
+import { grade, startForRun } from "./grade.ts";
+import { type Lab, labFolder, LABS } from "./labs.ts";
 import { writeWorkspace } from "./exercise.ts";
+import type { CheckResult } from "./run_checks.ts";
 
-function failures(results: { ok: boolean; check: { name: string }; error?: string }[]): string {
+function failures(results: CheckResult[]): string {
   return results.filter((r) => !r.ok).map((r) => `${r.check.name}: ${r.error}`).join("\n");
+}
+
+/** Starts the real server a lab's compatible checks reproduce, or `null` if it is absent. */
+async function startReal(lab: Lab): Promise<{ addr: string; stop(): Promise<void> } | null> {
+  if (lab.reference === "redis-server") return await startRedisServer();
+  if (lab.reference === "memcached") return await startMemcached();
+  return null;
 }
 
 for (const lab of LABS) {
   Deno.test(`the grader passes the reference ${lab.id}`, async () => {
-    await using server = await startLabServer(`${lab.dir}/server.ts`, {
-      args: lab.serverArgs,
-      denoFlags: lab.denoFlags,
+    await using run = await lab.prepare(true);
+    const { target, addr } = await startForRun(lab, run, `${lab.dir}/server.ts`);
+    await using _server = target;
+    const results = await grade(lab, run, addr);
+    assert.ok(results.length > 0);
+    assert.equal(failures(results), "");
+  });
+
+  if (lab.reference !== null) {
+    const installed = hasProgram(lab.reference);
+    Deno.test({
+      name: `the grader passes a real ${lab.reference} on the compatible checks of ${lab.id}` +
+        (installed ? "" : ` (skipped: ${lab.reference} is not installed)`),
+      ignore: !installed,
+      fn: async () => {
+        await using run = await lab.prepare(false);
+        const real = await startReal(lab);
+        assert.ok(real, `${lab.reference} did not start`);
+        try {
+          const results = await grade(lab, run, real.addr, { compatibleOnly: true });
+          assert.ok(results.length > 0);
+          assert.equal(failures(results), "");
+        } finally {
+          await real.stop();
+        }
+      },
     });
-    const results = await grade(lab, server.addr);
-    assert.ok(results.length > 0);
-    assert.equal(failures(results), "");
-  });
+  }
+}
 
-  Deno.test(`the grader passes a real redis-server on the Redis-compatible checks of ${lab.id}`, {
-    ignore: !hasProgram("redis-server"),
-  }, async () => {
-    await using redis = await startRedisServer();
-    assert.ok(redis);
-    const results = await grade(lab, redis.addr, { redisOnly: true });
-    assert.ok(results.length > 0);
-    assert.equal(failures(results), "");
-  });
-
-  Deno.test(`the grader fails the untouched ${lab.id} exercise at the lesson's first step`, async () => {
+for (const lab of LABS.filter((lab) => /^lab\d$/.test(lab.id))) {
+  Deno.test(`the grader fails the untouched ${lab.id} exercise at its first check`, async () => {
     const out = await Deno.makeTempDir({ dir: join(REPO_ROOT, "exercises"), prefix: ".test-" });
     try {
-      const workspace = join(out, lab.dir.split("/").at(-1) ?? lab.id);
+      const workspace = join(out, labFolder(lab));
       const files = await writeWorkspace(lab, { out: workspace });
       assert.ok(files.some((f) => f.markers.length > 0), "the lab has no exercise markers");
-      await using server = await startLabServer(
-        `${workspace.slice(REPO_ROOT.length)}/server.ts`,
-        { args: lab.serverArgs, denoFlags: lab.denoFlags },
-      );
-      const results = await grade(lab, server.addr, { stopAtFirstFailure: true });
-      const failed = results.at(-1);
-      assert.ok(failed && !failed.ok, "the untouched workspace passed every check");
-      assert.equal(failed.lesson?.number, 1, `first failure: ${failed.check.name}`);
-      assert.match(failed.error ?? "", /not implemented yet: lesson step 1|Expected/);
+      await using run = await lab.prepare(true);
+      const entry = `${workspace.slice(REPO_ROOT.length)}/server.ts`;
+      const { target, addr } = await startForRun(lab, run, entry);
+      await using _server = target;
+      const results = await grade(lab, run, addr, { stopAtFirstFailure: true });
+      assert.equal(results.length, 1, `passed: ${results.slice(0, -1).map((r) => r.check.name)}`);
+      assert.equal(results[0].ok, false);
     } finally {
       await Deno.remove(out, { recursive: true });
     }

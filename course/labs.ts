@@ -1,27 +1,104 @@
 /**
- * The course's labs, as the course tools see them: where each lives, how to start its server, and
- * its black-box suite.
+ * The course's labs, as the course tools see them: where each lives, how to start its server,
+ * how to connect to it, and its black-box checks.
  *
  * @module
  */
 
-import type { SuiteStep } from "../shared/testing/suite.ts";
+import { freePort } from "../shared/testing/processes.ts";
+import { RawClient } from "../shared/testing/raw_client.ts";
+import { type RawConnect, StepContext, type SuiteStep } from "../shared/testing/suite.ts";
+import type { McStep } from "../labs/04-ttl-persistence/memcache/testing.ts";
+import { McStepContext } from "../labs/04-ttl-persistence/memcache/testing.ts";
+
+/** One black-box check, ready to run against an address. */
+export interface GradeCheck {
+  /** Reads as a sentence. */
+  name: string;
+  /** Whether the real server of the protocol (redis-server, memcached) passes it too. */
+  compatible: boolean;
+  /** Runs the check against `host:port`; throws with the bytes expected and received. */
+  run(addr: string): Promise<void>;
+}
+
+/** Everything one grading run of a lab needs; disposing it removes its scratch files. */
+export interface LabRun extends AsyncDisposable {
+  /** Arguments for a server this repository starts (beyond `--port 0`). */
+  serverArgs: string[];
+  /** Where the checks connect, given where the started server listens (default: there). */
+  checkAddr?: (serverAddr: string) => string;
+  /** The checks, in suite order. */
+  checks: GradeCheck[];
+}
 
 /** One lab of the course. */
 export interface Lab {
-  /** The name the tools take on the command line: `lab1` ... `lab4`. */
+  /** The name the tools take on the command line: `lab1` ... `lab4`, `lab4-memcache`. */
   id: string;
   /** The lab's directory from the repository root, such as `labs/01-single-client`. */
   dir: string;
   /** The lab's title. */
   title: string;
-  /** Loads the lab's suite: its own checks and the earlier labs' as regressions. */
-  steps(): Promise<readonly SuiteStep[]>;
+  /**
+   * The real server whose behaviour the compatible checks reproduce; `null` for lab 3, whose
+   * checks run inside its own secure channel, which no real server speaks.
+   */
+  reference: "redis-server" | "memcached" | null;
   /** Deno permission flags its server needs. */
   denoFlags: string[];
-  /** Arguments every start of its server gets (beyond `--port 0`). */
-  serverArgs: string[];
+  /**
+   * Whether its README's numbered steps name these checks (`### 1. ...` then `Check: **...**`).
+   * The memcached port's checks are listed in lab 4's lesson in another shape, so they run in
+   * suite order.
+   */
+  lessonOrder: boolean;
+  /**
+   * Prepares a run: a scratch directory, a server key to trust, the checks.
+   *
+   * @param ours `true` when this repository starts the server (so we know its identity key).
+   */
+  prepare(ours: boolean): Promise<LabRun>;
 }
+
+/** Turns suite steps into checks, each with a fresh context connecting the lab's way. */
+export function fromSuite(steps: readonly SuiteStep[], connect?: RawConnect): GradeCheck[] {
+  return steps.map((step) => ({
+    name: step.name,
+    compatible: step.redis,
+    run: async (addr) => {
+      const ctx = new StepContext(addr, connect ?? RawClient.connect);
+      try {
+        await step.run(ctx);
+      } finally {
+        await ctx.dispose();
+      }
+    },
+  }));
+}
+
+function fromMemcacheSuite(steps: readonly McStep[]): GradeCheck[] {
+  return steps.map((step) => ({
+    name: step.name,
+    compatible: step.memcached,
+    run: async (addr) => {
+      const ctx = new McStepContext(addr);
+      try {
+        await step.run(ctx);
+      } finally {
+        await ctx.dispose();
+      }
+    },
+  }));
+}
+
+/** A scratch directory for one run, removed with it. */
+async function scratch(): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix: "cachelab-grade-" });
+  return { path, remove: () => Deno.remove(path, { recursive: true }) };
+}
+
+const SERVER_FLAGS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+const nothingToRemove = () => Promise.resolve();
 
 /** Every lab with a suite, in course order. */
 export const LABS: readonly Lab[] = [
@@ -29,17 +106,86 @@ export const LABS: readonly Lab[] = [
     id: "lab1",
     dir: "labs/01-single-client",
     title: "Lab 1: one client at a time",
-    steps: async () => (await import("../labs/01-single-client/suite.ts")).lab1Steps,
+    reference: "redis-server",
     denoFlags: ["--allow-net"],
-    serverArgs: [],
+    lessonOrder: true,
+    prepare: async () => ({
+      serverArgs: [],
+      checks: fromSuite((await import("../labs/01-single-client/suite.ts")).lab1Steps),
+      [Symbol.asyncDispose]: nothingToRemove,
+    }),
   },
   {
     id: "lab2",
     dir: "labs/02-threaded",
     title: "Lab 2: many clients at once",
-    steps: async () => (await import("../labs/02-threaded/suite.ts")).lab2Steps,
+    reference: "redis-server",
     denoFlags: ["--allow-net"],
-    serverArgs: [],
+    lessonOrder: true,
+    prepare: async () => ({
+      serverArgs: [],
+      checks: fromSuite((await import("../labs/02-threaded/suite.ts")).lab2Steps),
+      [Symbol.asyncDispose]: nothingToRemove,
+    }),
+  },
+  {
+    id: "lab3",
+    dir: "labs/03-secure",
+    title: "Lab 3: nothing readable on the wire",
+    reference: null,
+    denoFlags: SERVER_FLAGS,
+    lessonOrder: true,
+    prepare: async (ours) => {
+      const { lab2Steps } = await import("../labs/02-threaded/suite.ts");
+      const { noPasswordAuthSteps } = await import("../labs/03-secure/auth_suite.ts");
+      const { prepareIdentity, secureRawConnect } = await import(
+        "../labs/03-secure/test_support.ts"
+      );
+      const dir = await scratch();
+      // Our server's key is made here first, so the checks pin it. A server started elsewhere
+      // has a key we cannot know: the checks then trust whatever key it shows.
+      const fingerprint = ours ? await prepareIdentity(dir.path) : undefined;
+      return {
+        serverArgs: ["--dir", dir.path],
+        checks: fromSuite([...lab2Steps, ...noPasswordAuthSteps], secureRawConnect(fingerprint)),
+        [Symbol.asyncDispose]: dir.remove,
+      };
+    },
+  },
+  {
+    id: "lab4",
+    dir: "labs/04-ttl-persistence",
+    title: "Lab 4: expiry, persistence, eviction",
+    reference: "redis-server",
+    denoFlags: SERVER_FLAGS,
+    lessonOrder: true,
+    prepare: async () => {
+      const dir = await scratch();
+      return {
+        serverArgs: ["--dir", dir.path, "--save", "", "--appendonly", "no"],
+        checks: fromSuite((await import("../labs/04-ttl-persistence/suite.ts")).lab4Steps),
+        [Symbol.asyncDispose]: dir.remove,
+      };
+    },
+  },
+  {
+    id: "lab4-memcache",
+    dir: "labs/04-ttl-persistence",
+    title: "Lab 4: the memcached protocol",
+    reference: "memcached",
+    denoFlags: SERVER_FLAGS,
+    lessonOrder: false,
+    prepare: async () => {
+      const dir = await scratch();
+      const port = freePort();
+      const { memcacheSteps } = await import("../labs/04-ttl-persistence/memcache/suite.ts");
+      return {
+        serverArgs: ["--dir", dir.path, "--save", "", "--memcache-port", String(port)],
+        checkAddr: (serverAddr) => `${serverAddr.slice(0, serverAddr.lastIndexOf(":"))}:${port}`,
+        checks: fromMemcacheSuite(memcacheSteps),
+        [Symbol.asyncDispose]: dir.remove,
+      };
+    },
   },
 ];
 

@@ -48,7 +48,14 @@ export function parseLesson(markdown: string): LessonStep[] {
       current.checks.push(match[1].replace(/\\(.)/g, "$1"));
     }
   };
+  let inCode = false;
   for (const line of markdown.split("\n")) {
+    // A fenced code block may hold lines such as "# a shell comment": they are not headings.
+    if (/^\s*(```|~~~)/.test(line)) inCode = !inCode;
+    if (inCode || /^\s*(```|~~~)/.test(line)) {
+      endParagraph();
+      continue;
+    }
     if (line.trim() === "" || /^#{1,3}\s/.test(line)) endParagraph();
     else paragraph.push(line.trim());
     const heading = HEADING.exec(line);

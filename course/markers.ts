@@ -167,7 +167,8 @@ export function exercise(source: string, stubImport: string): ExerciseFile {
 
 /** Adds the stubs' import after the file's last top-level import. */
 function addImport(text: string, specifier: string): string {
-  const statement = `import { notImplemented, todoHandler } from ${JSON.stringify(specifier)};\n`;
+  const names = "NotImplementedError, notImplemented, todoHandler";
+  const statement = `import { ${names} } from ${JSON.stringify(specifier)};\n`;
   const imports = [...text.matchAll(/^import[^;]*;\n/gm)];
   const last = imports.at(-1);
   if (last?.index === undefined) return statement + text;

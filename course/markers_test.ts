@@ -23,7 +23,7 @@ Deno.test("exercise() turns a marked handler into a TODO that names its step", (
     text,
     [
       `import { OK } from "../../shared/resp/reply.ts";`,
-      `import { notImplemented, todoHandler } from "../../shared/server/not_implemented.ts";`,
+      `import { NotImplementedError, notImplemented, todoHandler } from "../../shared/server/not_implemented.ts";`,
       `export const commands = [{`,
       `  name: "set",`,
       `  // TODO (lesson step 4): store the value`,

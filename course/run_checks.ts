@@ -9,7 +9,7 @@
  * @module
  */
 
-import { StepContext, type SuiteStep } from "../shared/testing/suite.ts";
+import type { GradeCheck } from "./labs.ts";
 import type { LessonStep } from "./lesson.ts";
 
 /** A check, and the lesson step it belongs to (or `null` for checks no step names). */
@@ -17,14 +17,14 @@ export interface PlannedCheck {
   /** The lesson step, or `null`. */
   lesson: LessonStep | null;
   /** The check. */
-  check: SuiteStep;
+  check: GradeCheck;
 }
 
 /**
  * Tells whether a lesson's name for a check means this check. A lesson may shorten a long name:
  * it names the check by its first words, with or without a trailing "...".
  */
-export function namesCheck(name: string, check: SuiteStep): boolean {
+export function namesCheck(name: string, check: { name: string }): boolean {
   const prefix = name.replace(/\s*(?:\.\.\.|…)$/, "");
   return check.name.startsWith(prefix);
 }
@@ -40,11 +40,11 @@ export function namesCheck(name: string, check: SuiteStep): boolean {
  */
 export function planChecks(
   lesson: readonly LessonStep[],
-  suite: readonly SuiteStep[],
+  suite: readonly GradeCheck[],
   upTo?: number,
 ): PlannedCheck[] {
   const plan: PlannedCheck[] = [];
-  const planned = new Set<SuiteStep>();
+  const planned = new Set<GradeCheck>();
   for (const step of lesson) {
     if (upTo !== undefined && step.number > upTo) break;
     for (const name of step.checks) {
@@ -97,13 +97,12 @@ export async function runChecks(
   const results: CheckResult[] = [];
   const timeoutMs = options.timeoutMs ?? 30_000;
   for (const planned of plan) {
-    const ctx = new StepContext(addr);
     const started = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let error: string | undefined;
     try {
       await Promise.race([
-        planned.check.run(ctx),
+        planned.check.run(addr),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new Error(`No answer within ${timeoutMs / 1000} s`)),
@@ -115,7 +114,6 @@ export async function runChecks(
       error = e instanceof Error ? e.message : String(e);
     } finally {
       clearTimeout(timer);
-      await ctx.dispose();
     }
     const result = { ...planned, ok: error === undefined, error, ms: performance.now() - started };
     results.push(result);

@@ -6,7 +6,6 @@
  */
 
 import { freePort, startLabServer } from "../shared/testing/processes.ts";
-import type { Lab } from "./labs.ts";
 
 /** A server under test, and how to let it go. */
 export interface Target extends AsyncDisposable {
@@ -34,11 +33,14 @@ export function external(addr: string): Target {
  * with `--port 0`, waiting for its `listening on` line.
  *
  * @param entry The server's path from the repository root.
- * @param lab The lab, for the permissions and arguments its server needs.
+ * @param options Its arguments (beyond `--port 0`) and Deno permission flags.
  * @returns The running server.
  */
-export async function repoServer(entry: string, lab: Lab): Promise<Target> {
-  const server = await startLabServer(entry, { args: lab.serverArgs, denoFlags: lab.denoFlags });
+export async function repoServer(
+  entry: string,
+  options: { args: string[]; denoFlags: string[] },
+): Promise<Target> {
+  const server = await startLabServer(entry, options);
   return { addr: server.addr, log: server.log, [Symbol.asyncDispose]: server.stop };
 }
 
