@@ -12,6 +12,10 @@ import {
   startLabServer,
   startRedisServer,
 } from "../shared/testing/processes.ts";
+import {
+  describeLab3BehindTunnel,
+  startLab3BehindTunnel,
+} from "../labs/03-secure/bench_profile.ts";
 import { commandLine, REDIS_ID, type ServerColumn } from "./report.ts";
 
 /** What the comparison must know about a lab beyond where its server is. */
@@ -23,6 +27,13 @@ export interface LabProfile {
   oneClientAtATime?: boolean;
   /** Extra arguments for its server. */
   args?: string[];
+  /**
+   * Starts the server some other way than `startLabServer(entry, { args })`: lab 3, whose server
+   * speaks only its encrypted channel, is measured through a local plaintext tunnel.
+   */
+  start?: () => Promise<RunningServer>;
+  /** With {@link start}: the commands it ran, for the report. */
+  describeStart?: (server: RunningServer) => string;
 }
 
 /**
@@ -32,6 +43,7 @@ export interface LabProfile {
  */
 export const LAB_PROFILES: Readonly<Record<string, LabProfile>> = {
   "01-single-client": { oneClientAtATime: true },
+  "03-secure": { start: startLab3BehindTunnel, describeStart: describeLab3BehindTunnel },
 };
 
 /** A server to measure: how to start it, and how to show it. */
@@ -67,10 +79,11 @@ export function discoverLabs(): ServerPlan[] {
       id,
       title: `${id} (${entry.name})`,
       oneClientAtATime: profile.oneClientAtATime ?? false,
-      start: () => startLabServer(entryPath, { args }),
-      describeStart: (s) =>
-        `${commandLine("deno", ["run", "--allow-net", entryPath, "--port", "0", ...args])}` +
-        `  # listening on ${s.addr}`,
+      start: profile.start ?? (() => startLabServer(entryPath, { args })),
+      describeStart: profile.describeStart ??
+        ((s) =>
+          `${commandLine("deno", ["run", "--allow-net", entryPath, "--port", "0", ...args])}` +
+          `  # listening on ${s.addr}`),
     });
   }
   return plans.sort((a, b) => a.id.localeCompare(b.id, "en", { numeric: true }));

@@ -48,6 +48,13 @@ function increment(text: string): number | bigint | ErrorReply {
  */
 // exercise step 4: SET with NX, XX and GET
 function set({ db }: Session, args: string[]): Reply {
+  // The common case, a plain `SET key value`, needs no old value: store and answer, rather than
+  // look the key up twice. A small saving (a few percent of a SET's JavaScript, near the noise of
+  // bench/server_path_bench.ts), but SET is half of every benchmark.
+  if (args.length === 3) {
+    db.set(args[1], args[2]);
+    return OK;
+  }
   let nx = false;
   let xx = false;
   let get = false;

@@ -5,25 +5,36 @@
  * the front, return `undefined` (not `null`, which is a real reply: the null bulk string) when the
  * bytes run out. Unlike a request, a reply can be any RESP2 type and arrays can nest.
  *
+ * Like the request decoder, it consumes nothing until a whole reply is there, but it remembers how
+ * far it got: the arrays it has started, with the elements decoded so far, and where the next
+ * element starts. Starting over from the first byte after every read would be simpler, but a big
+ * reply (`KEYS *` over a million keys, a few hundred reads) would then be decoded a few hundred
+ * times over: quadratic time, seconds instead of milliseconds.
+ *
  * @module
  */
 
 import { Buffer } from "node:buffer";
+import { SHORT_BYTE_STRING, shortByteString } from "./bytes.ts";
 import { ProtocolError } from "./errors.ts";
 import { ErrorReply, NULL_ARRAY, type Reply, SimpleString } from "./reply.ts";
 import { parseStrictInteger } from "./request_decoder.ts";
 
 const CR = 0x0d;
 
-/** A marker for "the value is not complete yet", thrown and caught inside one `next()` call. */
-const INCOMPLETE = Symbol("incomplete");
-
 /**
- * How deeply arrays may nest. The parser recurses once per level, so without a bound a few hundred
- * kilobytes of `*1\r\n` would overflow the stack. No Redis reply comes near it: the deepest ones
- * (`COMMAND DOCS`, `XINFO STREAM FULL`, inside an `EXEC`) nest fewer than ten arrays.
+ * How deeply arrays may nest. No Redis reply comes near it: the deepest ones (`COMMAND DOCS`,
+ * `XINFO STREAM FULL`, inside an `EXEC`) nest fewer than ten arrays. A stream that nests deeper is
+ * broken or hostile, and each level it opens holds an unfinished array in memory.
  */
 const MAX_DEPTH = 1000;
+
+/** An array the decoder has started: its elements so far, and how many it will have. */
+interface OpenArray {
+  items: Reply[];
+  filled: number;
+  count: number;
+}
 
 /**
  * Decodes server replies from a byte stream.
@@ -41,7 +52,12 @@ export class ReplyDecoder {
   #view = Buffer.from(this.#buf.buffer);
   #start = 0;
   #end = 0;
-  #pos = 0;
+  // The reply at #start while it is incomplete: the arrays it has opened, outermost first, and
+  // where the next value starts, relative to #start (which moves when the buffer is compacted).
+  #open: OpenArray[] = [];
+  #resumeOffset = 0;
+  // While waiting for the end of a line: how far, relative to #start, it has been searched already.
+  #lineSearched = 0;
 
   /** How many received bytes are waiting to be decoded. */
   get buffered(): number {
@@ -81,64 +97,112 @@ export class ReplyDecoder {
    * @throws {ProtocolError} When the bytes are not RESP2.
    */
   next(): Reply | undefined {
-    if (this.#start === this.#end) return undefined;
-    this.#pos = this.#start;
-    try {
-      const value = this.#value(0);
-      this.#start = this.#pos;
-      return value;
-    } catch (e) {
-      if (e === INCOMPLETE) return undefined;
-      throw e;
+    const open = this.#open;
+    let pos = this.#start + this.#resumeOffset;
+    for (;;) {
+      // One value, or the header of an array, starting at `pos`.
+      if (pos >= this.#end) return this.#suspend(pos);
+      const type = this.#buf[pos];
+      const lineEnd = this.#lineEnd(pos);
+      if (lineEnd < 0) return this.#suspend(pos);
+      const lineStart = pos + 1;
+      // Where the value's bytes end: after its line, or after a bulk string's payload.
+      let after = lineEnd + 2;
+      let value: Reply;
+      switch (type) {
+        case 0x2b: // +
+          value = new SimpleString(this.#string(lineStart, lineEnd));
+          break;
+        case 0x2d: // -
+          value = new ErrorReply(this.#string(lineStart, lineEnd));
+          break;
+        case 0x3a: // :
+          value = this.#integer(lineStart, lineEnd);
+          break;
+        case 0x24: { // $
+          const length = this.#length(lineStart, lineEnd, "bulk");
+          if (length < 0) {
+            value = null;
+            break;
+          }
+          const dataStart = lineEnd + 2;
+          // Wait at the header for the whole payload; checking again later is one comparison.
+          if (dataStart + length + 2 > this.#end) return this.#suspend(pos);
+          value = this.#string(dataStart, dataStart + length);
+          after = dataStart + length + 2;
+          break;
+        }
+        case 0x2a: { // *
+          const length = this.#length(lineStart, lineEnd, "multibulk");
+          if (length < 0) {
+            value = NULL_ARRAY;
+            break;
+          }
+          if (open.length >= MAX_DEPTH) {
+            throw new ProtocolError(`arrays nested deeper than ${MAX_DEPTH}`);
+          }
+          if (length === 0) {
+            value = [];
+            break;
+          }
+          // Preallocate only a modest count: the header is a claim, and `*99999999999` is too big
+          // for any JavaScript array (and would throw a RangeError instead of waiting).
+          open.push({ items: length <= 1024 ? new Array(length) : [], filled: 0, count: length });
+          pos = after;
+          continue;
+        }
+        default:
+          throw new ProtocolError(`unexpected reply type '${String.fromCharCode(type)}'`);
+      }
+      pos = after;
+      // The value completes the innermost open array, which may complete the one around it...
+      for (;;) {
+        const top = open.at(-1);
+        if (top === undefined) {
+          // ...until a whole reply is done.
+          this.#start = pos;
+          this.#resumeOffset = this.#lineSearched = 0;
+          return value;
+        }
+        top.items[top.filled++] = value;
+        if (top.filled < top.count) break;
+        open.pop();
+        value = top.items;
+      }
     }
   }
 
-  #value(depth: number): Reply {
-    if (this.#pos >= this.#end) throw INCOMPLETE;
-    const type = this.#buf[this.#pos];
-    const lineEnd = this.#lineEnd();
-    const lineStart = this.#pos + 1;
-    this.#pos = lineEnd + 2;
-    switch (type) {
-      case 0x2b: // +
-        return new SimpleString(this.#view.toString("latin1", lineStart, lineEnd));
-      case 0x2d: // -
-        return new ErrorReply(this.#view.toString("latin1", lineStart, lineEnd));
-      case 0x3a: // :
-        return this.#integer(lineStart, lineEnd);
-      case 0x24: { // $
-        const length = this.#length(lineStart, lineEnd, "bulk");
-        if (length < 0) return null;
-        const dataStart = this.#pos;
-        if (dataStart + length + 2 > this.#end) throw INCOMPLETE;
-        this.#pos = dataStart + length + 2;
-        return this.#view.toString("latin1", dataStart, dataStart + length);
-      }
-      case 0x2a: { // *
-        const length = this.#length(lineStart, lineEnd, "multibulk");
-        if (length < 0) return NULL_ARRAY;
-        if (depth >= MAX_DEPTH) throw new ProtocolError(`arrays nested deeper than ${MAX_DEPTH}`);
-        // Preallocate only a modest count: the header is a claim, and `*99999999999` is too big for
-        // any JavaScript array (and would throw a RangeError instead of waiting for the elements).
-        const items: Reply[] = length <= 1024 ? new Array(length) : [];
-        for (let i = 0; i < length; i++) items[i] = this.#value(depth + 1);
-        return items;
-      }
-      default:
-        throw new ProtocolError(`unexpected reply type '${String.fromCharCode(type)}'`);
-    }
+  /** Remembers where the incomplete reply stopped, so that the next call resumes there. */
+  #suspend(pos: number): undefined {
+    this.#resumeOffset = pos - this.#start;
+    return undefined;
   }
 
   /**
-   * Finds the CR ending the line at `#pos`, or signals that the line is incomplete. A plain loop
-   * that stops at `#end`, as in the request decoder: the built-in `indexOf` would search the stale
-   * rest of the buffer too.
+   * Finds the CR ending the line at `pos`, or returns -1 if it has not arrived with its LF. A plain
+   * loop that stops at `#end`, as in the request decoder: the built-in `indexOf` would search the
+   * stale rest of the buffer too. A long line arriving in pieces is searched once, not once per
+   * piece: the search resumes where the last one gave up.
    */
-  #lineEnd(): number {
+  #lineEnd(pos: number): number {
     const buf = this.#buf;
     const end = this.#end;
-    for (let i = this.#pos; i + 1 < end; i++) if (buf[i] === CR) return i;
-    throw INCOMPLETE;
+    let i = Math.max(pos, this.#start + this.#lineSearched);
+    for (; i + 1 < end; i++) {
+      if (buf[i] === CR) {
+        this.#lineSearched = 0;
+        return i;
+      }
+    }
+    // The last byte may be a CR whose LF has not come: search it again next time.
+    this.#lineSearched = Math.max(pos, end - 1) - this.#start;
+    return -1;
+  }
+
+  #string(start: number, end: number): string {
+    return end - start <= SHORT_BYTE_STRING
+      ? shortByteString(this.#buf, start, end - start)
+      : this.#view.toString("latin1", start, end);
   }
 
   #length(start: number, end: number, what: string): number {

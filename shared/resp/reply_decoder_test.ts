@@ -155,7 +155,7 @@ Deno.test("ReplyDecoder waits on an array count too big for memory instead of th
 });
 
 Deno.test("ReplyDecoder rejects arrays nested past its depth limit with ProtocolError", () => {
-  // Each level is a recursive call, so an unbounded depth would overflow the stack.
+  // No real reply nests deeper than a few levels, and each open level holds an unfinished array.
   const decoder = new ReplyDecoder();
   decoder.push(byteStringToBytes("*1\r\n".repeat(100_000) + ":1\r\n"));
   assert.throws(() => decoder.next(), {
@@ -171,4 +171,49 @@ Deno.test("ReplyDecoder rejects arrays nested past its depth limit with Protocol
     reply = reply[0];
   }
   assert.equal(reply, 1);
+});
+
+Deno.test("ReplyDecoder decodes an array of 200,000 elements arriving in 16 KiB reads", () => {
+  // Decoding must resume where the last read ended: starting over from the reply's first byte on
+  // each of the ~150 reads would decode 15 million elements (seconds) instead of 200,000.
+  const items: Reply[] = [];
+  for (let i = 0; i < 100_000; i++) items.push(`key:${i}`, i);
+  const bytes = encodeReply(items);
+  const decoder = new ReplyDecoder();
+  for (let i = 0; i < bytes.length; i += 16_384) {
+    assert.equal(decoder.next(), undefined);
+    decoder.push(bytes.subarray(i, i + 16_384));
+  }
+  assert.deepEqual(decoder.next(), items);
+  assert.equal(decoder.buffered, 0);
+});
+
+Deno.test("ReplyDecoder resumes inside nested arrays and keeps what follows", () => {
+  // Split everywhere, with a second reply behind the first: what was decoded before a split is
+  // kept, and the count of unconsumed bytes still starts at the first reply's first byte.
+  const first = "*3\r\n*2\r\n:1\r\n$3\r\nfoo\r\n*0\r\n*1\r\n+OK\r\n";
+  const second = "$-1\r\n";
+  for (let cut = 1; cut < first.length; cut++) {
+    const decoder = new ReplyDecoder();
+    decoder.push(byteStringToBytes(first.slice(0, cut)));
+    assert.equal(decoder.next(), undefined, `cut at ${cut}`);
+    assert.equal(decoder.buffered, cut);
+    decoder.push(byteStringToBytes(first.slice(cut) + second));
+    assert.deepEqual(decoder.next(), [[1, "foo"], [], [new SimpleString("OK")]], `cut at ${cut}`);
+    assert.equal(decoder.next(), null);
+    assert.equal(decoder.buffered, 0);
+  }
+});
+
+Deno.test("ReplyDecoder decodes a long status line arriving a byte at a time", () => {
+  // The search for the line's end resumes too, including past a CR whose LF comes later.
+  const text = "x".repeat(5_000);
+  const decoder = new ReplyDecoder();
+  for (const c of `+${text}\r`) {
+    decoder.push(byteStringToBytes(c));
+    assert.equal(decoder.next(), undefined);
+  }
+  decoder.push(byteStringToBytes("\n:5\r\n"));
+  assert.deepEqual(decoder.next(), new SimpleString(text));
+  assert.equal(decoder.next(), 5);
 });

@@ -413,3 +413,66 @@ Deno.test("parseStrictInteger accepts exactly what Redis's string2ll accepts", (
   // It reads only [start, end), so a header can be parsed in place.
   assert.equal(parseStrictInteger(byteStringToBytes("$123\r\n"), 1, 4), 123);
 });
+
+Deno.test("RequestDecoder allocates for a big bulk string only as its bytes arrive", () => {
+  // A header is a claim, not bytes: `$536870912` followed by nothing must not cost 512 MiB.
+  const decoder = new RequestDecoder();
+  const initial = decoder.capacity;
+  decoder.push(byteStringToBytes("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n"));
+  assert.equal(decoder.next(), null);
+  assert.equal(decoder.capacity, initial);
+  // A mebibyte of it arrives: the buffer grows with it, by doubling, not to the claimed size.
+  const piece = new Uint8Array(16_384).fill(0x61);
+  for (let i = 0; i < 64; i++) {
+    decoder.push(piece);
+    assert.equal(decoder.next(), null);
+  }
+  assert.ok(decoder.capacity <= 2 * 1024 * 1024, `capacity ${decoder.capacity}`);
+  assert.equal(decoder.buffered, 32 + 1024 * 1024);
+});
+
+Deno.test("RequestDecoder grows its buffer to the size of a big last argument, not past it", () => {
+  // Doubling from 16 KiB would reach 4 MiB for a 3 MB frame; the header says 3 MB is enough.
+  const frame = encodeCommand(["SET", "k", "v".repeat(3_000_000)]);
+  const decoder = new RequestDecoder();
+  let most = 0;
+  for (let i = 0; i < frame.length; i += 65_536) {
+    decoder.push(frame.subarray(i, i + 65_536));
+    most = Math.max(most, decoder.capacity);
+    if (i + 65_536 < frame.length) assert.equal(decoder.next(), null);
+  }
+  assert.equal(most, frame.length);
+  const command = decoder.next();
+  assert.equal(command?.[2].length, 3_000_000);
+  assert.equal(decoder.buffered, 0);
+});
+
+Deno.test("RequestDecoder decodes many big arguments in few buffer copies", () => {
+  // Only the last argument's size caps the growth: capping at each argument's end would copy the
+  // whole frame once per argument.
+  const args = ["MSET"];
+  for (let i = 0; i < 8; i++) args.push(`k${i}`, String(i).repeat(300_000));
+  const frame = encodeCommand(args);
+  const decoder = new RequestDecoder();
+  const sizes = new Set<number>();
+  for (let i = 0; i < frame.length; i += 16_384) {
+    decoder.push(frame.subarray(i, i + 16_384));
+    sizes.add(decoder.capacity);
+    if (i + 16_384 < frame.length) assert.equal(decoder.next(), null);
+  }
+  assert.deepEqual(decoder.next(), args);
+  // 16 KiB doubling to 4 MiB is nine sizes; one per argument would be seventeen or more.
+  assert.ok(sizes.size <= 10, `buffer sizes: ${[...sizes].join(", ")}`);
+});
+
+Deno.test("RequestDecoder's cache of command names gives back exactly the bytes sent", () => {
+  // Names are remembered by length, first and last byte: GET and GXT share a slot, so each must
+  // be checked byte by byte, not taken from the slot on trust. Case is kept as sent.
+  const names = ["GET", "GXT", "GET", "get", "GXT", "", "\xff\x00", "n".repeat(24), "n".repeat(25)];
+  const decoder = new RequestDecoder();
+  for (const name of names) {
+    decoder.push(byteStringToBytes(`*2\r\n$${name.length}\r\n${name}\r\n$1\r\nk\r\n`));
+  }
+  for (const name of names) assert.deepEqual(decoder.next(), [name, "k"]);
+  assert.equal(decoder.next(), null);
+});

@@ -1,0 +1,151 @@
+/**
+ * Micro-benchmarks of the server's own work per batch, without sockets: `deno bench bench/`.
+ *
+ * `compare.ts` measures a whole server through the kernel, next to `redis-server`, on a machine
+ * shared with the load generator; a change of a few percent drowns in that noise. These measure
+ * the JavaScript between `read()` and `write()` alone — decode, look up, run, encode — on the
+ * batches `redis-benchmark -P 16 -t set,get -r 10000 -d 32` sends, so that an optimisation of the
+ * codec or the dispatch can be judged in isolation, then confirmed with `compare.ts`.
+ *
+ * On a busy machine compare the `min` column rather than the average: the fastest iteration is the
+ * one nobody else interrupted.
+ *
+ * @module
+ */
+
+import { encodeReply, RespWriter } from "../shared/resp/encoder.ts";
+import { OK, type Reply } from "../shared/resp/reply.ts";
+import { ReplyDecoder } from "../shared/resp/reply_decoder.ts";
+import { RequestDecoder } from "../shared/resp/request_decoder.ts";
+import { runCommands } from "../shared/server/connection.ts";
+import { ServerState } from "../shared/server/server_state.ts";
+import { ClientState, type Session } from "../shared/server/session.ts";
+import { lab2CommandTable } from "../labs/02-threaded/server.ts";
+import { dispatch } from "../labs/02-threaded/transaction.ts";
+import { WatchedKeyspace } from "../labs/02-threaded/watched_keyspace.ts";
+import { Batches, parseMix } from "./workload.ts";
+
+const PIPELINE = 16;
+const KEYSPACE = 10_000;
+const VALUE_SIZE = 32;
+
+/** A lab 2 server with no sockets, and one client's session on it. */
+function lab2Session(): Session {
+  const server = new ServerState({
+    commands: lab2CommandTable(),
+    db: new WatchedKeyspace(),
+    log: () => {},
+  });
+  const client = new ClientState(server.nextClientId(), "127.0.0.1:1", "127.0.0.1:2", Date.now());
+  server.clients.set(client.id, client);
+  return { db: server.db, client, server };
+}
+
+/** The batches redis-benchmark would send for one test, pre-encoded. */
+function batches(command: "set" | "get"): Batches {
+  return new Batches({
+    mix: parseMix(command),
+    pipeline: PIPELINE,
+    keyspace: KEYSPACE,
+    valueSize: VALUE_SIZE,
+  });
+}
+
+/** Runs one batch through decoder, dispatcher and encoder, as lab 2's connection loop does. */
+function batchBench(command: "set" | "get"): (b: Deno.BenchContext) => Promise<void> {
+  const session = lab2Session();
+  // GET needs something to find: fill the keyspace first, as redis-benchmark's SET test does.
+  for (let i = 0; i < KEYSPACE; i++) {
+    session.db.set(`key:${String(i).padStart(12, "0")}`, "x".repeat(VALUE_SIZE));
+  }
+  const decoder = new RequestDecoder(session.server.limits);
+  const out = new RespWriter();
+  const stream = batches(command);
+  const options = { execute: dispatch };
+  let i = 0;
+  return async (b) => {
+    b.start();
+    for (let n = 0; n < 100; n++) {
+      decoder.push(stream.full(i++));
+      // As lab 2's connection loop does: await only if a handler returned a promise.
+      const end = runCommands(session, decoder, out, options);
+      if (end instanceof Promise) await end;
+      out.take();
+    }
+    b.end();
+  };
+}
+
+Deno.bench({
+  name: "lab 2: 100 batches of 16 SET (decode, run, encode)",
+  group: "batch",
+  baseline: true,
+  fn: batchBench("set"),
+});
+
+Deno.bench({
+  name: "lab 2: 100 batches of 16 GET (decode, run, encode)",
+  group: "batch",
+  fn: batchBench("get"),
+});
+
+{
+  const decoder = new RequestDecoder();
+  const stream = batches("set");
+  let i = 0;
+  Deno.bench({
+    name: "decode: 100 batches of 16 SET",
+    group: "codec",
+    baseline: true,
+    fn: () => {
+      for (let n = 0; n < 100; n++) {
+        decoder.push(stream.full(i++));
+        while (decoder.next() !== null) { /* decode only */ }
+      }
+    },
+  });
+}
+
+{
+  const out = new RespWriter();
+  const value = "x".repeat(VALUE_SIZE);
+  Deno.bench({
+    name: "encode: 100 batches of 16 +OK",
+    group: "codec",
+    fn: () => {
+      for (let n = 0; n < 100; n++) {
+        for (let c = 0; c < PIPELINE; c++) out.write(OK);
+        out.take();
+      }
+    },
+  });
+  Deno.bench({
+    name: "encode: 100 batches of 16 32-byte bulk strings",
+    group: "codec",
+    fn: () => {
+      for (let n = 0; n < 100; n++) {
+        for (let c = 0; c < PIPELINE; c++) out.write(value);
+        out.take();
+      }
+    },
+  });
+}
+
+{
+  // A reply far bigger than one read, as `KEYS *` or `MGET` of many keys gives: the decoder must
+  // resume where each read ended, or its time grows with the square of the reply's size.
+  const items: Reply[] = [];
+  for (let i = 0; i < 100_000; i++) items.push(`key:${String(i).padStart(12, "0")}`);
+  const bytes = encodeReply(items);
+  Deno.bench({
+    name: "decode: a 100,000-element reply arriving in 16 KiB reads",
+    group: "big reply",
+    fn: () => {
+      const decoder = new ReplyDecoder();
+      for (let i = 0; i < bytes.length; i += 16_384) {
+        decoder.push(bytes.subarray(i, i + 16_384));
+        decoder.next();
+      }
+    },
+  });
+}
