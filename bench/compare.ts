@@ -19,7 +19,8 @@ import { parseArgs } from "node:util";
 import { hasProgram } from "../shared/testing/processes.ts";
 import { CpuWatch, describeMachine } from "./machine.ts";
 import { Measurements } from "./measure.ts";
-import { REDIS_ID, renderMarkdown } from "./report.ts";
+import { renderChart } from "./chart.ts";
+import { readmeSection, REDIS_ID, renderMarkdown, replaceBenchRegion } from "./report.ts";
 import { discoverLabs, redisPlan, type ServerPlan } from "./servers.ts";
 
 /** The command-line options. */
@@ -29,6 +30,10 @@ interface CompareOptions {
   rounds: number;
   only: string[] | undefined;
   out: string | undefined;
+  /** The README whose marked region gets the table (full runs only). */
+  readme: string | undefined;
+  /** Where to write the SVG chart (full runs only). */
+  chart: string | undefined;
 }
 
 const DEFAULT_ROUNDS = 3;
@@ -45,6 +50,9 @@ Options:
   --requests N     requests per run for every row (default: sized per row, a second or two each)
   --only LIST      servers to measure, comma-separated: redis, lab1, lab2, ... (default: all)
   --out FILE       also write the markdown to FILE (needs --allow-write; bench/results/ is ignored by git)
+  --readme FILE    replace the table between "<!-- bench:start -->" and "<!-- bench:end -->" in FILE
+  --chart FILE     write the ratios as an SVG bar chart to FILE
+                   (--readme and --chart are skipped with --quick: those numbers are noise)
   -h, --help       show this help
 
 Progress goes to stderr, the report to stdout. Exits 1 if any measurement failed.
@@ -75,6 +83,8 @@ function parseCli(argv: string[]): CompareOptions {
         requests: { type: "string" },
         only: { type: "string" },
         out: { type: "string" },
+        readme: { type: "string" },
+        chart: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -97,6 +107,8 @@ function parseCli(argv: string[]): CompareOptions {
       : positiveInteger("rounds", values.rounds),
     only: values.only?.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== ""),
     out: values.out,
+    readme: values.readme,
+    chart: values.chart,
   };
 }
 
@@ -104,7 +116,7 @@ function parseCli(argv: string[]): CompareOptions {
 function checkWritable(path: string): void {
   if (Deno.permissions.querySync({ name: "write", path }).state === "granted") return;
   usageError(
-    `--out needs permission to write ${path}. Run with --allow-write, for example:\n` +
+    `Writing ${path} needs permission to write ${path}. Run with --allow-write, for example:\n` +
       "  deno run --allow-net --allow-run --allow-read --allow-env --allow-write " +
       `bench/compare.ts --out ${path}`,
   );
@@ -140,7 +152,9 @@ function choosePlans(options: CompareOptions, notes: string[]): ServerPlan[] {
 
 async function main(argv: string[]): Promise<number> {
   const options = parseCli(argv);
-  if (options.out !== undefined) checkWritable(options.out);
+  for (const path of [options.out, options.readme, options.chart]) {
+    if (path !== undefined) checkWritable(path);
+  }
   const notes: string[] = [];
   const plans = choosePlans(options, notes);
   const hasRedisBenchmark = hasProgram("redis-benchmark");
@@ -190,7 +204,7 @@ async function main(argv: string[]): Promise<number> {
     plans.map((p) => `${p.title} ${competition.get(p.id)?.join(", ")}`).join("; ") +
     ". Near 0 % the numbers are the servers' own; well above, someone was competing for the " +
     "cores.";
-  const markdown = renderMarkdown({
+  const report = {
     date,
     quick: options.quick,
     machine,
@@ -198,7 +212,8 @@ async function main(argv: string[]): Promise<number> {
     rows,
     notes: [roundsNote, othersNote, ...notes, ...measurements.notes],
     commands: measurements.commands,
-  });
+  };
+  const markdown = renderMarkdown(report);
   console.log(markdown);
   if (options.out !== undefined) {
     try {
@@ -208,6 +223,19 @@ async function main(argv: string[]): Promise<number> {
     }
     Deno.writeTextFileSync(options.out, markdown);
     console.error(`Wrote ${options.out}`);
+  }
+  if (options.quick && (options.readme !== undefined || options.chart !== undefined)) {
+    console.error("--quick: the README table and the chart are left as they were");
+  } else {
+    if (options.chart !== undefined) {
+      Deno.writeTextFileSync(options.chart, renderChart(report));
+      console.error(`Wrote ${options.chart}`);
+    }
+    if (options.readme !== undefined) {
+      const text = Deno.readTextFileSync(options.readme);
+      Deno.writeTextFileSync(options.readme, replaceBenchRegion(text, readmeSection(report)));
+      console.error(`Updated the table in ${options.readme}`);
+    }
   }
   return measurements.failed ? 1 : 0;
 }

@@ -125,6 +125,20 @@ function table(header: string[], rows: string[][]): string {
 }
 
 /**
+ * The table of requests per second, each cell with its ratio to `redis-server`: the part of the
+ * report the course README shows.
+ *
+ * @param report The comparison.
+ * @returns A markdown table.
+ */
+export function renderThroughputTable(report: Report): string {
+  return table(
+    ["workload", ...report.servers.map((s) => s.title)],
+    report.rows.map((r) => [r.label, ...report.servers.map((s) => throughputCell(r, s.id))]),
+  );
+}
+
+/**
  * Renders a report as markdown.
  *
  * @param report The results and their context.
@@ -163,13 +177,7 @@ export function renderMarkdown(report: Report): string {
       : "## Requests per second",
     "",
   );
-  out.push(
-    table(
-      ["workload", ...titles],
-      report.rows.map((r) => [r.label, ...report.servers.map((s) => throughputCell(r, s.id))]),
-    ),
-    "",
-  );
+  out.push(renderThroughputTable(report), "");
 
   const loadgenRows = report.rows.filter((r) => r.tool === "loadgen");
   if (loadgenRows.some((r) => [...r.cells.values()].some((c) => c.kind === "measured"))) {
@@ -199,4 +207,48 @@ export function renderMarkdown(report: Report): string {
 
   out.push("## Commands run, in order", "", "```sh", ...report.commands, "```", "");
   return out.join("\n");
+}
+
+/** The markers around the generated table in the course README. */
+export const BENCH_REGION = { start: "<!-- bench:start -->", end: "<!-- bench:end -->" } as const;
+
+/**
+ * The README's benchmark section: how it was measured, the table, and the chart.
+ *
+ * @param report The comparison.
+ * @returns Markdown to go between the README's markers.
+ */
+export function readmeSection(report: Report): string {
+  const { machine: m } = report;
+  return [
+    `Measured with \`deno task bench\` on ${report.date.toISOString().slice(0, 10)}: ` +
+    `${m.cores} cores (${m.cpuModel}), Deno ${m.deno}, redis-server ` +
+    `${m.redisServer ?? "not installed"}. Requests per second, median of the rounds; in ` +
+    "parentheses the ratio to `redis-server` in the same run. † marks a cell whose rounds " +
+    "differed by more than 25%: the machine is shared, so read the ratios, not the absolute " +
+    "numbers. The full report, with every command run, is printed by the same task.",
+    "",
+    renderThroughputTable(report),
+    "",
+    "![Each lab's throughput as a ratio to redis-server](docs/bench.svg)",
+  ].join("\n");
+}
+
+/**
+ * Replaces what stands between the benchmark markers of a README.
+ *
+ * @param text The README.
+ * @param section The new content.
+ * @returns The README with the section replaced.
+ * @throws {SyntaxError} If the markers are missing or out of order.
+ */
+export function replaceBenchRegion(text: string, section: string): string {
+  const start = text.indexOf(BENCH_REGION.start);
+  const end = text.indexOf(BENCH_REGION.end);
+  if (start < 0 || end < start) {
+    throw new SyntaxError(
+      `Cannot update the README: it needs "${BENCH_REGION.start}" and then "${BENCH_REGION.end}"`,
+    );
+  }
+  return `${text.slice(0, start + BENCH_REGION.start.length)}\n\n${section}\n\n${text.slice(end)}`;
 }

@@ -34,6 +34,43 @@ export interface LabProfile {
   start?: () => Promise<RunningServer>;
   /** With {@link start}: the commands it ran, for the report. */
   describeStart?: (server: RunningServer) => string;
+  /** More columns for the same lab started differently, such as lab 4 with its log on. */
+  variants?: { suffix: string; note: string; profile: LabProfile }[];
+}
+
+/** The permissions `deno task lab4` grants, and its V8 flag (see labs/04-ttl-persistence). */
+const LAB4_FLAGS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--v8-flags=--max-semi-space-size=8",
+];
+
+/**
+ * Starts lab 4 in a fresh data directory, removed when it stops, with automatic snapshots off:
+ * a snapshot taken in the middle of a measurement would show up as noise, not as a result.
+ */
+function lab4Profile(extraArgs: string[]): LabProfile {
+  const entry = "labs/04-ttl-persistence/server.ts";
+  return {
+    start: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "cachelab-bench-" });
+      const server = await startLabServer(entry, {
+        args: ["--dir", dir, "--save", "", ...extraArgs],
+        denoFlags: LAB4_FLAGS,
+      });
+      const stop = async () => {
+        await server.stop();
+        await Deno.remove(dir, { recursive: true });
+      };
+      return { ...server, stop, [Symbol.asyncDispose]: stop };
+    },
+    describeStart: (s) =>
+      `${
+        commandLine("deno", ["run", ...LAB4_FLAGS, entry, "--port", "0", "--dir", "DIR"])
+      } --save '' ${extraArgs.join(" ")}  # listening on ${s.addr}`,
+  };
 }
 
 /**
@@ -44,6 +81,14 @@ export interface LabProfile {
 export const LAB_PROFILES: Readonly<Record<string, LabProfile>> = {
   "01-single-client": { oneClientAtATime: true },
   "03-secure": { start: startLab3BehindTunnel, describeStart: describeLab3BehindTunnel },
+  "04-ttl-persistence": {
+    ...lab4Profile(["--appendonly", "no"]),
+    variants: [{
+      suffix: "aof",
+      note: "+ AOF everysec",
+      profile: lab4Profile(["--appendonly", "yes", "--appendfsync", "everysec"]),
+    }],
+  },
 };
 
 /** A server to measure: how to start it, and how to show it. */
@@ -54,6 +99,20 @@ export interface ServerPlan extends ServerColumn {
   start(): Promise<RunningServer | null>;
   /** The command that started it, for the report. */
   describeStart(server: RunningServer): string;
+}
+
+function planFor(id: string, title: string, entryPath: string, profile: LabProfile): ServerPlan {
+  const args = profile.args ?? [];
+  return {
+    id,
+    title,
+    oneClientAtATime: profile.oneClientAtATime ?? false,
+    start: profile.start ?? (() => startLabServer(entryPath, { args })),
+    describeStart: profile.describeStart ??
+      ((s) =>
+        `${commandLine("deno", ["run", "--allow-net", entryPath, "--port", "0", ...args])}` +
+        `  # listening on ${s.addr}`),
+  };
 }
 
 /**
@@ -73,18 +132,13 @@ export function discoverLabs(): ServerPlan[] {
       continue; // a lab without a server yet
     }
     const profile = LAB_PROFILES[entry.name] ?? {};
-    const args = profile.args ?? [];
     const id = `lab${Number(match[1])}`;
-    plans.push({
-      id,
-      title: `${id} (${entry.name})`,
-      oneClientAtATime: profile.oneClientAtATime ?? false,
-      start: profile.start ?? (() => startLabServer(entryPath, { args })),
-      describeStart: profile.describeStart ??
-        ((s) =>
-          `${commandLine("deno", ["run", "--allow-net", entryPath, "--port", "0", ...args])}` +
-          `  # listening on ${s.addr}`),
-    });
+    plans.push(planFor(id, `${id} (${entry.name})`, entryPath, profile));
+    for (const variant of profile.variants ?? []) {
+      plans.push(
+        planFor(`${id}-${variant.suffix}`, `${id} ${variant.note}`, entryPath, variant.profile),
+      );
+    }
   }
   return plans.sort((a, b) => a.id.localeCompare(b.id, "en", { numeric: true }));
 }
