@@ -21,6 +21,7 @@ import { RespWriter } from "../resp/encoder.ts";
 import { wrongArity } from "./command_table.ts";
 import { ProtocolError } from "../resp/errors.ts";
 import { ErrorReply, type Reply } from "../resp/reply.ts";
+import { NotImplementedError } from "./not_implemented.ts";
 import { RequestDecoder } from "../resp/request_decoder.ts";
 import type { ServerState } from "./server_state.ts";
 import { ClientState, type Session } from "./session.ts";
@@ -244,6 +245,8 @@ export function execute(session: Session, args: string[]): Reply | Promise<Reply
 }
 
 function internalError(session: Session, name: string, error: unknown): ErrorReply {
+  // In an exercise workspace a TODO throws this on purpose: tell the student which step it is.
+  if (error instanceof NotImplementedError) return new ErrorReply(`ERR ${error.message}`);
   session.server.log(`Command '${name}' failed: ${error instanceof Error ? error.stack : error}`);
   return new ErrorReply(`ERR internal error in '${name}'`);
 }
