@@ -15,6 +15,15 @@ import { type Lab, labFolder, LABS } from "./labs.ts";
 import { writeWorkspace } from "./exercise.ts";
 import type { CheckResult } from "./run_checks.ts";
 
+/**
+ * A throwaway folder inside `exercises/` (ignored by git), where a workspace's relative imports
+ * resolve as in a student's. `exercises/` itself does not exist in a fresh clone.
+ */
+async function scratchWorkspace(): Promise<string> {
+  await Deno.mkdir(join(REPO_ROOT, "exercises"), { recursive: true });
+  return await Deno.makeTempDir({ dir: join(REPO_ROOT, "exercises"), prefix: ".test-" });
+}
+
 function failures(results: CheckResult[]): string {
   return results.filter((r) => !r.ok).map((r) => `${r.check.name}: ${r.error}`).join("\n");
 }
@@ -60,7 +69,7 @@ for (const lab of LABS) {
 
 for (const lab of LABS.filter((lab) => /^lab\d$/.test(lab.id))) {
   Deno.test(`the grader fails the untouched ${lab.id} exercise at its first check`, async () => {
-    const out = await Deno.makeTempDir({ dir: join(REPO_ROOT, "exercises"), prefix: ".test-" });
+    const out = await scratchWorkspace();
     try {
       const workspace = join(out, labFolder(lab));
       const files = await writeWorkspace(lab, { out: workspace });
@@ -79,7 +88,7 @@ for (const lab of LABS.filter((lab) => /^lab\d$/.test(lab.id))) {
 }
 
 Deno.test("regenerating a workspace keeps a student's edits unless forced", async () => {
-  const out = await Deno.makeTempDir({ dir: join(REPO_ROOT, "exercises"), prefix: ".test-" });
+  const out = await scratchWorkspace();
   try {
     const [lab] = LABS;
     const first = await writeWorkspace(lab, { out });
