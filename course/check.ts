@@ -12,10 +12,13 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../shared/cli.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { lessonOf, startForRun } from "./grade.ts";
 import { findLab, labFolder, LABS } from "./labs.ts";
 import { formatResult, planChecks, runChecks } from "./run_checks.ts";
+
+const TASK = "deno task check";
 
 const USAGE = `Usage: deno task check <lab> [--step N]
 
@@ -29,29 +32,17 @@ order, stopping at the first failure.
 Exit status: 0 if every check ran passed, 1 if one failed, 2 for a usage error.`;
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const { values, positionals } = parseCommandLine({ usage: TASK, help: USAGE }, () =>
+    parseArgs({
       args: argv,
       allowPositionals: true,
       options: { step: { type: "string" }, help: { type: "boolean", default: false } },
-    });
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : error}\n\n${USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+    }));
   const lab = positionals.length === 1 ? findLab(positionals[0]) : undefined;
   const upTo = values.step === undefined ? undefined : Number(values.step);
-  if (lab === undefined || (upTo !== undefined && !(Number.isInteger(upTo) && upTo > 0))) {
-    console.error(
-      lab === undefined ? `Name one lab\n\n${USAGE}` : `Invalid step: "${values.step}"\n\n${USAGE}`,
-    );
-    return 2;
+  if (lab === undefined) usageError(`Name one lab: ${LABS.map((l) => l.id).join(", ")}`, TASK);
+  if (upTo !== undefined && !(Number.isInteger(upTo) && upTo > 0)) {
+    usageError(`Invalid step: "${values.step}" is not a positive whole number`, TASK);
   }
   const entry = `exercises/${labFolder(lab)}/server.ts`;
   try {

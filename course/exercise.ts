@@ -17,6 +17,7 @@
 
 import { dirname, join, relative } from "node:path";
 import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../shared/cli.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { findLab, type Lab, labFolder, LABS } from "./labs.ts";
 import { exercise, type Marker } from "./markers.ts";
@@ -116,41 +117,36 @@ export async function writeWorkspace(
   return written;
 }
 
+const TASK = "deno task exercise";
+
+/** The labs with a workspace of their own: lab 4's memcached port is part of lab 4's. */
+const EXERCISE_LABS = LABS.filter((lab) => /^lab\d$/.test(lab.id));
+
 const USAGE = `Usage: deno task exercise <lab> [--force]
 
 Writes your workspace for a lab into exercises/: the lab's code with the parts the lesson
 teaches replaced by TODOs. Running it again adds missing files and keeps the ones you changed.
 
-  <lab>      ${LABS.map((lab) => lab.id).join(", ")}
+  <lab>      ${EXERCISE_LABS.map((lab) => lab.id).join(", ")}
   --force    overwrite files you have changed, too
   --help     show this help`;
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const { values, positionals } = parseCommandLine({ usage: TASK, help: USAGE }, () =>
+    parseArgs({
       args: argv,
       allowPositionals: true,
       options: {
         force: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
-    });
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : error}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const lab = parsed.positionals.length === 1 ? findLab(parsed.positionals[0]) : undefined;
-  if (lab === undefined) {
-    console.error(`Name one lab\n\n${USAGE}`);
-    return 2;
+    }));
+  const lab = positionals.length === 1 ? findLab(positionals[0]) : undefined;
+  if (lab === undefined || !EXERCISE_LABS.includes(lab)) {
+    usageError(`Name one lab: ${EXERCISE_LABS.map((l) => l.id).join(", ")}`, TASK);
   }
   const folder = `exercises/${labFolder(lab)}`;
-  const files = await writeWorkspace(lab, { force: parsed.values.force });
+  const files = await writeWorkspace(lab, { force: values.force });
   for (const file of files) {
     const fresh = file.outcome === "created" || file.outcome === "overwritten";
     const todos = fresh && file.markers.length > 0 ? ` (${file.markers.length} TODO)` : "";

@@ -17,6 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../shared/cli.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { findLab, type Lab, type LabRun, LABS } from "./labs.ts";
 import { type LessonStep, parseLesson } from "./lesson.ts";
@@ -81,6 +82,8 @@ export async function startForRun(
   return { target, addr: run.checkAddr?.(target.addr) ?? target.addr };
 }
 
+const TASK = "deno task grade";
+
 const USAGE = `Usage: deno task grade <lab> [--addr HOST:PORT | --cmd "COMMAND"] [options]
 
 Runs a lab's black-box suite against a server and reports every check.
@@ -97,9 +100,8 @@ Runs a lab's black-box suite against a server and reports every check.
 Exit status: 0 if every check passed, 1 if any failed, 2 for a usage error.`;
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const { values, positionals } = parseCommandLine({ usage: TASK, help: USAGE }, () =>
+    parseArgs({
       args: argv,
       allowPositionals: true,
       options: {
@@ -108,25 +110,10 @@ async function main(argv: string[]): Promise<number> {
         "compatible-only": { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
-    });
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : error}\n\n${USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+    }));
   const lab = positionals.length === 1 ? findLab(positionals[0]) : undefined;
-  if (lab === undefined || (values.addr && values.cmd)) {
-    console.error(
-      lab === undefined
-        ? `Name one lab: ${LABS.map((l) => l.id).join(", ")}\n\n${USAGE}`
-        : `Give --addr or --cmd, not both\n\n${USAGE}`,
-    );
-    return 2;
-  }
+  if (lab === undefined) usageError(`Name one lab: ${LABS.map((l) => l.id).join(", ")}`, TASK);
+  if (values.addr && values.cmd) usageError("Give --addr or --cmd, not both", TASK);
   await using run = await lab.prepare(!values.addr && !values.cmd);
   let target: Target;
   let addr: string;
