@@ -16,7 +16,7 @@ import { parseCommandLine, usageError } from "../shared/cli.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { lessonOf, startForRun } from "./grade.ts";
 import { findLab, labFolder, LABS } from "./labs.ts";
-import { formatResult, planChecks, runChecks } from "./run_checks.ts";
+import { planChecks, printByStep, runChecks } from "./run_checks.ts";
 
 const TASK = "deno task check";
 
@@ -62,16 +62,9 @@ async function main(argv: string[]): Promise<number> {
   }
   await using running = started.target;
   console.log(`${lab.title}: checking ${entry} on ${started.addr}`);
-  let heading: string | undefined;
   const results = await runChecks(plan, started.addr, {
     stopAtFirstFailure: true,
-    onResult: (result) => {
-      const title = result.lesson
-        ? `Step ${result.lesson.number}. ${result.lesson.title}`
-        : "More checks (edge cases and earlier labs)";
-      if (title !== heading) console.log(`\n${heading = title}`);
-      console.log(formatResult(result));
-    },
+    onResult: printByStep(),
   });
   const failure = results.find((r) => !r.ok);
   if (failure === undefined) {

@@ -21,7 +21,7 @@ import { parseCommandLine, usageError } from "../shared/cli.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { findLab, type Lab, type LabRun, LABS } from "./labs.ts";
 import { type LessonStep, parseLesson } from "./lesson.ts";
-import { type CheckResult, formatResult, planChecks, runChecks } from "./run_checks.ts";
+import { type CheckResult, planChecks, printByStep, runChecks } from "./run_checks.ts";
 import { commandServer, external, repoServer, type Target } from "./target.ts";
 
 /**
@@ -129,16 +129,9 @@ async function main(argv: string[]): Promise<number> {
   }
   await using _server = target;
   console.log(`${lab.title}: grading ${addr}`);
-  let heading: string | undefined;
   const results = await grade(lab, run, addr, {
     compatibleOnly: values["compatible-only"],
-    onResult: (result) => {
-      const title = result.lesson
-        ? `Step ${result.lesson.number}. ${result.lesson.title}`
-        : "More checks (edge cases and earlier labs)";
-      if (title !== heading) console.log(`\n${heading = title}`);
-      console.log(formatResult(result));
-    },
+    onResult: printByStep(),
   });
   const failed = results.filter((r) => !r.ok).length;
   console.log(

@@ -136,3 +136,20 @@ export function formatResult(result: CheckResult): string {
   const message = result.error.split("\n+ actual - expected")[0].trimEnd();
   return `${line}\n${message.split("\n").map((l) => `         ${l}`).join("\n")}`;
 }
+
+/**
+ * Prints results as they come, under a heading for each lesson step: what `check` and `grade`
+ * show.
+ *
+ * @returns A callback for {@link RunOptions.onResult}.
+ */
+export function printByStep(): (result: CheckResult) => void {
+  let heading: string | undefined;
+  return (result) => {
+    const title = result.lesson
+      ? `Step ${result.lesson.number}. ${result.lesson.title}`
+      : "More checks (edge cases and earlier labs)";
+    if (title !== heading) console.log(`\n${heading = title}`);
+    console.log(formatResult(result));
+  };
+}

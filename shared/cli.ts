@@ -63,3 +63,52 @@ export function parseCommandLine<Parsed extends { values: { help?: boolean } }>(
   }
   return parsed;
 }
+
+/**
+ * Reads a whole number in `[min, max]` from a flag's text.
+ *
+ * @param text Such as `"6379"`.
+ * @param min The smallest value allowed.
+ * @param max The largest value allowed.
+ * @returns The number, or `null` if the text is not one in range (signs, decimals, spaces refused).
+ * @example
+ * ```ts
+ * wholeNumber("6379", 0, 65535); // 6379
+ * wholeNumber("-1", 0, 65535); // null
+ * ```
+ */
+export function wholeNumber(text: string, min: number, max: number): number | null {
+  if (!/^\d+$/.test(text)) return null;
+  const n = Number(text);
+  return n >= min && n <= max ? n : null;
+}
+
+/**
+ * Reads the port a program listens on, or exits 2 saying why it is not one.
+ *
+ * @param text The flag's value; `0` asks the system for any free port.
+ * @param usage How the program is run, for the error.
+ * @returns The port.
+ */
+export function listenPort(text: string, usage: string): number {
+  return wholeNumber(text, 0, 65535) ??
+    usageError(`Invalid port: "${text}" is not a number from 0 to 65535`, usage);
+}
+
+/**
+ * Parses `host:port` or `[ipv6]:port`.
+ *
+ * @param text Such as `127.0.0.1:6379`.
+ * @returns The host and port, or `null` if it is not an address with a port from 1 to 65535.
+ * @example
+ * ```ts
+ * parseHostPort("[::1]:6379"); // { host: "::1", port: 6379 }
+ * ```
+ */
+export function parseHostPort(text: string): { host: string; port: number } | null {
+  const colon = text.lastIndexOf(":");
+  if (colon <= 0) return null;
+  const host = text.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  const port = wholeNumber(text.slice(colon + 1), 1, 65535);
+  return host === "" || port === null ? null : { host, port };
+}

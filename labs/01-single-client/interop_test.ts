@@ -16,8 +16,7 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { once } from "node:events";
-import { Redis, ReplyError } from "ioredis";
+import { ReplyError } from "ioredis";
 import { createClient, ErrorReply, RESP_TYPES } from "redis";
 import { type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
 import {
@@ -27,6 +26,7 @@ import {
   redisCli,
   runProgram,
 } from "../../shared/testing/programs.ts";
+import { closeIoredis, connectIoredis, withIoredis } from "../../shared/testing/ioredis.ts";
 import { RawClient } from "../../shared/testing/raw_client.ts";
 
 const LAB1 = "labs/01-single-client/server.ts";
@@ -287,73 +287,19 @@ testEachTarget("redis-benchmark completes SET, GET and PING", ["redis-benchmark"
 // ioredis
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Connects ioredis the way an application would, with the options a test needs: no reconnecting
- * (a dropped connection must fail the test, not be retried behind its back) and a timeout on every
- * command (a server that stays silent fails the test instead of hanging it).
- */
-async function connectIoredis(server: RunningServer): Promise<Redis> {
-  const redis = new Redis({
-    host: server.host,
-    port: server.port,
-    // CLIENT SETNAME on connect, on top of the INFO ready check and CLIENT SETINFO it always sends.
-    connectionName: "interop-ioredis",
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    connectTimeout: TIMEOUT_MS,
-    commandTimeout: TIMEOUT_MS,
-  });
-  await redis.connect();
-  return redis;
-}
-
-/**
- * Closes an ioredis connection and waits for its `end` event, which ioredis emits once the socket
- * has closed and it has given up reconnecting: only then is the server free for the next client.
- */
-async function closeIoredis(redis: Redis, how: "quit" | "disconnect"): Promise<void> {
-  if (redis.status === "end") return;
-  const ended = once(redis, "end");
-  if (how === "quit") assert.equal(await redis.quit(), "OK");
-  else redis.disconnect();
-  // After QUIT, ioredis waits for the server to close the socket: a server that forgets to would
-  // leave this waiting, so it is bounded.
-  await within(ended, "ioredis to see its connection end");
-}
-
-/** Waits for `promise`, failing after {@link TIMEOUT_MS} with what was awaited. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function withIoredis(server: RunningServer, fn: (redis: Redis) => Promise<void>) {
-  const redis = await connectIoredis(server);
-  try {
-    await fn(redis);
-  } finally {
-    await closeIoredis(redis, "disconnect");
-  }
-}
+/** A connection name, sent with CLIENT SETNAME on connect, for the checks that look for it. */
+const NAMED = { connectionName: "interop-ioredis" };
 
 testEachTarget("ioredis works unchanged", [], async (t, s) => {
   await t.step("connecting runs its handshake and names the connection", async () => {
-    await withIoredis(s, async (redis) => {
+    await withIoredis(s, 1, async (redis) => {
       assert.equal(redis.status, "ready");
       assert.equal(await redis.client("GETNAME"), "interop-ioredis");
-    });
+    }, NAMED);
   });
 
   await t.step("set, get, exists, del, ping and echo answer as Redis does", async () => {
-    await withIoredis(s, async (redis) => {
+    await withIoredis(s, 1, async (redis) => {
       assert.equal(await redis.set("city", "Lisbon"), "OK");
       assert.equal(await redis.get("city"), "Lisbon");
       assert.equal(await redis.get("country"), null);
@@ -367,7 +313,7 @@ testEachTarget("ioredis works unchanged", [], async (t, s) => {
   });
 
   await t.step("a pipeline of 100 commands gets 100 replies in order", async () => {
-    await withIoredis(s, async (redis) => {
+    await withIoredis(s, 1, async (redis) => {
       const pipeline = redis.pipeline();
       for (let i = 0; i < 50; i++) pipeline.set(`item:${i}`, `value ${i}`);
       for (let i = 0; i < 50; i++) pipeline.get(`item:${i}`);
@@ -381,7 +327,7 @@ testEachTarget("ioredis works unchanged", [], async (t, s) => {
   });
 
   await t.step("binary keys and values round-trip through getBuffer", async () => {
-    await withIoredis(s, async (redis) => {
+    await withIoredis(s, 1, async (redis) => {
       const key = Buffer.from([0x6b, 0x00, 0xff, 0x0d, 0x0a]);
       const small = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
       assert.equal(await redis.set(key, small), "OK");
@@ -398,7 +344,7 @@ testEachTarget("ioredis works unchanged", [], async (t, s) => {
     // closing the client cannot stop it, and Deno's sanitizers would blame whichever test it
     // ends in. node-redis reads a large binary value back itself, below.
     const value = randomBuffer(200 * 1024);
-    await withIoredis(s, async (redis) => {
+    await withIoredis(s, 1, async (redis) => {
       assert.equal(await redis.set("large", value), "OK");
     });
     await using raw = await RawClient.connect(s.addr);
@@ -406,7 +352,7 @@ testEachTarget("ioredis works unchanged", [], async (t, s) => {
   });
 
   await t.step("an unknown command rejects with a ReplyError holding Redis's text", async () => {
-    await withIoredis(s, async (redis) => {
+    await withIoredis(s, 1, async (redis) => {
       await assert.rejects(redis.call("NOPE", "x", "y"), (error: unknown) => {
         assert.ok(error instanceof ReplyError, `expected a ReplyError, got ${error}`);
         assert.equal(
@@ -424,7 +370,7 @@ testEachTarget("ioredis works unchanged", [], async (t, s) => {
   });
 
   await t.step("quit gets OK and the connection ends", async () => {
-    const redis = await connectIoredis(s);
+    const redis = await connectIoredis(s, NAMED);
     await closeIoredis(redis, "quit");
     assert.equal(redis.status, "end");
   });

@@ -6,7 +6,7 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { parseCommandLine, usageError } from "../../shared/cli.ts";
+import { listenPort, parseCommandLine, usageError, wholeNumber } from "../../shared/cli.ts";
 
 /** Lab 2's server options. */
 export interface Lab2Options {
@@ -93,12 +93,6 @@ export function parseSize(text: string): number | null {
   return Number.isSafeInteger(bytes) ? bytes : null;
 }
 
-function wholeNumber(text: string, max: number): number | null {
-  if (!/^\d+$/.test(text)) return null;
-  const n = Number(text);
-  return n <= max ? n : null;
-}
-
 /**
  * Parses lab 2's arguments. Prints help and exits 0 for `--help`; prints the problem and exits 2 for
  * an unknown flag or a bad value.
@@ -147,18 +141,15 @@ export function parseLab2ArgsWith(
       strict: true,
       allowPositionals: false,
     }));
-  const port = wholeNumber(values.port, 65535);
-  if (port === null) {
-    usageError(`Invalid port: "${values.port}" is not a number from 0 to 65535`, spec.usage);
-  }
-  const maxclients = wholeNumber(values.maxclients, 1_000_000);
-  if (maxclients === null || maxclients < 1) {
+  const port = listenPort(values.port, spec.usage);
+  const maxclients = wholeNumber(values.maxclients, 1, 1_000_000);
+  if (maxclients === null) {
     usageError(
       `Invalid maxclients: "${values.maxclients}" is not a number from 1 to 1000000`,
       spec.usage,
     );
   }
-  const timeout = wholeNumber(values.timeout, 365 * 24 * 3600);
+  const timeout = wholeNumber(values.timeout, 0, 365 * 24 * 3600);
   if (timeout === null) {
     usageError(`Invalid timeout: "${values.timeout}" is not a number of seconds`, spec.usage);
   }

@@ -13,9 +13,8 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { once } from "node:events";
-import { Redis } from "ioredis";
 import { createClient, RESP_TYPES, WatchError } from "redis";
+import { withIoredis } from "../../shared/testing/ioredis.ts";
 import { type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
 import {
   interopTargets,
@@ -146,46 +145,6 @@ testEachTarget(
 // ---------------------------------------------------------------------------------------------
 // ioredis
 // ---------------------------------------------------------------------------------------------
-
-/**
- * Connects ioredis with no reconnecting (a dropped connection must fail the test) and a timeout on
- * every command (a silent server fails the test instead of hanging it).
- */
-async function connectIoredis(server: RunningServer): Promise<Redis> {
-  const redis = new Redis({
-    host: server.host,
-    port: server.port,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    connectTimeout: TIMEOUT_MS,
-    commandTimeout: TIMEOUT_MS,
-  });
-  await redis.connect();
-  return redis;
-}
-
-/** Disconnects and waits for ioredis's `end` event: only then is the socket closed. */
-async function closeIoredis(redis: Redis): Promise<void> {
-  if (redis.status === "end") return;
-  const ended = once(redis, "end");
-  redis.disconnect();
-  await ended;
-}
-
-/** Runs `fn` with `count` ioredis connections, closing them all however it ends. */
-async function withIoredis(
-  server: RunningServer,
-  count: number,
-  fn: (...clients: Redis[]) => Promise<void>,
-): Promise<void> {
-  const clients = await Promise.all(Array.from({ length: count }, () => connectIoredis(server)));
-  try {
-    await fn(...clients);
-  } finally {
-    await Promise.all(clients.map(closeIoredis));
-  }
-}
 
 testEachTarget("ioredis works unchanged", [], async (t, s) => {
   await t.step("a pipeline of counters, MSET and MGET gets its replies in order", async () => {

@@ -18,7 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseCommandLine, usageError } from "../../shared/cli.ts";
+import { parseCommandLine, usageError, wholeNumber } from "../../shared/cli.ts";
 import { runSocketRace, type SocketRaceResult } from "./race/lost_update.ts";
 import {
   type CounterRaceResult,
@@ -57,12 +57,9 @@ interface RaceOptions {
 }
 
 /** Reads a flag's value as a whole number in `[min, max]`, or exits 2 saying why not. */
-function wholeNumber(name: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) {
+function flagNumber(name: string, text: string, min: number, max: number): number {
+  return wholeNumber(text, min, max) ??
     usageError(`Invalid --${name}: "${text}" is not a whole number from ${min} to ${max}`, USAGE);
-  }
-  return n;
 }
 
 /**
@@ -85,11 +82,11 @@ function parseRaceArgs(argv: string[]): RaceOptions {
       allowPositionals: false,
     }));
   const options = {
-    clients: wholeNumber("clients", values.clients, 1, 1000),
-    requests: wholeNumber("requests", values.requests, 1, 100_000),
-    delayMs: wholeNumber("delay-ms", values["delay-ms"], 0, 1000),
-    workers: wholeNumber("workers", values.workers, 1, 64),
-    increments: wholeNumber("increments", values.increments, 1, 100_000_000),
+    clients: flagNumber("clients", values.clients, 1, 1000),
+    requests: flagNumber("requests", values.requests, 1, 100_000),
+    delayMs: flagNumber("delay-ms", values["delay-ms"], 0, 1000),
+    workers: flagNumber("workers", values.workers, 1, 64),
+    increments: flagNumber("increments", values.increments, 1, 100_000_000),
   };
   // The shared counter is an Int32Array element.
   if (options.workers * options.increments > 2 ** 31 - 1) {

@@ -18,7 +18,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseCommandLine, usageError } from "../../shared/cli.ts";
+import { listenPort, parseCommandLine, parseHostPort, usageError } from "../../shared/cli.ts";
+import { onShutdownSignal } from "../../shared/server/cli.ts";
+import { logToStderr } from "../../shared/server/server_state.ts";
 import { isDisconnect, type Transport, writeAll } from "../../shared/transport.ts";
 import { KnownHosts, parseFingerprint, pinnedFingerprint } from "./channel/mod.ts";
 import { defaultKnownHostsPath } from "./client.ts";
@@ -166,11 +168,8 @@ if (import.meta.main) {
       strict: true,
       allowPositionals: false,
     }));
-  const port = Number(values.listen);
-  if (!/^\d+$/.test(values.listen) || port > 65535) {
-    usageError(`Invalid port: "${values.listen}" is not a number from 0 to 65535`, USAGE);
-  }
-  if (!/^.+:\d+$/.test(values.to)) {
+  const port = listenPort(values.listen, USAGE);
+  if (parseHostPort(values.to) === null) {
     usageError(`Invalid server: "${values.to}" is not HOST:PORT`, USAGE);
   }
   let verifyServerKey;
@@ -193,10 +192,5 @@ if (import.meta.main) {
   }
   const tunnel = startTunnel({ to: values.to, verifyServerKey, port });
   console.log(`listening on ${tunnel.addr}`);
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const stop = () => {
-    for (const signal of signals) Deno.removeSignalListener(signal, stop);
-    tunnel.close();
-  };
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  onShutdownSignal(logToStderr, () => tunnel.close());
 }

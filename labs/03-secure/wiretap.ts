@@ -17,7 +17,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseCommandLine, usageError } from "../../shared/cli.ts";
+import { listenPort, parseCommandLine, parseHostPort, usageError } from "../../shared/cli.ts";
+import { onShutdownSignal } from "../../shared/server/cli.ts";
+import { logToStderr } from "../../shared/server/server_state.ts";
 import { concatBytes } from "../../shared/resp/bytes.ts";
 import { hexDump } from "./channel/hex_dump.ts";
 
@@ -271,11 +273,8 @@ if (import.meta.main) {
       strict: true,
       allowPositionals: false,
     }));
-  const port = Number(values.listen);
-  if (!/^\d+$/.test(values.listen) || port > 65535) {
-    usageError(`Invalid port: "${values.listen}" is not a number from 0 to 65535`, USAGE);
-  }
-  if (!/^.+:\d+$/.test(values.to)) {
+  const port = listenPort(values.listen, USAGE);
+  if (parseHostPort(values.to) === null) {
     usageError(`Invalid target: "${values.to}" is not HOST:PORT`, USAGE);
   }
   const tap = await Wiretap.start(values.to, {
@@ -285,10 +284,5 @@ if (import.meta.main) {
     },
   }, { port });
   console.log(`listening on ${tap.addr}`);
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const stop = () => {
-    for (const signal of signals) Deno.removeSignalListener(signal, stop);
-    tap.close();
-  };
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  onShutdownSignal(logToStderr, () => tap.close());
 }

@@ -7,14 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import { Redis, ReplyError } from "ioredis";
-import { type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
+import { ReplyError } from "ioredis";
+import { withIoredis } from "../../shared/testing/ioredis.ts";
+import { startLabServer } from "../../shared/testing/processes.ts";
 import { interopTargets, redisCli } from "../../shared/testing/programs.ts";
 import { LAB4_DENO_FLAGS, LAB4_ENTRY, lab4Args } from "./test_support.ts";
-
-/** Long enough for a loaded machine, short enough that a stuck client fails the test. */
-const TIMEOUT_MS = 10_000;
 
 /** Registers one test against lab 4 and one against a real redis-server (see `interopTargets`). */
 const testEachTarget = interopTargets({
@@ -44,28 +41,8 @@ testEachTarget("redis-cli sets and reads TTLs", ["redis-cli"], async (_t, s) => 
   );
 });
 
-async function withIoredis(server: RunningServer, fn: (redis: Redis) => Promise<void>) {
-  const redis = new Redis({
-    host: server.host,
-    port: server.port,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    connectTimeout: TIMEOUT_MS,
-    commandTimeout: TIMEOUT_MS,
-  });
-  await redis.connect();
-  try {
-    await fn(redis);
-  } finally {
-    const ended = once(redis, "end");
-    redis.disconnect();
-    await ended;
-  }
-}
-
 testEachTarget("ioredis speaks every TTL command", [], async (_t, s) => {
-  await withIoredis(s, async (redis) => {
+  await withIoredis(s, 1, async (redis) => {
     assert.equal(await redis.set("a", "1", "EX", 100), "OK");
     assert.equal(await redis.ttl("a"), 100);
     const pttl = await redis.pttl("a");
@@ -99,7 +76,7 @@ testEachTarget("ioredis speaks every TTL command", [], async (_t, s) => {
 });
 
 testEachTarget("ioredis sees a key expire: a short PX, then the key is gone", [], async (_t, s) => {
-  await withIoredis(s, async (redis) => {
+  await withIoredis(s, 1, async (redis) => {
     assert.equal(await redis.set("blink", "v", "PX", 100), "OK");
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.equal(await redis.get("blink"), null);

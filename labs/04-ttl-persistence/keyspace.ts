@@ -219,8 +219,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
       if (this.trackAccess) rawDelete.call(this, key);
     }
     super.set(key, value);
-    if (this.#expires.delete(key)) this.#usedMemory -= EXPIRY_BYTES;
-    if (this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
+    this.#dropExpiryAndFlags(key);
     if (expiresAt !== null) {
       this.#expires.set(key, expiresAt);
       this.#usedMemory += EXPIRY_BYTES;
@@ -525,8 +524,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   /** Subtracts a key's whole cost from the estimate (loading over an existing key). */
   #forget(key: string, value: string): void {
     this.#usedMemory -= entryBytes(key, value);
-    if (this.#expires.delete(key)) this.#usedMemory -= EXPIRY_BYTES;
-    if (this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
+    this.#dropExpiryAndFlags(key);
   }
 
   /** Removes a key whatever its expiry, telling listeners and watchers. */
@@ -536,6 +534,15 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     this.#changing(key);
     this.#forget(key, old);
     return super.delete(key);
+  }
+
+  /**
+   * Forgets a key's expiry and flags. Most keyspaces have no flags and many no expiries; a Map
+   * lookup costs a hash probe even when the Map is empty, so an empty one is not asked.
+   */
+  #dropExpiryAndFlags(key: string): void {
+    if (this.#expires.size > 0 && this.#expires.delete(key)) this.#usedMemory -= EXPIRY_BYTES;
+    if (this.#flags.size > 0 && this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
   }
 
   #changing(key: string): void {

@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseCommandLine, usageError } from "../cli.ts";
+import { listenPort, parseCommandLine } from "../cli.ts";
 
 /** Options every server accepts. */
 export interface ServerCliOptions {
@@ -53,11 +53,7 @@ Prints "listening on HOST:PORT" when ready. Ctrl-C (SIGINT) or SIGTERM stops it 
       strict: true,
       allowPositionals: false,
     }));
-  const port = Number(values.port);
-  if (!/^\d+$/.test(values.port) || port > 65535) {
-    usageError(`Invalid port: "${values.port}" is not a number from 0 to 65535`, spec.usage);
-  }
-  return { host: values.host, port };
+  return { host: values.host, port: listenPort(values.port, spec.usage) };
 }
 
 /**

@@ -51,17 +51,48 @@ export function formatAddr(addr: Deno.Addr): string {
 }
 
 /**
- * Serves one connection until the client leaves, sends `QUIT`, breaks the protocol, or the
- * transport is closed from outside (server shutdown). Never throws; always closes the transport.
+ * What a later lab changes about a connection, each because other clients now exist (lab 2) or
+ * because writes must reach the disk first (lab 4). Lab 1 uses none of it.
+ */
+export interface ConnectionOptions {
+  /** Runs one command; lab 2 passes its transaction-aware dispatcher. Default {@link execute}. */
+  execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
+  /**
+   * Most bytes of replies one batch may collect; past it the client is disconnected with a line in
+   * the log, like Redis's `client-output-buffer-limit`. Default: no limit.
+   */
+  maxOutput?: number;
+  /** Awaited before each batch of replies is written (lab 4: until its log is on disk). */
+  beforeWrite?: () => Promise<void> | undefined;
+  /**
+   * Open connections by client id: the loop adds itself on start and removes itself on exit, so
+   * the server can close idle clients and, at shutdown, everyone.
+   */
+  open?: Map<number, Transport>;
+  /** Called once the client has gone, to release what a lab keeps per client (lab 2: WATCH). */
+  onClose?: (session: Session) => void;
+}
+
+/**
+ * Serves one connection until the client leaves, sends `QUIT`, breaks the protocol, exceeds the
+ * output limit, or the transport is closed from outside (idle timeout, shutdown). Never throws;
+ * always closes the transport.
+ *
+ * The loop awaits each batch's write before it reads the next request. That is backpressure: a
+ * client that stops reading fills the kernel's socket buffers, the write stops completing, and
+ * this loop stops reading and running that client's commands, so it costs at most one batch of
+ * replies, while every other connection carries on (an `await` pauses only this task).
  *
  * @param server The server's shared state.
  * @param transport The connection.
  * @param peer The two ends' addresses.
+ * @param options What a lab adds: a dispatcher, an output limit, a wait before writing.
  */
 export async function serveConnection(
   server: ServerState,
   transport: Transport,
   peer: Peer,
+  options: ConnectionOptions = {},
 ): Promise<void> {
   const client = new ClientState(server.nextClientId(), peer.remote, peer.local, Date.now());
   const session: Session = { db: server.db, client, server };
@@ -70,36 +101,54 @@ export async function serveConnection(
   const readBuffer = new Uint8Array(READ_SIZE);
 
   server.clients.set(client.id, client);
+  options.open?.set(client.id, transport);
   server.stats.connectionsReceived++;
   try {
     for (;;) {
       const n = await transport.read(readBuffer);
       if (n === null) break;
-      // Any bytes count as activity for CLIENT LIST's idle time, as in Redis: one clock reading
-      // per read, not one per command (see execute()).
+      // Any bytes count as activity (CLIENT LIST's idle time, lab 2's --timeout), even half a
+      // command, as in Redis: one clock reading per read, not one per command (see execute()).
       client.lastInteraction = Date.now();
       decoder.push(readBuffer.subarray(0, n));
-      const pending = runCommands(session, decoder, out);
+      // runCommands() returns a promise only if a handler did, so a batch of ordinary commands
+      // costs no extra trip through the microtask queue.
+      const pending = runCommands(session, decoder, out, options);
       const end = pending instanceof Promise ? await pending : pending;
+      if (end === "overflow") {
+        server.log(
+          `Client id=${client.id} addr=${client.addr} closed for overcoming of output buffer ` +
+            `limits: ${out.length} bytes of replies pending, limit ${options.maxOutput}`,
+        );
+        out.take();
+        break;
+      }
       if (out.length > 0) {
-        // One write nearly always takes the whole batch; writeAll() finishes a short one.
+        const durable = options.beforeWrite?.();
+        if (durable !== undefined) await durable;
+        // One write nearly always takes the whole batch; writeAll() is only for the rest of a
+        // short write. Calling write() directly saves an async function, and its trip through the
+        // microtask queue, per batch.
         const replies = out.take();
         const written = await transport.write(replies);
         if (written < replies.length) await writeAll(transport, replies.subarray(written));
       }
       out.shrink();
-      if (end !== "more") break;
+      if (end === "close") break;
     }
   } catch (error) {
     if (!isDisconnect(error)) {
       server.log(`Client id=${client.id} addr=${client.addr} failed: ${error}`);
     }
   } finally {
+    options.onClose?.(session);
     server.clients.delete(client.id);
+    options.open?.delete(client.id);
+    out.shrink();
     try {
       transport.close();
     } catch {
-      // Already closed by shutdown: nothing left to release.
+      // Already closed by the idle sweep or by shutdown: nothing left to release.
     }
   }
 }
@@ -107,34 +156,8 @@ export async function serveConnection(
 /** How a batch ended: read more, close after sending (QUIT, protocol error), or output too big. */
 export type BatchEnd = "more" | "close" | "overflow";
 
-/** What a lab may change about how a batch runs. */
-export interface BatchOptions {
-  /** Runs one command; lab 2 passes its transaction-aware dispatcher. Default {@link execute}. */
-  execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
-  /** Stop with "overflow" once the batch's replies exceed this many bytes. Default: no limit. */
-  maxOutput?: number;
-}
-
 /**
  * Runs every whole command the decoder holds, encoding each reply into `out`.
- *
- * @param session The client and server.
- * @param decoder Holds the bytes received so far.
- * @param out Collects the replies for one write.
- * @param options How to run a command, and an output limit.
- * @returns Why the batch ended.
- */
-export async function runBatch(
-  session: Session,
-  decoder: RequestDecoder,
-  out: RespWriter,
-  options: BatchOptions = {},
-): Promise<BatchEnd> {
-  return await runCommands(session, decoder, out, options);
-}
-
-/**
- * {@link runBatch} without the promise when no command needed one: the connection loops call this.
  *
  * An `async` function always returns a promise, and awaiting it costs a trip through the
  * microtask queue even when every handler answered at once, which is nearly always. So this stays
@@ -152,7 +175,7 @@ export function runCommands(
   session: Session,
   decoder: RequestDecoder,
   out: RespWriter,
-  options: BatchOptions = {},
+  options: ConnectionOptions = {},
 ): BatchEnd | Promise<BatchEnd> {
   const run = options.execute ?? execute;
   const maxOutput = options.maxOutput ?? Infinity;
@@ -168,12 +191,12 @@ export function runCommands(
   }
 }
 
-/** The rest of a batch once a handler has returned a promise: {@link runBatch}'s original loop. */
+/** The rest of a batch once a handler has returned a promise. */
 async function finishBatch(
   session: Session,
   decoder: RequestDecoder,
   out: RespWriter,
-  options: BatchOptions,
+  options: ConnectionOptions,
   first: Promise<Reply>,
 ): Promise<BatchEnd> {
   const run = options.execute ?? execute;

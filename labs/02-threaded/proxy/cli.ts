@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { usageError } from "../../../shared/cli.ts";
+import { parseHostPort, usageError, wholeNumber } from "../../../shared/cli.ts";
 import { type Lab2Options, parseSize } from "../cli.ts";
 
 /** The proxy's options. */
@@ -58,26 +58,6 @@ export type ProxyArgsResult =
   | { kind: "options"; options: ProxyCliOptions }
   | { kind: "help"; text: string }
   | { kind: "error"; message: string };
-
-function wholeNumber(text: string, min: number, max: number): number | null {
-  if (!/^\d+$/.test(text)) return null;
-  const n = Number(text);
-  return n >= min && n <= max ? n : null;
-}
-
-/**
- * Parses `host:port` or `[ipv6]:port`.
- *
- * @param text Such as `127.0.0.1:6379`.
- * @returns The host and port, or `null` if it is not an address with a port from 1 to 65535.
- */
-export function parseHostPort(text: string): { host: string; port: number } | null {
-  const colon = text.lastIndexOf(":");
-  if (colon <= 0) return null;
-  const host = text.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-  const port = wholeNumber(text.slice(colon + 1), 1, 65535);
-  return host === "" || port === null ? null : { host, port };
-}
 
 /**
  * Parses the proxy's arguments without exiting, so tests can check every answer.

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { REPO_ROOT } from "../../../shared/testing/processes.ts";
-import { parseHostPort, readProxyArgs } from "./cli.ts";
+import { parseHostPort } from "../../../shared/cli.ts";
+import { readProxyArgs } from "./cli.ts";
 
 const ENTRY = "labs/02-threaded/proxy.ts";
 

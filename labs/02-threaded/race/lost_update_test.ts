@@ -7,30 +7,22 @@
  */
 
 import assert from "node:assert/strict";
+import { within } from "../../../shared/testing/deadline.ts";
 import { RawClient } from "../../../shared/testing/raw_client.ts";
 import { ArrivalGate, runSocketRace, startRaceServer } from "./lost_update.ts";
 
 /** Long enough for a loaded machine; a command that never reaches the server fails the test. */
 const TIMEOUT_MS = 10_000;
 
-/** Waits for `promise`, failing after {@link TIMEOUT_MS} with what was awaited. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out waiting for ${what}`)), TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Sends one `SLOWINCR counter` from each client, each only once the previous one is in the server. */
 async function sendInTurn(clients: RawClient[], gate: ArrivalGate): Promise<void> {
   for (const [i, client] of clients.entries()) {
     await client.sendCommand("SLOWINCR", "counter");
-    await within(gate.whenArrived(i + 1), `SLOWINCR number ${i + 1} to reach the server`);
+    await within(
+      gate.whenArrived(i + 1),
+      `SLOWINCR number ${i + 1} to reach the server`,
+      TIMEOUT_MS,
+    );
   }
 }
 
@@ -129,6 +121,7 @@ Deno.test("runSocketRace() with the lock counts every request from concurrent cl
   const result = await within(
     runSocketRace({ lock: true, clients: 4, requests: 5, delayMs: 0 }),
     "the demo's clients to finish",
+    TIMEOUT_MS,
   );
   assert.deepEqual(
     { expected: result.expected, got: result.got, lost: result.lost },
