@@ -14,6 +14,9 @@ import { grade, startForRun } from "./grade.ts";
 import { type Lab, labFolder, LABS } from "./labs.ts";
 import { writeWorkspace } from "./exercise.ts";
 import type { CheckResult } from "./run_checks.ts";
+// Lab 3's channel opens OpenSSL once per process, when its module loads (channel/openssl.ts), and
+// keeps it open. Loading it here, before any test runs, keeps that out of each test's resource check.
+import "../labs/03-secure/channel/openssl.ts";
 
 /**
  * A throwaway folder inside `exercises/` (ignored by git), where a workspace's relative imports

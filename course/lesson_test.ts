@@ -3,6 +3,9 @@ import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { lessonOf } from "./grade.ts";
 import { LABS } from "./labs.ts";
 import { parseLesson } from "./lesson.ts";
+// Lab 3's channel opens OpenSSL once per process, when its module loads (channel/openssl.ts), and
+// keeps it open. Loading it here, before any test runs, keeps that out of each test's resource check.
+import "../labs/03-secure/channel/openssl.ts";
 import { namesCheck } from "./run_checks.ts";
 
 Deno.test("parseLesson() reads steps and the checks each names, across wrapped lines", () => {

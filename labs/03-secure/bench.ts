@@ -4,7 +4,7 @@
  * option, and how many handshakes per second the server completes.
  *
  * ```sh
- * deno run --allow-net --allow-run --allow-read --allow-write --allow-env labs/03-secure/bench.ts
+ * deno run --allow-net --allow-run --allow-read --allow-write --allow-env --allow-ffi labs/03-secure/bench.ts
  * deno run ... labs/03-secure/bench.ts --quick       # a smoke test: a second per run, numbers are noise
  * ```
  *
@@ -20,16 +20,24 @@ import { parseCommandLine, usageError } from "../../shared/cli.ts";
 import { runLoad } from "../../bench/loadgen.ts";
 import { type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
 import type { Transport } from "../../shared/transport.ts";
-import { connectSecure, type SecureChannel } from "./channel/mod.ts";
+import {
+  type AeadLibrary,
+  aeadLibrary,
+  type CipherName,
+  connectSecure,
+  type CryptoChoice,
+  type SecureChannel,
+} from "./channel/mod.ts";
 import { ENTRY, prepareIdentity, SERVER_FLAGS, trustOnly } from "./test_support.ts";
 
 const USAGE = "deno run labs/03-secure/bench.ts";
 
 const HELP = `Usage: deno run --allow-net --allow-run --allow-read --allow-write --allow-env \\
-  labs/03-secure/bench.ts [options]
+  --allow-ffi labs/03-secure/bench.ts [options]
 
-Measures lab 2 and lab 3 (AES-256-GCM, ChaCha20-Poly1305 and Fernet records) with the project's
-load generator, pipelined, and lab 3's handshakes per second.
+Measures lab 2 and lab 3 (AES-256-GCM and ChaCha20-Poly1305 records from OpenSSL and from
+node:crypto, and Fernet records) with the project's load generator, pipelined, and lab 3's
+handshakes per second. Without --allow-ffi the OpenSSL rows are skipped.
 
 Options:
   --duration SECONDS   length of each measured run (default 5)
@@ -103,9 +111,9 @@ async function main(): Promise<void> {
 
   const dir = await Deno.makeTempDir({ prefix: "cachelab-bench-" });
   const fingerprint = await prepareIdentity(dir);
-  const secure = (conn: Deno.Conn): Promise<SecureChannel> => {
+  const secureWith = (crypto: AeadLibrary) => (conn: Deno.Conn): Promise<SecureChannel> => {
     (conn as Deno.TcpConn).setNoDelay(true);
-    return connectSecure(conn, { verifyServerKey: trustOnly(fingerprint) });
+    return connectSecure(conn, { verifyServerKey: trustOnly(fingerprint), crypto });
   };
   const load = { connections, pipeline, duration, mix: "set:50,get:50" };
   const results: Result[] = [];
@@ -145,12 +153,28 @@ async function main(): Promise<void> {
       undefined,
       pingOnce,
     );
-    for (const cipher of ["aes-256-gcm", "chacha20-poly1305", "fernet"]) {
+    // Both ends use the same library, so each row shows what that library costs a deployment.
+    const runs: { cipher: CipherName; crypto: CryptoChoice }[] = [
+      { cipher: "aes-256-gcm", crypto: "openssl" },
+      { cipher: "chacha20-poly1305", crypto: "openssl" },
+      { cipher: "aes-256-gcm", crypto: "node" },
+      { cipher: "chacha20-poly1305", crypto: "node" },
+      { cipher: "fernet", crypto: "node" },
+    ];
+    for (const { cipher, crypto } of runs) {
+      let library: AeadLibrary;
+      try {
+        library = aeadLibrary(crypto);
+      } catch (error) {
+        console.error(`== lab 3, ${cipher}, ${crypto}: skipped (${(error as Error).message})`);
+        continue;
+      }
+      const secure = secureWith(library);
       await measure(
-        `lab 3, ${cipher}`,
+        cipher === "fernet" ? `lab 3, ${cipher}` : `lab 3, ${cipher}, ${library.description}`,
         () =>
           startLabServer(ENTRY, {
-            args: ["--dir", dir, "--cipher", cipher],
+            args: ["--dir", dir, "--cipher", cipher, "--crypto", crypto],
             denoFlags: SERVER_FLAGS,
           }),
         ({ hostname, port }) => Deno.connect({ hostname, port }).then(secure),

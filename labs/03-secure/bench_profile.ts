@@ -11,19 +11,14 @@
 
 import { REPO_ROOT, type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
 import { loadOrCreateIdentity, pinnedFingerprint } from "./channel/mod.ts";
+import { ENTRY, SERVER_FLAGS } from "./test_support.ts";
 import { startTunnel } from "./tunnel.ts";
-
-/** Lab 3's server, from the repository root. */
-const ENTRY = "labs/03-secure/server.ts";
 
 /** Where the benchmark keeps lab 3's identity key: a directory git ignores, that bench may write. */
 const IDENTITY_DIR = "bench/results/lab3-identity";
 
 /** The lab 3 server behind each tunnel this module started, for the report. */
 const serverAddrs = new WeakMap<RunningServer, string>();
-
-/** The permissions `deno task lab3` grants. */
-const SERVER_FLAGS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 
 /**
  * Starts lab 3's server on a free port and a tunnel to it.
@@ -61,6 +56,6 @@ export async function startLab3BehindTunnel(): Promise<RunningServer> {
 export function describeLab3BehindTunnel(server: RunningServer): string {
   const target = serverAddrs.get(server) ?? "?";
   return `deno task lab3 --port 0 --dir ${IDENTITY_DIR}  # listening on ${target}\n` +
-    "deno run --allow-net --allow-read --allow-write --allow-env labs/03-secure/tunnel.ts " +
+    "deno run --allow-net --allow-read --allow-write --allow-env --allow-ffi labs/03-secure/tunnel.ts " +
     `--listen 0 --to ${target} --server-fingerprint SHA256:...  # listening on ${server.addr}`;
 }

@@ -9,7 +9,12 @@
 import { utf8ToByteString } from "../../shared/resp/bytes.ts";
 import { usageError } from "../../shared/cli.ts";
 import { type Lab2Options, parseLab2ArgsWith } from "../02-threaded/cli.ts";
-import { type CipherName, DEFAULT_HANDSHAKE_TIMEOUT_MS } from "./channel/mod.ts";
+import {
+  type CipherName,
+  CRYPTO_CHOICES,
+  type CryptoChoice,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+} from "./channel/mod.ts";
 
 /** Lab 3's server options. */
 export interface Lab3Options extends Lab2Options {
@@ -17,6 +22,8 @@ export interface Lab3Options extends Lab2Options {
   dir: string;
   /** The record format of the secure channel. */
   cipher: CipherName;
+  /** Which library computes AES-GCM and ChaCha20-Poly1305 records. */
+  crypto: CryptoChoice;
   /** The password clients must give with `AUTH`, as a byte string; `undefined` for none. */
   requirepass: string | undefined;
   /** Serve standard TLS with this certificate and key instead of the hand-built channel. */
@@ -36,6 +43,9 @@ const HELP = `  --dir PATH                where the server's identity key is kep
                             start (default ./data)
   --cipher NAME             record format of the secure channel: aes-256-gcm,
                             chacha20-poly1305 or fernet (default aes-256-gcm)
+  --crypto LIBRARY          who computes AES-GCM and ChaCha20-Poly1305: openssl (the
+                            system's libcrypto, needs deno run --allow-ffi), node (Deno's
+                            node:crypto) or auto (openssl if it loads; the default)
   --requirepass PASSWORD    clients must send AUTH PASSWORD before any other command
   --tls-cert FILE           serve standard TLS with this certificate (PEM) instead of the
                             secure channel; needs --tls-key
@@ -62,6 +72,7 @@ export function parseLab3Args(argv: string[]): Lab3Options {
     options: {
       dir: { type: "string" },
       cipher: { type: "string" },
+      crypto: { type: "string" },
       requirepass: { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
@@ -82,6 +93,12 @@ export function parseLab3Args(argv: string[]): Lab3Options {
       `Invalid cipher: "${cipherText}" is not aes-256-gcm, chacha20-poly1305 or fernet`,
       USAGE,
     );
+  }
+
+  const cryptoText = text("crypto") ?? "auto";
+  const crypto = CRYPTO_CHOICES.find((c) => c === cryptoText);
+  if (crypto === undefined) {
+    usageError(`Invalid crypto: "${cryptoText}" is not openssl, node or auto`, USAGE);
   }
 
   const certFile = text("tls-cert");
@@ -113,6 +130,7 @@ export function parseLab3Args(argv: string[]): Lab3Options {
     ...options,
     dir: text("dir") ?? "./data",
     cipher,
+    crypto,
     // A password typed in a shell is text; clients send its UTF-8 bytes, so compare those.
     requirepass: requirepass === undefined ? undefined : utf8ToByteString(requirepass),
     tls,

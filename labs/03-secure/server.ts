@@ -28,7 +28,12 @@ import type { Transport } from "../../shared/transport.ts";
 import { lab2CommandTable, runServer, type ServerHooks } from "../02-threaded/server.ts";
 import { WatchedKeyspace } from "../02-threaded/watched_keyspace.ts";
 import { authCommands, authGate, PasswordGate } from "./auth.ts";
-import { acceptSecure, loadOrCreateIdentity } from "./channel/mod.ts";
+import {
+  acceptSecure,
+  type AeadLibrary,
+  aeadLibrary,
+  loadOrCreateIdentity,
+} from "./channel/mod.ts";
 import { type Lab3Options, parseLab3Args } from "./cli.ts";
 import { certificateFingerprint, tlsHandshake, tlsTransport } from "./tls.ts";
 import { Tracer } from "./trace.ts";
@@ -87,8 +92,10 @@ async function listen(
   }
   const identity = await loadOrCreateIdentity(options.dir);
   console.log(`server identity: ${identity.fingerprint}`);
+  const crypto = aeadLibrary(options.crypto);
   server.log(
-    `Secure channel: ${options.cipher} records; ` +
+    `Secure channel: ${options.cipher} records` +
+      (options.cipher === "fernet" ? "" : ` sealed by ${describeLibrary(crypto)}`) + "; " +
       (identity.created ? "created a new identity key" : "identity key") +
       ` in ${identity.keyFile ?? options.dir}`,
   );
@@ -99,10 +106,18 @@ async function listen(
       acceptSecure(conn, {
         identity,
         cipher: options.cipher,
+        crypto,
         handshakeTimeoutMs,
         trace: tracer.enabled ? tracer.sink(peer.remote) : undefined,
       }),
   };
+}
+
+/** Names the library in the log, and says how to get the faster one when it is not in use. */
+export function describeLibrary(crypto: AeadLibrary): string {
+  return crypto.name === "openssl"
+    ? crypto.description
+    : `${crypto.description} (deno run --allow-ffi lets OpenSSL do it, many times faster)`;
 }
 
 if (import.meta.main) {

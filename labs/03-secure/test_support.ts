@@ -23,8 +23,14 @@ export const ENTRY = "labs/03-secure/server.ts";
 /** Lab 3's client, from the repository root. */
 export const CLIENT = "labs/03-secure/client.ts";
 
-/** The permissions `deno task lab3` grants. */
-export const SERVER_FLAGS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+/** The permissions `deno task lab3` grants (FFI, for OpenSSL's AES: see `channel/openssl.ts`). */
+export const SERVER_FLAGS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-ffi",
+];
 
 /** A temporary directory that removes itself at the end of an `await using` block. */
 export interface TempDir extends AsyncDisposable {

@@ -27,6 +27,7 @@ import {
 } from "./handshake.ts";
 import { hexDump } from "./hex_dump.ts";
 import type { Identity } from "./identity.ts";
+import type { AeadLibrary } from "./aead.ts";
 import { RECORD_LIMIT, type RecordFormat, recordFormat } from "./records.ts";
 
 /** How long a handshake may take by default, in milliseconds. */
@@ -53,6 +54,8 @@ export interface ServerChannelOptions {
    * number allows). Tests lower it to see the limit enforced.
    */
   recordLimit?: number;
+  /** Which library seals AES-GCM and ChaCha20-Poly1305 records (`aead.ts`). Default: the best found. */
+  crypto?: AeadLibrary;
 }
 
 /** Options for {@link connectSecure}. */
@@ -75,6 +78,8 @@ export interface ClientChannelOptions {
   ciphers?: readonly CipherName[];
   /** As {@link ServerChannelOptions.recordLimit}. */
   recordLimit?: number;
+  /** As {@link ServerChannelOptions.crypto}. */
+  crypto?: AeadLibrary;
 }
 
 /** An established channel: reads and writes plaintext, sends records. */
@@ -237,14 +242,20 @@ class RecordChannel implements SecureChannel {
     reader: ByteReader,
     result: HandshakeResult,
     maxRecordSize: number,
-    options: { trace?: (line: string) => void; recordLimit?: number },
+    options: { trace?: (line: string) => void; recordLimit?: number; crypto?: AeadLibrary },
   ) {
     this.#conn = conn;
     this.#reader = reader;
     this.cipher = result.cipher;
     this.fingerprint = result.fingerprint;
     this.serverPublicKey = result.serverPublicKey;
-    this.#format = recordFormat(result.cipher, result.sendKey, result.receiveKey, maxRecordSize);
+    this.#format = recordFormat(
+      result.cipher,
+      result.sendKey,
+      result.receiveKey,
+      maxRecordSize,
+      options.crypto,
+    );
     // The keys now live only inside the record format.
     this.#sendChunk = result.peerMaxRecordSize;
     this.#recordLimit = Math.min(options.recordLimit ?? RECORD_LIMIT, RECORD_LIMIT);
@@ -280,6 +291,8 @@ class RecordChannel implements SecureChannel {
           ),
         );
       }
+      // The channel may have been closed while this read waited; its keys are gone then.
+      this.#check();
     }
   }
 
@@ -309,6 +322,7 @@ class RecordChannel implements SecureChannel {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending = undefined;
+    this.#format.dispose();
     closeQuietly(this.#conn);
   }
 
@@ -322,6 +336,7 @@ class RecordChannel implements SecureChannel {
     this.#failure ??= error;
     if (!this.#closed) {
       this.#closed = true;
+      this.#format.dispose();
       closeQuietly(this.#conn);
     }
     return error;

@@ -6,6 +6,8 @@
  * | -------------------- | -------------------------------------------------------------------- |
  * | `handshake.ts`       | the handshake, with every message's exact bytes and why it is signed |
  * | `records.ts`         | the record formats: AES-256-GCM, ChaCha20-Poly1305, Fernet           |
+ * | `aead.ts`            | who computes AES-GCM and ChaCha20: `node:crypto` or OpenSSL          |
+ * | `openssl.ts`         | the system's OpenSSL through FFI, and why it is worth it             |
  * | `channel.ts`         | `acceptSecure`, `connectSecure`, and the channel as a `Transport`    |
  * | `identity.ts`        | the server's Ed25519 identity key and its fingerprint                |
  * | `known_hosts.ts`     | trust on first use and pinning, as SSH does them                     |
@@ -48,6 +50,7 @@ export {
   type SecureChannel,
   type ServerChannelOptions,
 } from "./channel.ts";
+export { type AeadLibrary, aeadLibrary, CRYPTO_CHOICES, type CryptoChoice } from "./aead.ts";
 export {
   ChannelError,
   type ChannelFailure,
