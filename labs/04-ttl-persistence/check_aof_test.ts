@@ -4,13 +4,15 @@ import { concatBytes } from "../../shared/resp/bytes.ts";
 import { RespWriter } from "../../shared/resp/encoder.ts";
 import { REPO_ROOT } from "../../shared/testing/processes.ts";
 import { checkAof } from "./check_aof.ts";
-import { encodeCommand } from "./persistence/aof.ts";
 
 const encoder = new TextEncoder();
 
 function resp(...commands: string[][]): Uint8Array {
   const out = new RespWriter();
-  for (const command of commands) encodeCommand(out, command);
+  for (const command of commands) {
+    out.arrayHeader(command.length);
+    for (const arg of command) out.bulk(arg);
+  }
   return out.take().slice();
 }
 

@@ -33,7 +33,7 @@ import type { Session } from "../../shared/server/session.ts";
 import { NEVER_DENIED } from "./commands.ts";
 import { type Evictor, OOM_ERROR } from "./eviction.ts";
 import type { ExpiringKeyspace } from "./keyspace.ts";
-import { argsForLog } from "./propagate.ts";
+import { type KeyState, type LogRewrite, logRewriteFor } from "./propagate.ts";
 
 /** Where the write path sends what it logs: persistence's `propagate`. */
 export type Propagate = (args: string[]) => void;
@@ -59,6 +59,8 @@ export class WritePath {
    * thing, but persistence resets that one after each snapshot; this one only goes up.
    */
   #changes = 0;
+  /** What a rewrite reads about a key; made once, not once per write. */
+  #stateOf: (key: string) => KeyState;
 
   /**
    * Prepares the path. Until {@link start}, nothing is evicted or logged: the server is loading its
@@ -70,6 +72,7 @@ export class WritePath {
   constructor(db: ExpiringKeyspace, evictor: Evictor | null) {
     this.#db = db;
     this.#evictor = evictor;
+    this.#stateOf = (key) => ({ exists: db.has(key), expiresAt: db.expiresAt(key) });
     db.onChange(() => this.#changes++);
     db.onRemoved((key) => this.#propagate?.(["DEL", key]));
   }
@@ -101,6 +104,7 @@ export class WritePath {
 
   #around(name: string, handler: CommandHandler): CommandHandler {
     const mayBeDenied = !NEVER_DENIED.has(name);
+    const rewrite = logRewriteFor(name);
     return (session: Session, args: string[]): Reply | Promise<Reply> => {
       const db = this.#db;
       if (this.#propagate === null) return handler(session, args); // still loading
@@ -112,24 +116,26 @@ export class WritePath {
       const reply = handler(session, args);
       if (reply instanceof Promise) {
         return reply.then((r) => {
-          this.#logIfChanged(args, before, removed);
+          this.#logIfChanged(args, rewrite, before, removed);
           return r;
         });
       }
-      this.#logIfChanged(args, before, removed);
+      this.#logIfChanged(args, rewrite, before, removed);
       return reply;
     };
   }
 
   /** Logs a command that changed the keyspace, its relative times made absolute. */
-  #logIfChanged(args: string[], changesBefore: number, removedBefore: number): void {
+  #logIfChanged(
+    args: string[],
+    rewrite: LogRewrite | null,
+    changesBefore: number,
+    removedBefore: number,
+  ): void {
     const db = this.#db;
     // Each removal by the keyspace counted as one change and was logged already, as DEL.
     const removed = db.expiredKeys + db.evictedKeys - removedBefore;
     if (this.#changes - changesBefore - removed <= 0) return;
-    this.#propagate?.(argsForLog(args, (key) => ({
-      exists: db.has(key),
-      expiresAt: db.expiresAt(key),
-    })));
+    this.#propagate?.(rewrite === null ? args : rewrite(args, this.#stateOf));
   }
 }

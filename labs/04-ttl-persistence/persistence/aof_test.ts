@@ -4,12 +4,17 @@ import { RespWriter } from "../../../shared/resp/encoder.ts";
 import { byteStringToBytes } from "../../../shared/resp/bytes.ts";
 import { ManualClock } from "../clock.ts";
 import { type Entry, ExpiringKeyspace } from "../keyspace.ts";
-import { type AofEnd, AofReader, AppendOnlyLog, encodeCommand, type FsyncFunction } from "./aof.ts";
+import { type AofEnd, AofReader, AppendOnlyLog, type FsyncFunction } from "./aof.ts";
+import type { LogBuffer } from "./log_buffer.ts";
 import { PointInTime } from "./point_in_time.ts";
 
+/** The RESP of commands, by the shared encoder: what the log must hold, encoded independently. */
 function resp(...commands: string[][]): Uint8Array {
   const out = new RespWriter();
-  for (const command of commands) encodeCommand(out, command);
+  for (const command of commands) {
+    out.arrayHeader(command.length);
+    for (const arg of command) out.bulk(arg);
+  }
   return out.take().slice();
 }
 
@@ -232,10 +237,10 @@ function apply(bytes: Uint8Array, db: ExpiringKeyspace): void {
   }
 }
 
-function setCommand(out: RespWriter, entry: Entry): void {
+function setCommand(out: LogBuffer, entry: Entry): void {
   const args = ["SET", entry.key, entry.value];
   if (entry.expiresAt !== null) args.push("PXAT", String(entry.expiresAt));
-  encodeCommand(out, args);
+  out.append(args);
 }
 
 Deno.test("BGREWRITEAOF keeps every write made while it runs", async () => {
@@ -286,6 +291,33 @@ Deno.test("BGREWRITEAOF keeps every write made while it runs", async () => {
       assert.deepEqual(entries(replayed), entries(db));
       assert.ok(Deno.statSync(path).size < sizeBefore + 2000, "the log got compacted");
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["appendonly.aof"]);
+    } finally {
+      await log.close();
+    }
+  });
+});
+
+Deno.test("BGREWRITEAOF starting before the turn's write: queued commands go to the old log only", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "appendonly.aof");
+    const db = new ExpiringKeyspace(new ManualClock(1_800_000_000_000));
+    const log = await AppendOnlyLog.open(path, { policy: "everysec" });
+    try {
+      // Run and logged in this turn, not written yet: the frozen view has it, so the new log must
+      // not get it a second time (for a command such as INCR, replaying it twice is wrong).
+      db.set("before", "1");
+      log.append(["SET", "before", "1"]);
+      await log.rewrite(() => {
+        const chunks = new PointInTime(db).chunks(10);
+        db.set("after", "2");
+        log.append(["SET", "after", "2"]);
+        return chunks;
+      }, { tempPath: join(dir, "temp-rewrite.aof"), encode: setCommand });
+      await log.sync();
+      assert.deepEqual(readAll(Deno.readFileSync(path)).commands, [
+        ["SET", "before", "1"],
+        ["SET", "after", "2"],
+      ]);
     } finally {
       await log.close();
     }

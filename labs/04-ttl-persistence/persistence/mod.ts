@@ -30,7 +30,6 @@
 
 import { dirname, join, resolve } from "node:path";
 import { dispatch, endTransaction } from "../../02-threaded/transaction.ts";
-import { RespWriter } from "../../../shared/resp/encoder.ts";
 import { err, ErrorReply, OK, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../../shared/server/command_table.ts";
 import type { ServerState } from "../../../shared/server/server_state.ts";
@@ -40,12 +39,12 @@ import {
   AofError,
   AofReader,
   AppendOnlyLog,
-  encodeCommand,
   type FsyncFunction,
   type FsyncPolicy,
   writeCompact,
 } from "./aof.ts";
 import { fsyncDir, fsyncDirSync, removeQuietly, tempPath, writeAllSync } from "./files.ts";
+import { LogBuffer } from "./log_buffer.ts";
 import { PointInTime } from "./point_in_time.ts";
 import { loadSnapshotFile, SnapshotError, writeSnapshot, writeSnapshotSync } from "./snapshot.ts";
 
@@ -339,7 +338,7 @@ class PersistenceEngine {
     const temp = tempPath(this.#options.dir, "rewriteaof", "aof");
     const file = Deno.openSync(temp, { write: true, create: true, truncate: true });
     try {
-      const out = new RespWriter();
+      const out = new LogBuffer();
       let keys = 0;
       for (const entry of this.#db.entries()) {
         this.#encodeEntry(out, entry);
@@ -486,7 +485,7 @@ class PersistenceEngine {
     const chunkKeys = this.#tuning.chunkKeys ?? CHUNK_KEYS;
     const temp = tempPath(this.#options.dir, "rewriteaof", "aof");
     const start = () => new PointInTime(this.#db).chunks(chunkKeys);
-    const encode = (out: RespWriter, entry: Entry) => this.#encodeEntry(out, entry);
+    const encode = (out: LogBuffer, entry: Entry) => this.#encodeEntry(out, entry);
     this.#log("Background append only file rewriting started");
     const job = this.#aof !== null
       ? this.#aof.rewrite(start, { tempPath: temp, encode })
@@ -518,12 +517,12 @@ class PersistenceEngine {
    * The commands that recreate one key: `SET key value`, with `PXAT` for its expiry. Memcached's
    * flags, which no Redis command sets, use the log command the memcache module registers.
    */
-  #encodeEntry(out: RespWriter, entry: Entry): void {
-    if (entry.expiresAt === null) encodeCommand(out, ["SET", entry.key, entry.value]);
-    else encodeCommand(out, ["SET", entry.key, entry.value, "PXAT", String(entry.expiresAt)]);
+  #encodeEntry(out: LogBuffer, entry: Entry): void {
+    if (entry.expiresAt === null) out.append(["SET", entry.key, entry.value]);
+    else out.append(["SET", entry.key, entry.value, "PXAT", String(entry.expiresAt)]);
     if (entry.flags !== 0) {
       const args = flagsCommand(this.#server, entry);
-      if (args !== null) encodeCommand(out, args);
+      if (args !== null) out.append(args);
     }
   }
 
@@ -579,7 +578,7 @@ class PersistenceEngine {
 async function rewriteWithoutLog(
   path: string,
   chunks: Iterable<Entry[]>,
-  options: { tempPath: string; encode: (out: RespWriter, entry: Entry) => void },
+  options: { tempPath: string; encode: (out: LogBuffer, entry: Entry) => void },
 ): Promise<number> {
   const file = await Deno.open(options.tempPath, { write: true, create: true, truncate: true });
   try {
