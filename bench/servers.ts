@@ -51,7 +51,7 @@ const LAB4_FLAGS = [
  * Starts lab 4 in a fresh data directory, removed when it stops, with automatic snapshots off:
  * a snapshot taken in the middle of a measurement would show up as noise, not as a result.
  */
-function lab4Profile(extraArgs: string[]): LabProfile {
+export function lab4Profile(extraArgs: string[]): LabProfile {
   const entry = "labs/04-ttl-persistence/server.ts";
   return {
     start: async () => {
