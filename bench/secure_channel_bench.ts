@@ -2,18 +2,19 @@
  * What the secure channel costs, in isolation:
  *
  * ```sh
- * deno bench --allow-net bench/secure_channel_bench.ts
+ * deno bench --allow-net --allow-ffi bench/secure_channel_bench.ts
  * ```
  *
  * - **round trips** through an echo server on 127.0.0.1, plain TCP against each record format. A
  *   1,100-byte write is what the load generator sends for a batch of 16 pipelined commands; one
  *   record goes each way. Records per second = 2 × iterations per second; MB/s = bytes × 2 ×
  *   iterations per second.
- * - **sealing and opening** one record with no socket at all: the cryptography's own price.
+ * - **sealing and opening** one record with no socket at all: the cryptography's own price, from
+ *   `node:crypto` and, with `--allow-ffi`, from OpenSSL (`labs/03-secure/channel/aead.ts`).
  * - **handshakes**: connect, full handshake, close, against connect and close alone.
  *
  * The client and the server run in this one process, so every number includes both ends' work.
- * `bench/secure_channel_load.ts` measures the end-to-end target (lab 3 against lab 2).
+ * `labs/03-secure/bench.ts` measures the end-to-end target (lab 3 against lab 2).
  *
  * @module
  */
@@ -26,6 +27,8 @@ import {
   startEchoServer,
 } from "../labs/03-secure/channel/channel_testing.ts";
 import {
+  type AeadLibrary,
+  aeadLibrary,
   type CipherName,
   connectSecure,
   generateIdentity,
@@ -81,17 +84,31 @@ for (const size of [1100, 64 * 1024]) {
   }
 }
 
-for (const cipher of CIPHERS) {
+// Fernet's AES-CBC and HMAC always come from node:crypto; the AEADs from either library.
+const formats: { cipher: CipherName; library: AeadLibrary }[] = [];
+for (const choice of ["node", "openssl"] as const) {
+  let library: AeadLibrary;
+  try {
+    library = aeadLibrary(choice);
+  } catch {
+    continue; // No OpenSSL (or no --allow-ffi): its rows are left out.
+  }
+  for (const cipher of CIPHERS) {
+    if (cipher !== "fernet" || choice === "node") formats.push({ cipher, library });
+  }
+}
+for (const { cipher, library } of formats) {
   const key = crypto.getRandomValues(new Uint8Array(32));
   const other = crypto.getRandomValues(new Uint8Array(32));
-  const sender = recordFormat(cipher, key, other, 16 * 1024);
-  const receiver = recordFormat(cipher, other, key, 16 * 1024);
+  const sender = recordFormat(cipher, key, other, 16 * 1024, library);
+  const receiver = recordFormat(cipher, other, key, 16 * 1024, library);
+  const by = cipher === "fernet" ? "" : `, ${library.name}`;
   for (const size of [1100, 16 * 1024]) {
     const data = new Uint8Array(size);
     const wire = new Uint8Array(sender.wireSize(size));
     let sequence = 0;
     Deno.bench(
-      { name: `seal + open, ${cipher}, ${size} B`, group: `records of ${size} bytes` },
+      { name: `seal + open, ${cipher}${by}, ${size} B`, group: `records of ${size} bytes` },
       () => {
         sender.seal(data, sequence++, wire, 0);
         receiver.open(wire);

@@ -30,8 +30,8 @@ import { WatchedKeyspace } from "../02-threaded/watched_keyspace.ts";
 import { authCommands, authGate, PasswordGate } from "./auth.ts";
 import {
   acceptSecure,
-  type AeadLibrary,
   aeadLibrary,
+  describeAeadLibrary,
   loadOrCreateIdentity,
 } from "./channel/mod.ts";
 import { type Lab3Options, parseLab3Args } from "./cli.ts";
@@ -95,7 +95,7 @@ async function listen(
   const crypto = aeadLibrary(options.crypto);
   server.log(
     `Secure channel: ${options.cipher} records` +
-      (options.cipher === "fernet" ? "" : ` sealed by ${describeLibrary(crypto)}`) + "; " +
+      (options.cipher === "fernet" ? "" : ` sealed by ${describeAeadLibrary(crypto)}`) + "; " +
       (identity.created ? "created a new identity key" : "identity key") +
       ` in ${identity.keyFile ?? options.dir}`,
   );
@@ -111,13 +111,6 @@ async function listen(
         trace: tracer.enabled ? tracer.sink(peer.remote) : undefined,
       }),
   };
-}
-
-/** Names the library in the log, and says how to get the faster one when it is not in use. */
-export function describeLibrary(crypto: AeadLibrary): string {
-  return crypto.name === "openssl"
-    ? crypto.description
-    : `${crypto.description} (deno run --allow-ffi lets OpenSSL do it, many times faster)`;
 }
 
 if (import.meta.main) {

@@ -195,10 +195,14 @@ async function main(): Promise<void> {
  * identity key kept in the data directory.
  */
 async function secureUpgrade(dir: string): Promise<NonNullable<ServerHooks["upgrade"]>> {
-  const { acceptSecure, loadOrCreateIdentity } = await import("../03-secure/channel/mod.ts");
+  const { acceptSecure, aeadLibrary, describeAeadLibrary, loadOrCreateIdentity } = await import(
+    "../03-secure/channel/mod.ts"
+  );
   const identity = await loadOrCreateIdentity(dir);
   console.log(`server identity: ${identity.fingerprint}`);
-  return (conn) => acceptSecure(conn, { identity });
+  const crypto = aeadLibrary();
+  console.log(`secure channel: aes-256-gcm records sealed by ${describeAeadLibrary(crypto)}`);
+  return (conn) => acceptSecure(conn, { identity, crypto });
 }
 
 if (import.meta.main) await main();

@@ -50,7 +50,13 @@ export {
   type SecureChannel,
   type ServerChannelOptions,
 } from "./channel.ts";
-export { type AeadLibrary, aeadLibrary, CRYPTO_CHOICES, type CryptoChoice } from "./aead.ts";
+export {
+  type AeadLibrary,
+  aeadLibrary,
+  CRYPTO_CHOICES,
+  type CryptoChoice,
+  describeAeadLibrary,
+} from "./aead.ts";
 export {
   ChannelError,
   type ChannelFailure,

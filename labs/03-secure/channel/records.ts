@@ -45,7 +45,7 @@
  * # Who computes the cipher
  *
  * `aead.ts`: the system's OpenSSL when the process may load it (`--allow-ffi`), else Deno's
- * `node:crypto`. The bytes are the same either way; the speed is not (35× for AES-GCM here).
+ * `node:crypto`. The bytes are the same either way; the speed is not (8× for AES-GCM records here).
  *
  * # Fernet records (`--cipher fernet`)
  *
