@@ -30,6 +30,30 @@ import { isDisconnect, type Transport, writeAll } from "../transport.ts";
 /** How much one read asks for. Redis reads 16 KiB at a time (`PROTO_IOBUF_LEN`). */
 const READ_SIZE = 16 * 1024;
 
+/** The promise {@link endOfTurn} hands out in the current turn; `undefined` between turns. */
+let turnEnd: Promise<void> | undefined;
+
+/**
+ * Resolves once every connection whose bytes arrived in this turn of the event loop has run its
+ * commands, so their replies go out together, after all the work. When several reads complete at
+ * once, each connection's continuation is already in the microtask queue; the microtask queued
+ * here runs after them all. Redis does the same: it writes every client's replies at the end of a
+ * turn of its loop (`handleClientsWithPendingWrites()`, called from `beforeSleep()`).
+ *
+ * Measured with `redis-benchmark -c 50 -P 16 -t set -r 100000` against lab 4 without its log,
+ * server CPU per request from `INFO cpu`, runs taking turns: 4.4–4.8 µs writing each batch's
+ * replies at once, 3.5–3.6 µs waiting for the end of the turn. The system calls were the same
+ * (`strace -c`: one read and one write per batch); only the order of the work changed.
+ */
+function endOfTurn(): Promise<void> {
+  return turnEnd ??= new Promise<void>((resolve) => {
+    queueMicrotask(() => {
+      turnEnd = undefined;
+      resolve();
+    });
+  });
+}
+
 /** Addresses of the two ends of a connection, for `CLIENT LIST` and the log. */
 export interface Peer {
   /** The client's address, `host:port`. */
@@ -62,7 +86,10 @@ export interface ConnectionOptions {
    * the log, like Redis's `client-output-buffer-limit`. Default: no limit.
    */
   maxOutput?: number;
-  /** Awaited before each batch of replies is written (lab 4: until its log is on disk). */
+  /**
+   * Awaited before each batch of replies is written (lab 4: until its log is written, or on disk).
+   * When it is absent or returns `undefined`, replies wait for the end of the event loop's turn.
+   */
   beforeWrite?: () => Promise<void> | undefined;
   /**
    * Open connections by client id: the loop adds itself on start and removes itself on exit, so
@@ -124,8 +151,7 @@ export async function serveConnection(
         break;
       }
       if (out.length > 0) {
-        const durable = options.beforeWrite?.();
-        if (durable !== undefined) await durable;
+        await (options.beforeWrite?.() ?? endOfTurn());
         // One write nearly always takes the whole batch; writeAll() is only for the rest of a
         // short write. Calling write() directly saves an async function, and its trip through the
         // microtask queue, per batch.
