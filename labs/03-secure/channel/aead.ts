@@ -101,15 +101,17 @@ export function aeadLibrary(choice: CryptoChoice = "auto"): AeadLibrary {
 }
 
 /**
- * Names a library for a server's log, and says how to get the faster one when it is not in use.
+ * Names a library for a server's log; for `node:crypto`, says why OpenSSL is not in use.
  *
  * @param library The library.
  * @returns A phrase such as `OpenSSL 3.0.19 (libcrypto.so.3)`.
  */
 export function describeAeadLibrary(library: AeadLibrary): string {
-  return library.name === "openssl"
-    ? library.description
-    : `${library.description} (deno run --allow-ffi lets OpenSSL do it, many times faster)`;
+  if (library.name === "openssl") return library.description;
+  const openssl = loadOpenSsl();
+  return openssl instanceof Error
+    ? `${library.description} (${openssl.message}; it would be many times faster)`
+    : `${library.description} (chosen over ${openssl.description})`;
 }
 
 /**
