@@ -4,9 +4,9 @@
  * restart, and check that every acknowledged write came back.
  *
  * ```
- * deno run -A bench/crash_soak.ts                       # 20 rounds, appendfsync always
- * deno run -A bench/crash_soak.ts --rounds 100 --clients 8
- * deno run -A bench/crash_soak.ts --appendfsync no      # kill -9 is not a power cut: see below
+ * deno task bench:crash-soak                       # 20 rounds, appendfsync always
+ * deno task bench:crash-soak --rounds 100 --clients 8
+ * deno task bench:crash-soak --appendfsync no      # kill -9 is not a power cut: see below
  * ```
  *
  * With `--appendfsync everysec` or `no` the rounds pass too: `kill -9` kills the process, not the
@@ -20,9 +20,12 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseCommandLine, usageError, wholeNumber } from "../shared/cli.ts";
 import { crashRound } from "../labs/04-ttl-persistence/persistence/crash.ts";
 
-const HELP = `Usage: deno run -A bench/crash_soak.ts [options]
+const USAGE = "deno task bench:crash-soak";
+
+const HELP = `Usage: ${USAGE} [options]
 
 Kills lab 4's server with SIGKILL under write load, restarts it, and checks that every
 acknowledged write survived.
@@ -34,20 +37,13 @@ Options:
   --max-kill-ms MS    kill at a random moment up to this long after the writes start (default 1000)
   --help              show this help`;
 
-function fail(message: string): never {
-  console.error(`${message}\nRun "deno run -A bench/crash_soak.ts --help" for usage.`);
-  Deno.exit(2);
-}
-
 function positive(name: string, text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1) fail(`Invalid ${name}: "${text}" is not a positive number`);
-  return n;
+  return wholeNumber(text, 1, Number.MAX_SAFE_INTEGER) ??
+    usageError(`Invalid ${name}: "${text}" is not a positive number`, USAGE);
 }
 
-let values;
-try {
-  ({ values } = parseArgs({
+const { values } = parseCommandLine({ usage: USAGE, help: HELP }, () =>
+  parseArgs({
     args: Deno.args,
     options: {
       rounds: { type: "string", default: "20" },
@@ -58,19 +54,12 @@ try {
     },
     strict: true,
   }));
-} catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
-}
-if (values.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
 const rounds = positive("rounds", values.rounds);
 const clients = positive("clients", values.clients);
 const maxKillMs = positive("max-kill-ms", values["max-kill-ms"]);
 const appendfsync = values.appendfsync;
 if (appendfsync !== "always" && appendfsync !== "everysec" && appendfsync !== "no") {
-  fail(`Invalid appendfsync: "${appendfsync}" is not always, everysec or no`);
+  usageError(`Invalid appendfsync: "${appendfsync}" is not always, everysec or no`, USAGE);
 }
 
 const dir = await Deno.makeTempDir({ prefix: "crash_soak_" });

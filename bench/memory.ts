@@ -21,6 +21,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseCommandLine, usageError, wholeNumber } from "../shared/cli.ts";
 import {
   hasProgram,
   REPO_ROOT,
@@ -244,7 +245,9 @@ export function taskDenoFlags(entry: string): string[] {
   return ["--allow-net"];
 }
 
-const HELP = `Usage: deno task bench:memory [options]
+const USAGE = "deno task bench:memory";
+
+const HELP = `Usage: ${USAGE} [options]
 
 Loads 16-byte keys with 32-byte values into a lab's server and into redis-server, one after the
 other, and prints how much each one's resident memory (RSS) grew, and the ratio. The lab runs
@@ -258,9 +261,8 @@ Options:
   --help            show this help`;
 
 if (import.meta.main) {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandLine({ usage: USAGE, help: HELP }, () =>
+    parseArgs({
       args: Deno.args,
       options: {
         keys: { type: "string", default: "1000000" },
@@ -272,23 +274,11 @@ if (import.meta.main) {
       strict: true,
       allowPositionals: false,
     }));
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : error}\nRun with --help for usage.`);
-    Deno.exit(2);
-  }
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  const count = Number(values.keys);
-  if (!Number.isSafeInteger(count) || count < 1) {
-    console.error(`Invalid keys: "${values.keys}" is not a positive number`);
-    Deno.exit(2);
-  }
+  const count = wholeNumber(values.keys, 1, Number.MAX_SAFE_INTEGER) ??
+    usageError(`Invalid keys: "${values.keys}" is not a positive number`, USAGE);
   const how = values.command;
   if (how !== "mset" && how !== "set") {
-    console.error(`Invalid command: "${how}" is not mset or set`);
-    Deno.exit(2);
+    usageError(`Invalid command: "${how}" is not mset or set`, USAGE);
   }
 
   const results: MemoryResult[] = [];

@@ -8,8 +8,8 @@
  * total is the runtime starting rather than the snapshot loading.
  *
  * ```
- * deno run -A bench/restart.ts              # 1,000,000 keys
- * deno run -A bench/restart.ts --keys 100000
+ * deno task bench:restart              # 1,000,000 keys
+ * deno task bench:restart --keys 100000
  * ```
  *
  * The design target (DESIGN.md) is a restart with 1M keys in at most 1.5 s.
@@ -18,9 +18,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { freePort, hasProgram, REPO_ROOT } from "../shared/testing/processes.ts";
+import { parseCommandLine, usageError, wholeNumber } from "../shared/cli.ts";
+import { freePort, hasProgram, redisServerArgs, REPO_ROOT } from "../shared/testing/processes.ts";
 
-const HELP = `Usage: deno run -A bench/restart.ts [--keys N]
+const USAGE = "deno task bench:restart";
+
+const HELP = `Usage: ${USAGE} [--keys N]
 
 Times a restart of lab 4 and of redis-server with N keys in their snapshot (default 1000000).`;
 
@@ -77,20 +80,7 @@ const redis: Contender = {
   name: "redis-server",
   spawn: (dir, port) =>
     new Deno.Command("redis-server", {
-      args: [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir,
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-      ],
+      args: [...redisServerArgs(port), "--dir", dir],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -259,20 +249,14 @@ async function measure(contender: Contender, n: number): Promise<Row> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { keys: { type: "string", default: "1000000" }, help: { type: "boolean" } },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  const n = Number(values.keys);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    console.error(`Invalid keys: "${values.keys}" is not a positive number`);
-    Deno.exit(2);
-  }
+  const { values } = parseCommandLine({ usage: USAGE, help: HELP }, () =>
+    parseArgs({
+      args: Deno.args,
+      options: { keys: { type: "string", default: "1000000" }, help: { type: "boolean" } },
+      strict: true,
+    }));
+  const n = wholeNumber(values.keys, 1, Number.MAX_SAFE_INTEGER) ??
+    usageError(`Invalid keys: "${values.keys}" is not a positive number`, USAGE);
   const contenders = hasProgram("redis-server") ? [lab4, redis] : [lab4];
   if (contenders.length === 1) console.log("redis-server is not installed: lab 4 only");
   console.log(`Restart with ${n} keys (16 B keys, 32 B values) in the snapshot\n`);

@@ -24,6 +24,7 @@ Deno.test("server --help lists lab 2's flags and the channel's, and exits 0", as
       "--max-output-buffer SIZE",
       "--dir PATH",
       "--cipher NAME",
+      "--crypto LIBRARY",
       "--requirepass PASSWORD",
       "--tls-cert FILE",
       "--tls-key FILE",
@@ -38,6 +39,7 @@ Deno.test("server --help lists lab 2's flags and the channel's, and exits 0", as
 for (
   const [args, message] of [
     [["--cipher", "rot13"], /Invalid cipher: "rot13"/],
+    [["--crypto", "gpu"], /Invalid crypto: "gpu" is not openssl, node or auto/],
     [["--tls-cert", "cert.pem"], /TLS needs both --tls-cert and --tls-key/],
     [["--handshake-timeout", "soon"], /Invalid handshake-timeout: "soon"/],
     [["--handshake-timeout", "0"], /Invalid handshake-timeout: "0"/],

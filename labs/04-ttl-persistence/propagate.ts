@@ -95,24 +95,12 @@ const REWRITES = new Map<string, LogRewrite>([
  *
  * @param name The command's name in the command table (lowercase).
  * @returns The rewrite, or `null` for a command that is logged as the client sent it.
- */
-export function logRewriteFor(name: string): LogRewrite | null {
-  return REWRITES.get(name) ?? null;
-}
-
-/**
- * Rewrites a write command for the log so that replaying it later has the same effect.
- *
- * @param args The command as the client sent it, after it ran and changed the keyspace.
- * @param stateOf Reads a key's state now; called only for commands that set an expiry.
- * @returns The arguments to log; the same array when nothing needs rewriting.
  * @example
  * ```ts
- * argsForLog(["set", "k", "v", "EX", "10"], () => ({ exists: true, expiresAt: 1_000_010_000 }));
+ * logRewriteFor("set")?.(["SET", "k", "v", "EX", "10"], () => ({ exists: true, expiresAt: 1_000_010_000 }));
  * // ["SET", "k", "v", "PXAT", "1000010000"]
  * ```
  */
-export function argsForLog(args: string[], stateOf: (key: string) => KeyState): string[] {
-  const rewrite = logRewriteFor(args[0].toLowerCase());
-  return rewrite === null ? args : rewrite(args, stateOf);
+export function logRewriteFor(name: string): LogRewrite | null {
+  return REWRITES.get(name) ?? null;
 }

@@ -13,7 +13,13 @@ import { dispatch } from "../02-threaded/transaction.ts";
 import { ManualClock } from "./clock.ts";
 import { Evictor, OOM_ERROR } from "./eviction.ts";
 import { entryBytes, ExpiringKeyspace } from "./keyspace.ts";
-import { argsForLog, type KeyState } from "./propagate.ts";
+import { type KeyState, logRewriteFor } from "./propagate.ts";
+
+/** What the write path logs for a command, as `writes.ts` composes it. */
+function argsForLog(args: string[], stateOf: (key: string) => KeyState): string[] {
+  const rewrite = logRewriteFor(args[0].toLowerCase());
+  return rewrite === null ? args : rewrite(args, stateOf);
+}
 import { lab4CommandTable } from "./server.ts";
 import { WritePath } from "./writes.ts";
 

@@ -219,13 +219,7 @@ export class AppendOnlyLog {
    * Writes and fsyncs everything appended so far, whatever the policy (shutdown, tests).
    */
   async sync(): Promise<void> {
-    await this.#diskLock.runExclusive(async () => {
-      this.#flush();
-      const covered = this.#written;
-      await this.#fsync(this.#file);
-      this.fsyncs++;
-      this.#markSynced(covered);
-    });
+    await this.#writeAndSync();
   }
 
   /** Flushes, fsyncs and closes the file, and stops the timer. */
@@ -345,13 +339,7 @@ export class AppendOnlyLog {
     this.#committing = true;
     try {
       while (this.#waiters.length > 0) {
-        await this.#diskLock.runExclusive(async () => {
-          this.#flush();
-          const covered = this.#written;
-          await this.#fsync(this.#file);
-          this.fsyncs++;
-          this.#markSynced(covered);
-        });
+        await this.#writeAndSync();
       }
     } catch (error) {
       this.#fail(error);
@@ -381,12 +369,23 @@ export class AppendOnlyLog {
     if (this.policy !== "everysec" || this.#backgroundSync !== undefined) return;
     if (this.#written <= this.#synced) return;
     // In the background: no client waits for it. Redis hands it to a thread for the same reason.
-    this.#backgroundSync = this.#diskLock.runExclusive(async () => {
+    this.#backgroundSync = this.#writeAndSync()
+      .catch((error) => this.#fail(error))
+      .finally(() => this.#backgroundSync = undefined);
+  }
+
+  /**
+   * Under the disk lock (a rewrite may be swapping files): writes what is pending, fsyncs, and
+   * wakes every client whose write that covered.
+   */
+  #writeAndSync(): Promise<void> {
+    return this.#diskLock.runExclusive(async () => {
+      this.#flush();
       const covered = this.#written;
       await this.#fsync(this.#file);
       this.fsyncs++;
       this.#markSynced(covered);
-    }).catch((error) => this.#fail(error)).finally(() => this.#backgroundSync = undefined);
+    });
   }
 }
 

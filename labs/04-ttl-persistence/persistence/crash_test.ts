@@ -1,7 +1,7 @@
 /**
  * kill -9 during writes with `--appendfsync always` loses no acknowledged write (see `crash.ts`).
  * A few rounds here, on one data directory so that later rounds also replay the earlier rounds'
- * log; `deno run -A bench/crash_soak.ts` runs many more.
+ * log; `deno task bench:crash-soak` runs many more.
  */
 
 import assert from "node:assert/strict";
