@@ -22,6 +22,7 @@ import { ServerState } from "../shared/server/server_state.ts";
 import { ClientState, type Session } from "../shared/server/session.ts";
 import { lab2CommandTable } from "../labs/02-threaded/server.ts";
 import { dispatch } from "../labs/02-threaded/transaction.ts";
+import { LogBuffer } from "../labs/04-ttl-persistence/persistence/log_buffer.ts";
 import { WatchedKeyspace } from "../labs/02-threaded/watched_keyspace.ts";
 import { Batches, parseMix } from "./workload.ts";
 
@@ -128,6 +129,44 @@ Deno.bench({
         out.take();
       }
     },
+  });
+}
+
+{
+  // Lab 4's log: what a SET costs it on top of decoding, encoded from its arguments or copied
+  // from the bytes the client sent (persistence/aof.ts). The log's share is the difference from
+  // "decode only".
+  const stream = new Batches({
+    mix: parseMix("set"),
+    pipeline: PIPELINE,
+    keyspace: 100_000,
+    valueSize: 3,
+  });
+  const reads = Array.from({ length: 50 }, (_, i) => stream.full(i));
+  const decoder = new RequestDecoder();
+  const log = new LogBuffer();
+  const decodeAll = (each: (command: string[]) => void) => {
+    for (const read of reads) {
+      decoder.push(read);
+      for (let command = decoder.next(); command !== null; command = decoder.next()) each(command);
+    }
+    log.take();
+  };
+  Deno.bench({
+    name: "decode only: 50 batches of 16 SET",
+    group: "log",
+    baseline: true,
+    fn: () => decodeAll(() => {}),
+  });
+  Deno.bench({
+    name: "decode, then encode each for the log",
+    group: "log",
+    fn: () => decodeAll((command) => log.append(command)),
+  });
+  Deno.bench({
+    name: "decode, then copy each one's bytes to the log",
+    group: "log",
+    fn: () => decodeAll((command) => log.appendFrame(decoder, decoder.lastFrameLength(command))),
   });
 }
 

@@ -24,6 +24,7 @@
  */
 
 import type { Reply } from "../../shared/resp/reply.ts";
+import type { RequestDecoder } from "../../shared/resp/request_decoder.ts";
 import type {
   CommandHandler,
   CommandSpec,
@@ -35,8 +36,12 @@ import { type Evictor, OOM_ERROR } from "./eviction.ts";
 import type { ExpiringKeyspace } from "./keyspace.ts";
 import { type KeyState, type LogRewrite, logRewriteFor } from "./propagate.ts";
 
-/** Where the write path sends what it logs: persistence's `propagate`. */
-export type Propagate = (args: string[]) => void;
+/**
+ * Where the write path sends what it logs: persistence's `propagate`. `sentBy` is the decoder the
+ * command came from, passed when the command is logged as the client sent it: the log may then
+ * copy its bytes rather than encode it again.
+ */
+export type Propagate = (args: string[], sentBy?: RequestDecoder) => void;
 
 /**
  * Eviction before each write and logging after it, for one keyspace.
@@ -116,17 +121,18 @@ export class WritePath {
       const reply = handler(session, args);
       if (reply instanceof Promise) {
         return reply.then((r) => {
-          this.#logIfChanged(args, rewrite, before, removed);
+          this.#logIfChanged(session, args, rewrite, before, removed);
           return r;
         });
       }
-      this.#logIfChanged(args, rewrite, before, removed);
+      this.#logIfChanged(session, args, rewrite, before, removed);
       return reply;
     };
   }
 
   /** Logs a command that changed the keyspace, its relative times made absolute. */
   #logIfChanged(
+    session: Session,
     args: string[],
     rewrite: LogRewrite | null,
     changesBefore: number,
@@ -136,6 +142,7 @@ export class WritePath {
     // Each removal by the keyspace counted as one change and was logged already, as DEL.
     const removed = db.expiredKeys + db.evictedKeys - removedBefore;
     if (this.#changes - changesBefore - removed <= 0) return;
-    this.#propagate?.(rewrite === null ? args : rewrite(args, this.#stateOf));
+    const logged = rewrite === null ? args : rewrite(args, this.#stateOf);
+    this.#propagate?.(logged, logged === args ? session.requests : undefined);
   }
 }

@@ -122,8 +122,8 @@ export async function serveConnection(
   options: ConnectionOptions = {},
 ): Promise<void> {
   const client = new ClientState(server.nextClientId(), peer.remote, peer.local, Date.now());
-  const session: Session = { db: server.db, client, server };
   const decoder = new RequestDecoder(server.limits);
+  const session: Session = { db: server.db, client, server, requests: decoder };
   const out = new RespWriter();
   const readBuffer = new Uint8Array(READ_SIZE);
 

@@ -5,6 +5,7 @@
  */
 
 import type { Keyspace } from "../keyspace.ts";
+import type { RequestDecoder } from "../resp/request_decoder.ts";
 import type { ServerState } from "./server_state.ts";
 
 /** One connected client, as `CLIENT LIST` and `INFO clients` describe it. */
@@ -51,4 +52,10 @@ export interface Session {
   readonly client: ClientState;
   /** The server: its configuration, statistics, other clients. */
   readonly server: ServerState;
+  /**
+   * The decoder the client's commands come from, when they come from a socket. Lab 4's log copies
+   * a command's bytes from it rather than encoding the arguments again
+   * ({@link RequestDecoder.lastFrameLength}).
+   */
+  readonly requests?: RequestDecoder;
 }

@@ -12,9 +12,10 @@
  *
  * ## Writing: one buffer, three fsync policies
  *
- * `append()` only queues the command in memory; that is all a write command pays. Before the
- * replies go out, the queued commands are encoded into one buffer (`log_buffer.ts`) and go to the
- * file with one `write()` for every client served in that turn of the event loop (as Redis writes
+ * `append()` puts the command in one buffer in memory (`log_buffer.ts`): a copy of the bytes the
+ * client sent when they are already the log's format, otherwise its arguments, encoded later in one
+ * go. That is all a write command pays. Before the replies go out, the buffer goes to the file with
+ * one `write()` for every client served in that turn of the event loop (as Redis writes
  * its AOF buffer once per turn of its own loop, before it sends any reply). `write()` puts the
  * bytes in the kernel's page cache: they survive the server crashing (`kill -9`), not the machine
  * losing power. Surviving that needs `fsync()`, which waits for the disk and costs from tens of
@@ -162,21 +163,39 @@ export class AppendOnlyLog {
   }
 
   /**
-   * Logs one write command. Cheap: it only queues the arguments, which is all a write command
-   * pays; they are encoded with the rest of the turn's commands just before the write.
+   * Logs one write command. Cheap: it either copies the bytes the client sent, or only queues the
+   * arguments, to be encoded with the rest of the turn's commands just before the write.
    *
-   * Encoding the turn's commands one after the other in one loop, rather than each as it ran in
-   * the middle of decoding, executing and replying, took a fifth off what encoding costs in the
-   * server: `perf record` of `redis-benchmark -c 50 -P 16 -t set -n 1200000` against
-   * `--appendfsync everysec`, six runs of each taking turns, median samples in the encoder 526 →
-   * 422 (of about 6,000 in all). The likely reason: in one loop the encoder's code and branch
-   * history stay warm, where one command at a time they are evicted by all else a command does.
+   * A command the client sent as RESP and that needs no rewriting is already in the log's format,
+   * byte for byte: `sentBy` still holds its frame, and copying it is cheaper than encoding the
+   * arguments again: on the commands `redis-benchmark -t set` sends (a 16-byte key, a 3-byte
+   * value, 45 bytes in all), the log's share of the JavaScript falls from about 70 to about 50 ns
+   * a command (`deno bench bench/server_path_bench.ts`, group "log", fastest runs). The frame is
+   * valid only until the decoder reads more, so it is copied at once, after whatever is queued,
+   * to keep the order.
    *
-   * @param args The command and its arguments, as byte strings. The log keeps the array until
+   * Every other command (an inline one, one queued by `MULTI`, one rewritten with an absolute
+   * time, a `DEL` of an expired key) is queued. Encoding the turn's queued commands one after the
+   * other in one loop, rather than each as it ran in the middle of decoding, executing and
+   * replying, took a fifth off what encoding costs in the server: `perf record` of
+   * `redis-benchmark -c 50 -P 16 -t set -n 1200000` against `--appendfsync everysec`, six runs of
+   * each taking turns, median samples in the encoder 526 → 422 (of about 6,000 in all). The likely
+   * reason: in one loop the encoder's code and branch history stay warm, where one command at a
+   * time they are evicted by all else a command does.
+   *
+   * @param args The command and its arguments, as byte strings. The log may keep the array until
    *   the write, so it must not be changed afterwards (no handler changes its arguments).
+   * @param sentBy The decoder `args` came from, if the command is logged as the client sent it.
    */
-  append(args: readonly string[]): void {
-    this.#queued.push(args);
+  append(args: readonly string[], sentBy?: RequestDecoder): void {
+    const length = sentBy === undefined ? -1 : sentBy.lastFrameLength(args);
+    if (sentBy === undefined || length < 0) {
+      this.#queued.push(args);
+      return;
+    }
+    this.#encodeQueued();
+    this.#appended += this.#pending.appendFrame(sentBy, length);
+    this.#rewriteBuffer?.appendFrame(sentBy, length);
   }
 
   /**

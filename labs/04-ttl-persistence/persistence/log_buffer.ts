@@ -6,7 +6,8 @@
  * ["SET", "name", "Alice"]   →   *3\r\n$3\r\nSET\r\n$4\r\nname\r\n$5\r\nAlice\r\n
  * ```
  *
- * Every write command a client sends is encoded here once, so this is the log's hot path. The
+ * Nearly every write command a client sends goes through here (copied as the client sent it with
+ * `appendFrame()`, or encoded with `append()`), so this is the log's hot path. The
  * shared `RespWriter` encodes the same bytes, but it is built for replies of any kind: each
  * argument costs it a method call for the header, a capacity check, a helper for the bytes and
  * another for the CRLF. Here a command takes one capacity check and one loop. Measured on the
@@ -18,6 +19,7 @@
  */
 
 import { writeByteString } from "../../../shared/resp/bytes.ts";
+import type { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -79,6 +81,21 @@ export class LogBuffer {
     }
     this.#pos = pos;
     return pos - start;
+  }
+
+  /**
+   * Copies the command a client just sent, as it sent it: the same bytes {@link append} would
+   * write for its arguments, copied rather than encoded (see `RequestDecoder.lastFrameLength`).
+   *
+   * @param source The decoder that returned the command last.
+   * @param length What `source.lastFrameLength()` said of it.
+   * @returns How many bytes it took: `length`.
+   */
+  appendFrame(source: RequestDecoder, length: number): number {
+    if (this.#pos + length > this.#buf.length) this.#grow(length);
+    source.copyLastFrame(this.#buf, this.#pos);
+    this.#pos += length;
+    return length;
   }
 
   /**

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { byteStringToBytes } from "../../../shared/resp/bytes.ts";
 import { RespWriter } from "../../../shared/resp/encoder.ts";
+import { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
 import { LogBuffer } from "./log_buffer.ts";
 
 /** The same commands by the shared encoder: the bytes the log buffer must produce. */
@@ -41,4 +43,28 @@ Deno.test("LogBuffer holds a command bigger than its buffer, and goes on after s
   buffer.shrink();
   buffer.append(["SET", "after", "2"]);
   assert.deepEqual(buffer.take(), expected([["SET", "after", "2"]]));
+});
+
+Deno.test("LogBuffer copies a decoder's frame in place, between encoded commands", () => {
+  const decoder = new RequestDecoder();
+  const frames = [
+    "*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n",
+    `*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$200\r\n${"v".repeat(200)}\r\n`,
+  ];
+  const buffer = new LogBuffer();
+  buffer.append(["DEL", "x"]);
+  for (const frame of frames) {
+    decoder.push(byteStringToBytes(frame));
+    const command = decoder.next();
+    assert.ok(command !== null);
+    const length = decoder.lastFrameLength(command);
+    assert.equal(buffer.appendFrame(decoder, length), frame.length);
+  }
+  buffer.append(["DEL", "y"]);
+  assert.deepEqual(
+    buffer.take(),
+    byteStringToBytes(
+      "*2\r\n$3\r\nDEL\r\n$1\r\nx\r\n" + frames.join("") + "*2\r\n$3\r\nDEL\r\n$1\r\ny\r\n",
+    ),
+  );
 });

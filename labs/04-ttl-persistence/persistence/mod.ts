@@ -31,6 +31,7 @@
 import { dirname, join, resolve } from "node:path";
 import { dispatch, endTransaction } from "../../02-threaded/transaction.ts";
 import { err, ErrorReply, OK, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
+import type { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
 import type { CommandSpec } from "../../../shared/server/command_table.ts";
 import type { ServerState } from "../../../shared/server/server_state.ts";
 import { ClientState, type Session } from "../../../shared/server/session.ts";
@@ -71,8 +72,12 @@ export interface PersistenceOptions {
 export interface Persistence {
   /** SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF: registered in the server's command table. */
   readonly commands: CommandSpec[];
-  /** Records a write that changed the keyspace, with relative times already made absolute. */
-  propagate(args: string[]): void;
+  /**
+   * Records a write that changed the keyspace, with relative times already made absolute.
+   * `sentBy`, when given, is the decoder the command came from: if it still holds the command's
+   * bytes as the client sent them, the log copies those (see `AppendOnlyLog.append`).
+   */
+  propagate(args: string[], sentBy?: RequestDecoder): void;
   /** Awaited before replies are written; with `appendfsync always`, until the log is on disk. */
   beforeWrite(): Promise<void> | undefined;
   /** At shutdown: flush and fsync the log, write the final snapshot. */
@@ -115,7 +120,7 @@ export async function openPersistence(
   await engine.start();
   return {
     commands: engine.commands(),
-    propagate: (args) => engine.propagate(args),
+    propagate: (args, sentBy) => engine.propagate(args, sentBy),
     beforeWrite: () => engine.beforeWrite(),
     shutdown: () => engine.shutdown(),
   };
@@ -202,10 +207,10 @@ class PersistenceEngine {
     }
   }
 
-  propagate(args: string[]): void {
+  propagate(args: string[], sentBy?: RequestDecoder): void {
     // While the log is replayed, its own commands must not be logged again.
     if (this.#loading) return;
-    this.#aof?.append(args);
+    this.#aof?.append(args, sentBy);
   }
 
   beforeWrite(): Promise<void> | undefined {

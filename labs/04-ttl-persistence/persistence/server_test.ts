@@ -168,6 +168,43 @@ Deno.test("a damaged log stops the server naming file and offset; a torn one is 
   });
 });
 
+Deno.test("the log holds a command as its client sent it, or encoded again where it must be", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "appendonly.aof");
+    const array = (...args: string[]) =>
+      `*${args.length}\r\n` + args.map((a) => `$${a.length}\r\n${a}\r\n`).join("");
+    {
+      await using server = await start(dir, "--save", "", "--appendonly", "yes");
+      await using client = await RawClient.connect(server.addr);
+      await client.send(
+        array("set", "a", "1") + // kept as sent
+          "SET b 2\r\n" + // inline: encoded
+          "*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3xx" + // not CRLF after "3": encoded
+          array("SET", "d", "4", "EX", "100") + // a relative time: rewritten
+          array("MULTI") + array("set", "e", "5") + array("EXEC"), // run by EXEC: encoded
+      );
+      await client.expect("+OK\r\n".repeat(5) + "+QUEUED\r\n*1\r\n+OK\r\n");
+    }
+    const log = new TextDecoder().decode(Deno.readFileSync(path));
+    const pxat = log.match(/\$4\r\nPXAT\r\n\$13\r\n(\d{13})\r\n/)?.[1];
+    assert.ok(pxat !== undefined, log);
+    assert.equal(
+      log,
+      array("set", "a", "1") + array("SET", "b", "2") + array("SET", "c", "3") +
+        array("SET", "d", "4", "PXAT", pxat) + array("set", "e", "5"),
+    );
+    await using server = await start(dir, "--save", "", "--appendonly", "yes");
+    await using client = await RawClient.connect(server.addr);
+    assert.deepEqual(await call(client, "MGET", "a", "b", "c", "d", "e"), [
+      "1",
+      "2",
+      "3",
+      "4",
+      "5",
+    ]);
+  });
+});
+
 Deno.test("BGREWRITEAOF under write load loses nothing", async () => {
   await withDir(async (dir) => {
     const writes = 3000;
