@@ -89,6 +89,18 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/**
+ * The middle half of the values: the medians of the lower and of the upper half (for an odd
+ * count, the middle value belongs to neither). Half the pairs fall inside it, so unlike the
+ * smallest and largest pair it does not move with one disturbed run.
+ */
+export function middleHalf(values: readonly number[]): [number, number] {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = Math.floor(sorted.length / 2);
+  if (half === 0) return [sorted[0], sorted[0]];
+  return [median(sorted.slice(0, half)), median(sorted.slice(sorted.length - half))];
+}
+
 /** Compares one policy with no log, `pairs` times; prints each pair and the medians. */
 async function comparePolicy(policy: Policy, pairs: number, requests: number): Promise<string> {
   const start = async (args: string[]) => {
@@ -112,6 +124,7 @@ async function comparePolicy(policy: Policy, pairs: number, requests: number): P
   const ratios: number[] = [];
   const plainCpu: number[] = [];
   const loggedCpu: number[] = [];
+  const cpuRatios: number[] = [];
   for (let pair = 1; pair <= pairs; pair++) {
     // Alternate which goes first, so a slow drift of the machine favours neither.
     let without: Run;
@@ -127,17 +140,23 @@ async function comparePolicy(policy: Policy, pairs: number, requests: number): P
     ratios.push(ratio);
     plainCpu.push(without.cpuMicros);
     loggedCpu.push(withLog.cpuMicros);
+    cpuRatios.push(withLog.cpuMicros / without.cpuMicros);
     console.log(
       `| ${pair} | ${grouped(without.rps)} | ${grouped(withLog.rps)} | ${ratio.toFixed(2)}× | ` +
         `${without.cpuMicros.toFixed(2)} | ${withLog.cpuMicros.toFixed(2)} |`,
     );
   }
-  const summary = `--appendfsync ${policy}: median ratio ${median(ratios).toFixed(2)}× ` +
-    `(pairs from ${Math.min(...ratios).toFixed(2)}× to ${Math.max(...ratios).toFixed(2)}×); ` +
-    `server CPU per request ${median(plainCpu).toFixed(2)} µs without the log, ` +
-    `${median(loggedCpu).toFixed(2)} µs with it (${
-      (median(loggedCpu) / median(plainCpu)).toFixed(2)
-    }×)`;
+  const times = (x: number) => `${x.toFixed(2)}×`;
+  const [low, high] = middleHalf(ratios);
+  // CPU is compared within each pair too: the two runs of a pair are seconds apart, while the
+  // machine's speed drifts over the minutes of a series.
+  const summary = `--appendfsync ${policy}: median ratio ${times(median(ratios))} ` +
+    `(middle half of the pairs ${times(low)} to ${times(high)}, all ${
+      times(Math.min(...ratios))
+    } ` +
+    `to ${times(Math.max(...ratios))}); server CPU per request ${median(plainCpu).toFixed(2)} µs ` +
+    `without the log, ${median(loggedCpu).toFixed(2)} µs with it (median of the pairs' ratios ` +
+    `${times(median(cpuRatios))})`;
   console.log(`\n${summary}`);
   return summary;
 }

@@ -6,12 +6,19 @@
 
 import assert from "node:assert/strict";
 import { hasProgram, REPO_ROOT } from "../shared/testing/processes.ts";
-import { median } from "./aof_overhead.ts";
+import { median, middleHalf } from "./aof_overhead.ts";
 
 Deno.test("median() takes the middle value, or the mean of the two middle ones", () => {
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.equal(median([7]), 7);
+});
+
+Deno.test("middleHalf() gives the medians of the lower and the upper half", () => {
+  assert.deepEqual(middleHalf([8, 1, 7, 2, 6, 3, 5, 4]), [2.5, 6.5]);
+  assert.deepEqual(middleHalf([5, 1, 4, 2, 3]), [1.5, 4.5]);
+  assert.deepEqual(middleHalf([2, 1]), [1, 2]);
+  assert.deepEqual(middleHalf([7]), [7, 7]);
 });
 
 const installed = hasProgram("redis-benchmark");
@@ -55,6 +62,15 @@ Deno.test({
       assert.match(ratio, /^\d+\.\d\d×$/);
       assert.ok(Number(cpuWithout) > 0 && Number(cpuWith) > 0, `CPU per request in ${row}`);
     }
-    assert.match(out, /--appendfsync everysec: median ratio \d+\.\d\d×/);
+    const x = String.raw`\d+\.\d\d×`;
+    assert.match(
+      out,
+      new RegExp(
+        String
+          .raw`--appendfsync everysec: median ratio ${x} \(middle half of the pairs ${x} to ${x}, ` +
+          String.raw`all ${x} to ${x}\); server CPU per request [\d.]+ µs without the log, ` +
+          String.raw`[\d.]+ µs with it \(median of the pairs' ratios ${x}\)`,
+      ),
+    );
   },
 });
