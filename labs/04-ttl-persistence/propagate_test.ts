@@ -112,13 +112,24 @@ Deno.test("the write path logs writes that changed something, with absolute time
   assert.deepEqual(logged, [["SET", "t", "v", "PXAT", String(AT - 9_900)], ["DEL", "t"]]);
 });
 
-Deno.test("commands run inside EXEC are logged too", () => {
+Deno.test("commands run inside EXEC are logged too, between MULTI and EXEC as Redis logs them", () => {
   const { writes, logged, run } = harness();
   writes.start((args) => logged.push(args));
   assert.deepEqual([run("MULTI"), run("SET", "k", "1"), run("INCR", "k")], [OK, QUEUED, QUEUED]);
   assert.equal(logged.length, 0, "queued, not run yet");
   assert.deepEqual(run("EXEC"), [OK, 2]);
-  assert.deepEqual(logged, [["SET", "k", "1"], ["INCR", "k"]]);
+  assert.deepEqual(logged, [["MULTI"], ["SET", "k", "1"], ["INCR", "k"], ["EXEC"]]);
+  // A transaction that changed nothing logs nothing, not even MULTI and EXEC.
+  assert.deepEqual([run("MULTI"), run("GET", "k"), run("SET", "k", "2", "NX")], [
+    OK,
+    QUEUED,
+    QUEUED,
+  ]);
+  assert.deepEqual(run("EXEC"), ["2", null]);
+  assert.equal(logged.length, 4);
+  // After it, a write is logged on its own again.
+  run("SET", "k", "3");
+  assert.deepEqual(logged.slice(4), [["SET", "k", "3"]]);
 });
 
 Deno.test("nothing is logged or evicted before start(): the log's own replay", () => {

@@ -168,7 +168,7 @@ Deno.test("a damaged log stops the server naming file and offset; a torn one is 
   });
 });
 
-Deno.test("the log holds a command as its client sent it, or encoded again where it must be", async () => {
+Deno.test("the log holds a command as its client sent it, or encoded again where it must be; a transaction between MULTI and EXEC", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "appendonly.aof");
     const array = (...args: string[]) =>
@@ -181,9 +181,13 @@ Deno.test("the log holds a command as its client sent it, or encoded again where
           "SET b 2\r\n" + // inline: encoded
           "*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3xx" + // not CRLF after "3": encoded
           array("SET", "d", "4", "EX", "100") + // a relative time: rewritten
-          array("MULTI") + array("set", "e", "5") + array("EXEC"), // run by EXEC: encoded
+          array("MULTI") + array("set", "e", "5") + array("EXEC") + // run by EXEC: encoded
+          array("MULTI") + array("GET", "a") + array("EXEC"), // wrote nothing: not logged
       );
-      await client.expect("+OK\r\n".repeat(5) + "+QUEUED\r\n*1\r\n+OK\r\n");
+      await client.expect(
+        "+OK\r\n".repeat(5) + "+QUEUED\r\n*1\r\n+OK\r\n" +
+          "+OK\r\n+QUEUED\r\n*1\r\n$1\r\n1\r\n",
+      );
     }
     const log = new TextDecoder().decode(Deno.readFileSync(path));
     const pxat = log.match(/\$4\r\nPXAT\r\n\$13\r\n(\d{13})\r\n/)?.[1];
@@ -191,7 +195,8 @@ Deno.test("the log holds a command as its client sent it, or encoded again where
     assert.equal(
       log,
       array("set", "a", "1") + array("SET", "b", "2") + array("SET", "c", "3") +
-        array("SET", "d", "4", "PXAT", pxat) + array("set", "e", "5"),
+        array("SET", "d", "4", "PXAT", pxat) + array("MULTI") + array("set", "e", "5") +
+        array("EXEC"),
     );
     await using server = await start(dir, "--save", "", "--appendonly", "yes");
     await using client = await RawClient.connect(server.addr);
