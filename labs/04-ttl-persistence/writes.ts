@@ -136,6 +136,7 @@ export class WritePath {
     };
   }
 
+  /** Closes the transaction in the log: `EXEC`, if its `MULTI` went there. */
   #endTransaction(): void {
     if (this.#transaction === "logged") this.#propagate?.(["EXEC"]);
     this.#transaction = "none";
