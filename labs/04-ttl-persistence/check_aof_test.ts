@@ -80,7 +80,7 @@ Deno.test("check-aof names the offset of corruption in the middle; --fix cuts fr
     const { code, out } = check(path);
     assert.equal(code, 1);
     assert.match(out, new RegExp(`ok_up_to=${first.length}, ok_up_to_line=7, `));
-    assert.match(out, /Bad command at byte offset 52: a bulk string does not end with \\r\\n/);
+    assert.match(out, /Bad command at byte offset 52: a line does not end with \\r\\n/);
     assert.deepEqual(Deno.readFileSync(path), bytes, "without --fix nothing changes");
 
     const fixed = check(path, true);

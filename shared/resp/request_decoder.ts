@@ -237,7 +237,7 @@ export class RequestDecoder {
       // Like Redis, believe a count only up to 1024 slots in advance: `*2147483647` is 13 bytes.
       args = count <= 1024 ? new Array<string>(count) : [];
       i = 0;
-      this.#frameExact = true;
+      this.#frameExact = buf[countEnd + 1] === LF;
     }
 
     for (; i < count; i++) {
@@ -255,6 +255,7 @@ export class RequestDecoder {
         );
         return this.#suspend(args, i, count, pos);
       }
+      // Like Redis, take the byte after a header's "\r" for "\n" without looking (but see below).
       const dataStart = lengthEnd + 2;
       if (dataStart + length + 2 > this.#end) {
         // Not all here yet. Nothing is allocated for the claim itself: a client must not make the
@@ -269,10 +270,13 @@ export class RequestDecoder {
         : length <= SHORT_BYTE_STRING
         ? shortByteString(buf, dataStart, length)
         : this.#view.toString("latin1", dataStart, dataStart + length);
-      // Like Redis, skip the two bytes after the data without checking they are "\r\n"; but note
-      // when they are not, as then the frame is not the one a client library would have sent.
+      // Like Redis, skip the two bytes after the data without checking they are "\r\n". But note
+      // when they, or the header's "\n", are something else: then the frame is not the one a
+      // client library would have sent (see lastFrameLength()).
       pos = dataStart + length + 2;
-      if (buf[pos - 2] !== CR || buf[pos - 1] !== LF) this.#frameExact = false;
+      if (buf[lengthEnd + 1] !== LF || buf[pos - 2] !== CR || buf[pos - 1] !== LF) {
+        this.#frameExact = false;
+      }
     }
     this.#partial = null;
     this.#partialDone =
@@ -295,8 +299,9 @@ export class RequestDecoder {
    * frame and that needs no rewriting, the bytes the client sent *are* that encoding: copying them
    * is cheaper than encoding the arguments again. That holds only for the command {@link next}
    * returned last (the buffer still has its frame until the next {@link push}), and only if it
-   * came as an array frame (an inline command is not RESP) whose bulk strings each ended with
-   * `\r\n` (the decoder skips those two bytes unchecked, as Redis does).
+   * came as an array frame (an inline command is not RESP) whose lines all ended with `\r\n`:
+   * as Redis does, the decoder takes any byte after a header's `\r` for the `\n`, and any two
+   * bytes after a bulk string's data for `\r\n`, and such a frame is not what the log must hold.
    *
    * @param command An array {@link next} returned.
    * @returns The frame's length in bytes, or -1: encode the arguments instead.

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { byteStringToBytes } from "./bytes.ts";
+import { showBytes } from "../testing/raw_client.ts";
 import { encodeCommand } from "./encoder.ts";
 import { ProtocolError } from "./errors.ts";
 import { type DecoderLimits, parseStrictInteger, RequestDecoder } from "./request_decoder.ts";
@@ -502,6 +503,13 @@ Deno.test("RequestDecoder gives back the exact frame of the last array command, 
   assert.deepEqual(sloppy, ["ECHO", "h"]);
   assert.equal(decoder.lastFrameLength(sloppy), -1);
   assert.equal(decoder.next(), null);
+  // The same for the byte after a header's CR, in the count line and in a bulk header.
+  for (const frame of ["*1\rX$4\r\nPING\r\n", "*1\r\n$4\rXPING\r\n"]) {
+    decoder.push(byteStringToBytes(frame));
+    const command = decoder.next();
+    assert.deepEqual(command, ["PING"], showBytes(frame));
+    assert.equal(decoder.lastFrameLength(command), -1, showBytes(frame));
+  }
 });
 
 Deno.test("RequestDecoder keeps a frame that arrived in pieces whole, until the next push", () => {

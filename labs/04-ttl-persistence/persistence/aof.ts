@@ -550,7 +550,7 @@ export class AofReader {
           return this.#stop({
             kind: "corrupt",
             offset: bad,
-            detail: "a bulk string does not end with \\r\\n",
+            detail: "a line does not end with \\r\\n",
           });
         }
         this.#trackTransaction(args, start);
@@ -595,17 +595,24 @@ export class AofReader {
 }
 
 /**
- * Checks the CRLF after each bulk string of a decoded command. The server's decoder skips those two
- * bytes unchecked, as Redis does on a socket; in a file a wrong one means the lengths do not line
- * up and the bytes after it cannot be trusted.
+ * Checks the line endings of a decoded command: the `\n` after each header's `\r`, and the CRLF
+ * after each bulk string. The server's decoder takes those bytes unchecked, as Redis does on a
+ * socket; in a file a wrong one means the lengths do not line up and the bytes after it cannot be
+ * trusted.
  *
- * @returns The offset of the first wrong terminator, or -1.
+ * @returns The offset of the first wrong byte, or -1.
  */
 function findBadTerminator(bytes: Uint8Array, start: number, args: string[]): number {
-  let p = start + 1 + String(args.length).length + 2;
+  // At the "\r" of `*<count>\r\n`, which the decoder found.
+  let p = start + 1 + String(args.length).length;
+  if (bytes[p + 1] !== LF) return p + 1;
+  p += 2;
   for (const arg of args) {
-    p += 1 + String(arg.length).length + 2 + arg.length;
-    if (bytes[p] !== CR || bytes[p + 1] !== LF) return p;
+    p += 1 + String(arg.length).length; // the "\r" of `$<length>\r\n`
+    if (bytes[p + 1] !== LF) return p + 1;
+    p += 2 + arg.length;
+    if (bytes[p] !== CR) return p;
+    if (bytes[p + 1] !== LF) return p + 1;
     p += 2;
   }
   return -1;

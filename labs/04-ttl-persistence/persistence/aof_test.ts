@@ -94,6 +94,9 @@ Deno.test("garbage before the end is corruption at its offset", () => {
       first.length + 19,
       /\\r\\n/,
     ],
+    // A header's "\r" followed by something other than "\n", in the count line and in a length.
+    [concat(first, byteStringToBytes("*1\rX$4\r\nPING\r\n"), rest), first.length + 3, /\\r\\n/],
+    [concat(first, byteStringToBytes("*1\r\n$4\rXPING\r\n"), rest), first.length + 7, /\\r\\n/],
   ];
   for (const [bytes, offset, detail] of cases) {
     const { commands, end } = readAll(bytes);
