@@ -22,7 +22,7 @@ import { ServerState } from "../shared/server/server_state.ts";
 import { ClientState, type Session } from "../shared/server/session.ts";
 import { lab2CommandTable } from "../labs/02-threaded/server.ts";
 import { dispatch } from "../labs/02-threaded/transaction.ts";
-import { LogBuffer } from "../labs/04-ttl-persistence/persistence/log_buffer.ts";
+import { copyLastFrame } from "../labs/04-ttl-persistence/persistence/aof.ts";
 import { WatchedKeyspace } from "../labs/02-threaded/watched_keyspace.ts";
 import { Batches, parseMix } from "./workload.ts";
 
@@ -144,7 +144,7 @@ Deno.bench({
   });
   const reads = Array.from({ length: 50 }, (_, i) => stream.full(i));
   const decoder = new RequestDecoder();
-  const log = new LogBuffer();
+  const log = new RespWriter();
   const decodeAll = (each: (command: string[]) => void) => {
     for (const read of reads) {
       decoder.push(read);
@@ -161,12 +161,12 @@ Deno.bench({
   Deno.bench({
     name: "decode, then encode each for the log",
     group: "log",
-    fn: () => decodeAll((command) => log.append(command)),
+    fn: () => decodeAll((command) => log.bulkArray(command)),
   });
   Deno.bench({
     name: "decode, then copy each one's bytes to the log",
     group: "log",
-    fn: () => decodeAll((command) => log.appendFrame(decoder, decoder.lastFrameLength(command))),
+    fn: () => decodeAll((command) => copyLastFrame(decoder, decoder.lastFrameLength(command), log)),
   });
 }
 

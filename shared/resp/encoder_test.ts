@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { bytesToByteString } from "./bytes.ts";
+import { bytesToByteString, byteStringToBytes } from "./bytes.ts";
 import { encodeCommand, encodeReply, RespWriter } from "./encoder.ts";
 import { err, ErrorReply, NULL_ARRAY, OK, PONG, type Reply, SimpleString } from "./reply.ts";
 
@@ -129,4 +129,55 @@ Deno.test("RespWriter.take() returns a view that the next write reuses", () => {
   w.write(new SimpleString("NO"));
   assert.equal(bytesToByteString(first), "+NO\r\n");
   assert.equal(bytesToByteString(encodeReply(OK)), "+OK\r\n");
+});
+
+/** RESP for commands of byte strings, spelled out with templates: independent of the writer. */
+function spelledOut(commands: readonly string[][]): Uint8Array {
+  return byteStringToBytes(
+    commands.map((args) =>
+      `*${args.length}\r\n` + args.map((a) => `$${a.length}\r\n${a}\r\n`).join("")
+    ).join(""),
+  );
+}
+
+Deno.test("bulkArray() encodes byte strings as an array of bulk strings in one pass", () => {
+  const every = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join("");
+  const commands = [
+    ["SET", "k", "v"],
+    ["SET", "key:__rand_int__", "xxx", "PXAT", "1795334197000"],
+    ["DEL", ""],
+    // Lengths around each header's number of digits, and around the loop's threshold.
+    ...[9, 10, 64, 65, 99, 100, 999, 1000, 12345].map((n) => ["APPEND", "k", "x".repeat(n)]),
+    // Every byte value, in a short argument and in a long one.
+    ["SET", every.slice(0, 40), every],
+    ["MSET", ...Array.from({ length: 12 }, (_, i) => `k${i}`)],
+  ];
+  const w = new RespWriter();
+  let total = 0;
+  for (const command of commands) total += w.bulkArray(command);
+  assert.equal(w.length, total, "bulkArray() returns the bytes it added");
+  assert.deepEqual(w.take(), spelledOut(commands));
+});
+
+Deno.test("bulkArray() grows the buffer for a command bigger than it, and goes on after shrink()", () => {
+  const w = new RespWriter();
+  const big = ["SET", "k", "v".repeat(3 * 1024 * 1024)];
+  w.bulkArray(["SET", "before", "1"]);
+  w.bulkArray(big);
+  assert.deepEqual(w.take(), spelledOut([["SET", "before", "1"], big]));
+  w.shrink();
+  w.bulkArray(["SET", "after", "2"]);
+  assert.deepEqual(w.take(), spelledOut([["SET", "after", "2"]]));
+});
+
+Deno.test("reserve() and advance() add bytes the caller writes, in order with the rest", () => {
+  const w = new RespWriter();
+  w.write(OK);
+  const frame = byteStringToBytes("x".repeat(40_000));
+  const buf = w.reserve(frame.length);
+  buf.set(frame, w.length);
+  w.advance(frame.length);
+  w.write(OK);
+  assert.equal(bytesToByteString(w.take()), "+OK\r\n" + "x".repeat(40_000) + "+OK\r\n");
+  assert.throws(() => w.advance(w.reserve(8).length + 1), RangeError);
 });

@@ -12,7 +12,7 @@
  *
  * ## Writing: one buffer, three fsync policies
  *
- * `append()` puts the command in one buffer in memory (`log_buffer.ts`): a copy of the bytes the
+ * `append()` puts the command in one buffer in memory (a `RespWriter`): a copy of the bytes the
  * client sent when they are already the log's format, otherwise its arguments, encoded later in one
  * go. That is all a write command pays. Before the replies go out, the buffer goes to the file with
  * one `write()` for every client served in that turn of the event loop (as Redis writes
@@ -50,11 +50,11 @@
 import { Buffer } from "node:buffer";
 import { dirname } from "node:path";
 import { Mutex } from "../../02-threaded/lock.ts";
+import { RespWriter } from "../../../shared/resp/encoder.ts";
 import { ProtocolError } from "../../../shared/resp/errors.ts";
 import { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
 import type { Entry } from "../keyspace.ts";
 import { fsyncDir, removeQuietly, writeAll, writeAllSync } from "./files.ts";
-import { LogBuffer } from "./log_buffer.ts";
 
 /** `--appendfsync`: when the log is fsynced. */
 export type FsyncPolicy = "always" | "everysec" | "no";
@@ -114,14 +114,14 @@ export class AppendOnlyLog {
    */
   #queued: (readonly string[])[] = [];
   /** The encoded commands not written yet. */
-  #pending = new LogBuffer();
+  #pending = new RespWriter();
   #appended = 0;
   #written = 0;
   #synced = 0;
   #waiters: Waiter[] = [];
   #committing = false;
   /** Another copy of every command appended while a rewrite runs; `null` otherwise. */
-  #rewriteBuffer: LogBuffer | null = null;
+  #rewriteBuffer: RespWriter | null = null;
   /** Fsyncs and the file swap at the end of a rewrite take turns. */
   #diskLock = new Mutex();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -188,14 +188,17 @@ export class AppendOnlyLog {
    * @param sentBy The decoder `args` came from, if the command is logged as the client sent it.
    */
   append(args: readonly string[], sentBy?: RequestDecoder): void {
-    const length = sentBy === undefined ? -1 : sentBy.lastFrameLength(args);
-    if (sentBy === undefined || length < 0) {
-      this.#queued.push(args);
-      return;
+    if (sentBy !== undefined) {
+      const length = sentBy.lastFrameLength(args);
+      if (length >= 0) {
+        this.#encodeQueued();
+        copyLastFrame(sentBy, length, this.#pending);
+        this.#appended += length;
+        if (this.#rewriteBuffer !== null) copyLastFrame(sentBy, length, this.#rewriteBuffer);
+        return;
+      }
     }
-    this.#encodeQueued();
-    this.#appended += this.#pending.appendFrame(sentBy, length);
-    this.#rewriteBuffer?.appendFrame(sentBy, length);
+    this.#queued.push(args);
   }
 
   /**
@@ -262,13 +265,13 @@ export class AppendOnlyLog {
    */
   async rewrite(
     start: () => Iterable<Entry[]>,
-    options: { tempPath: string; encode: (out: LogBuffer, entry: Entry) => void },
+    options: { tempPath: string; encode: (out: RespWriter, entry: Entry) => void },
   ): Promise<number> {
     // The freeze and the start of collecting happen in one synchronous step, so every write is
     // either in the frozen view or in the rewrite buffer, never in neither and never in both.
     // Commands queued so far ran before the freeze: they go to the old log only.
     this.#encodeQueued();
-    this.#rewriteBuffer = new LogBuffer();
+    this.#rewriteBuffer = new RespWriter();
     const chunks = start();
     let temp: Deno.FsFile | undefined;
     try {
@@ -319,7 +322,7 @@ export class AppendOnlyLog {
     const full = this.#rewriteBuffer;
     if (full === null) return new Uint8Array(0);
     // A fresh buffer for the writes that arrive while this one is being written out.
-    this.#rewriteBuffer = new LogBuffer();
+    this.#rewriteBuffer = new RespWriter();
     return full.take();
   }
 
@@ -329,9 +332,13 @@ export class AppendOnlyLog {
     const count = queued.length;
     if (count === 0) return;
     const pending = this.#pending;
-    for (let i = 0; i < count; i++) this.#appended += pending.append(queued[i]);
+    for (let i = 0; i < count; i++) this.#appended += pending.bulkArray(queued[i]);
     const rewriteBuffer = this.#rewriteBuffer;
-    if (rewriteBuffer !== null) { for (let i = 0; i < count; i++) rewriteBuffer.append(queued[i]); }
+    if (rewriteBuffer !== null) {
+      for (let i = 0; i < count; i++) {
+        rewriteBuffer.bulkArray(queued[i]);
+      }
+    }
     queued.length = 0;
   }
 
@@ -419,9 +426,9 @@ export class AppendOnlyLog {
 export async function writeCompact(
   file: Deno.FsFile,
   chunks: Iterable<Entry[]>,
-  encode: (out: LogBuffer, entry: Entry) => void,
+  encode: (out: RespWriter, entry: Entry) => void,
 ): Promise<number> {
-  const out = new LogBuffer();
+  const out = new RespWriter();
   let keys = 0;
   for (const chunk of chunks) {
     for (const entry of chunk) encode(out, entry);
@@ -616,6 +623,19 @@ function findBadTerminator(bytes: Uint8Array, start: number, args: string[]): nu
     p += 2;
   }
   return -1;
+}
+
+/**
+ * Copies the frame of the command a decoder returned last to the end of `out`: the log's cheap
+ * path for a command logged as its client sent it.
+ *
+ * @param source The decoder.
+ * @param length What `source.lastFrameLength()` said of the command (not -1).
+ * @param out Where the log's bytes collect.
+ */
+export function copyLastFrame(source: RequestDecoder, length: number, out: RespWriter): void {
+  source.copyLastFrame(out.reserve(length), out.length);
+  out.advance(length);
 }
 
 function describeByte(byte: number): string {

@@ -6,7 +6,6 @@ import { byteStringToBytes } from "../../../shared/resp/bytes.ts";
 import { ManualClock } from "../clock.ts";
 import { type Entry, ExpiringKeyspace } from "../keyspace.ts";
 import { type AofEnd, AofReader, AppendOnlyLog, type FsyncFunction } from "./aof.ts";
-import type { LogBuffer } from "./log_buffer.ts";
 import { PointInTime } from "./point_in_time.ts";
 
 /** The RESP of commands, by the shared encoder: what the log must hold, encoded independently. */
@@ -241,10 +240,10 @@ function apply(bytes: Uint8Array, db: ExpiringKeyspace): void {
   }
 }
 
-function setCommand(out: LogBuffer, entry: Entry): void {
+function setCommand(out: RespWriter, entry: Entry): void {
   const args = ["SET", entry.key, entry.value];
   if (entry.expiresAt !== null) args.push("PXAT", String(entry.expiresAt));
-  out.append(args);
+  out.bulkArray(args);
 }
 
 Deno.test("a command logged from the bytes its client sent keeps its place among the others", async () => {

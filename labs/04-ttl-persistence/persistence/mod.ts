@@ -30,6 +30,7 @@
 
 import { dirname, join, resolve } from "node:path";
 import { dispatch, endTransaction } from "../../02-threaded/transaction.ts";
+import { RespWriter } from "../../../shared/resp/encoder.ts";
 import { err, ErrorReply, OK, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
 import type { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
 import type { CommandSpec } from "../../../shared/server/command_table.ts";
@@ -45,7 +46,6 @@ import {
   writeCompact,
 } from "./aof.ts";
 import { fsyncDir, fsyncDirSync, removeQuietly, tempPath, writeAllSync } from "./files.ts";
-import { LogBuffer } from "./log_buffer.ts";
 import { PointInTime } from "./point_in_time.ts";
 import { loadSnapshotFile, SnapshotError, writeSnapshot, writeSnapshotSync } from "./snapshot.ts";
 
@@ -343,7 +343,7 @@ class PersistenceEngine {
     const temp = tempPath(this.#options.dir, "rewriteaof", "aof");
     const file = Deno.openSync(temp, { write: true, create: true, truncate: true });
     try {
-      const out = new LogBuffer();
+      const out = new RespWriter();
       let keys = 0;
       for (const entry of this.#db.entries()) {
         this.#encodeEntry(out, entry);
@@ -490,7 +490,7 @@ class PersistenceEngine {
     const chunkKeys = this.#tuning.chunkKeys ?? CHUNK_KEYS;
     const temp = tempPath(this.#options.dir, "rewriteaof", "aof");
     const start = () => new PointInTime(this.#db).chunks(chunkKeys);
-    const encode = (out: LogBuffer, entry: Entry) => this.#encodeEntry(out, entry);
+    const encode = (out: RespWriter, entry: Entry) => this.#encodeEntry(out, entry);
     this.#log("Background append only file rewriting started");
     const job = this.#aof !== null
       ? this.#aof.rewrite(start, { tempPath: temp, encode })
@@ -522,12 +522,12 @@ class PersistenceEngine {
    * The commands that recreate one key: `SET key value`, with `PXAT` for its expiry. Memcached's
    * flags, which no Redis command sets, use the log command the memcache module registers.
    */
-  #encodeEntry(out: LogBuffer, entry: Entry): void {
-    if (entry.expiresAt === null) out.append(["SET", entry.key, entry.value]);
-    else out.append(["SET", entry.key, entry.value, "PXAT", String(entry.expiresAt)]);
+  #encodeEntry(out: RespWriter, entry: Entry): void {
+    if (entry.expiresAt === null) out.bulkArray(["SET", entry.key, entry.value]);
+    else out.bulkArray(["SET", entry.key, entry.value, "PXAT", String(entry.expiresAt)]);
     if (entry.flags !== 0) {
       const args = flagsCommand(this.#server, entry);
-      if (args !== null) out.append(args);
+      if (args !== null) out.bulkArray(args);
     }
   }
 
@@ -583,7 +583,7 @@ class PersistenceEngine {
 async function rewriteWithoutLog(
   path: string,
   chunks: Iterable<Entry[]>,
-  options: { tempPath: string; encode: (out: LogBuffer, entry: Entry) => void },
+  options: { tempPath: string; encode: (out: RespWriter, entry: Entry) => void },
 ): Promise<number> {
   const file = await Deno.open(options.tempPath, { write: true, create: true, truncate: true });
   try {
