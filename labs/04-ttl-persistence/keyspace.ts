@@ -137,6 +137,18 @@ export class ExpiringKeyspace extends WatchedKeyspace {
    * `Map` delete and set on every read, and only the LRU eviction policies need it.
    */
   trackAccess = false;
+  /**
+   * While the server loads its files: nothing expires. Set and cleared by persistence around
+   * loading (see `persistence/mod.ts`).
+   *
+   * A log is a history, and replaying it is only right if every command meets the keyspace it
+   * met the first time. `SET s v PX 1000` then `PERSIST s` made `s` permanent; replayed an hour
+   * later with expiry on, the `SET` would create a key already dead, the `PERSIST` would find
+   * nothing, and `s` would be lost. So, as Redis does (`keyIsExpired()` answers "no" while
+   * `server.loading`), a time that has passed removes nothing during loading. Once loaded, what is
+   * due goes the normal way: lazily on access, or by active expiry, which logs its `DEL`s.
+   */
+  loading = false;
 
   /**
    * Creates an empty keyspace.
@@ -223,7 +235,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     if (expiresAt !== null) {
       this.#expires.set(key, expiresAt);
       this.#usedMemory += EXPIRY_BYTES;
-      if (expiresAt <= this.clock.now()) this.#remove(key);
+      if (this.#isPast(expiresAt)) this.#remove(key);
     }
   }
 
@@ -260,7 +272,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
 
   /** Iterates over the live keys, skipping (not removing) expired ones. */
   override *keys(): IterableIterator<string> {
-    const now = this.clock.now();
+    const now = this.loading ? -Infinity : this.clock.now();
     // With LRU order on, reading a key moves it to the end of the Map, where a live iterator would
     // meet it again: `DUMP` reads every key it lists, and would never finish. So iterate a copy.
     const keys = this.trackAccess ? Array.from(super.keys()) : super.keys();
@@ -294,7 +306,8 @@ export class ExpiringKeyspace extends WatchedKeyspace {
 
   /**
    * Adds a key while loading a snapshot: no listeners, no watchers, not counted as a change.
-   * A key whose time has already passed is skipped.
+   * A key whose time has already passed is skipped, as Redis skips it in an RDB file: a snapshot
+   * is one moment's state, not a history, and nothing read after it can depend on the key.
    *
    * @param entry The key and what is stored with it.
    * @returns Whether it was added.
@@ -358,7 +371,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
    */
   setExpiresAt(key: string, at: number): boolean {
     if (!this.has(key)) return false;
-    if (at <= this.clock.now()) return this.delete(key);
+    if (this.#isPast(at)) return this.delete(key);
     this.#changing(key);
     this.#touchWatchers(key);
     if (this.#expires.has(key)) {
@@ -445,7 +458,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
    */
   expireIfNeeded(key: string): boolean {
     const at = this.#expires.get(key);
-    if (at === undefined || at > this.clock.now()) return false;
+    if (at === undefined || !this.#isPast(at)) return false;
     this.#remove(key);
     this.expiredKeys++;
     for (const listener of this.#removalListeners) listener(key, "expired");
@@ -501,6 +514,11 @@ export class ExpiringKeyspace extends WatchedKeyspace {
    */
   expireWatchedKeys(): void {
     for (const key of this.#watchers.keys()) this.expireIfNeeded(key);
+  }
+
+  /** Whether a time has come: never while loading (see {@link loading}). */
+  #isPast(at: number): boolean {
+    return at <= this.clock.now() && !this.loading;
   }
 
   #touchWatchers(key: string): void {

@@ -54,6 +54,23 @@ Deno.test("set() clears a TTL, update() keeps it, a past time removes the key at
   assert.equal(db.has("k"), false);
 });
 
+Deno.test("while loading, a time that has passed removes nothing; afterwards it does", () => {
+  const { clock, db } = setup();
+  db.loading = true;
+  db.set("past", "v", clock.now() - 1);
+  assert.equal(db.get("past"), "v");
+  db.set("later", "v");
+  assert.equal(db.setExpiresAt("later", clock.now() - 1), true);
+  assert.equal(db.has("later"), true);
+  assert.deepEqual([...db.keys()].sort(), ["later", "past"]);
+  assert.equal(db.expiredKeys, 0);
+  db.loading = false;
+  assert.equal(db.get("past"), undefined);
+  assert.deepEqual([...db.keys()], []);
+  assert.equal(db.has("later"), false);
+  assert.equal(db.expiredKeys, 2);
+});
+
 Deno.test("usedMemory adds and removes exactly what each key costs", () => {
   const { clock, db } = setup();
   assert.equal(stringBytes(""), 16);

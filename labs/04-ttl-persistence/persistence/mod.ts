@@ -178,16 +178,22 @@ class PersistenceEngine {
     Deno.mkdirSync(this.#options.dir, { recursive: true });
     const started = performance.now();
     const aofExists = exists(this.#aofPath);
-    if (this.#options.appendonly && aofExists) {
-      if (exists(this.#snapshotPath)) {
-        this.#log(
-          `Loading the append only file only; ${this.#snapshotPath} is ignored (AOF wins)`,
-        );
+    // Nothing expires until everything is loaded (see the keyspace's `loading`).
+    this.#db.loading = true;
+    try {
+      if (this.#options.appendonly && aofExists) {
+        if (exists(this.#snapshotPath)) {
+          this.#log(
+            `Loading the append only file only; ${this.#snapshotPath} is ignored (AOF wins)`,
+          );
+        }
+        await this.#replay();
+      } else {
+        this.#loadSnapshot();
+        if (this.#options.appendonly) this.#createLog();
       }
-      await this.#replay();
-    } else {
-      this.#loadSnapshot();
-      if (this.#options.appendonly) this.#createLog();
+    } finally {
+      this.#db.loading = false;
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(3);
     this.#log(`DB loaded from disk: ${this.#db.size} keys in ${seconds} seconds`);

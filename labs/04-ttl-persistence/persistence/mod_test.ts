@@ -215,6 +215,45 @@ Deno.test("the log alone restores everything, MULTI/EXEC included", async () => 
   });
 });
 
+Deno.test("replaying the log expires nothing while loading; what is due goes after", async () => {
+  await withDir(async (dir) => {
+    const clock = new ManualClock(NOW);
+    const a = await open(dir, { appendonly: true }, clock);
+    const soon = String(NOW + 1000);
+    const hour = String(NOW + 3_600_000);
+    // Each key was given a short TTL, then made to live longer: all alive at shutdown.
+    await a.run("SET", "persisted", "v", "PXAT", soon);
+    await a.run("PERSIST", "persisted");
+    await a.run("SET", "extended", "v", "PXAT", soon);
+    await a.run("PEXPIREAT", "extended", hour);
+    await a.run("SET", "counter", "100", "PXAT", soon);
+    await a.run("PERSIST", "counter");
+    for (let i = 0; i < 5; i++) await a.run("INCR", "counter");
+    await a.run("SET", "grown", "1", "PXAT", soon);
+    await a.run("PEXPIREAT", "grown", hour);
+    await a.run("APPEND", "grown", "x");
+    // And one that is alive at shutdown but due while the server is down.
+    await a.run("SET", "due", "v", "PXAT", String(NOW + 800));
+    await a.run("APPEND", "due", "x");
+    await a.persistence.shutdown();
+
+    clock.advance(1200);
+    const b = await open(dir, { appendonly: true }, clock);
+    assert.equal(b.db.get("persisted"), "v");
+    assert.equal(b.db.expiresAt("persisted"), null);
+    assert.equal(b.db.get("extended"), "v");
+    assert.equal(b.db.expiresAt("extended"), NOW + 3_600_000);
+    assert.equal(b.db.get("counter"), "105");
+    assert.equal(b.db.get("grown"), "1x");
+    assert.equal(b.db.expiresAt("grown"), NOW + 3_600_000);
+    // Loaded as it was (with its APPEND), then expired on the first read.
+    assert.equal(b.db.peek("due")?.value, "vx");
+    assert.equal(await b.run("GET", "due"), "$-1\r\n");
+    assert.equal(b.db.expiredKeys, 1);
+    await b.persistence.shutdown();
+  });
+});
+
 Deno.test("a torn last command is cut off with a warning", async () => {
   await withDir(async (dir) => {
     const a = await open(dir, { appendonly: true });
