@@ -46,6 +46,9 @@ const HELP =
   --appendfsync POLICY      when the log is flushed to disk: always, everysec or no
                             (default everysec)
   --appendfilename NAME     log file in DIR (default appendonly.aof)
+  --stop-writes-on-bgsave-error yes|no
+                            with save points, refuse writes (-MISCONF) while the last
+                            background save failed (default yes)
   --maxmemory SIZE          most bytes of data, such as 100mb; 0 means no limit (default 0)
   --maxmemory-policy NAME   what to evict past maxmemory: noeviction (the default),
                             allkeys-lru, volatile-lru, allkeys-random or volatile-random
@@ -119,6 +122,7 @@ export function parseLab4Args(argv: string[]): Lab4Options {
       appendonly: { type: "string", default: "no" },
       appendfsync: { type: "string", default: "everysec" },
       appendfilename: { type: "string", default: "appendonly.aof" },
+      "stop-writes-on-bgsave-error": { type: "string", default: "yes" },
       maxmemory: { type: "string", default: "0" },
       "maxmemory-policy": { type: "string", default: "noeviction" },
       hz: { type: "string", default: "10" },
@@ -179,6 +183,9 @@ export function parseLab4Args(argv: string[]): Lab4Options {
       appendonly,
       appendfsync,
       appendfilename: text("appendfilename"),
+      stopWritesOnBgsaveError:
+        oneOf("stop-writes-on-bgsave-error", text("stop-writes-on-bgsave-error"), ["yes", "no"]) ===
+          "yes",
     },
     maxmemory,
     maxmemoryPolicy: policy,

@@ -96,7 +96,7 @@ function harness(maxmemory = 0, policy: "noeviction" | "allkeys-lru" = "noevicti
 
 Deno.test("the write path logs writes that changed something, with absolute times", () => {
   const { clock, writes, logged, run } = harness();
-  writes.start((args) => logged.push(args));
+  writes.start({ propagate: (args) => logged.push(args), writeDenied: () => null });
   run("SET", "k", "v", "EX", "10");
   run("SET", "k", "w", "NX"); // nothing changed
   run("GET", "k");
@@ -114,7 +114,7 @@ Deno.test("the write path logs writes that changed something, with absolute time
 
 Deno.test("commands run inside EXEC are logged too, between MULTI and EXEC as Redis logs them", () => {
   const { writes, logged, run } = harness();
-  writes.start((args) => logged.push(args));
+  writes.start({ propagate: (args) => logged.push(args), writeDenied: () => null });
   assert.deepEqual([run("MULTI"), run("SET", "k", "1"), run("INCR", "k")], [OK, QUEUED, QUEUED]);
   assert.equal(logged.length, 0, "queued, not run yet");
   assert.deepEqual(run("EXEC"), [OK, 2]);
@@ -136,13 +136,13 @@ Deno.test("nothing is logged or evicted before start(): the log's own replay", (
   const { writes, logged, run } = harness(1);
   run("SET", "k", "v");
   assert.equal(logged.length, 0);
-  writes.start((args) => logged.push(args));
+  writes.start({ propagate: (args) => logged.push(args), writeDenied: () => null });
   assert.equal(run("SET", "k2", "v"), OOM_ERROR, "started: over the limit, noeviction refuses");
 });
 
 Deno.test("under noeviction a full server refuses writes that add data, not deletions", () => {
   const { writes, logged, run } = harness(entryBytes("a", "1") + 1);
-  writes.start((args) => logged.push(args));
+  writes.start({ propagate: (args) => logged.push(args), writeDenied: () => null });
   assert.equal(run("SET", "a", "1"), OK);
   assert.equal(run("SET", "b", "2"), OK, "under the limit before it ran, over it after");
   assert.equal(run("SET", "c", "3"), OOM_ERROR);
@@ -156,7 +156,7 @@ Deno.test("under noeviction a full server refuses writes that add data, not dele
 
 Deno.test("under allkeys-lru evictions are logged as DEL before the write that caused them", () => {
   const { writes, logged, run } = harness(2 * entryBytes("a", "1"), "allkeys-lru");
-  writes.start((args) => logged.push(args));
+  writes.start({ propagate: (args) => logged.push(args), writeDenied: () => null });
   run("SET", "a", "1");
   run("SET", "b", "1");
   run("SET", "c", "1"); // checked before it ran: not over yet

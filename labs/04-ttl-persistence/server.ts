@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   }
   commands.registerAll(persistence.commands);
   writes.wrap(commands);
-  writes.start(persistence.propagate);
+  writes.start(persistence);
   expiry.start();
 
   let memcache: MemcacheServer | null = null;

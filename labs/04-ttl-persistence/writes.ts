@@ -5,7 +5,8 @@
  * It wraps the handler of every command flagged `write`:
  *
  * ```
- * before:  over --maxmemory?  evict by the policy; still over and the command adds data?  -OOM
+ * before:  persistence failing?  -MISCONF (PING too, as Redis answers it, so health checks see it)
+ *          over --maxmemory?  evict by the policy; still over and the command adds data?  -OOM
  * run:     the command's own handler, unchanged
  * after:   did it change the keyspace?  log it, with relative times made absolute (propagate.ts)
  * ```
@@ -27,7 +28,7 @@
  * @module
  */
 
-import type { Reply } from "../../shared/resp/reply.ts";
+import type { ErrorReply, Reply } from "../../shared/resp/reply.ts";
 import type { RequestDecoder } from "../../shared/resp/request_decoder.ts";
 import type {
   CommandHandler,
@@ -47,6 +48,14 @@ import { type KeyState, type LogRewrite, logRewriteFor } from "./propagate.ts";
  */
 export type Propagate = (args: string[], sentBy?: RequestDecoder) => void;
 
+/** What the write path needs of persistence: where writes go, and whether they may happen. */
+export interface WriteSink {
+  /** Receives each write to log. */
+  propagate: Propagate;
+  /** `-MISCONF` while the server cannot persist (see `persistence/mod.ts`), else `null`. */
+  writeDenied(): ErrorReply | null;
+}
+
 /**
  * Eviction before each write and logging after it, for one keyspace.
  *
@@ -55,13 +64,14 @@ export type Propagate = (args: string[], sentBy?: RequestDecoder) => void;
  * const writes = new WritePath(db, evictor);
  * writes.wrap(table);              // before the log is replayed: replayed writes are not re-logged
  * const persistence = await openPersistence(server, db, options);
- * writes.start(persistence.propagate);
+ * writes.start(persistence);
  * ```
  */
 export class WritePath {
   #db: ExpiringKeyspace;
   #evictor: Evictor | null;
   #propagate: Propagate | null = null;
+  #writeDenied: () => ErrorReply | null = () => null;
   #wrapped = new WeakSet<CommandSpec>();
   /**
    * Changes seen by the keyspace's change listener. The keyspace's own `dirty` counts the same
@@ -92,12 +102,13 @@ export class WritePath {
   }
 
   /**
-   * Starts evicting and logging.
+   * Starts evicting, logging, and refusing writes while persistence fails.
    *
-   * @param propagate Receives each write to log.
+   * @param sink Persistence: where writes are logged, and whether they may happen.
    */
-  start(propagate: Propagate): void {
-    this.#propagate = propagate;
+  start(sink: WriteSink): void {
+    this.#propagate = sink.propagate;
+    this.#writeDenied = () => sink.writeDenied();
   }
 
   /**
@@ -112,6 +123,7 @@ export class WritePath {
       let handler: CommandHandler;
       if (spec.name === "exec") handler = this.#aroundExec(spec.handler);
       else if (spec.flags.includes("write")) handler = this.#around(spec.name, spec.handler);
+      else if (spec.name === "ping") handler = this.#refusedWhileFailing(spec.handler);
       else continue;
       const wrapped: CommandSpec = { ...spec, handler };
       this.#wrapped.add(wrapped);
@@ -142,12 +154,20 @@ export class WritePath {
     this.#transaction = "none";
   }
 
+  /** PING: refused with `-MISCONF` too, as in Redis, so that a health check notices. */
+  #refusedWhileFailing(handler: CommandHandler): CommandHandler {
+    return (session: Session, args: string[]): Reply | Promise<Reply> =>
+      this.#writeDenied() ?? handler(session, args);
+  }
+
   #around(name: string, handler: CommandHandler): CommandHandler {
     const mayBeDenied = !NEVER_DENIED.has(name);
     const rewrite = logRewriteFor(name);
     return (session: Session, args: string[]): Reply | Promise<Reply> => {
       const db = this.#db;
       if (this.#propagate === null) return handler(session, args); // still loading
+      const denied = this.#writeDenied();
+      if (denied !== null) return denied;
       if (this.#evictor !== null && !this.#evictor.performEvictions() && mayBeDenied) {
         return OOM_ERROR;
       }

@@ -35,6 +35,30 @@
  * covers all of them at once. Under load, each fsync carries a whole crowd of writes; databases
  * call this group commit. The disk sets the pace, not the number of clients.
  *
+ * ## When the disk says no
+ *
+ * A `write()` can fail (`EIO`), or write only part of what it was given and then fail (`ENOSPC`:
+ * the disk is full). An `fsync()` can fail too. What must never happen is the classic bug: the
+ * half-written bytes stay in the file, the rest is dropped, and appending carries on after them.
+ * The file then holds a broken command in its middle, and every write made after it is lost the
+ * next time the server starts. So, as Redis's `flushAppendOnlyFile()` does:
+ *
+ * - a partial write is cut back off (`ftruncate` to the last good size), and the unwritten bytes
+ *   stay in memory, to be written again, in order, before anything newer;
+ * - until a write succeeds again, the log reports its error (`failure`), and the server refuses
+ *   write commands with `-MISCONF Errors writing to the AOF file: No space left on device`, but
+ *   keeps serving reads; the log retries once a second, and says when the error is solved;
+ * - with `everysec` and `no`, the replies of the writes that could not be written wait for the
+ *   retry, so even a `kill -9` while the disk is full loses nothing a client was told is done;
+ * - with `always`, a failed write or fsync ends the server, as it ends Redis: those changes are
+ *   already in memory, may already have been read by other clients whose replies wait with
+ *   them, and cannot be rolled back. Nothing was acknowledged, the file ends on whole commands,
+ *   and a restart brings back exactly what was acknowledged. (Retrying an `fsync()` that failed is
+ *   not safe either: Linux may have dropped the dirty pages and report the next one as a success.)
+ *
+ * Every byte goes to the file through a {@link LogFile}, which a test replaces with one that fails
+ * on command (see `fault_injection.ts`): a full disk is tested without filling a disk.
+ *
  * ## Rewriting (`BGREWRITEAOF`)
  *
  * The log only grows: a counter incremented a million times is a million lines for one key. A
@@ -59,26 +83,49 @@ import { fsyncDir, removeQuietly, writeAll, writeAllSync } from "./files.ts";
 /** `--appendfsync`: when the log is fsynced. */
 export type FsyncPolicy = "always" | "everysec" | "no";
 
-/** Makes a file's written bytes durable; `fdatasync()` by default, replaceable in tests. */
-export type FsyncFunction = (file: Deno.FsFile) => Promise<void>;
+/**
+ * What the log needs of its file. A `Deno.FsFile` is one; a test wraps one in a file that fails on
+ * command.
+ */
+export interface LogFile {
+  /** Writes some of `bytes`, possibly fewer than all; throws on an error. */
+  writeSync(bytes: Uint8Array): number;
+  /** Cuts the file to `length` bytes. */
+  truncateSync(length: number): void;
+  /** Waits until the written bytes are on the device (`fdatasync()`). */
+  syncData(): Promise<void>;
+  /** Closes the file. */
+  close(): void;
+}
 
-const defaultFsync: FsyncFunction = (file) => file.syncData();
+/** Turns an open file into the {@link LogFile} the log writes through (a test injects faults). */
+export type WrapLogFile = (file: Deno.FsFile) => LogFile;
 
 /** Options for {@link AppendOnlyLog}. */
 export interface LogOptions {
   /** When to fsync. */
   policy: FsyncPolicy;
-  /** How to fsync; a test counts calls with its own. */
-  fsync?: FsyncFunction;
   /** Writes a line to the server's log. */
   log?: (line: string) => void;
+  /** The file layer; the real file by default. */
+  wrap?: WrapLogFile;
+  /**
+   * Called when, under `always`, a write or an fsync fails: the server cannot go on (see the
+   * module's notes). The server logs the message and exits; a test records it.
+   */
+  fatal?: (message: string) => void;
 }
 
-/** One waiting `always` client: resolved once the log is durable up to `target`. */
+/** The text of an error as `strerror()` gives it: `No space left on device`. */
+export function describeIoError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/ \(os error \d+\)$/, "");
+}
+
+/** Replies waiting until the log has reached `target`: written, or on disk with `always`. */
 interface Waiter {
   target: number;
   resolve: () => void;
-  reject: (error: unknown) => void;
 }
 
 /**
@@ -102,12 +149,13 @@ export class AppendOnlyLog {
   readonly policy: FsyncPolicy;
   /** How many fsyncs of the log have completed (tests check group commit with it). */
   fsyncs = 0;
-  /** The last write or fsync error, or `null` (`INFO` `aof_last_write_status`). */
-  lastError: unknown = null;
 
-  #file: Deno.FsFile;
-  #fsync: FsyncFunction;
+  #file: LogFile;
+  #wrap: WrapLogFile;
   #log: (line: string) => void;
+  #fatal: (message: string) => void;
+  /** The file's length up to the last whole write: where a partial write is cut back to. */
+  #size: number;
   /**
    * Commands appended since the last write, not encoded yet. They are encoded in one go just
    * before the write (see {@link append}); until then each is only a reference to its arguments.
@@ -115,10 +163,19 @@ export class AppendOnlyLog {
   #queued: (readonly string[])[] = [];
   /** The encoded commands not written yet. */
   #pending = new RespWriter();
+  /** Bytes a failed write left unwritten: written again before anything in `#pending`. */
+  #unwritten: Uint8Array | null = null;
+  /** Why the last write failed; `null` once one succeeds. */
+  #writeError: unknown = null;
+  /** Why the last fsync failed; `null` once one succeeds. */
+  #syncError: unknown = null;
   #appended = 0;
   #written = 0;
   #synced = 0;
+  /** `always`: replies waiting for an fsync. */
   #waiters: Waiter[] = [];
+  /** `everysec` and `no`: replies waiting for a write that failed to be retried. */
+  #writeWaiters: Waiter[] = [];
   #committing = false;
   /** Another copy of every command appended while a rewrite runs; `null` otherwise. */
   #rewriteBuffer: RespWriter | null = null;
@@ -128,14 +185,19 @@ export class AppendOnlyLog {
   #backgroundSync: Promise<void> | undefined;
   #flushed: Promise<void> | undefined;
 
-  private constructor(path: string, file: Deno.FsFile, options: LogOptions) {
+  private constructor(path: string, file: Deno.FsFile, size: number, options: LogOptions) {
     this.path = path;
     this.policy = options.policy;
-    this.#file = file;
-    this.#fsync = options.fsync ?? defaultFsync;
+    this.#wrap = options.wrap ?? ((file) => file);
+    this.#file = this.#wrap(file);
+    this.#size = size;
     this.#log = options.log ?? (() => {});
+    this.#fatal = options.fatal ?? ((message) => {
+      this.#log(message);
+      Deno.exit(1);
+    });
     // One timer for every policy: it writes what no reply has flushed (a command logged by a
-    // background job), and with everysec it is the once-a-second fsync.
+    // background job, a write that failed), and with everysec it is the once-a-second fsync.
     this.#timer = setInterval(() => this.#tick(), 1000);
   }
 
@@ -143,12 +205,13 @@ export class AppendOnlyLog {
    * Opens a log for appending, creating it if needed.
    *
    * @param path The file.
-   * @param options The fsync policy, and optionally the fsync function and a logger.
+   * @param options The fsync policy, and optionally a logger, a file layer and a fatal handler.
    * @returns The open log.
    */
   static async open(path: string, options: LogOptions): Promise<AppendOnlyLog> {
     const file = await Deno.open(path, { append: true, create: true });
-    return new AppendOnlyLog(path, file, options);
+    const { size } = await file.stat();
+    return new AppendOnlyLog(path, file, size, options);
   }
 
   /** Whether a rewrite is collecting writes. */
@@ -163,25 +226,27 @@ export class AppendOnlyLog {
   }
 
   /**
+   * Why the log cannot be trusted to keep new writes right now: the last write or the last fsync
+   * failed, and no later one has succeeded. `null` when all is well. While it is set the server
+   * refuses write commands (`-MISCONF`), and `INFO` says `aof_last_write_status:err`.
+   */
+  get failure(): unknown {
+    return this.#writeError ?? this.#syncError;
+  }
+
+  /**
    * Logs one write command. Cheap: it either copies the bytes the client sent, or only queues the
    * arguments, to be encoded with the rest of the turn's commands just before the write.
    *
    * A command the client sent as RESP and that needs no rewriting is already in the log's format,
    * byte for byte: `sentBy` still holds its frame, and copying it is cheaper than encoding the
-   * arguments again: on the commands `redis-benchmark -t set` sends (a 16-byte key, a 3-byte
-   * value, 45 bytes in all), the log's share of the JavaScript falls from about 70 to about 50 ns
-   * a command (`deno bench bench/server_path_bench.ts`, group "log", fastest runs). The frame is
-   * valid only until the decoder reads more, so it is copied at once, after whatever is queued,
-   * to keep the order.
+   * arguments again. The frame is valid only until the decoder reads more, so it is copied at
+   * once, after whatever is queued, to keep the order.
    *
    * Every other command (an inline one, one queued by `MULTI`, one rewritten with an absolute
-   * time, a `DEL` of an expired key) is queued. Encoding the turn's queued commands one after the
-   * other in one loop, rather than each as it ran in the middle of decoding, executing and
-   * replying, took a fifth off what encoding costs in the server: `perf record` of
-   * `redis-benchmark -c 50 -P 16 -t set -n 1200000` against `--appendfsync everysec`, six runs of
-   * each taking turns, median samples in the encoder 526 → 422 (of about 6,000 in all). The likely
-   * reason: in one loop the encoder's code and branch history stay warm, where one command at a
-   * time they are evicted by all else a command does.
+   * time, a `DEL` of an expired key) is queued, and the turn's queued commands are encoded one
+   * after the other in one loop, which keeps the encoder's code and branch history warm
+   * (`bench/README.md` has the measurements).
    *
    * @param args The command and its arguments, as byte strings. The log may keep the array until
    *   the write, so it must not be changed afterwards (no handler changes its arguments).
@@ -204,8 +269,9 @@ export class AppendOnlyLog {
   /**
    * Called before replies are sent, so that no client hears "OK" for a write the file has not
    * got. With `everysec` and `no`, the promise resolves once the buffer is written (one write
-   * for all the clients served in this turn of the event loop); with `always`, once everything
-   * appended so far is also fsynced (one fsync for every client waiting: group commit).
+   * for all the clients served in this turn of the event loop; if it fails, once a retry
+   * succeeds); with `always`, once everything appended so far is also fsynced (one fsync for every
+   * client waiting: group commit).
    *
    * @returns `undefined` when the replies may go at once, or a promise to await first.
    */
@@ -213,16 +279,13 @@ export class AppendOnlyLog {
     if (this.policy !== "always") {
       if (this.#queued.length === 0 && this.#pending.length === 0) return undefined;
       // One write for every connection whose batch ran in this turn of the event loop: the flush
-      // is queued behind their batches, and each of them waits for it before replying. Measured
-      // with `redis-benchmark -c 50 -P 16 -t set`, medians of 8 pairs against the server without
-      // log, with the earlier encoder: writing at once instead, one write() per batch and no
-      // promise to await, gave 0.70× where this gave 0.93×; the wait itself cost nothing
-      // measurable (replies held for a flush that wrote nothing: 0.98×).
+      // is queued behind their batches, and each of them waits for it before replying
+      // (`bench/README.md`: writing at once instead, one write per batch, was much slower).
       return this.#flushed ??= new Promise<void>((resolve) => {
         queueMicrotask(() => {
           this.#flushed = undefined;
           this.#flush();
-          resolve();
+          this.#wait(this.#writeWaiters, this.#written, this.#appended, resolve);
         });
       });
     }
@@ -230,8 +293,8 @@ export class AppendOnlyLog {
     this.#encodeQueued();
     const target = this.#appended;
     if (target <= this.#synced) return undefined;
-    const done = new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ target, resolve, reject });
+    const done = new Promise<void>((resolve) => {
+      this.#waiters.push({ target, resolve });
     });
     if (!this.#committing) void this.#commit();
     return done;
@@ -239,20 +302,25 @@ export class AppendOnlyLog {
 
   /**
    * Writes and fsyncs everything appended so far, whatever the policy (shutdown, tests).
+   *
+   * @throws The write's or the fsync's error, if either fails.
    */
   async sync(): Promise<void> {
     await this.#writeAndSync();
+    const failure = this.failure;
+    if (failure !== null) throw failure;
   }
 
-  /** Flushes, fsyncs and closes the file, and stops the timer. */
+  /**
+   * Flushes and fsyncs, then closes the file and stops the timer. If the flush or the fsync fails,
+   * the log stays open (and keeps retrying) and the error is thrown: the caller must not exit as
+   * if the data were safe.
+   */
   async close(): Promise<void> {
-    clearInterval(this.#timer);
     await this.#backgroundSync;
-    try {
-      await this.sync();
-    } finally {
-      this.#file.close();
-    }
+    await this.sync();
+    clearInterval(this.#timer);
+    this.#file.close();
   }
 
   /**
@@ -274,6 +342,7 @@ export class AppendOnlyLog {
     this.#rewriteBuffer = new RespWriter();
     const chunks = start();
     let temp: Deno.FsFile | undefined;
+    let swapped = false;
     try {
       temp = await Deno.open(options.tempPath, { write: true, create: true, truncate: true });
       const keys = await writeCompact(temp, chunks, options.encode);
@@ -288,31 +357,38 @@ export class AppendOnlyLog {
         // From here to the rename, nothing awaits: no command can run, none can be missed.
         writeAllSync(file, this.#takeRewriteBuffer());
         Deno.renameSync(options.tempPath, this.path);
+        swapped = true;
         const old = this.#file;
-        this.#file = file;
+        this.#file = this.#wrap(file);
+        this.#size = file.statSync().size;
         this.#rewriteBuffer = null;
-        // The unwritten commands are in the new file already (they were in the rewrite buffer).
+        // The unwritten commands, those of a failed write included, are in the new file already:
+        // they ran before the freeze, or they are in the rewrite buffer.
         this.#pending.take();
+        this.#unwritten = null;
         this.#written = this.#appended;
+        this.#release(this.#writeWaiters, this.#written);
+        this.#writeSucceeded();
         old.close();
         // Until the new file and its name are durable, an fsync of it proves nothing, so the
         // lock is held (no `always` client is acknowledged) until both are.
         const covered = this.#written;
-        await this.#fsync(file);
+        const synced = await this.#syncFile();
         await fsyncDir(dirname(this.path));
+        if (!synced) throw this.failure;
         this.#markSynced(covered);
       });
       return keys;
     } catch (error) {
       this.#rewriteBuffer = null;
-      if (temp !== undefined && temp !== this.#file) {
+      if (!swapped) {
         try {
-          temp.close();
+          temp?.close();
         } catch {
           // Already closed.
         }
+        removeQuietly(options.tempPath);
       }
-      removeQuietly(options.tempPath);
       throw error;
     }
   }
@@ -342,77 +418,193 @@ export class AppendOnlyLog {
     queued.length = 0;
   }
 
-  /** Writes the buffer to the file: one system call for every command since the last flush. */
+  /**
+   * Writes what is waiting to the file: one system call for every command since the last flush,
+   * after the bytes of a write that failed, if any.
+   */
   #flush(): void {
     this.#encodeQueued();
-    if (this.#pending.length === 0) return;
-    const bytes = this.#pending.take();
-    try {
-      writeAllSync(this.#file, bytes);
-      this.#written += bytes.length;
-      this.lastError = null;
-    } catch (error) {
-      // The bytes are lost to the file; count them as written so that nobody waits forever, and
-      // make the failure loud. `always` clients waiting for them are refused below.
-      this.#written += bytes.length;
-      this.#fail(error);
+    if (this.#unwritten !== null) {
+      const left = this.#writeOut(this.#unwritten);
+      if (left !== null) {
+        // Still failing: what was logged since joins the queue of bytes to retry, in order.
+        this.#unwritten = this.#pending.length === 0 ? left : concat(left, this.#pending.take());
+        this.#pending.shrink();
+        return;
+      }
+      this.#unwritten = null;
     }
-    this.#pending.shrink();
+    if (this.#pending.length > 0) {
+      const left = this.#writeOut(this.#pending.take());
+      // The writer's buffer is reused for the next commands, so what is left is copied out.
+      if (left !== null) this.#unwritten = left.slice();
+      this.#pending.shrink();
+    }
+    if (this.#unwritten === null) this.#writeSucceeded();
+  }
+
+  /**
+   * Writes bytes at the end of the file. On an error, a part already written is cut back off, so
+   * the file always ends on a whole command.
+   *
+   * @returns `null` if every byte was written, else the bytes that were not (a view of `bytes`).
+   */
+  #writeOut(bytes: Uint8Array): Uint8Array | null {
+    let done = 0;
+    try {
+      while (done < bytes.length) {
+        const n = this.#file.writeSync(bytes.subarray(done));
+        if (n <= 0) throw new Error("Short write: the file took no bytes");
+        done += n;
+      }
+    } catch (error) {
+      const partial = done;
+      done = this.#cutBack(partial);
+      this.#advance(done);
+      this.#writeFailed(error, partial);
+      return bytes.subarray(done);
+    }
+    this.#advance(done);
+    return null;
+  }
+
+  #advance(bytes: number): void {
+    this.#size += bytes;
+    this.#written += bytes;
+    if (this.#writeWaiters.length > 0) this.#release(this.#writeWaiters, this.#written);
+  }
+
+  /**
+   * Removes the part of a failed write that reached the file.
+   *
+   * @returns How many of its bytes are still in the file: 0, unless the truncate failed too.
+   */
+  #cutBack(partial: number): number {
+    if (partial === 0) return 0;
+    try {
+      this.#file.truncateSync(this.#size);
+      return 0;
+    } catch (error) {
+      // The bytes stay, and the rest of the command follows them on the next try.
+      this.#log(
+        `Could not remove a short write from the append only file ${this.path} ` +
+          `(ftruncate: ${describeIoError(error)}); keeping its ${partial} bytes`,
+      );
+      return partial;
+    }
+  }
+
+  #writeFailed(error: unknown, partial: number): void {
+    const first = this.#writeError === null;
+    this.#writeError = error;
+    if (this.policy === "always") {
+      this.#fatal(
+        "Can't recover from AOF write error when the AOF fsync policy is 'always': " +
+          `${describeIoError(error)}. Exiting...`,
+      );
+      return;
+    }
+    // Once per error, not once per retry: a full disk would otherwise fill the log too.
+    if (first) {
+      this.#log(
+        `Error writing to the append only file ${this.path}: ${describeIoError(error)}` +
+          (partial > 0 ? ` (after ${partial} bytes)` : "") +
+          "; write commands are refused until a retry succeeds",
+      );
+    }
+  }
+
+  #writeSucceeded(): void {
+    if (this.#writeError === null) return;
+    this.#writeError = null;
+    this.#log("AOF write error looks solved, the server can write again");
   }
 
   /** The group-commit loop: one write and one fsync per round, for every client waiting. */
   async #commit(): Promise<void> {
     this.#committing = true;
     try {
-      while (this.#waiters.length > 0) {
+      while (this.#waiters.length > 0 && this.failure === null) {
         await this.#writeAndSync();
       }
-    } catch (error) {
-      this.#fail(error);
     } finally {
       this.#committing = false;
     }
   }
 
-  #markSynced(covered: number): void {
-    if (covered > this.#synced) this.#synced = covered;
-    const waiters = this.#waiters;
-    // Targets only grow, so the waiters are in order: wake the satisfied ones from the front.
+  /** Resolves `resolve` once `reached` is at `target`: now, or when a later write gets there. */
+  #wait(waiters: Waiter[], reached: number, target: number, resolve: () => void): void {
+    if (reached >= target) resolve();
+    else waiters.push({ target, resolve });
+  }
+
+  /** Wakes the waiters whose target has been reached; targets only grow, so from the front. */
+  #release(waiters: Waiter[], reached: number): void {
     let n = 0;
-    while (n < waiters.length && waiters[n].target <= this.#synced) waiters[n++].resolve();
+    while (n < waiters.length && waiters[n].target <= reached) waiters[n++].resolve();
     if (n > 0) waiters.splice(0, n);
   }
 
-  #fail(error: unknown): void {
-    this.lastError = error;
-    this.#log(`Error writing to the append only file ${this.path}: ${error}`);
-    // A client waiting for durability must not be told "OK" for a write that may not be there.
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+  #markSynced(covered: number): void {
+    if (covered > this.#synced) this.#synced = covered;
+    this.#release(this.#waiters, this.#synced);
+  }
+
+  /** Fsyncs the file, recording a failure (fatal under `always`) instead of throwing it. */
+  async #syncFile(): Promise<boolean> {
+    try {
+      await this.#file.syncData();
+    } catch (error) {
+      const first = this.#syncError === null;
+      this.#syncError = error;
+      if (this.policy === "always") {
+        this.#fatal(
+          "Can't persist AOF for fsync error when the AOF fsync policy is 'always': " +
+            `${describeIoError(error)}. Exiting...`,
+        );
+      } else if (first) {
+        this.#log(
+          `Error fsyncing the append only file ${this.path}: ${describeIoError(error)}; ` +
+            "write commands are refused until an fsync succeeds",
+        );
+      }
+      return false;
+    }
+    this.fsyncs++;
+    if (this.#syncError !== null) {
+      this.#syncError = null;
+      this.#log("AOF fsync error looks solved, the server can write again");
+    }
+    return true;
   }
 
   #tick(): void {
     this.#flush();
     if (this.policy !== "everysec" || this.#backgroundSync !== undefined) return;
-    if (this.#written <= this.#synced) return;
+    if (this.#written <= this.#synced && this.#syncError === null) return;
     // In the background: no client waits for it. Redis hands it to a thread for the same reason.
-    this.#backgroundSync = this.#writeAndSync()
-      .catch((error) => this.#fail(error))
-      .finally(() => this.#backgroundSync = undefined);
+    this.#backgroundSync = this.#writeAndSync().finally(() => this.#backgroundSync = undefined);
   }
 
   /**
    * Under the disk lock (a rewrite may be swapping files): writes what is pending, fsyncs, and
-   * wakes every client whose write that covered.
+   * wakes every client whose write that covered. A failure is recorded, not thrown.
    */
   #writeAndSync(): Promise<void> {
     return this.#diskLock.runExclusive(async () => {
       this.#flush();
+      if (this.#writeError !== null) return;
       const covered = this.#written;
-      await this.#fsync(this.#file);
-      this.fsyncs++;
-      this.#markSynced(covered);
+      if (await this.#syncFile()) this.#markSynced(covered);
     });
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /**

@@ -5,7 +5,8 @@ import { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
 import { byteStringToBytes } from "../../../shared/resp/bytes.ts";
 import { ManualClock } from "../clock.ts";
 import { type Entry, ExpiringKeyspace } from "../keyspace.ts";
-import { type AofEnd, AofReader, AppendOnlyLog, type FsyncFunction } from "./aof.ts";
+import { type AofEnd, AofReader, AppendOnlyLog } from "./aof.ts";
+import { FaultyFile } from "./fault_injection.ts";
 import { PointInTime } from "./point_in_time.ts";
 
 /** The RESP of commands, by the shared encoder: what the log must hold, encoded independently. */
@@ -138,22 +139,33 @@ Deno.test("with everysec, the log is written before the replies and fsynced late
   });
 });
 
-/** An fsync that waits until the test lets it finish, and records how much of the file it covered. */
-function gatedFsync(path: string): {
-  fsync: FsyncFunction;
+/**
+ * Opens a log whose fsyncs wait until the test lets them finish, recording how much of the file
+ * each one covered.
+ */
+async function gatedLog(path: string): Promise<{
+  log: AppendOnlyLog;
   covered: number[];
   release: () => void;
   gate: (closed: boolean) => void;
-} {
+}> {
   const covered: number[] = [];
   let closed = false;
   let waiting: (() => void)[] = [];
-  return {
-    covered,
-    fsync: async () => {
-      covered.push(Deno.statSync(path).size);
-      if (closed) await new Promise<void>((resolve) => waiting.push(resolve));
+  const log = await AppendOnlyLog.open(path, {
+    policy: "always",
+    wrap: (file) => {
+      const faulty = new FaultyFile(file);
+      faulty.beforeSync = async () => {
+        covered.push(Deno.statSync(path).size);
+        if (closed) await new Promise<void>((resolve) => waiting.push(resolve));
+      };
+      return faulty;
     },
+  });
+  return {
+    log,
+    covered,
     release: () => {
       for (const wake of waiting) wake();
       waiting = [];
@@ -165,8 +177,8 @@ function gatedFsync(path: string): {
 Deno.test("with always, concurrent writers share one fsync (group commit)", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "appendonly.aof");
-    const disk = gatedFsync(path);
-    const log = await AppendOnlyLog.open(path, { policy: "always", fsync: disk.fsync });
+    const disk = await gatedLog(path);
+    const log = disk.log;
     try {
       // Ten clients write in the same turn of the event loop: one fsync covers them all.
       const first = Array.from({ length: 10 }, (_, i) => {
@@ -209,22 +221,150 @@ Deno.test("with always, concurrent writers share one fsync (group commit)", asyn
   });
 });
 
-Deno.test("a failed fsync refuses the waiting writers instead of acknowledging them", async () => {
+/** Whether a promise has settled, without waiting for it. */
+async function settled(promise: Promise<unknown> | undefined): Promise<boolean> {
+  let done = false;
+  promise?.then(() => done = true, () => done = true);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  return done;
+}
+
+/** Opens a log through a {@link FaultyFile}, recording its lines and any fatal error. */
+async function faultyLog(path: string, policy: "always" | "everysec") {
+  let faulty: FaultyFile | undefined;
+  const lines: string[] = [];
+  const fatal: string[] = [];
+  const log = await AppendOnlyLog.open(path, {
+    policy,
+    log: (line) => lines.push(line),
+    fatal: (message) => fatal.push(message),
+    wrap: (file) => faulty = new FaultyFile(file),
+  });
+  assert.ok(faulty !== undefined);
+  return { log, disk: faulty, lines, fatal };
+}
+
+Deno.test("a full disk: the short write is cut back off, and nothing is acknowledged until a retry writes it", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "appendonly.aof");
-    let fail = true;
-    const lines: string[] = [];
-    const log = await AppendOnlyLog.open(path, {
-      policy: "always",
-      fsync: (file) => fail ? Promise.reject(new Error("disk on fire")) : file.syncData(),
-      log: (line) => lines.push(line),
+    const { log, disk, lines } = await faultyLog(path, "everysec");
+    log.append(["SET", "a", "1"]);
+    await log.beforeWrite();
+    const good = resp(["SET", "a", "1"]);
+
+    disk.spaceLeft = 10; // the next write gets 10 bytes in, then the disk is full
+    log.append(["SET", "b", "2"]);
+    const b = log.beforeWrite();
+    assert.equal(await settled(b), false, "the reply waits");
+    assert.deepEqual(Deno.readFileSync(path), good, "the partial command was cut back off");
+    assert.match(String(log.failure), /No space left on device/);
+    assert.match(
+      lines.join("\n"),
+      /Error writing to the append only file .*: No space left on device \(after 10 bytes\)/,
+    );
+
+    // Logged while the disk is full (a DEL of an expired key, say): it waits behind b.
+    log.append(["DEL", "c"]);
+    const c = log.beforeWrite();
+    assert.equal(await settled(c), false);
+    assert.equal(log.beforeWrite(), undefined, "a turn that logged nothing does not wait");
+
+    disk.spaceLeft = Infinity;
+    await log.sync(); // what the once-a-second retry does
+    assert.equal(await settled(b), true);
+    assert.equal(await settled(c), true);
+    assert.equal(log.failure, null);
+    assert.match(lines.join("\n"), /AOF write error looks solved/);
+    await log.close();
+    assert.deepEqual(
+      Deno.readFileSync(path),
+      resp(["SET", "a", "1"], ["SET", "b", "2"], ["DEL", "c"]),
+    );
+  });
+});
+
+Deno.test("a failed write (EIO) loses nothing and keeps the order", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "appendonly.aof");
+    const { log, disk } = await faultyLog(path, "everysec");
+    disk.failingWrites = 1;
+    const commands = Array.from({ length: 12 }, () => ["INCR", "c"]);
+    const replies = commands.map((command) => {
+      log.append(command);
+      return log.beforeWrite();
     });
+    assert.equal(await settled(replies[0]), false, "the turn's write failed: no reply yet");
+    assert.match(String(log.failure), /Input\/output error/);
+    await log.sync();
+    assert.equal(log.failure, null);
+    assert.ok((await Promise.all(replies.map(settled))).every((done) => done));
+    await log.close();
+    assert.deepEqual(readAll(Deno.readFileSync(path)).commands, commands);
+  });
+});
+
+Deno.test("when a short write cannot be cut back, the rest of the command follows it", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "appendonly.aof");
+    const { log, disk, lines } = await faultyLog(path, "everysec");
+    disk.failTruncate = true;
+    disk.spaceLeft = 7;
+    log.append(["SET", "key", "value"]);
+    const reply = log.beforeWrite();
+    assert.equal(await settled(reply), false);
+    assert.equal(Deno.statSync(path).size, 7);
+    assert.match(lines.join("\n"), /Could not remove a short write .*keeping its 7 bytes/);
+    disk.spaceLeft = Infinity;
+    await log.sync();
+    assert.equal(await settled(reply), true);
+    await log.close();
+    assert.deepEqual(Deno.readFileSync(path), resp(["SET", "key", "value"]));
+  });
+});
+
+Deno.test("with everysec, a failed fsync is reported until one succeeds", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "appendonly.aof");
+    const { log, disk, lines } = await faultyLog(path, "everysec");
     log.append(["SET", "k", "v"]);
-    await assert.rejects(log.beforeWrite() ?? Promise.resolve(), /disk on fire/);
-    assert.match(lines.join("\n"), /Error writing to the append only file .*disk on fire/);
-    fail = false;
+    await log.beforeWrite();
+    disk.failingSyncs = 1;
+    await assert.rejects(log.sync(), /Input\/output error/);
+    assert.match(String(log.failure), /Input\/output error/);
+    assert.match(lines.join("\n"), /Error fsyncing the append only file/);
+    await log.sync();
+    assert.equal(log.failure, null);
+    assert.match(lines.join("\n"), /AOF fsync error looks solved/);
     await log.close();
   });
+});
+
+Deno.test("with always, a failed write or fsync is fatal and acknowledges nothing", async () => {
+  for (const fault of ["write", "fsync"] as const) {
+    await withDir(async (dir) => {
+      const path = join(dir, "appendonly.aof");
+      const { log, disk, fatal } = await faultyLog(path, "always");
+      log.append(["SET", "a", "1"]);
+      await log.beforeWrite();
+      if (fault === "write") disk.spaceLeft = 5;
+      else disk.failingSyncs = 1;
+      log.append(["SET", "b", "2"]);
+      const reply = log.beforeWrite();
+      assert.equal(await settled(reply), false, `${fault}: never acknowledged`);
+      assert.equal(fatal.length, 1);
+      assert.match(
+        fatal[0],
+        fault === "write"
+          ? /^Can't recover from AOF write error when the AOF fsync policy is 'always': No space left on device\. Exiting\.\.\.$/
+          : /^Can't persist AOF for fsync error when the AOF fsync policy is 'always': Input\/output error\. Exiting\.\.\.$/,
+      );
+      // The file ends on whole commands: a restart replays exactly what was acknowledged, and
+      // perhaps the unacknowledged b, never half of it.
+      assert.equal(readAll(Deno.readFileSync(path)).end?.kind, "ok");
+      disk.spaceLeft = Infinity;
+      await log.close();
+    });
+  }
 });
 
 /** Applies the SET/DEL commands of a log to a keyspace: enough to check what a log holds. */

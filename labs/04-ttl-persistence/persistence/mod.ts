@@ -41,8 +41,9 @@ import {
   AofError,
   AofReader,
   AppendOnlyLog,
-  type FsyncFunction,
+  describeIoError,
   type FsyncPolicy,
+  type WrapLogFile,
   writeCompact,
 } from "./aof.ts";
 import { fsyncDir, fsyncDirSync, removeQuietly, tempPath, writeAllSync } from "./files.ts";
@@ -66,6 +67,11 @@ export interface PersistenceOptions {
   appendfsync: FsyncPolicy;
   /** The log's file name in `dir` (`--appendfilename`, default `appendonly.aof`). */
   appendfilename: string;
+  /**
+   * `--stop-writes-on-bgsave-error` (default yes): with save points set, refuse writes while the
+   * last background save failed.
+   */
+  stopWritesOnBgsaveError?: boolean;
 }
 
 /** A running server's persistence. */
@@ -80,17 +86,36 @@ export interface Persistence {
   propagate(args: string[], sentBy?: RequestDecoder): void;
   /** Awaited before replies are written; with `appendfsync always`, until the log is on disk. */
   beforeWrite(): Promise<void> | undefined;
+  /**
+   * Redis's `-MISCONF` error while the server cannot persist (the log's last write or fsync
+   * failed, or, with save points, the last background save did); `null` when writes may go on.
+   */
+  writeDenied(): ErrorReply | null;
   /** At shutdown: flush and fsync the log, write the final snapshot. */
   shutdown(): Promise<void>;
 }
 
 /** What tests may change; the server never passes these. */
 export interface PersistenceTuning {
-  /** The log's fsync (a test counts calls). */
-  fsync?: FsyncFunction;
+  /** The file layer the log writes through (a test injects faults or counts fsyncs). */
+  wrapLogFile?: WrapLogFile;
+  /** What a fatal log error does (the server logs it and exits; a test records it). */
+  fatal?: (message: string) => void;
   /** Keys per chunk of `BGSAVE` and `BGREWRITEAOF` (a test makes it tiny to catch them midway). */
   chunkKeys?: number;
 }
+
+/**
+ * Redis's refusal while background saves fail, word for word: clients and operators look for it.
+ * It names Redis because clients' documentation and search results do.
+ */
+const BGSAVE_MISCONF = new ErrorReply(
+  "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to " +
+    "disk. Commands that may modify the data set are disabled, because this instance is " +
+    "configured to report errors during writes if RDB snapshotting fails " +
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the " +
+    "RDB error.",
+);
 
 /** Keys per chunk of a background job: about half a megabyte of small keys between two yields. */
 const CHUNK_KEYS = 8192;
@@ -122,6 +147,7 @@ export async function openPersistence(
     commands: engine.commands(),
     propagate: (args, sentBy) => engine.propagate(args, sentBy),
     beforeWrite: () => engine.beforeWrite(),
+    writeDenied: () => engine.writeDenied(),
     shutdown: () => engine.shutdown(),
   };
 }
@@ -203,7 +229,8 @@ class PersistenceEngine {
     if (this.#options.appendonly) {
       this.#aof = await AppendOnlyLog.open(this.#aofPath, {
         policy: this.#options.appendfsync,
-        fsync: this.#tuning.fsync,
+        wrap: this.#tuning.wrapLogFile,
+        fatal: this.#tuning.fatal,
         log: this.#log,
       });
     }
@@ -221,6 +248,18 @@ class PersistenceEngine {
 
   beforeWrite(): Promise<void> | undefined {
     return this.#aof?.beforeWrite();
+  }
+
+  writeDenied(): ErrorReply | null {
+    if (
+      this.#stats.lastBgsaveStatus === "err" && this.#options.save.length > 0 &&
+      this.#options.stopWritesOnBgsaveError !== false
+    ) {
+      return BGSAVE_MISCONF;
+    }
+    const failure = this.#aof?.failure ?? null;
+    if (failure === null) return null;
+    return new ErrorReply(`MISCONF Errors writing to the AOF file: ${describeIoError(failure)}`);
   }
 
   async shutdown(): Promise<void> {
@@ -399,6 +438,8 @@ class PersistenceEngine {
     db.dirty = Math.max(0, db.dirty - dirtyBefore);
     this.#lastSave = Date.now();
     this.#stats.saves++;
+    // As in Redis, a snapshot saved in the foreground also ends a `-MISCONF` from a failed BGSAVE.
+    this.#stats.lastBgsaveStatus = "ok";
     const ms = (performance.now() - started).toFixed(0);
     this.#log(`DB saved on disk: ${keys} keys, ${bytes} bytes in ${ms} ms`);
   }
@@ -548,7 +589,11 @@ class PersistenceEngine {
       .define("appendfsync", () => options.appendfsync)
       .define("appendfilename", () => options.appendfilename)
       .define("dir", () => dir)
-      .define("dbfilename", () => options.dbfilename);
+      .define("dbfilename", () => options.dbfilename)
+      .define(
+        "stop-writes-on-bgsave-error",
+        () => options.stopWritesOnBgsaveError === false ? "no" : "yes",
+      );
     this.#server.info.define("Persistence", () => this.#info());
   }
 
@@ -579,7 +624,7 @@ class PersistenceEngine {
       ["aof_current_rewrite_time_sec", rewrite ? Math.round((now - rewrite.started) / 1000) : -1],
       ["aof_last_bgrewrite_status", stats.lastRewriteStatus],
       ["aof_rewrites", stats.rewrites],
-      ["aof_last_write_status", aof?.lastError ? "err" : "ok"],
+      ["aof_last_write_status", (aof?.failure ?? null) !== null ? "err" : "ok"],
       ...(aof !== null ? [["aof_pending_fsync_bytes", aof.unsynced] as [string, number]] : []),
     ];
   }
