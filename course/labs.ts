@@ -5,7 +5,8 @@
  * @module
  */
 
-import { freePort } from "../shared/testing/processes.ts";
+import { join } from "node:path";
+import { freePort, REPO_ROOT } from "../shared/testing/processes.ts";
 import { RawClient } from "../shared/testing/raw_client.ts";
 import { type RawConnect, StepContext, type SuiteStep } from "../shared/testing/suite.ts";
 import type { McStep } from "../labs/04-ttl-persistence/memcache/testing.ts";
@@ -91,9 +92,19 @@ function fromMemcacheSuite(steps: readonly McStep[]): GradeCheck[] {
   }));
 }
 
+/**
+ * Where a run's scratch directories go: the repository's `data/`, where the servers keep their
+ * files by default. Not the system's temporary directory: `deno task check` and `deno task grade`
+ * may then write only here (`--allow-write=data` in deno.json), and no flag can name the system's
+ * temporary directory portably (a task cannot default `$TMPDIR`, and `--allow-write=` with an
+ * empty value grants everything).
+ */
+const SCRATCH_PARENT: string = join(REPO_ROOT, "data");
+
 /** A scratch directory for one run, removed with it. */
 async function scratch(): Promise<{ path: string; remove: () => Promise<void> }> {
-  const path = await Deno.makeTempDir({ prefix: "cachelab-grade-" });
+  await Deno.mkdir(SCRATCH_PARENT, { recursive: true });
+  const path = await Deno.makeTempDir({ dir: SCRATCH_PARENT, prefix: "cachelab-grade-" });
   return { path, remove: () => Deno.remove(path, { recursive: true }) };
 }
 
