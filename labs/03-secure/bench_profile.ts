@@ -40,7 +40,13 @@ export async function startLab3BehindTunnel(): Promise<RunningServer> {
     host,
     port: Number(port),
     log: () => server.log(),
+    output: () => server.output(),
     stop,
+    kill: async (signal) => {
+      await tunnel.close();
+      return server.kill(signal);
+    },
+    exited: server.exited,
     [Symbol.asyncDispose]: stop,
   };
   serverAddrs.set(running, server.addr);

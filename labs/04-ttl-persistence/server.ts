@@ -165,6 +165,8 @@ async function main(): Promise<void> {
         log: server.log,
         // The same bound as the RESP side: evict (or refuse the write) before storing more.
         makeRoom: () => evictor.performEvictions(),
+        // The same refusal as the RESP side while persistence is failing.
+        writeDenied: () => persistence.writeDenied()?.message ?? null,
       });
     }
     if (options.secure) hooks.upgrade = await secureUpgrade(options.persistence.dir);

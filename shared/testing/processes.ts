@@ -26,8 +26,14 @@ export interface RunningServer extends AsyncDisposable {
   readonly port: number;
   /** Everything the server has written to stderr (its log) so far. */
   log(): string;
+  /** Everything the server has written to stdout so far (`listening on …` and the like). */
+  output(): string;
   /** Stops the server (SIGTERM, then SIGKILL if it lingers) and waits for it to exit. */
   stop(): Promise<void>;
+  /** Sends a signal, such as `SIGKILL` for a crash test, and waits for the process to exit. */
+  kill(signal: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** Resolves when the process exits by itself (or by {@link stop} or {@link kill}). */
+  readonly exited: Promise<Deno.CommandStatus>;
 }
 
 /** The repository root, for paths such as `labs/01-single-client/server.ts`. */
@@ -130,12 +136,28 @@ function wrap(
     })();
     return stopping;
   };
+  const exited = (async () => {
+    const status = await child.status;
+    await Promise.all([stdout.done, stderr.done]);
+    return status;
+  })();
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // already exited
+    }
+    return exited;
+  };
   return {
     addr: `${host}:${port}`,
     host,
     port,
     log: () => stderr.text,
+    output: () => stdout.text,
     stop,
+    kill,
+    exited,
     [Symbol.asyncDispose]: stop,
   };
 }

@@ -52,6 +52,8 @@ export interface MemcacheOptions {
    * `SERVER_ERROR out of memory storing object`. Without it, memcached writes are not bounded.
    */
   makeRoom?: () => boolean;
+  /** Why writes are refused right now (persistence is failing), or `null`. */
+  writeDenied?: () => string | null;
 }
 
 /** A running memcached listener. */
@@ -95,6 +97,7 @@ export function startMemcacheServer(options: MemcacheOptions): MemcacheServer {
     maxConnections,
     maxItemSize: limits.maxItemSize,
     makeRoom: options.makeRoom,
+    writeDenied: options.writeDenied,
   });
   const open = new Set<Deno.Conn>();
   const tasks = new Set<Promise<void>>();

@@ -126,6 +126,11 @@ export interface MemcacheStoreOptions {
    * when started with `-M` (no eviction).
    */
   makeRoom?: () => boolean;
+  /**
+   * Why writes are refused right now (lab 4's persistence is failing: the `-MISCONF` text), or
+   * `null`. A refused write answers `SERVER_ERROR` with that text and changes nothing.
+   */
+  writeDenied?: () => string | null;
 }
 
 const STORED = "STORED\r\n";
@@ -153,6 +158,7 @@ export class MemcacheStore {
   readonly #maxConnections: number;
   readonly #maxItemSize: number;
   readonly #makeRoom: () => boolean;
+  readonly #writeDenied: () => string | null;
   readonly #startedAt = Date.now();
   /** Cas uniques, only for keys that have one. */
   readonly #cas = new Map<string, number>();
@@ -172,6 +178,7 @@ export class MemcacheStore {
     this.#maxConnections = options.maxConnections ?? 1024;
     this.#maxItemSize = options.maxItemSize ?? 1024 * 1024;
     this.#makeRoom = options.makeRoom ?? (() => true);
+    this.#writeDenied = options.writeDenied ?? (() => null);
     this.#lastCas = Math.floor(this.db.clock.now()) * 1000;
     this.#unsubscribe = this.db.onChange((key) => {
       if (key === null) {
@@ -208,6 +215,8 @@ export class MemcacheStore {
    * @returns What to send back.
    */
   execute(request: Request): Outcome {
+    const denied = this.#refused(request);
+    if (denied !== null) return denied;
     switch (request.kind) {
       case "get":
         return this.#get(request.keys, request.withCas, null);
@@ -243,6 +252,28 @@ export class MemcacheStore {
       case "too_large":
         return quiet(this.#tooLarge(request.request), request.request.noreply);
     }
+  }
+
+  /** A write refused while persistence fails (the RESP side answers `-MISCONF` to the same). */
+  #refused(request: Request): Outcome | null {
+    let noreply: boolean;
+    switch (request.kind) {
+      case "gat":
+        noreply = false;
+        break;
+      case "store":
+      case "delete":
+      case "incr":
+      case "decr":
+      case "touch":
+      case "flush_all":
+        noreply = request.noreply;
+        break;
+      default:
+        return null;
+    }
+    const denied = this.#writeDenied();
+    return denied === null ? null : quiet(`SERVER_ERROR ${denied}\r\n`, noreply);
   }
 
   /**
