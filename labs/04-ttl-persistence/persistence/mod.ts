@@ -23,7 +23,8 @@
  * loaded (Redis's rule: the log is the more complete record, and loading both would apply writes
  * twice). With `--appendonly yes` and no log yet, the snapshot is loaded and a log is written from
  * it at once, so that turning the log on never starts the server empty — the classic Redis 6
- * surprise. With `--appendonly no` the log is ignored and the snapshot is loaded.
+ * surprise. With `--appendonly no` the log is ignored and the snapshot is loaded. A log that was
+ * there once and is gone now stops the start (see `manifest.ts`).
  *
  * @module
  */
@@ -47,11 +48,12 @@ import {
   writeCompact,
 } from "./aof.ts";
 import { fsyncDir, fsyncDirSync, removeQuietly, tempPath, writeAllSync } from "./files.ts";
+import { LogManifest, MissingLogError } from "./manifest.ts";
 import { PointInTime } from "./point_in_time.ts";
 import { loadSnapshotFile, SnapshotError, writeSnapshot, writeSnapshotSync } from "./snapshot.ts";
 
 export type { FsyncPolicy };
-export { AofError, SnapshotError };
+export { AofError, MissingLogError, SnapshotError };
 
 /** What the command line says about persistence. */
 export interface PersistenceOptions {
@@ -134,6 +136,7 @@ const CRON_MS = 100;
  * @returns The running persistence.
  * @throws {SnapshotError} If the snapshot is damaged; the file is left as it is.
  * @throws {AofError} If the log is damaged before its end; the file is left as it is.
+ * @throws {MissingLogError} If the log's manifest is there and the log is not.
  */
 export async function openPersistence(
   server: ServerState,
@@ -204,6 +207,8 @@ class PersistenceEngine {
     Deno.mkdirSync(this.#options.dir, { recursive: true });
     const started = performance.now();
     const aofExists = exists(this.#aofPath);
+    const manifest = new LogManifest(this.#options.dir, this.#options.appendfilename);
+    if (this.#options.appendonly) manifest.check(aofExists);
     // Nothing expires until everything is loaded (see the keyspace's `loading`).
     this.#db.loading = true;
     try {
@@ -221,6 +226,7 @@ class PersistenceEngine {
     } finally {
       this.#db.loading = false;
     }
+    if (this.#options.appendonly) manifest.record();
     const seconds = ((performance.now() - started) / 1000).toFixed(3);
     this.#log(`DB loaded from disk: ${this.#db.size} keys in ${seconds} seconds`);
     // What was just loaded is on disk already: no changes since the last save.

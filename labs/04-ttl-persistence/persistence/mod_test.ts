@@ -18,6 +18,7 @@ import { ExpiringKeyspace } from "../keyspace.ts";
 import { memcacheLogCommands } from "../memcache/mod.ts";
 import {
   AofError,
+  MissingLogError,
   openPersistence,
   type Persistence,
   type PersistenceOptions,
@@ -203,7 +204,10 @@ Deno.test("the log alone restores everything, MULTI/EXEC included", async () => 
     await a.persistence.beforeWrite();
     const written = entries(a.db);
     await a.persistence.shutdown();
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["appendonly.aof"]);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "appendonly.aof",
+      "appendonly.aof.manifest",
+    ]);
 
     const b = await open(dir, { appendonly: true });
     assert.deepEqual(entries(b.db), written);
@@ -250,6 +254,51 @@ Deno.test("replaying the log expires nothing while loading; what is due goes aft
     assert.equal(b.db.peek("due")?.value, "vx");
     assert.equal(await b.run("GET", "due"), "$-1\r\n");
     assert.equal(b.db.expiredKeys, 1);
+    await b.persistence.shutdown();
+  });
+});
+
+Deno.test("a log deleted while the server ran stops the next start instead of starting empty", async () => {
+  await withDir(async (dir) => {
+    const a = await open(dir, { appendonly: true });
+    await a.run("SET", "k", "v");
+    await a.persistence.shutdown();
+    const manifest = join(dir, "appendonly.aof.manifest");
+    assert.equal(Deno.readTextFileSync(manifest), "file appendonly.aof\n");
+    Deno.removeSync(join(dir, "appendonly.aof"));
+
+    await assert.rejects(
+      open(dir, { appendonly: true }),
+      (error: Error) => {
+        assert.ok(error instanceof MissingLogError);
+        assert.match(
+          error.message,
+          /appendonly\.aof is missing, but .*appendonly\.aof\.manifest says/,
+        );
+        assert.match(error.message, /remove .*appendonly\.aof\.manifest$/);
+        return true;
+      },
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["appendonly.aof.manifest"]);
+
+    // The operator's way out: remove the manifest to start from the snapshot (none here).
+    Deno.removeSync(manifest);
+    const b = await open(dir, { appendonly: true });
+    assert.equal(b.db.size, 0);
+    assert.ok(Deno.statSync(manifest).isFile, "a new log, a new manifest");
+    await b.persistence.shutdown();
+  });
+});
+
+Deno.test("a log without a manifest (from an older version) is loaded and gets one", async () => {
+  await withDir(async (dir) => {
+    const a = await open(dir, { appendonly: true });
+    await a.run("SET", "k", "v");
+    await a.persistence.shutdown();
+    Deno.removeSync(join(dir, "appendonly.aof.manifest"));
+    const b = await open(dir, { appendonly: true });
+    assert.equal(b.db.get("k"), "v");
+    assert.ok(Deno.statSync(join(dir, "appendonly.aof.manifest")).isFile);
     await b.persistence.shutdown();
   });
 });

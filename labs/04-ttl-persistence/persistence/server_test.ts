@@ -131,6 +131,26 @@ Deno.test("a damaged snapshot stops the server, naming the file; the file is kep
   });
 });
 
+Deno.test("a log deleted while the server ran is noticed at the next start, not replaced by an empty one", async () => {
+  await withDir(async (dir) => {
+    {
+      await using server = await start(dir, "--save", "", "--appendonly", "yes");
+      await using client = await RawClient.connect(server.addr);
+      for (let i = 0; i < 200; i++) assert.equal(await call(client, "SET", `k${i}`, "v"), "OK");
+      Deno.removeSync(join(dir, "appendonly.aof"));
+      await server.kill("SIGKILL");
+    }
+    const { code, output } = await startFails(dir, "--save", "", "--appendonly", "yes");
+    assert.equal(code, 1);
+    assert.match(
+      output,
+      /Cannot start: The append only file .*appendonly\.aof is missing, but .*appendonly\.aof\.manifest says this server keeps one/,
+    );
+    assert.doesNotMatch(output, /listening on/);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["appendonly.aof.manifest"]);
+  });
+});
+
 Deno.test("a damaged log stops the server naming file and offset; a torn one is repaired", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "appendonly.aof");
