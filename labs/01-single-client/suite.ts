@@ -423,6 +423,28 @@ export const lab1Steps: readonly SuiteStep[] = [
     },
   },
   {
+    name: "CLIENT LIST filters by TYPE or ID and refuses any other argument",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const id = await c.call("CLIENT", "ID");
+      const list = await c.call("CLIENT", "LIST", "ID", String(id));
+      assert.match(String(list), new RegExp(`^id=${id} [^\n]*\n$`));
+      await c.send(command("CLIENT", "LIST", "ID", "999999"));
+      await c.expect("$0\r\n\r\n");
+      await c.send(command("CLIENT", "LIST", "ID", "abc"));
+      await c.expect("-ERR Invalid client ID\r\n");
+      await c.send(command("CLIENT", "LIST", "TYPE", "pubsub"));
+      await c.expect("$0\r\n\r\n");
+      await c.send(command("CLIENT", "LIST", "TYPE", "junk"));
+      await c.expect("-ERR Unknown client type 'junk'\r\n");
+      for (const junk of [["junk"], ["ID"], ["TYPE", "normal", "x"]]) {
+        await c.send(command("CLIENT", "LIST", ...junk));
+        await c.expect("-ERR syntax error\r\n");
+      }
+    },
+  },
+  {
     name: "INFO server reports a Redis 7 version for client libraries",
     redis: true,
     async run(ctx) {

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { err, type ErrorReply, OK, type Reply } from "../../shared/resp/reply.ts";
+import { cString, err, type ErrorReply, OK, type Reply } from "../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../shared/server/command_table.ts";
 import type { Session } from "../../shared/server/session.ts";
 import { INT64_MAX, INT64_MIN, parseInt64 } from "../02-threaded/integers.ts";
@@ -192,7 +192,7 @@ function parseExpireConditions(args: string[]): ExpireConditions | ErrorReply {
   for (let i = 3; i < args.length; i++) {
     const option = args[i].toLowerCase();
     if (option === "nx" || option === "xx" || option === "gt" || option === "lt") c[option] = true;
-    else return err(`Unsupported option ${args[i]}`);
+    else return err(`Unsupported option ${cString(args[i])}`);
   }
   if (c.nx && (c.xx || c.gt || c.lt)) {
     return err("NX and XX, GT or LT options at the same time are not compatible");
@@ -247,7 +247,10 @@ function ttlGeneric(milliseconds: boolean, absolute: boolean) {
     if (at === null) return -1;
     const ttl = Math.max(0, absolute ? at : at - db.clock.now());
     // Seconds are rounded to the nearest, as Redis's (ttl + 500) / 1000.
-    return milliseconds ? ttl : Math.floor((ttl + 500) / 1000);
+    if (!milliseconds) return Math.floor((ttl + 500) / 1000);
+    // A time past 2^53 is stored rounded (see the module's notes); rounded up past 2^63 - 1 it
+    // would print as an integer no 64-bit client can parse, so it is capped at the largest one.
+    return ttl > Number.MAX_SAFE_INTEGER && BigInt(ttl) > INT64_MAX ? INT64_MAX : ttl;
   };
 }
 

@@ -368,6 +368,14 @@ const expireSteps: SuiteStep[] = [
       await check(c, ["EXPIRE", key], err("wrong number of arguments for 'expire' command"));
       await check(c, ["TTL", key, "x"], err("wrong number of arguments for 'ttl' command"));
       await check(c, ["TTL", key], ":-1\r\n");
+      // A quoted option is printed as C prints it: cut at a NUL, line breaks trimmed at the ends
+      // and turned into spaces in the middle.
+      await check(c, ["EXPIRE", key, "10", "a\0b"], err("Unsupported option a"));
+      await check(c, ["EXPIRE", key, "10", "ab\n"], err("Unsupported option ab"));
+      await check(c, ["EXPIRE", key, "10", "x\ry\nz"], err("Unsupported option x y z"));
+      // The largest time there is: still a 64-bit integer when it is read back.
+      await check(c, ["PEXPIREAT", key, "9223372036854775807"], ":1\r\n");
+      await check(c, ["PEXPIRETIME", key], ":9223372036854775807\r\n");
     },
   },
   {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { err, ErrorReply, OK, type Reply, SimpleString } from "../resp/reply.ts";
+import { cString, err, ErrorReply, OK, type Reply, SimpleString } from "../resp/reply.ts";
 import type { CommandSpec } from "../server/command_table.ts";
 import { REDIS_COMPAT_VERSION } from "../server/server_state.ts";
 import type { ClientState, Session } from "../server/session.ts";
@@ -53,7 +53,7 @@ function hello({ client }: Session, args: string[]): Reply {
       const failed = setName(client, args[++i]);
       if (failed) return failed;
     } else {
-      return err(`Syntax error in HELLO option '${args[i]}'`);
+      return err(`Syntax error in HELLO option '${cString(args[i])}'`);
     }
   }
   // In RESP3 this reply is a map; in RESP2 Redis flattens it into key, value, key, value...
@@ -75,10 +75,44 @@ function hello({ client }: Session, args: string[]): Reply {
   ];
 }
 
-function clientList({ server }: Session): Reply {
+/** The client types `CLIENT LIST TYPE` knows, as Redis's `getClientTypeByName()`. */
+const CLIENT_TYPES = new Set(["normal", "slave", "replica", "pubsub", "master"]);
+
+/** A client ID as Redis's `string2ll()` reads it: a decimal 64-bit integer, nothing else. */
+function parseClientId(text: string): number | null {
+  if (!/^(0|-?[1-9][0-9]{0,18})$/.test(text)) return null;
+  const id = BigInt(text);
+  return id >= -(1n << 63n) && id < 1n << 63n ? Number(id) : null;
+}
+
+/**
+ * `CLIENT LIST [TYPE type | ID id [id ...]]`, with Redis 7.0's checks: an unknown type, an ID that
+ * is not an integer, or any other argument is an error rather than a list of everyone.
+ */
+function clientList({ server }: Session, args: string[]): Reply {
+  let clients: Iterable<ClientState> = server.clients.values();
+  const filter = args[2]?.toLowerCase();
+  if (args.length === 4 && filter === "type") {
+    const type = args[3].toLowerCase();
+    if (!CLIENT_TYPES.has(type)) return err(`Unknown client type '${cString(args[3])}'`);
+    // Every client of this server is a normal one: no replicas, no pub/sub.
+    if (type !== "normal") return "";
+  } else if (args.length > 3 && filter === "id") {
+    // In the order asked, as Redis lists them.
+    const chosen: ClientState[] = [];
+    for (const text of args.slice(3)) {
+      const id = parseClientId(text);
+      if (id === null) return err("Invalid client ID");
+      const client = server.clients.get(id);
+      if (client !== undefined) chosen.push(client);
+    }
+    clients = chosen;
+  } else if (args.length !== 2) {
+    return err("syntax error");
+  }
   const now = Date.now();
   let text = "";
-  for (const c of server.clients.values()) {
+  for (const c of clients) {
     text += `id=${c.id} addr=${c.addr} laddr=${c.localAddr} name=${c.name} ` +
       `age=${Math.floor((now - c.connectedAt) / 1000)} ` +
       `idle=${Math.floor((now - c.lastInteraction) / 1000)} flags=N db=0 ` +
@@ -90,7 +124,7 @@ function clientList({ server }: Session): Reply {
 function clientSetinfo({ client }: Session, args: string[]): Reply {
   const attribute = args[2].toLowerCase();
   if (attribute !== "lib-name" && attribute !== "lib-ver") {
-    return err(`Unrecognized option '${args[2]}'`);
+    return err(`Unrecognized option '${cString(args[2])}'`);
   }
   if (!isPrintableWord(args[3]) && args[3] !== "") {
     return err(`${attribute} cannot contain spaces, newlines or special characters.`);

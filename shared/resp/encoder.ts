@@ -76,7 +76,7 @@ export class RespWriter {
     else if (reply === null) this.#ascii("$-1\r\n");
     else if (typeof reply === "number" || typeof reply === "bigint") this.integer(reply);
     else if (reply instanceof SimpleString) this.#line(0x2b, reply.value);
-    else if (reply instanceof ErrorReply) this.#line(0x2d, reply.message);
+    else if (reply instanceof ErrorReply) this.#line(0x2d, trimLineBreaks(reply.message));
     else if (reply instanceof NullArray) this.#ascii("*-1\r\n");
     else {
       this.arrayHeader(reply.length);
@@ -322,4 +322,13 @@ export function encodeCommand(args: readonly (string | Uint8Array)[]): Uint8Arra
   const w = new RespWriter();
   w.command(args);
   return w.take().slice();
+}
+
+/**
+ * Cuts CR and LF off both ends of an error's text, as Redis's `addReplyErrorFormat()` does
+ * (`sdstrim(s, "\r\n")`) before it turns the ones in the middle into spaces: an error quoting a
+ * client's `"ab\n"` reads `Unsupported option ab`, not `ab ` with a trailing space.
+ */
+function trimLineBreaks(text: string): string {
+  return text.replace(/^[\r\n]+|[\r\n]+$/g, "");
 }

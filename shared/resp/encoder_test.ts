@@ -47,8 +47,9 @@ Deno.test("encodeReply() writes arrays: empty, nested, mixed, and the null array
 });
 
 Deno.test("encodeReply() turns CR and LF in an error or status line into spaces", () => {
-  // A line reply cannot hold a line break, and Redis maps them to spaces rather than break framing.
-  assert.equal(wire(err("bad\r\nthing\nhere\r")), "-ERR bad  thing here \r\n");
+  // A line reply cannot hold a line break, and Redis maps them to spaces rather than break framing;
+  // at the ends of an error it cuts them off (`addReplyErrorFormat()`'s `sdstrim`).
+  assert.equal(wire(err("bad\r\nthing\nhere\r")), "-ERR bad  thing here\r\n");
   assert.equal(wire(new SimpleString("a\nb")), "+a b\r\n");
 });
 

@@ -89,6 +89,20 @@ export const OK: SimpleString = new SimpleString("OK");
 export const PONG: SimpleString = new SimpleString("PONG");
 
 /**
+ * Cuts a byte string the way C's `%s` (or `%.Ns`) does in Redis's error messages: at the first NUL,
+ * and at `max` bytes if given. Use it for every client-supplied word an error quotes, so that
+ * `EXPIRE k 100 "a\0b"` gets Redis's `-ERR Unsupported option a`.
+ *
+ * @param s A byte string from the client.
+ * @param max At most this many bytes.
+ * @returns The part of `s` that C would print.
+ */
+export function cString(s: string, max = Infinity): string {
+  const nul = s.indexOf("\0");
+  return (nul < 0 ? s : s.slice(0, nul)).slice(0, max);
+}
+
+/**
  * Builds an error reply with Redis's generic `ERR` code.
  *
  * @param text The message after `ERR `.

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { ErrorReply, type Reply } from "../resp/reply.ts";
+import { cString, ErrorReply, type Reply } from "../resp/reply.ts";
 import type { Session } from "./session.ts";
 
 /** What a command does, as Redis labels it (`COMMAND INFO` reports these). */
@@ -96,15 +96,6 @@ export interface CommandSpec {
   handler?: CommandHandler;
   /** For a container command: its subcommands, each with `name` like `client|setname`. */
   subcommands?: readonly CommandSpec[];
-}
-
-/**
- * Cuts a byte string the way C's `%.Ns` does in Redis's error messages: at `max` bytes or at the
- * first NUL, whichever comes first.
- */
-function cString(s: string, max: number): string {
-  const nul = s.indexOf("\0");
-  return (nul < 0 ? s : s.slice(0, nul)).slice(0, max);
 }
 
 /**

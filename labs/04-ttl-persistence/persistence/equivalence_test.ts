@@ -8,15 +8,39 @@
 import assert from "node:assert/strict";
 import { type EquivalenceMode, equivalenceRound } from "./equivalence.ts";
 
-const ROUNDS: { mode: EquivalenceMode; stop: "clean" | "kill"; seed: number }[] = [
-  { mode: "always", stop: "kill", seed: 1 },
-  { mode: "everysec", stop: "kill", seed: 2 },
-  { mode: "everysec", stop: "clean", seed: 3 },
-  { mode: "snapshot", stop: "clean", seed: 4 },
+const ROUNDS: { name: string; mode: EquivalenceMode; stop: "clean" | "kill"; seed: number }[] = [
+  {
+    name:
+      "a restart after kill -9 with always gives back every acknowledged key, value, TTL and flag",
+    mode: "always",
+    stop: "kill",
+    seed: 1,
+  },
+  {
+    name:
+      "a restart after kill -9 with everysec gives back every acknowledged key, value, TTL and flag",
+    mode: "everysec",
+    stop: "kill",
+    seed: 2,
+  },
+  {
+    name:
+      "a restart after SIGTERM with everysec gives back every acknowledged key, value, TTL and flag",
+    mode: "everysec",
+    stop: "clean",
+    seed: 3,
+  },
+  {
+    name:
+      "a restart after SIGTERM with snapshots gives back every acknowledged key, value, TTL and flag",
+    mode: "snapshot",
+    stop: "clean",
+    seed: 4,
+  },
 ];
 
-for (const { mode, stop, seed } of ROUNDS) {
-  Deno.test(`a restart after ${stop === "kill" ? "kill -9" : "SIGTERM"} with ${mode} gives back every acknowledged key, value, TTL and flag (seed ${seed})`, async () => {
+for (const { name, mode, stop, seed } of ROUNDS) {
+  Deno.test(name, async () => {
     const dir = await Deno.makeTempDir({ prefix: "equivalence_test_" });
     try {
       const result = await equivalenceRound({ dir, seed, mode, stop });
