@@ -225,12 +225,37 @@ Deno.test({
       `ECHO ""`,
       `GET "oops`,
       "NOSUCHCOMMAND a b",
+      "INFO keyspace",
+      "CLIENT LIST ID 999999",
       "FLUSHALL",
     ].join("\n") + "\n";
     for (const style of ["--no-raw", "--raw"]) {
       await t.step(`with ${style}, for piped commands`, async () => {
         const theirs = await run("redis-cli", [style, ...port], script);
         const ours = await client([style, ...port], script);
+        assert.equal(ours.stdout, theirs.stdout);
+        assert.equal(ours.code, theirs.code);
+      });
+    }
+    // RESP3's own types: maps, sets, doubles, nulls, verbatim text, nested maps.
+    const resp3 = [
+      "CONFIG GET appendonly",
+      "CONFIG GET nothing",
+      "GET missing",
+      "SADD set a",
+      "SMEMBERS set",
+      "HSET hash field value",
+      "HGETALL hash",
+      "ZADD zset 1.5 member",
+      "ZSCORE zset member",
+      "INFO keyspace",
+      "COMMAND DOCS get",
+      "FLUSHALL",
+    ].join("\n") + "\n";
+    for (const style of ["--no-raw", "--raw"]) {
+      await t.step(`with -3 and ${style}, for piped commands`, async () => {
+        const theirs = await run("redis-cli", ["-3", style, ...port], resp3);
+        const ours = await client(["-3", style, ...port], resp3);
         assert.equal(ours.stdout, theirs.stdout);
         assert.equal(ours.code, theirs.code);
       });

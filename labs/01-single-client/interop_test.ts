@@ -103,6 +103,40 @@ testEachTarget("redis-cli one-shot commands print Redis's replies", ["redis-cli"
   });
 });
 
+testEachTarget(
+  "redis-cli -3 speaks RESP3 and prints its maps, nulls and text",
+  ["redis-cli"],
+  async (t, s) => {
+    await t.step(
+      "HELLO 3 answers with a map, which redis-cli prints as name and value",
+      async () => {
+        const lines = (await redisCli(s, ["-3", "HELLO", "3"])).split("\n");
+        assert.deepEqual(lines.slice(0, 1), ["server redis"]);
+        assert.ok(lines.includes("proto 3"), lines.join("\n"));
+      },
+    );
+    await t.step("CONFIG GET is a map, a missing key a null, INFO verbatim text", async () => {
+      assert.equal(
+        await redisCli(s, ["-3", "--no-raw", "CONFIG", "GET", "appendonly"]),
+        '1# "appendonly" => "no"\n',
+      );
+      assert.equal(await redisCli(s, ["-3", "--no-raw", "GET", "resp3-nothing"]), "(nil)\n");
+      assert.match(
+        await redisCli(s, ["-3", "--no-raw", "INFO", "server"]),
+        /^# Server\r\nredis_version:7\./,
+      );
+    });
+    await t.step(
+      "COMMAND DOCS, which redis-cli's prompt asks for first, parses as maps",
+      async () => {
+        // Piped input starts the prompt's loop, which fetches COMMAND DOCS over RESP3 and asserts on
+        // its shape: a clean run is the check.
+        assert.equal(await redisCli(s, ["-3"], new TextEncoder().encode("PING\n")), "PONG\n");
+      },
+    );
+  },
+);
+
 testEachTarget("redis-cli runs commands piped on stdin", ["redis-cli"], async (t, s) => {
   // With no command on its command line, redis-cli starts its REPL, which first asks
   // COMMAND DOCS for its help and hints, then reads one command per line. A COMMAND DOCS reply
@@ -481,18 +515,39 @@ testEachTarget("node-redis works unchanged", [], async (t, s) => {
   });
 });
 
-Deno.test("node-redis's default RESP3 handshake gets Redis's NOPROTO error from lab 1", async () => {
-  // node-redis 6 opens with HELLO 3 unless told RESP: 2. Lab 1 speaks RESP2 only and refuses
-  // protocol 3 the way Redis refuses a protocol version it does not have. The client must then
-  // fail plainly, not hang, half-connect or retry forever (it would retry if allowed to).
-  await using server = await startLabServer(LAB1);
-  const client = nodeRedisClient(server, 3);
-  const errors: string[] = [];
-  client.on("error", (error: Error) => errors.push(error.message));
-  await assert.rejects(client.connect(), { message: "NOPROTO unsupported protocol version" });
-  assert.deepEqual(errors, ["NOPROTO unsupported protocol version"]);
-  assert.equal(client.isOpen, false);
-  await using raw = await RawClient.connect(server.addr);
-  await raw.sendCommand("PING");
-  await raw.expect("+PONG\r\n", TIMEOUT_MS);
+testEachTarget("node-redis with its default options speaks RESP3", [], async (t, s) => {
+  // node-redis 6 opens with HELLO 3 unless told otherwise: replies then come as RESP3 maps, nulls
+  // and verbatim strings, which it turns into objects, null and strings.
+  const client = createClient({
+    url: `redis://${s.host}:${s.port}`,
+    socket: { reconnectStrategy: false, connectTimeout: TIMEOUT_MS },
+  });
+  const errors: unknown[] = [];
+  client.on("error", (error) => errors.push(error));
+  await client.connect();
+  try {
+    await t.step("the connection is RESP3", async () => {
+      const id = await client.clientId();
+      const list = String(await client.sendCommand(["CLIENT", "LIST", "ID", String(id)]));
+      assert.match(list, new RegExp(`^id=${id} .* resp=3\n$`));
+      const hello = await client.hello();
+      assert.equal(hello.proto, 3);
+      assert.equal(hello.server, "redis");
+    });
+    await t.step(
+      "strings, nulls, maps and verbatim text come back as Redis sends them",
+      async () => {
+        assert.equal(await client.set("resp3", "value"), "OK");
+        assert.equal(await client.get("resp3"), "value");
+        assert.equal(await client.get("resp3-missing"), null);
+        assert.deepEqual(await client.configGet("appendonly"), { appendonly: "no" });
+        assert.match(await client.info("server"), /^# Server\r\nredis_version:7\./);
+        assert.equal(await client.exists(["resp3", "resp3-missing"]), 1);
+        assert.equal(await client.del("resp3"), 1);
+      },
+    );
+  } finally {
+    await client.close();
+  }
+  assert.deepEqual(errors, []);
 });

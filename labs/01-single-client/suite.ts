@@ -375,12 +375,38 @@ export const lab1Steps: readonly SuiteStep[] = [
     },
   },
   {
-    name: "HELLO 3 is refused with NOPROTO: this server speaks RESP2 only",
-    redis: false,
+    name: "HELLO 3 switches the connection to RESP3: a map, _ for null; HELLO 2 switches back",
+    redis: true,
     async run(ctx) {
       const c = await ctx.connect();
       await c.send(command("HELLO", "3"));
+      // The map's header, in RESP3 already: seven fields, `server` first.
+      await c.expect("%7\r\n" + bulk("server") + bulk("redis") + bulk("version"));
+      const rest = await c.readReply(); // the version
+      assert.equal(typeof rest, "string");
+      await c.expect(bulk("proto") + ":3\r\n" + bulk("id"));
+      await c.readReply();
+      await c.expect(
+        bulk("mode") + bulk("standalone") + bulk("role") + bulk("master") + bulk("modules") +
+          "*0\r\n",
+      );
+      const key = ctx.key();
+      await c.send(command("GET", key));
+      await c.expect("_\r\n");
+      await c.send(command("CONFIG", "GET", "appendonly"));
+      await c.expect("%1\r\n" + bulk("appendonly") + bulk("no"));
+      await c.send(command("CONFIG", "GET", "no-such-parameter"));
+      await c.expect("%0\r\n");
+      await c.send(command("HELLO", "2"));
+      await c.readReply();
+      await c.send(command("GET", key));
+      await c.expect("$-1\r\n");
+      await c.send(command("HELLO", "4"));
       await c.expect("-NOPROTO unsupported protocol version\r\n");
+      for (const version of ["02", "-0", "3.0", "x"]) {
+        await c.send(command("HELLO", version));
+        await c.expect("-ERR Protocol version is not an integer or out of range\r\n");
+      }
     },
   },
   {

@@ -39,6 +39,7 @@ import { byteStringToBytes } from "../../shared/resp/bytes.ts";
 import { err, ErrorReply, OK, type Reply } from "../../shared/resp/reply.ts";
 import type { CommandHandler, CommandSpec } from "../../shared/server/command_table.ts";
 import type { ClientState, Session } from "../../shared/server/session.ts";
+import { helloVersion } from "../../shared/commands/connection.ts";
 import { dispatch } from "../02-threaded/transaction.ts";
 
 /** Redis's reply to a command sent before `AUTH`. */
@@ -180,9 +181,9 @@ function isPrintableWord(s: string): boolean {
 function helloHandler(gate: PasswordGate, hello: CommandHandler): CommandHandler {
   return (session, args) => {
     if (args.length >= 2) {
-      // `HELLO <version>` alone has no side effects: let the shared HELLO judge the version.
-      const early = hello(session, args.slice(0, 2));
-      if (early instanceof Promise || early instanceof ErrorReply) return early;
+      // The version is judged first, and nothing is switched until the password is dealt with.
+      const version = helloVersion(args[1]);
+      if (version instanceof ErrorReply) return version;
     }
     let credentials: [string, string] | undefined;
     const rest: string[] = args.slice(0, 2);

@@ -152,6 +152,30 @@ export const authSteps: readonly SuiteStep[] = [
     },
   },
   {
+    name: "HELLO 3 before AUTH switches nothing; HELLO 3 AUTH switches to RESP3 once authenticated",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(
+        c,
+        ["HELLO", "3"],
+        "-NOAUTH HELLO must be called with the client already authenticated, otherwise the " +
+          "HELLO AUTH <user> <pass> option can be used to authenticate the client and select " +
+          "the RESP protocol version at the same time\r\n",
+      );
+      await check(c, ["HELLO", "3", "AUTH", "default", "wrong"], WRONGPASS);
+      // Still RESP2: an error is the same in both, but a missing key would say `_` in RESP3.
+      await check(c, ["AUTH", SUITE_PASSWORD], "+OK\r\n");
+      await check(c, ["GET", ctx.key()], "$-1\r\n");
+      const d = await ctx.connect();
+      await d.send(command("HELLO", "3", "AUTH", "default", SUITE_PASSWORD));
+      await d.expect("%7\r\n");
+      await d.readReply(); // "server"
+      for (let i = 0; i < 13; i++) await d.readReply();
+      await check(d, ["GET", ctx.key()], "_\r\n");
+    },
+  },
+  {
     name: "QUIT works before AUTH",
     redis: true,
     async run(ctx) {

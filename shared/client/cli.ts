@@ -17,6 +17,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { utf8ToByteString } from "../resp/bytes.ts";
+import { ErrorReply, type Protocol } from "../resp/reply.ts";
 import { RedisClient } from "./client.ts";
 import type { OutputMode } from "./output.ts";
 import { runInteractive, runPiped } from "./repl.ts";
@@ -59,6 +60,8 @@ export interface ClientCliSpec {
 /** What the command line asked for. */
 interface ClientCliOptions extends Endpoint {
   mode: OutputMode;
+  /** The protocol to ask for: with 3, every connection starts with `HELLO 3`, as `redis-cli -3`. */
+  protocol: Protocol;
   /** The command to run once, as byte strings; empty for the prompt or piped input. */
   command: string[];
   help: boolean;
@@ -72,6 +75,8 @@ const OPTIONS = {
   raw: { type: "boolean" },
   "no-raw": { type: "boolean" },
   json: { type: "boolean" },
+  resp2: { type: "boolean", short: "2" },
+  resp3: { type: "boolean", short: "3" },
   help: { type: "boolean" },
 } as const satisfies ParseArgsConfig["options"];
 
@@ -91,6 +96,7 @@ Options:
   --raw             print bare values, one per line (the default when stdout is not a terminal)
   --no-raw          print like redis-cli at a terminal, even into a pipe
   --json            print one JSON object per command
+  -2, -3            speak RESP2 (the default) or RESP3: after connecting, send HELLO 3
 ${spec.optionsHelp ?? ""}  --help            show this help
 
 Options end at the first word that is not one, so "SET -h x" sends "-h" as an argument.
@@ -146,11 +152,18 @@ function parseClientArgs(
     else if (token.name === "no-raw") mode = "tty";
     else if (token.name === "json") mode = "json";
   }
+  // As in redis-cli, the last of -2 and -3 wins.
+  let protocol: Protocol = 2;
+  for (const token of parsed.tokens) {
+    if (token.kind === "option" && token.name === "resp2") protocol = 2;
+    if (token.kind === "option" && token.name === "resp3") protocol = 3;
+  }
 
   return {
     host: values.host,
     port,
     mode,
+    protocol,
     // Words from the shell are text; the server gets their UTF-8 bytes.
     command: argv.slice(commandStart).map(utf8ToByteString),
     help: values.help === true,
@@ -158,6 +171,21 @@ function parseClientArgs(
       Object.keys(extraOptions).map((name) => [name, (values as ClientArgValues)[name]]),
     ),
   };
+}
+
+/**
+ * Asks a new connection for RESP3 (`HELLO 3`), as `redis-cli -3` does; a server that refuses
+ * (`-NOPROTO`) fails the connection with its answer, rather than leaving the user in RESP2
+ * unawares.
+ */
+async function helloThree(connecting: Promise<RedisClient>): Promise<RedisClient> {
+  const client = await connecting;
+  const reply = await client.send("HELLO", "3");
+  if (reply instanceof ErrorReply) {
+    await client.close();
+    throw new Error(`HELLO 3 refused: ${reply.message}`);
+  }
+  return client;
 }
 
 /** Writes all of `bytes` to standard output before returning, so output is never interleaved. */
@@ -198,12 +226,13 @@ export async function runClientCli(argv: readonly string[], spec: ClientCliSpec)
   }
 
   const connectWith = spec.connect;
+  const open = connectWith
+    ? (endpoint: Endpoint) => connectWith(endpoint, options.extra)
+    : (endpoint: Endpoint) => RedisClient.connect(endpoint);
   await using runner = new CommandRunner({
     host: options.host,
     port: options.port,
-    connect: connectWith
-      ? (endpoint) => connectWith(endpoint, options.extra)
-      : (endpoint) => RedisClient.connect(endpoint),
+    connect: options.protocol === 3 ? (endpoint) => helloThree(open(endpoint)) : open,
     fatal: spec.isFatal,
     mode: options.mode,
     write: writeStdout,

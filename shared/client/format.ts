@@ -19,7 +19,18 @@
  * @module
  */
 
-import { ErrorReply, NullArray, type Reply, SimpleString } from "../resp/reply.ts";
+import {
+  BigNumberReply,
+  DoubleReply,
+  ErrorReply,
+  MapReply,
+  NullArray,
+  PushReply,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimString,
+} from "../resp/reply.ts";
 
 /** Escapes for the bytes `redis-cli` shows with a backslash and a letter (`sdscatrepr`). */
 const ESCAPES: Record<number, string> = {
@@ -52,7 +63,7 @@ function quote(value: string): string {
 /**
  * Formats a reply as `redis-cli` shows it at a terminal.
  *
- * @param reply Any RESP2 reply; strings are byte strings.
+ * @param reply Any reply, RESP2 or RESP3; strings are byte strings.
  * @returns The lines, each ending in `\n`. Pure ASCII except inside simple strings and errors,
  *   which are printed as the server sent them.
  * @example
@@ -75,20 +86,72 @@ export function format(reply: Reply): string {
 function formatNested(reply: Reply, prefix: string): string {
   if (typeof reply === "string") return `${quote(reply)}\n`;
   if (typeof reply === "number" || typeof reply === "bigint") return `(integer) ${reply}\n`;
-  // RESP2 has two nulls, `$-1` and `*-1`; redis-cli prints both as (nil).
+  // RESP2 has two nulls, `$-1` and `*-1`, RESP3 one, `_`; redis-cli prints all as (nil).
   if (reply === null || reply instanceof NullArray) return "(nil)\n";
   if (reply instanceof SimpleString) return `${reply.value}\n`;
   if (reply instanceof ErrorReply) return `(error) ${reply.message}\n`;
-  if (reply.length === 0) return "(empty array)\n";
+  if (typeof reply === "boolean") return reply ? "(true)\n" : "(false)\n";
+  if (reply instanceof DoubleReply) return `(double) ${formatDouble(reply.value)}\n`;
+  if (reply instanceof BigNumberReply) return `(big number) ${reply.value}\n`;
+  // Text meant to be shown as it is: INFO, CLIENT LIST.
+  if (reply instanceof VerbatimString) return `${reply.text}\n`;
+  if (reply instanceof MapReply) return formatItems(reply.entries, "#", "(empty hash)", prefix);
+  if (reply instanceof SetReply) return formatItems(reply.items, "~", "(empty set)", prefix);
+  if (reply instanceof PushReply) return formatItems(reply.items, ")", "(empty push)", prefix);
+  return formatItems(reply, ")", "(empty array)", prefix);
+}
 
-  const width = String(reply.length).length;
+/**
+ * The items of an aggregate, numbered: `1) ` for arrays, `1~ ` for sets, `1# key => value` for a
+ * map's pairs, as `redis-cli` 7 numbers them.
+ */
+function formatItems(
+  items: readonly (Reply | readonly [Reply, Reply])[],
+  mark: string,
+  empty: string,
+  prefix: string,
+): string {
+  if (items.length === 0) return `${empty}\n`;
+  const width = String(items.length).length;
   const inner = prefix + " ".repeat(width + 2);
   let out = "";
-  for (let i = 0; i < reply.length; i++) {
+  for (let i = 0; i < items.length; i++) {
     const number = String(i + 1).padStart(width);
-    out += `${i === 0 ? "" : prefix}${number}) ${formatNested(reply[i], inner)}`;
+    out += `${i === 0 ? "" : prefix}${number}${mark} `;
+    const item = items[i];
+    if (mark === "#") {
+      const [key, value] = item as readonly [Reply, Reply];
+      // A value of several lines starts on a line of its own, lined up under the key.
+      const linebreak = isMultiline(value) ? `\n${inner}` : "";
+      out += `${formatNested(key, inner).slice(0, -1)} => ${linebreak}${
+        formatNested(value, inner)
+      }`;
+    } else {
+      out += formatNested(item as Reply, inner);
+    }
   }
   return out;
+}
+
+/** Whether a reply takes more than one line at a terminal (`cliIsMultilineValueTTY`). */
+function isMultiline(reply: Reply): boolean {
+  if (reply instanceof MapReply) {
+    if (reply.entries.length === 0) return false;
+    return reply.entries.length > 1 || isMultiline(reply.entries[0][1]);
+  }
+  const items = reply instanceof SetReply || reply instanceof PushReply
+    ? reply.items
+    : Array.isArray(reply)
+    ? reply
+    : null;
+  if (items === null || items.length === 0) return false;
+  return items.length > 1 || isMultiline(items[0]);
+}
+
+/** A double as the server sends it: `inf`, `-inf`, `nan`, or the number. */
+function formatDouble(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  return value === Infinity ? "inf" : value === -Infinity ? "-inf" : String(value);
 }
 
 /**
@@ -98,7 +161,7 @@ function formatNested(reply: Reply, prefix: string): string {
  * empty line, and an error ends with an extra `\n` (a quirk of `redis-cli` kept here so that scripts
  * see the same output).
  *
- * @param reply Any RESP2 reply; strings are byte strings.
+ * @param reply Any reply, RESP2 or RESP3; strings are byte strings.
  * @returns A byte string ending in `\n`; write it with `byteStringToBytes`, not as UTF-8 text.
  * @example
  * ```ts
@@ -110,13 +173,28 @@ export function formatRaw(reply: Reply): string {
   return `${formatRawValue(reply)}\n`;
 }
 
-/** One reply without the line ending that {@link formatRaw} adds once per command. */
-function formatRawValue(reply: Reply): string {
+/**
+ * One reply as {@link formatRaw} prints it, without the line ending it adds once per command:
+ * how `redis-cli` prints the text of `INFO` and `CLIENT LIST` in every style.
+ *
+ * @param reply Any reply.
+ * @returns A byte string.
+ */
+export function formatRawValue(reply: Reply): string {
   if (typeof reply === "string") return reply;
   if (typeof reply === "number" || typeof reply === "bigint") return String(reply);
   if (reply === null || reply instanceof NullArray) return "";
   if (reply instanceof SimpleString) return reply.value;
   if (reply instanceof ErrorReply) return `${reply.message}\n`;
+  if (typeof reply === "boolean") return reply ? "(true)" : "(false)";
+  if (reply instanceof DoubleReply) return formatDouble(reply.value);
+  if (reply instanceof BigNumberReply) return String(reply.value);
+  if (reply instanceof VerbatimString) return reply.text;
+  // A map's pair shares a line: `key value`.
+  if (reply instanceof MapReply) {
+    return reply.entries.map(([k, v]) => `${formatRawValue(k)} ${formatRawValue(v)}`).join("\n");
+  }
+  const items = reply instanceof SetReply || reply instanceof PushReply ? reply.items : reply;
   // Nested arrays are flattened: every item at any depth gets its own line.
-  return reply.map(formatRawValue).join("\n");
+  return items.map(formatRawValue).join("\n");
 }

@@ -6,7 +6,16 @@
  */
 
 import assert from "node:assert/strict";
-import { ErrorReply, NULL_ARRAY, type Reply, SimpleString } from "../resp/reply.ts";
+import {
+  DoubleReply,
+  ErrorReply,
+  MapReply,
+  NULL_ARRAY,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimString,
+} from "../resp/reply.ts";
 import { format, formatRaw } from "./format.ts";
 
 const s = (value: string) => new SimpleString(value);
@@ -217,4 +226,50 @@ Deno.test("formatRaw() flattens nested arrays to one value per line", () => {
       "type\nindex\nspec\nindex\n1\nfind_keys\ntype\nrange\nspec\nlastkey\n0\nkeystep\n1\nlimit\n" +
       "0\n\n",
   );
+});
+
+// RESP3 replies, with what `redis-cli -3` 7.0 prints for the same replies from redis-server 7.0
+// (`DEBUG PROTOCOL map|set|double|true|verbatim`, `CONFIG GET nothing`, `COMMAND DOCS get`).
+const DEBUG_MAP = new MapReply([[0, false], [1, true], [2, false]]);
+
+Deno.test("format() prints RESP3 maps, sets, doubles, booleans and verbatim text like redis-cli -3", () => {
+  assert.equal(
+    format(DEBUG_MAP),
+    "1# (integer) 0 => (false)\n2# (integer) 1 => (true)\n3# (integer) 2 => (false)\n",
+  );
+  assert.equal(format(new SetReply([0, 1, 2])), "1~ (integer) 0\n2~ (integer) 1\n3~ (integer) 2\n");
+  assert.equal(format(new DoubleReply(3.141)), "(double) 3.141\n");
+  assert.equal(format(true), "(true)\n");
+  assert.equal(
+    format(new VerbatimString("This is a verbatim\nstring")),
+    "This is a verbatim\nstring\n",
+  );
+  assert.equal(format(new MapReply([])), "(empty hash)\n");
+  assert.equal(format(new SetReply([])), "(empty set)\n");
+});
+
+Deno.test("format() starts a map value of several lines on a line of its own, as redis-cli -3", () => {
+  const docs = new MapReply([[
+    "get",
+    new MapReply([
+      ["summary", "Get the value of a key"],
+      ["since", "1.0.0"],
+      ["arguments", [new MapReply([["name", "key"], ["type", "key"]])]],
+    ]),
+  ]]);
+  assert.equal(
+    format(docs),
+    '1# "get" => \n' +
+      '   1# "summary" => "Get the value of a key"\n' +
+      '   2# "since" => "1.0.0"\n' +
+      '   3# "arguments" => \n' +
+      '      1) 1# "name" => "key"\n' +
+      '         2# "type" => "key"\n',
+  );
+});
+
+Deno.test("formatRaw() prints a map's pairs as key and value on one line, like redis-cli -3", () => {
+  assert.equal(formatRaw(DEBUG_MAP), "0 (false)\n1 (true)\n2 (false)\n");
+  assert.equal(formatRaw(new DoubleReply(3.141)), "3.141\n");
+  assert.equal(formatRaw(new VerbatimString("# Keyspace\r\n")), "# Keyspace\r\n\n");
 });

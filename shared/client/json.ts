@@ -11,7 +11,18 @@
  */
 
 import { byteStringToUtf8 } from "../resp/bytes.ts";
-import { ErrorReply, NullArray, type Reply, SimpleString } from "../resp/reply.ts";
+import {
+  BigNumberReply,
+  DoubleReply,
+  ErrorReply,
+  MapReply,
+  NullArray,
+  PushReply,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimString,
+} from "../resp/reply.ts";
 
 /** A byte string as a JSON string literal. */
 function jsonText(value: string): string {
@@ -27,7 +38,26 @@ function jsonValue(reply: Reply): string {
   if (reply instanceof SimpleString) return jsonText(reply.value);
   // An error inside an array (a failed command in EXEC) cannot use the top-level "error" field.
   if (reply instanceof ErrorReply) return `{"error":${jsonText(reply.message)}}`;
-  return `[${reply.map(jsonValue).join(",")}]`;
+  if (typeof reply === "boolean") return String(reply);
+  // JSON has no infinity and no NaN: those go as the strings the server sent.
+  if (reply instanceof DoubleReply) {
+    return Number.isFinite(reply.value) ? String(reply.value) : jsonText(String(reply.value));
+  }
+  if (reply instanceof BigNumberReply) return String(reply.value);
+  if (reply instanceof VerbatimString) return jsonText(reply.text);
+  // A RESP3 map becomes an object; its keys are strings in every reply Redis sends.
+  if (reply instanceof MapReply) {
+    const pairs = reply.entries.map(([k, v]) => `${jsonText(mapKey(k))}:${jsonValue(v)}`);
+    return `{${pairs.join(",")}}`;
+  }
+  const items = reply instanceof SetReply || reply instanceof PushReply ? reply.items : reply;
+  return `[${items.map(jsonValue).join(",")}]`;
+}
+
+/** A map's key as an object key: its text, or its JSON for a key that is not a string. */
+function mapKey(key: Reply): string {
+  if (typeof key === "string") return key;
+  return key instanceof SimpleString ? key.value : jsonValue(key);
 }
 
 /**

@@ -6,7 +6,7 @@
 
 import { byteStringToBytes, utf8ToBytes } from "../resp/bytes.ts";
 import type { Reply } from "../resp/reply.ts";
-import { format, formatRaw } from "./format.ts";
+import { format, formatRaw, formatRawValue } from "./format.ts";
 import { formatJson } from "./json.ts";
 
 /**
@@ -35,6 +35,7 @@ export function renderReply(
   command: readonly string[],
   reply: Reply,
 ): Uint8Array {
+  if (mode !== "json" && printedAsIs(command)) return byteStringToBytes(formatRawValue(reply));
   switch (mode) {
     case "tty":
       return byteStringToBytes(format(reply));
@@ -42,5 +43,30 @@ export function renderReply(
       return byteStringToBytes(formatRaw(reply));
     case "json":
       return utf8ToBytes(`${formatJson(command, reply)}\n`);
+  }
+}
+
+/**
+ * The commands whose text `redis-cli` prints as it is, unquoted and with no line added, whatever
+ * the style: reports meant for people (`INFO`, `CLIENT LIST`, ...), as listed in its
+ * `cliSendCommand()`.
+ */
+function printedAsIs(command: readonly string[]): boolean {
+  const name = command[0]?.toLowerCase();
+  const sub = command[1]?.toLowerCase();
+  switch (name) {
+    case "info":
+    case "lolwut":
+      return true;
+    case "client":
+      return sub === "list" || sub === "info";
+    case "memory":
+      return sub === "malloc-stats" || sub === "doctor";
+    case "latency":
+      return sub === "doctor" || (sub === "graph" && command.length === 3);
+    case "cluster":
+      return command.length === 2 && (sub === "nodes" || sub === "info");
+    default:
+      return false;
   }
 }

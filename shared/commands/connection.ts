@@ -8,7 +8,17 @@
  * @module
  */
 
-import { cString, err, ErrorReply, OK, type Reply, SimpleString } from "../resp/reply.ts";
+import {
+  cString,
+  err,
+  ErrorReply,
+  MapReply,
+  OK,
+  type Protocol,
+  type Reply,
+  SimpleString,
+  VerbatimString,
+} from "../resp/reply.ts";
 import type { CommandSpec } from "../server/command_table.ts";
 import { REDIS_COMPAT_VERSION } from "../server/server_state.ts";
 import type { ClientState, Session } from "../server/session.ts";
@@ -31,18 +41,36 @@ function setName(client: ClientState, name: string): ErrorReply | undefined {
 }
 
 /**
+ * Reads `HELLO`'s protocol version as Redis 7.0 does: a strict 64-bit decimal (no `+`, no leading
+ * zero, so `02` and `-0` are not integers), then 2 or 3.
+ *
+ * @param text The argument.
+ * @returns The version, or the error to send.
+ */
+export function helloVersion(text: string): Protocol | ErrorReply {
+  const integer = /^(0|-?[1-9][0-9]{0,18})$/.test(text) ? BigInt(text) : null;
+  if (integer === null || integer < -(1n << 63n) || integer >= 1n << 63n) {
+    return err("Protocol version is not an integer or out of range");
+  }
+  if (integer !== 2n && integer !== 3n) {
+    return new ErrorReply("NOPROTO unsupported protocol version");
+  }
+  return Number(integer) as Protocol;
+}
+
+/**
  * `HELLO [protover [AUTH user pass] [SETNAME name]]`: the handshake of RESP3-aware clients.
  *
- * This server speaks RESP2 only, so it accepts protocol 2 and answers protocol 3 the way a Redis
- * without RESP3 would: `-NOPROTO`. Clients then carry on in RESP2.
+ * `HELLO 3` switches the connection to RESP3 (node-redis asks for it by default), `HELLO 2` back;
+ * `HELLO` alone says hello in the protocol already in use. The answer is a map, which RESP2 sends
+ * as a flat array of names and values, and its own reply is already in the new protocol.
  */
 function hello({ client }: Session, args: string[]): Reply {
+  let version: Protocol | undefined;
   if (args.length >= 2) {
-    const version = Number(args[1]);
-    if (!/^-?\d+$/.test(args[1]) || !Number.isSafeInteger(version)) {
-      return err("Protocol version is not an integer or out of range");
-    }
-    if (version !== 2) return new ErrorReply("NOPROTO unsupported protocol version");
+    const parsed = helloVersion(args[1]);
+    if (parsed instanceof ErrorReply) return parsed;
+    version = parsed;
   }
   for (let i = 2; i < args.length; i++) {
     const option = args[i].toLowerCase();
@@ -56,23 +84,16 @@ function hello({ client }: Session, args: string[]): Reply {
       return err(`Syntax error in HELLO option '${cString(args[i])}'`);
     }
   }
-  // In RESP3 this reply is a map; in RESP2 Redis flattens it into key, value, key, value...
-  return [
-    "server",
-    "redis",
-    "version",
-    REDIS_COMPAT_VERSION,
-    "proto",
-    2,
-    "id",
-    client.id,
-    "mode",
-    "standalone",
-    "role",
-    "master",
-    "modules",
-    [],
-  ];
+  if (version !== undefined) client.protocol = version;
+  return new MapReply([
+    ["server", "redis"],
+    ["version", REDIS_COMPAT_VERSION],
+    ["proto", client.protocol],
+    ["id", client.id],
+    ["mode", "standalone"],
+    ["role", "master"],
+    ["modules", []],
+  ]);
 }
 
 /** The client types `CLIENT LIST TYPE` knows, as Redis's `getClientTypeByName()`. */
@@ -116,9 +137,9 @@ function clientList({ server }: Session, args: string[]): Reply {
     text += `id=${c.id} addr=${c.addr} laddr=${c.localAddr} name=${c.name} ` +
       `age=${Math.floor((now - c.connectedAt) / 1000)} ` +
       `idle=${Math.floor((now - c.lastInteraction) / 1000)} flags=N db=0 ` +
-      `cmd=${c.lastCommand} lib-name=${c.libName} lib-ver=${c.libVersion}\n`;
+      `cmd=${c.lastCommand} lib-name=${c.libName} lib-ver=${c.libVersion} resp=${c.protocol}\n`;
   }
-  return text;
+  return new VerbatimString(text);
 }
 
 function clientSetinfo({ client }: Session, args: string[]): Reply {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type Reply, SimpleString } from "../resp/reply.ts";
+import { MapReply, type Reply, SimpleString, VerbatimString } from "../resp/reply.ts";
 import type { ArgumentDoc, CommandSpec, CommandTable } from "../server/command_table.ts";
 import type { Session } from "../server/session.ts";
 
@@ -31,22 +31,26 @@ function commandInfo(spec: CommandSpec): Reply {
 }
 
 function argumentDoc(arg: ArgumentDoc): Reply {
-  const doc: Reply[] = ["name", arg.name, "type", arg.type];
-  if (arg.token !== undefined) doc.push("token", arg.token);
+  const doc: [Reply, Reply][] = [["name", arg.name], ["type", arg.type]];
+  if (arg.token !== undefined) doc.push(["token", arg.token]);
   // Status replies, as Redis sends them: redis-cli asserts on that type.
-  if (arg.flags) doc.push("flags", arg.flags.map((f) => new SimpleString(f)));
-  if (arg.arguments) doc.push("arguments", arg.arguments.map(argumentDoc));
-  return doc;
+  if (arg.flags) doc.push(["flags", arg.flags.map((f) => new SimpleString(f))]);
+  if (arg.arguments) doc.push(["arguments", arg.arguments.map(argumentDoc)]);
+  return new MapReply(doc);
 }
 
-/** `COMMAND DOCS`'s entry: a flattened map of what the command is for. */
+/** `COMMAND DOCS`'s entry: a map of what the command is for (a flat array in RESP2). */
 function commandDocs(spec: CommandSpec): Reply {
-  const docs: Reply[] = ["summary", spec.summary, "since", "1.0.0", "group", spec.group];
-  if (spec.arguments) docs.push("arguments", spec.arguments.map(argumentDoc));
+  const docs: [Reply, Reply][] = [
+    ["summary", spec.summary],
+    ["since", "1.0.0"],
+    ["group", spec.group],
+  ];
+  if (spec.arguments) docs.push(["arguments", spec.arguments.map(argumentDoc)]);
   if (spec.subcommands) {
-    docs.push("subcommands", spec.subcommands.flatMap((s) => [s.name, commandDocs(s)]));
+    docs.push(["subcommands", new MapReply(spec.subcommands.map((s) => [s.name, commandDocs(s)]))]);
   }
-  return docs;
+  return new MapReply(docs);
 }
 
 function named(table: CommandTable, names: readonly string[]): (CommandSpec | undefined)[] {
@@ -69,7 +73,8 @@ export const introspectionCommands: readonly CommandSpec[] = [
     flags: ["loading", "stale"],
     group: "server",
     summary: "Returns information and statistics about the server",
-    handler: ({ server }, args) => server.info.render(args.slice(1)),
+    // Text to be shown as it is: a verbatim string in RESP3, a bulk string in RESP2.
+    handler: ({ server }, args) => new VerbatimString(server.info.render(args.slice(1))),
   },
   {
     name: "config",
@@ -84,7 +89,7 @@ export const introspectionCommands: readonly CommandSpec[] = [
         flags: ["admin", "loading", "stale"],
         group: "server",
         summary: "Returns the effective values of configuration parameters",
-        handler: ({ server }, args) => server.config.match(args.slice(2)).flat(),
+        handler: ({ server }, args) => new MapReply(server.config.match(args.slice(2))),
       },
       {
         name: "config|help",
@@ -122,7 +127,7 @@ export const introspectionCommands: readonly CommandSpec[] = [
           const specs = args.length > 2
             ? named(server.commands, args.slice(2)).filter((s) => s !== undefined)
             : [...server.commands];
-          return specs.flatMap((s) => [s.name, commandDocs(s)]);
+          return new MapReply(specs.map((s) => [s.name, commandDocs(s)]));
         },
       },
       {

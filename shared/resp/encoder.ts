@@ -9,7 +9,19 @@
  */
 
 import { writeByteString } from "./bytes.ts";
-import { ErrorReply, NullArray, type Reply, SimpleString } from "./reply.ts";
+import {
+  BigNumberReply,
+  DoubleReply,
+  ErrorReply,
+  MapReply,
+  NullArray,
+  type Protocol,
+  PushReply,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimString,
+} from "./reply.ts";
 
 const CRLF_0 = 0x0d;
 const CRLF_1 = 0x0a;
@@ -69,19 +81,19 @@ export class RespWriter {
   /**
    * Encodes one reply.
    *
-   * @param reply Any RESP2 value; strings are byte strings and become bulk strings.
+   * @param reply Any value; strings are byte strings and become bulk strings.
+   * @param protocol The connection's protocol: RESP3 types are written as RESP2 ones in RESP2.
    */
-  write(reply: Reply): void {
+  write(reply: Reply, protocol: Protocol = 2): void {
+    // The commonest replies first: this runs once per command.
     if (typeof reply === "string") this.bulk(reply);
-    else if (reply === null) this.#ascii("$-1\r\n");
+    else if (reply === null) this.#ascii(protocol === 3 ? "_\r\n" : "$-1\r\n");
     else if (typeof reply === "number" || typeof reply === "bigint") this.integer(reply);
     else if (reply instanceof SimpleString) this.#line(0x2b, reply.value);
     else if (reply instanceof ErrorReply) this.#line(0x2d, trimLineBreaks(reply.message));
-    else if (reply instanceof NullArray) this.#ascii("*-1\r\n");
-    else {
-      this.arrayHeader(reply.length);
-      for (const item of reply) this.write(item);
-    }
+    else if (reply instanceof NullArray) this.#ascii(protocol === 3 ? "_\r\n" : "*-1\r\n");
+    else if (Array.isArray(reply)) this.#aggregate(0x2a, reply, protocol);
+    else this.#resp3(reply, protocol);
   }
 
   /**
@@ -250,6 +262,43 @@ export class RespWriter {
     this.#crlf();
   }
 
+  /** An array, set or push: its header, then each item. */
+  #aggregate(prefix: number, items: readonly Reply[], protocol: Protocol): void {
+    this.#header(protocol === 3 ? prefix : 0x2a, items.length);
+    for (const item of items) this.write(item, protocol);
+  }
+
+  /** The types RESP3 added, in RESP3, or in the RESP2 shape Redis gives each. */
+  #resp3(reply: Reply, protocol: Protocol): void {
+    if (typeof reply === "boolean") {
+      if (protocol === 3) this.#ascii(reply ? "#t\r\n" : "#f\r\n");
+      else this.integer(reply ? 1 : 0);
+    } else if (reply instanceof MapReply) {
+      this.#header(protocol === 3 ? 0x25 : 0x2a, reply.entries.length * (protocol === 3 ? 1 : 2));
+      for (const [key, value] of reply.entries) {
+        this.write(key, protocol);
+        this.write(value, protocol);
+      }
+    } else if (reply instanceof SetReply) this.#aggregate(0x7e, reply.items, protocol);
+    else if (reply instanceof PushReply) this.#aggregate(0x3e, reply.items, protocol);
+    else if (reply instanceof DoubleReply) {
+      const text = formatDouble(reply.value);
+      if (protocol === 3) this.#line(0x2c, text);
+      else this.bulk(text);
+    } else if (reply instanceof BigNumberReply) {
+      if (protocol === 3) this.#line(0x28, String(reply.value));
+      else this.bulk(String(reply.value));
+    } else if (reply instanceof VerbatimString) {
+      if (protocol !== 3) return this.bulk(reply.text);
+      const payload = `${reply.format}:${reply.text}`;
+      this.#header(0x3d, payload.length);
+      this.#ascii(payload);
+      this.#crlf();
+    } else {
+      throw new TypeError(`Cannot encode a reply of type ${typeof reply}`);
+    }
+  }
+
   #ascii(text: string): void {
     this.#ensure(text.length);
     writeByteString(text, this.#buf, this.#pos);
@@ -300,11 +349,12 @@ function writeLengthLine(buf: Uint8Array, pos: number, prefix: number, n: number
  * Encodes one reply into a new array; convenient in tests, too slow for the hot path.
  *
  * @param reply Any RESP2 value.
+ * @param protocol RESP2 (the default) or RESP3.
  * @returns Its bytes.
  */
-export function encodeReply(reply: Reply): Uint8Array {
+export function encodeReply(reply: Reply, protocol: Protocol = 2): Uint8Array {
   const w = new RespWriter();
-  w.write(reply);
+  w.write(reply, protocol);
   return w.take().slice();
 }
 
@@ -322,6 +372,18 @@ export function encodeCommand(args: readonly (string | Uint8Array)[]): Uint8Arra
   const w = new RespWriter();
   w.command(args);
   return w.take().slice();
+}
+
+/**
+ * A double as Redis 7.0 writes one: `inf`, `-inf`, `nan`, else the shortest decimal that reads back
+ * as the same number (Redis 7.2 writes the same; 7.0's `%.17g` can add digits, as in
+ * `0.10000000000000001`).
+ */
+function formatDouble(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  if (value === Infinity) return "inf";
+  if (value === -Infinity) return "-inf";
+  return String(value);
 }
 
 /**

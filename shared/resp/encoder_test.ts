@@ -1,12 +1,74 @@
 import assert from "node:assert/strict";
 import { bytesToByteString, byteStringToBytes } from "./bytes.ts";
 import { encodeCommand, encodeReply, RespWriter } from "./encoder.ts";
-import { err, ErrorReply, NULL_ARRAY, OK, PONG, type Reply, SimpleString } from "./reply.ts";
+import {
+  BigNumberReply,
+  DoubleReply,
+  err,
+  ErrorReply,
+  MapReply,
+  NULL_ARRAY,
+  OK,
+  PONG,
+  type Protocol,
+  PushReply,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimString,
+} from "./reply.ts";
 
 /** The encoded bytes as a byte string, so that assertions show `\r\n` and compare exactly. */
-function wire(reply: Reply): string {
-  return bytesToByteString(encodeReply(reply));
+function wire(reply: Reply, protocol: Protocol = 2): string {
+  return bytesToByteString(encodeReply(reply, protocol));
 }
+
+Deno.test("encodeReply() writes RESP3's types in RESP3, and each as Redis falls back in RESP2", () => {
+  // Each case: the value, its RESP3 bytes (as redis-server 7.0 sends them for DEBUG PROTOCOL), and
+  // its RESP2 bytes.
+  const cases: [Reply, string, string][] = [
+    [null, "_\r\n", "$-1\r\n"],
+    [NULL_ARRAY, "_\r\n", "*-1\r\n"],
+    [true, "#t\r\n", ":1\r\n"],
+    [false, "#f\r\n", ":0\r\n"],
+    [new DoubleReply(3.141), ",3.141\r\n", "$5\r\n3.141\r\n"],
+    [new DoubleReply(Infinity), ",inf\r\n", "$3\r\ninf\r\n"],
+    [new DoubleReply(-Infinity), ",-inf\r\n", "$4\r\n-inf\r\n"],
+    [new DoubleReply(NaN), ",nan\r\n", "$3\r\nnan\r\n"],
+    [
+      new BigNumberReply(1234567999999999999999999999999999999n),
+      "(1234567999999999999999999999999999999\r\n",
+      "$37\r\n1234567999999999999999999999999999999\r\n",
+    ],
+    [
+      new VerbatimString("This is a verbatim\nstring"),
+      "=29\r\ntxt:This is a verbatim\nstring\r\n",
+      "$25\r\nThis is a verbatim\nstring\r\n",
+    ],
+    [
+      new MapReply([[0, false], [1, true], [2, false]]),
+      "%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n",
+      "*6\r\n:0\r\n:0\r\n:1\r\n:1\r\n:2\r\n:0\r\n",
+    ],
+    [new MapReply([]), "%0\r\n", "*0\r\n"],
+    [new SetReply([0, 1]), "~2\r\n:0\r\n:1\r\n", "*2\r\n:0\r\n:1\r\n"],
+    [new PushReply(["message"]), ">1\r\n$7\r\nmessage\r\n", "*1\r\n$7\r\nmessage\r\n"],
+    // Nested: the protocol reaches every level.
+    [
+      [null, new MapReply([["k", null]])],
+      "*2\r\n_\r\n%1\r\n$1\r\nk\r\n_\r\n",
+      "*2\r\n$-1\r\n*2\r\n$1\r\nk\r\n$-1\r\n",
+    ],
+  ];
+  for (const [reply, resp3, resp2] of cases) {
+    assert.equal(wire(reply, 3), resp3);
+    assert.equal(wire(reply, 2), resp2);
+  }
+  // What both protocols share is written the same.
+  for (const reply of [OK, err("x"), 42, 2n ** 63n - 1n, "bulk", ["a", 1]] as Reply[]) {
+    assert.equal(wire(reply, 3), wire(reply, 2));
+  }
+});
 
 Deno.test("encodeReply() writes simple strings, errors and integers", () => {
   assert.equal(wire(OK), "+OK\r\n");

@@ -377,7 +377,7 @@ fuzz("ReplyDecoder survives random and mutated replies in any chunking", REPLY_I
   if (input === valid) {
     // Undamaged, the stream decodes to exactly what was encoded, and encodes back to its bytes.
     assert.deepEqual(whole, { replies, error: null });
-    assert.deepEqual(concatBytes(whole.replies.map(encodeReply)), valid);
+    assert.deepEqual(concatBytes(whole.replies.map((reply) => encodeReply(reply))), valid);
   }
   for (const chunks of chunkings(rng, input)) {
     assert.deepEqual(

@@ -1,5 +1,5 @@
 /**
- * The values a RESP2 reply can carry, as plain JavaScript values.
+ * The values a reply can carry, as plain JavaScript values: RESP2's five types, and RESP3's.
  *
  * RESP2 has five reply types. The most common ones are the cheapest here: a bulk string is a byte
  * string (see `bytes.ts`), a null bulk is `null`, an integer is a `number` (or a `bigint` past 2^53,
@@ -71,15 +71,100 @@ export class NullArray {
 /** The null array `*-1`. */
 export const NULL_ARRAY: NullArray = NullArray.instance;
 
-/** Any RESP2 reply. Strings are byte strings: one character per byte. */
+/**
+ * The protocol a connection speaks: RESP2, or RESP3 after `HELLO 3`.
+ *
+ * RESP3 says more about a reply's shape: a map is a map (`%`), not an array of pairs; a null is
+ * one `_`, not `$-1` or `*-1`; a double, a boolean, a set have types of their own. A command
+ * answers with the same values either way; the encoder writes them in the connection's protocol,
+ * and in RESP2 each RESP3 type falls back to the RESP2 shape Redis gives it (a map to a flat array,
+ * a double to a bulk string, a boolean to `:1` or `:0`).
+ */
+export type Protocol = 2 | 3;
+
+/** A RESP3 map `%<n>`, such as `HELLO`'s and `CONFIG GET`'s answers; a flat array in RESP2. */
+export class MapReply {
+  /**
+   * Wraps key-value pairs.
+   *
+   * @param entries The pairs, in the order they are sent.
+   */
+  constructor(readonly entries: readonly (readonly [Reply, Reply])[]) {}
+}
+
+/** A RESP3 set `~<n>`: an array whose order means nothing; a plain array in RESP2. */
+export class SetReply {
+  /**
+   * Wraps the members.
+   *
+   * @param items The members.
+   */
+  constructor(readonly items: readonly Reply[]) {}
+}
+
+/** A RESP3 push `><n>`: out-of-band data (pub/sub messages); an array in RESP2. */
+export class PushReply {
+  /**
+   * Wraps the pushed values.
+   *
+   * @param items The values, the first naming the kind of push.
+   */
+  constructor(readonly items: readonly Reply[]) {}
+}
+
+/** A RESP3 double `,1.5`; a bulk string in RESP2. */
+export class DoubleReply {
+  /**
+   * Wraps a floating-point number.
+   *
+   * @param value The number; `Infinity`, `-Infinity` and `NaN` are sent as `inf`, `-inf`, `nan`.
+   */
+  constructor(readonly value: number) {}
+}
+
+/** A RESP3 big number `(1234…`, past 64 bits; a bulk string in RESP2. */
+export class BigNumberReply {
+  /**
+   * Wraps an integer of any size.
+   *
+   * @param value The integer.
+   */
+  constructor(readonly value: bigint) {}
+}
+
+/**
+ * A RESP3 verbatim string `=<len>\r\ntxt:…`: text meant to be shown as it is (`INFO`,
+ * `CLIENT LIST`); a bulk string of the text in RESP2.
+ */
+export class VerbatimString {
+  /**
+   * Wraps text with its format.
+   *
+   * @param text The text, a byte string.
+   * @param format Three letters: `txt` for plain text, `mkd` for markdown.
+   */
+  constructor(readonly text: string, readonly format = "txt") {}
+}
+
+/**
+ * Any reply, RESP2 or RESP3. Strings are byte strings: one character per byte. `true` and
+ * `false` are RESP3 booleans.
+ */
 export type Reply =
   | string
   | number
   | bigint
   | null
+  | boolean
   | SimpleString
   | ErrorReply
   | NullArray
+  | MapReply
+  | SetReply
+  | PushReply
+  | DoubleReply
+  | BigNumberReply
+  | VerbatimString
   | readonly Reply[];
 
 /** `+OK`, the commonest reply; shared so that the hot path allocates nothing for it. */

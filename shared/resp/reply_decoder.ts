@@ -3,7 +3,8 @@
  *
  * It works like the server's `RequestDecoder`: keep unread bytes, try to parse one whole value from
  * the front, return `undefined` (not `null`, which is a real reply: the null bulk string) when the
- * bytes run out. Unlike a request, a reply can be any RESP2 type and arrays can nest.
+ * bytes run out. Unlike a request, a reply can be any RESP2 or RESP3 type, and aggregates (arrays,
+ * maps, sets, pushes) can nest.
  *
  * Like the request decoder, it consumes nothing until a whole reply is there, but it remembers how
  * far it got: the arrays it has started, with the elements decoded so far, and where the next
@@ -17,7 +18,18 @@
 import { Buffer } from "node:buffer";
 import { SHORT_BYTE_STRING, shortByteString } from "./bytes.ts";
 import { ProtocolError } from "./errors.ts";
-import { ErrorReply, NULL_ARRAY, type Reply, SimpleString } from "./reply.ts";
+import {
+  BigNumberReply,
+  DoubleReply,
+  ErrorReply,
+  MapReply,
+  NULL_ARRAY,
+  PushReply,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimString,
+} from "./reply.ts";
 import { parseStrictInteger } from "./request_decoder.ts";
 
 const CR = 0x0d;
@@ -29,12 +41,26 @@ const CR = 0x0d;
  */
 const MAX_DEPTH = 1000;
 
-/** An array the decoder has started: its elements so far, and how many it will have. */
+/**
+ * An aggregate the decoder has started: its elements so far, and how many it will have. A map's
+ * keys and values count as elements (`%2` holds four); an attribute (`|`) is a map that annotates
+ * the reply after it and is dropped.
+ */
 interface OpenArray {
+  kind: "array" | "map" | "set" | "push" | "attribute";
   items: Reply[];
   filled: number;
   count: number;
 }
+
+/** The aggregate types' first bytes. */
+const AGGREGATES: Record<number, OpenArray["kind"]> = {
+  0x2a: "array", // *
+  0x25: "map", // %
+  0x7e: "set", // ~
+  0x3e: "push", // >
+  0x7c: "attribute", // |
+};
 
 /**
  * Decodes server replies from a byte stream.
@@ -94,7 +120,7 @@ export class ReplyDecoder {
    * Returns the next whole reply, or `undefined` if it has not fully arrived.
    *
    * @returns A reply value, or `undefined`.
-   * @throws {ProtocolError} When the bytes are not RESP2.
+   * @throws {ProtocolError} When the bytes are not RESP.
    */
   next(): Reply | undefined {
     const open = this.#open;
@@ -119,7 +145,9 @@ export class ReplyDecoder {
         case 0x3a: // :
           value = this.#integer(lineStart, lineEnd);
           break;
-        case 0x24: { // $
+        case 0x24: // $ bulk string
+        case 0x3d: // = verbatim string (RESP3): "txt:" and the text
+        case 0x21: { // ! blob error (RESP3)
           const length = this.#length(lineStart, lineEnd, "bulk");
           if (length < 0) {
             value = null;
@@ -128,11 +156,31 @@ export class ReplyDecoder {
           const dataStart = lineEnd + 2;
           // Wait at the header for the whole payload; checking again later is one comparison.
           if (dataStart + length + 2 > this.#end) return this.#suspend(pos);
-          value = this.#string(dataStart, dataStart + length);
+          const text = this.#string(dataStart, dataStart + length);
+          if (type === 0x24) value = text;
+          else if (type === 0x21) value = new ErrorReply(text);
+          else value = new VerbatimString(text.slice(4), text.slice(0, 3));
           after = dataStart + length + 2;
           break;
         }
-        case 0x2a: { // *
+        case 0x5f: // _ null (RESP3)
+          value = null;
+          break;
+        case 0x23: // # boolean (RESP3)
+          value = this.#boolean(lineStart, lineEnd);
+          break;
+        case 0x2c: // , double (RESP3)
+          value = new DoubleReply(this.#double(lineStart, lineEnd));
+          break;
+        case 0x28: // ( big number (RESP3)
+          value = new BigNumberReply(this.#bigNumber(lineStart, lineEnd));
+          break;
+        case 0x2a: // * array
+        case 0x25: // % map (RESP3)
+        case 0x7e: // ~ set (RESP3)
+        case 0x3e: // > push (RESP3)
+        case 0x7c: { // | attribute (RESP3)
+          const kind = AGGREGATES[type];
           const length = this.#length(lineStart, lineEnd, "multibulk");
           if (length < 0) {
             value = NULL_ARRAY;
@@ -141,13 +189,18 @@ export class ReplyDecoder {
           if (open.length >= MAX_DEPTH) {
             throw new ProtocolError(`arrays nested deeper than ${MAX_DEPTH}`);
           }
-          if (length === 0) {
-            value = [];
+          const count = kind === "map" || kind === "attribute" ? length * 2 : length;
+          if (count === 0) {
+            if (kind === "attribute") {
+              pos = after;
+              continue;
+            }
+            value = aggregate(kind, []);
             break;
           }
           // Preallocate only a modest count: the header is a claim, and `*99999999999` is too big
           // for any JavaScript array (and would throw a RangeError instead of waiting).
-          open.push({ items: length <= 1024 ? new Array(length) : [], filled: 0, count: length });
+          open.push({ kind, items: count <= 1024 ? new Array(count) : [], filled: 0, count });
           pos = after;
           continue;
         }
@@ -167,7 +220,9 @@ export class ReplyDecoder {
         top.items[top.filled++] = value;
         if (top.filled < top.count) break;
         open.pop();
-        value = top.items;
+        // An attribute annotates the value that follows it: drop it and read that value.
+        if (top.kind === "attribute") break;
+        value = aggregate(top.kind, top.items);
       }
     }
   }
@@ -211,11 +266,51 @@ export class ReplyDecoder {
     return n;
   }
 
+  #boolean(start: number, end: number): boolean {
+    const text = this.#string(start, end);
+    if (text !== "t" && text !== "f") throw new ProtocolError(`invalid boolean '${text}'`);
+    return text === "t";
+  }
+
+  #double(start: number, end: number): number {
+    const text = this.#string(start, end);
+    if (text === "inf") return Infinity;
+    if (text === "-inf") return -Infinity;
+    if (text === "nan") return NaN;
+    const value = Number(text);
+    if (text === "" || Number.isNaN(value)) throw new ProtocolError(`invalid double '${text}'`);
+    return value;
+  }
+
+  #bigNumber(start: number, end: number): bigint {
+    const text = this.#string(start, end);
+    if (!/^-?\d+$/.test(text)) throw new ProtocolError(`invalid big number '${text}'`);
+    return BigInt(text);
+  }
+
   /** Integers are 64-bit in Redis; past 2^53 a `number` would round, so those become `bigint`. */
   #integer(start: number, end: number): number | bigint {
     const text = this.#view.toString("latin1", start, end);
     if (!/^-?\d+$/.test(text)) throw new ProtocolError(`invalid integer '${text}'`);
     const n = Number(text);
     return Number.isSafeInteger(n) ? n : BigInt(text);
+  }
+}
+
+/** A finished aggregate as its reply type: a map's flat items become pairs. */
+function aggregate(kind: OpenArray["kind"], items: Reply[]): Reply {
+  switch (kind) {
+    case "map":
+    case "attribute": {
+      const entries: [Reply, Reply][] = [];
+      for (let i = 0; i < items.length; i += 2) entries.push([items[i], items[i + 1]]);
+      return new MapReply(entries);
+    }
+    case "set":
+      return new SetReply(items);
+    case "push":
+      return new PushReply(items);
+    case "array":
+      return items;
   }
 }

@@ -2,7 +2,18 @@ import assert from "node:assert/strict";
 import { byteStringToBytes } from "./bytes.ts";
 import { encodeReply } from "./encoder.ts";
 import { ProtocolError } from "./errors.ts";
-import { ErrorReply, NULL_ARRAY, type Reply, SimpleString } from "./reply.ts";
+import {
+  BigNumberReply,
+  DoubleReply,
+  ErrorReply,
+  MapReply,
+  NULL_ARRAY,
+  PushReply,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimString,
+} from "./reply.ts";
 import { ReplyDecoder } from "./reply_decoder.ts";
 
 /** Every whole reply in `chunks`, pushed one at a time, and how many bytes are left over. */
@@ -123,10 +134,13 @@ Deno.test("ReplyDecoder decodes a reply much bigger than its initial buffer", ()
   assert.equal(decoder.buffered, 0);
 });
 
-Deno.test("ReplyDecoder throws ProtocolError on bytes that are not RESP2", () => {
+Deno.test("ReplyDecoder throws ProtocolError on bytes that are not RESP", () => {
   const cases: Record<string, [string, string]> = {
     "an unknown type byte": ["?x\r\n", "unexpected reply type '?'"],
-    "a RESP3 type": ["_\r\n", "unexpected reply type '_'"],
+    "a boolean other than t or f": ["#x\r\n", "invalid boolean 'x'"],
+    "a double that is not a number": [",abc\r\n", "invalid double 'abc'"],
+    "an empty double": [",\r\n", "invalid double ''"],
+    "a big number that is not an integer": ["(1.5\r\n", "invalid big number '1.5'"],
     "a bulk length that is not a number": ["$x\r\n", "invalid bulk length"],
     "a bulk length below -1": ["$-2\r\n", "invalid bulk length"],
     "a bulk length with a leading zero": ["$01\r\na\r\n", "invalid bulk length"],
@@ -134,7 +148,8 @@ Deno.test("ReplyDecoder throws ProtocolError on bytes that are not RESP2", () =>
     "an array length below -1": ["*-2\r\n", "invalid multibulk length"],
     "an integer that is not a number": [":12a\r\n", "invalid integer '12a'"],
     "an empty integer": [":\r\n", "invalid integer ''"],
-    "a bad element inside an array": ["*2\r\n:1\r\n!\r\n", "unexpected reply type '!'"],
+    "a bad element inside an array": ["*2\r\n:1\r\n?\r\n", "unexpected reply type '?'"],
+    "a bad element inside a map": ["%1\r\n:1\r\n?\r\n", "unexpected reply type '?'"],
   };
   for (const [what, [input, detail]] of Object.entries(cases)) {
     const decoder = new ReplyDecoder();
@@ -216,4 +231,41 @@ Deno.test("ReplyDecoder decodes a long status line arriving a byte at a time", (
   decoder.push(byteStringToBytes("\n:5\r\n"));
   assert.deepEqual(decoder.next(), new SimpleString(text));
   assert.equal(decoder.next(), 5);
+});
+
+Deno.test("ReplyDecoder reads every RESP3 type, whole or a byte at a time", () => {
+  // As redis-server 7.0 sends them (DEBUG PROTOCOL map, set, double, ...), then an attribute that
+  // annotates the integer after it, and a blob error.
+  const input = "%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n" +
+    "~3\r\n:0\r\n:1\r\n:2\r\n" +
+    ",3.141\r\n,inf\r\n,-inf\r\n,nan\r\n" +
+    "(1234567999999999999999999999999999999\r\n" +
+    "_\r\n" +
+    "=29\r\ntxt:This is a verbatim\nstring\r\n" +
+    ">2\r\n$7\r\nmessage\r\n%0\r\n" +
+    "|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.1923\r\n:7\r\n" +
+    "!21\r\nSYNTAX invalid syntax\r\n" +
+    "*2\r\n%1\r\n$1\r\nk\r\n_\r\n~0\r\n";
+  const expected: Reply[] = [
+    new MapReply([[0, false], [1, true], [2, false]]),
+    new SetReply([0, 1, 2]),
+    new DoubleReply(3.141),
+    new DoubleReply(Infinity),
+    new DoubleReply(-Infinity),
+    new DoubleReply(NaN),
+    new BigNumberReply(1234567999999999999999999999999999999n),
+    null,
+    new VerbatimString("This is a verbatim\nstring", "txt"),
+    new PushReply(["message", new MapReply([])]),
+    7,
+    new ErrorReply("SYNTAX invalid syntax"),
+    [new MapReply([["k", null]]), new SetReply([])],
+  ];
+  assert.deepEqual(decode([input]).replies, expected);
+  assert.deepEqual(decode([...input]).replies, expected);
+  // What the encoder writes in RESP3 reads back as the same values.
+  for (const reply of expected) {
+    if (reply instanceof ErrorReply) continue; // the encoder writes errors as simple errors
+    assert.deepEqual(decodeOne(new TextDecoder("latin1").decode(encodeReply(reply, 3))), reply);
+  }
 });

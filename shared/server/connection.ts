@@ -211,7 +211,7 @@ export function runCommands(
     if (args === null) return "more";
     const reply = run(session, args);
     if (reply instanceof Promise) return finishBatch(session, decoder, out, options, reply);
-    out.write(reply);
+    out.write(reply, session.client.protocol);
     if (out.length > maxOutput) return "overflow";
     if (session.client.closeAfterReply) return "close";
   }
@@ -229,7 +229,7 @@ async function finishBatch(
   const maxOutput = options.maxOutput ?? Infinity;
   let pending: Reply | Promise<Reply> = first;
   for (;;) {
-    out.write(pending instanceof Promise ? await pending : pending);
+    out.write(pending instanceof Promise ? await pending : pending, session.client.protocol);
     if (out.length > maxOutput) return "overflow";
     if (session.client.closeAfterReply) return "close";
     const args = nextCommand(session, decoder, out);

@@ -5,6 +5,7 @@
  */
 
 import type { Keyspace } from "../keyspace.ts";
+import type { Protocol } from "../resp/reply.ts";
 import type { RequestDecoder } from "../resp/request_decoder.ts";
 import type { ServerState } from "./server_state.ts";
 
@@ -25,6 +26,8 @@ export class ClientState {
    * already received in the same batch are not run, as in Redis.
    */
   closeAfterReply = false;
+  /** The protocol its replies are written in: RESP2, or RESP3 after `HELLO 3` (`CLIENT LIST` `resp=`). */
+  protocol: Protocol = 2;
 
   /**
    * Records a newly connected client.
