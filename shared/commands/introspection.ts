@@ -9,24 +9,27 @@
  * @module
  */
 
-import { MapReply, type Reply, SimpleString, VerbatimString } from "../resp/reply.ts";
+import { MapReply, type Reply, SetReply, SimpleString, VerbatimString } from "../resp/reply.ts";
 import type { ArgumentDoc, CommandSpec, CommandTable } from "../server/command_table.ts";
 import type { Session } from "../server/session.ts";
 
-/** `COMMAND INFO`'s entry for one command: name, arity, flags, key positions, and four lists. */
+/**
+ * `COMMAND INFO`'s entry for one command: name, arity, flags, key positions, and four lists, each
+ * a set in RESP3 as Redis 7.0 sends them.
+ */
 function commandInfo(spec: CommandSpec): Reply {
   const keys = spec.keys ?? { first: 0, last: 0, step: 0 };
   return [
     spec.name,
     spec.arity,
-    spec.flags.map((f) => new SimpleString(f)),
+    new SetReply(spec.flags.map((f) => new SimpleString(f))),
     keys.first,
     keys.last,
     keys.step,
-    [], // ACL categories
-    [], // tips
-    [], // key specifications
-    (spec.subcommands ?? []).map(commandInfo),
+    new SetReply([]), // ACL categories
+    new SetReply([]), // tips
+    new SetReply([]), // key specifications
+    new SetReply((spec.subcommands ?? []).map(commandInfo)),
   ];
 }
 
