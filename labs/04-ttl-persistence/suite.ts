@@ -518,10 +518,27 @@ const keyspaceSteps: SuiteStep[] = [
   },
 ];
 
+/** Persistence commands that must not run inside a transaction. */
+const persistenceSteps: SuiteStep[] = [
+  {
+    name: "SAVE inside MULTI is refused while queueing, and EXEC then discards the transaction",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("MULTI") + command("SET", key, "v") + command("SAVE"));
+      await c.expect("+OK\r\n+QUEUED\r\n" + err("Command not allowed inside a transaction"));
+      await c.send(command("EXEC") + command("GET", key));
+      await c.expect("-EXECABORT Transaction discarded because of previous errors.\r\n$-1\r\n");
+    },
+  },
+];
+
 /** The steps of lab 4: lab 2's regressions first, then expiry, in lesson order. */
 export const lab4Steps: readonly SuiteStep[] = [
   ...lab2Steps,
   ...setSteps,
   ...expireSteps,
   ...keyspaceSteps,
+  ...persistenceSteps,
 ];

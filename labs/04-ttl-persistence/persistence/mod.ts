@@ -240,7 +240,8 @@ class PersistenceEngine {
       {
         name: "save",
         arity: 1,
-        flags: ["admin", "noscript"],
+        // no-multi: as in Redis, a transaction may not block every client while it writes a file.
+        flags: ["admin", "noscript", "no-multi"],
         group: "server",
         summary: "Synchronously saves the database(s) to disk",
         handler: () => this.#save(),
