@@ -45,7 +45,14 @@ import {
   type FsyncPolicy,
   writeCompact,
 } from "./aof.ts";
-import { fsyncDir, fsyncDirSync, removeQuietly, tempPath, writeAllSync } from "./files.ts";
+import {
+  fsyncDir,
+  fsyncDirSync,
+  removeQuietly,
+  removeStaleTempFiles,
+  tempPath,
+  writeAllSync,
+} from "./files.ts";
 import { PointInTime } from "./point_in_time.ts";
 import { loadSnapshotFile, SnapshotError, writeSnapshot, writeSnapshotSync } from "./snapshot.ts";
 
@@ -173,9 +180,13 @@ class PersistenceEngine {
     return this.#server.log;
   }
 
-  /** Creates the data directory, loads what is on disk, opens the log, starts the save timer. */
+  /**
+   * Creates the data directory, removes what a crashed run left in it, loads what is on disk,
+   * opens the log, starts the save timer.
+   */
   async start(): Promise<void> {
     Deno.mkdirSync(this.#options.dir, { recursive: true });
+    removeStaleTempFiles(this.#options.dir, this.#log);
     const started = performance.now();
     const aofExists = exists(this.#aofPath);
     if (this.#options.appendonly && aofExists) {
