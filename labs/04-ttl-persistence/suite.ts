@@ -518,7 +518,7 @@ const keyspaceSteps: SuiteStep[] = [
   },
 ];
 
-/** Persistence commands that must not run inside a transaction. */
+/** SAVE and SHUTDOWN: refused inside a transaction, and SHUTDOWN's flags. */
 const persistenceSteps: SuiteStep[] = [
   {
     name: "SAVE inside MULTI is refused while queueing, and EXEC then discards the transaction",
@@ -530,6 +530,33 @@ const persistenceSteps: SuiteStep[] = [
       await c.expect("+OK\r\n+QUEUED\r\n" + err("Command not allowed inside a transaction"));
       await c.send(command("EXEC") + command("GET", key));
       await c.expect("-EXECABORT Transaction discarded because of previous errors.\r\n$-1\r\n");
+    },
+  },
+  {
+    name: "SHUTDOWN inside MULTI is refused while queueing; the server keeps running",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("MULTI") + command("SHUTDOWN", "NOSAVE") + command("EXEC"));
+      await c.expect(
+        "+OK\r\n" + err("Command not allowed inside a transaction") +
+          "-EXECABORT Transaction discarded because of previous errors.\r\n",
+      );
+      await check(c, ["PING"], "+PONG\r\n");
+    },
+  },
+  {
+    name: "SHUTDOWN's flags: a bad word or combination is a syntax error; ABORT with none running",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      // Each of these is refused before anything is stopped.
+      await check(c, ["SHUTDOWN", "NOSAVE", "SAVE"], SYNTAX);
+      await check(c, ["SHUTDOWN", "soon"], SYNTAX);
+      await check(c, ["SHUTDOWN", "ABORT", "NOW"], SYNTAX);
+      await check(c, ["SHUTDOWN", "NOSAVE", "ABORT"], SYNTAX);
+      await check(c, ["SHUTDOWN", "abort"], err("No shutdown in progress."));
+      await check(c, ["PING"], "+PONG\r\n");
     },
   },
 ];

@@ -26,6 +26,15 @@ export interface RunningServer extends AsyncDisposable {
   readonly port: number;
   /** Everything the server has written to stderr (its log) so far. */
   log(): string;
+  /**
+   * Waits until the log matches `pattern`, such as a line the server writes when something it
+   * was asked to do has happened.
+   *
+   * @returns The match, or `null` if the process ended or `timeoutMs` passed first.
+   */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray | null>;
+  /** Resolves with the exit status once the process has ended, however it was stopped. */
+  readonly exited: Promise<Deno.CommandStatus>;
   /** Stops the server (SIGTERM, then SIGKILL if it lingers) and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -135,6 +144,8 @@ function wrap(
     host,
     port,
     log: () => stderr.text,
+    waitForLog: (pattern, timeoutMs = READY_TIMEOUT_MS) => stderr.waitFor(pattern, timeoutMs),
+    exited: child.status,
     stop,
     [Symbol.asyncDispose]: stop,
   };

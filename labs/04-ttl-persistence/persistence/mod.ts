@@ -35,6 +35,7 @@ import { err, ErrorReply, OK, type Reply, SimpleString } from "../../../shared/r
 import type { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
 import type { CommandSpec } from "../../../shared/server/command_table.ts";
 import type { ServerState } from "../../../shared/server/server_state.ts";
+import type { ShutdownRequest } from "../../02-threaded/shutdown.ts";
 import { ClientState, type Session } from "../../../shared/server/session.ts";
 import type { Entry, ExpiringKeyspace } from "../keyspace.ts";
 import {
@@ -87,8 +88,14 @@ export interface Persistence {
   propagate(args: string[], sentBy?: RequestDecoder): void;
   /** Awaited before replies are written; with `appendfsync always`, until the log is on disk. */
   beforeWrite(): Promise<void> | undefined;
-  /** At shutdown: flush and fsync the log, write the final snapshot. */
-  shutdown(): Promise<void>;
+  /**
+   * Before the server stops, while clients are still served: fsync the log and write the final
+   * snapshot (`request.save` and `request.force` are `SHUTDOWN`'s flags). `false` means something
+   * could not be written and the server must keep running; the log says why.
+   */
+  shutdown(request?: ShutdownRequest): Promise<boolean>;
+  /** After the clients are gone: stop the save timer, write the log's last bytes, close it. */
+  close(): Promise<void>;
 }
 
 /** What tests may change; the server never passes these. */
@@ -129,7 +136,8 @@ export async function openPersistence(
     commands: engine.commands(),
     propagate: (args, sentBy) => engine.propagate(args, sentBy),
     beforeWrite: () => engine.beforeWrite(),
-    shutdown: () => engine.shutdown(),
+    shutdown: (request) => engine.shutdown(request),
+    close: () => engine.close(),
   };
 }
 
@@ -228,21 +236,63 @@ class PersistenceEngine {
     return this.#aof?.beforeWrite();
   }
 
-  async shutdown(): Promise<void> {
-    clearInterval(this.#cron);
-    this.#bgsaveScheduled = this.#rewriteScheduled = false;
+  /**
+   * Redis's `finishShutdown()`: what must be on disk before the server may exit. Nothing is
+   * closed here, so after a failure everything goes on as before: the log stays open, the save
+   * points keep firing, and a later shutdown tries again.
+   */
+  async shutdown(request: ShutdownRequest = {}): Promise<boolean> {
     // Let a background job finish rather than leave a half-written temporary file behind.
     await this.#bgsave?.job;
     await this.#rewrite?.job;
-    if (this.#aof !== null) {
-      await this.#aof.close();
-      this.#aof = null;
-      this.#log("Append only file fsynced and closed");
+    const force = request.force === true;
+    const aof = this.#aof;
+    if (aof !== null) {
+      this.#log("Calling fsync() on the AOF file.");
+      try {
+        const before = aof.lastError;
+        await aof.sync();
+        // A write() that fails here is recorded, not thrown (see aof.ts); a new error is one.
+        if (aof.lastError !== null && aof.lastError !== before) throw aof.lastError;
+      } catch (error) {
+        this.#log(`Fail to fsync the AOF file: ${error}.`);
+        // Redis 7 only warns here. We refuse: with the log on, the log is the data's only copy.
+        if (!force) return this.#cannotExit("Error trying to fsync the AOF, can't exit.");
+        this.#log("Error trying to fsync the AOF. Exit anyway.");
+      }
     }
     // Like Redis, a server configured to save snapshots saves one on the way out.
-    if (this.#options.save.length > 0) {
-      this.#log("Saving the final snapshot before exiting");
-      this.#saveNow();
+    const save = request.save === "save" ||
+      (request.save !== "nosave" && this.#options.save.length > 0);
+    if (save) {
+      this.#log("Saving the final snapshot before exiting.");
+      try {
+        this.#saveNow();
+      } catch (error) {
+        this.#log(`Failed saving the snapshot ${this.#snapshotPath}: ${error}`);
+        if (!force) return this.#cannotExit("Error trying to save the DB, can't exit.");
+        this.#log("Error trying to save the DB. Exit anyway.");
+      }
+    }
+    return true;
+  }
+
+  #cannotExit(line: string): false {
+    this.#log(line);
+    return false;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#cron);
+    this.#bgsaveScheduled = this.#rewriteScheduled = false;
+    // A save point may have started a job since shutdown(): let it finish, as there.
+    await this.#bgsave?.job;
+    await this.#rewrite?.job;
+    if (this.#aof !== null) {
+      const aof = this.#aof;
+      this.#aof = null;
+      await aof.close();
+      this.#log("Append only file fsynced and closed");
     }
   }
 

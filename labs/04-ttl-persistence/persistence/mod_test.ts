@@ -69,6 +69,12 @@ async function open(
   return { server, db, persistence, lines, run };
 }
 
+/** What the server does on the way out: the final writes, which must succeed here, then close. */
+async function stop(persistence: Persistence): Promise<void> {
+  assert.equal(await persistence.shutdown(), true);
+  await persistence.close();
+}
+
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "persistence_test_" });
   try {
@@ -101,13 +107,13 @@ Deno.test("SAVE writes a snapshot that the next start loads", async () => {
     assert.equal(await a.run("SAVE"), "+OK\r\n");
     assert.equal(a.db.dirty, 0);
     const saved = entries(a.db);
-    await a.persistence.shutdown();
+    await stop(a.persistence);
 
     const b = await open(dir);
     assert.deepEqual(entries(b.db), saved);
     assert.equal(b.db.flagsOf("flagged"), 42);
     assert.match(b.lines.join("\n"), /Snapshot loaded: 5 keys/);
-    await b.persistence.shutdown();
+    await stop(b.persistence);
   });
 });
 
@@ -133,7 +139,7 @@ Deno.test("LASTSAVE, INFO persistence and CONFIG GET describe the state", async 
       { save: "3600 1 60 100", appendonly: "no", appendfsync: "everysec", dbfilename: "dump.cdb" },
     );
     assert.equal(s.server.config.match(["dir"])[0][1], await Deno.realPath(dir));
-    await s.persistence.shutdown();
+    await stop(s.persistence);
   });
 });
 
@@ -165,11 +171,11 @@ Deno.test("BGSAVE answers as Redis does and saves the moment it started", async 
     while (s.server.info.render(["persistence"]).includes("aof_rewrite_in_progress:1")) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    await s.persistence.shutdown();
+    await stop(s.persistence);
 
     const loaded = await open(dir);
     assert.deepEqual(entries(loaded.db), before);
-    await loaded.persistence.shutdown();
+    await stop(loaded.persistence);
   });
 });
 
@@ -186,7 +192,7 @@ Deno.test("save points start a BGSAVE after enough changes", async () => {
     }
     assert.ok(s.lines.includes("3 changes in 0 seconds. Saving..."), s.lines.join("\n"));
     assert.equal(s.db.dirty, 0);
-    await s.persistence.shutdown();
+    await stop(s.persistence);
     assert.match(s.lines.join("\n"), /Saving the final snapshot before exiting/);
   });
 });
@@ -202,7 +208,7 @@ Deno.test("the log alone restores everything, MULTI/EXEC included", async () => 
     a.persistence.propagate(["EXEC"]);
     await a.persistence.beforeWrite();
     const written = entries(a.db);
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["appendonly.aof"]);
 
     const b = await open(dir, { appendonly: true });
@@ -210,7 +216,7 @@ Deno.test("the log alone restores everything, MULTI/EXEC included", async () => 
     assert.equal(b.db.dirty, 0, "replaying is not a change");
     assert.match(b.lines.join("\n"), /Append only file replayed: \d+ commands/);
     const size = Deno.statSync(join(dir, "appendonly.aof")).size;
-    await b.persistence.shutdown();
+    await stop(b.persistence);
     assert.equal(Deno.statSync(join(dir, "appendonly.aof")).size, size, "replay appends nothing");
   });
 });
@@ -219,7 +225,7 @@ Deno.test("a torn last command is cut off with a warning", async () => {
   await withDir(async (dir) => {
     const a = await open(dir, { appendonly: true });
     await a.run("SET", "kept", "1");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     const path = join(dir, "appendonly.aof");
     const good = Deno.statSync(path).size;
     // The server died halfway through writing a command.
@@ -238,12 +244,12 @@ Deno.test("a torn last command is cut off with a warning", async () => {
     );
     assert.equal(Deno.statSync(path).size, good);
     await b.run("SET", "after", "repair");
-    await b.persistence.shutdown();
+    await stop(b.persistence);
 
     const c = await open(dir, { appendonly: true });
     assert.equal(c.db.get("after"), "repair");
     assert.equal(c.lines.some((l) => l.startsWith("!!! Warning")), false);
-    await c.persistence.shutdown();
+    await stop(c.persistence);
   });
 });
 
@@ -252,7 +258,7 @@ Deno.test("corruption in the middle of the log stops the start, naming file and 
     const a = await open(dir, { appendonly: true });
     await a.run("SET", "a", "1");
     await a.run("SET", "b", "2");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     const path = join(dir, "appendonly.aof");
     const bytes = Deno.readFileSync(path);
     bytes[27] = 0x21; // the '*' of the second command
@@ -290,7 +296,7 @@ Deno.test("a corrupt snapshot stops the start and is never overwritten", async (
     const a = await open(dir);
     await writeSome(a);
     await a.run("SAVE");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     const path = join(dir, "dump.cdb");
     const bytes = Deno.readFileSync(path);
     bytes[bytes.length - 20] ^= 0x40;
@@ -310,25 +316,25 @@ Deno.test("with appendonly on, the log wins over the snapshot; with no log yet, 
     await a.run("SET", "from", "snapshot");
     await a.run("SET", "ttl", "x", "PXAT", String(NOW + 5000));
     await a.run("SAVE");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
 
     // No log yet: the snapshot is loaded and becomes the start of the new log.
     const b = await open(dir, { appendonly: true });
     assert.equal(b.db.get("from"), "snapshot");
     assert.match(b.lines.join("\n"), /Append only file .* created with 2 keys/);
     await b.run("SET", "from", "log");
-    await b.persistence.shutdown();
+    await stop(b.persistence);
 
     // Both exist: only the log is loaded.
     const c = await open(dir, { appendonly: true });
     assert.equal(c.db.get("from"), "log");
     assert.equal(c.db.expiresAt("ttl"), NOW + 5000);
-    await c.persistence.shutdown();
+    await stop(c.persistence);
 
     // Log off: the snapshot, as it was.
     const d = await open(dir);
     assert.equal(d.db.get("from"), "snapshot");
-    await d.persistence.shutdown();
+    await stop(d.persistence);
   });
 });
 
@@ -359,7 +365,7 @@ Deno.test("BGREWRITEAOF compacts the log and keeps flags and expiry", async () =
     while (a.server.info.render(["persistence"]).includes("rdb_bgsave_in_progress:1")) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     const text = new TextDecoder().decode(Deno.readFileSync(path));
     assert.match(text, /\$7\r\nMCFLAGS\r\n\$7\r\nflagged\r\n\$2\r\n42\r\n/);
     assert.match(text, /\$4\r\nPXAT\r\n\$13\r\n1800000060000\r\n/);
@@ -367,6 +373,6 @@ Deno.test("BGREWRITEAOF compacts the log and keeps flags and expiry", async () =
     Deno.removeSync(join(dir, "dump.cdb"));
     const b = await open(dir, { appendonly: true });
     assert.deepEqual(entries(b.db), written);
-    await b.persistence.shutdown();
+    await stop(b.persistence);
   });
 });
