@@ -14,8 +14,9 @@
  * background    active expiry, `hz` ticks a second                                   (expiry.ts)
  * persistence   snapshot and log, loaded before the first client                     (persistence/)
  * memcached     a second protocol on the same keyspace                               (memcache/)
- * shutdown      SIGTERM or SHUTDOWN: final save first, refused if it fails    (shutdown_command.ts)
+ * shutdown      SIGTERM or SHUTDOWN: the final save first, or keep running          (shutdown_command.ts)
  * hooks         beforeWrite: with `appendfsync always`, replies wait for the disk
+ *               execute: with --maxmemory, MULTI and EXEC check memory              (memory_gate.ts)
  * ```
  *
  * @module
@@ -33,6 +34,7 @@ import { Evictor } from "./eviction.ts";
 import { ActiveExpiry } from "./expiry.ts";
 import { ExpiringKeyspace } from "./keyspace.ts";
 import { memcacheLogCommands, type MemcacheServer, startMemcacheServer } from "./memcache/mod.ts";
+import { memoryGate } from "./memory_gate.ts";
 import { openPersistence } from "./persistence/mod.ts";
 import { shutdownCommand } from "./shutdown_command.ts";
 import { WritePath } from "./writes.ts";
@@ -165,6 +167,8 @@ async function main(): Promise<void> {
 
   let memcache: MemcacheServer | null = null;
   const hooks: ServerHooks = { beforeWrite: persistence.beforeWrite, shutdown };
+  // With a memory bound, transactions are checked before queueing and before EXEC.
+  if (options.maxmemory > 0) hooks.execute = memoryGate(evictor);
   try {
     if (options.memcachePort !== null) {
       memcache = startMemcacheServer({

@@ -6,6 +6,7 @@
  *
  * ```
  * before:  over --maxmemory?  evict by the policy; still over and the command adds data?  -OOM
+ *          (not inside EXEC: a transaction is checked whole, before it runs; see memory_gate.ts)
  * run:     the command's own handler, unchanged
  * after:   did it change the keyspace?  log it, with relative times made absolute (propagate.ts)
  * ```
@@ -35,7 +36,7 @@ import type {
   CommandTable,
 } from "../../shared/server/command_table.ts";
 import type { Session } from "../../shared/server/session.ts";
-import { NEVER_DENIED } from "./commands.ts";
+import { refusedWhenFull } from "./commands.ts";
 import { type Evictor, OOM_ERROR } from "./eviction.ts";
 import type { ExpiringKeyspace } from "./keyspace.ts";
 import { type KeyState, type LogRewrite, logRewriteFor } from "./propagate.ts";
@@ -111,7 +112,7 @@ export class WritePath {
       if (spec.handler === undefined || this.#wrapped.has(spec)) continue;
       let handler: CommandHandler;
       if (spec.name === "exec") handler = this.#aroundExec(spec.handler);
-      else if (spec.flags.includes("write")) handler = this.#around(spec.name, spec.handler);
+      else if (spec.flags.includes("write")) handler = this.#around(spec, spec.handler);
       else continue;
       const wrapped: CommandSpec = { ...spec, handler };
       this.#wrapped.add(wrapped);
@@ -142,13 +143,18 @@ export class WritePath {
     this.#transaction = "none";
   }
 
-  #around(name: string, handler: CommandHandler): CommandHandler {
-    const mayBeDenied = !NEVER_DENIED.has(name);
-    const rewrite = logRewriteFor(name);
+  #around(spec: CommandSpec, handler: CommandHandler): CommandHandler {
+    const mayBeDenied = refusedWhenFull(spec);
+    const rewrite = logRewriteFor(spec.name);
     return (session: Session, args: string[]): Reply | Promise<Reply> => {
       const db = this.#db;
       if (this.#propagate === null) return handler(session, args); // still loading
-      if (this.#evictor !== null && !this.#evictor.performEvictions() && mayBeDenied) {
+      // Inside EXEC, no check: Redis checks memory once, before EXEC runs its queue, and never
+      // refuses half a transaction (memory_gate.ts does that check for lab 4).
+      if (
+        this.#evictor !== null && this.#transaction === "none" &&
+        !this.#evictor.performEvictions() && mayBeDenied
+      ) {
         return OOM_ERROR;
       }
       const before = this.#changes;
