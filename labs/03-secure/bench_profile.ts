@@ -40,6 +40,8 @@ export async function startLab3BehindTunnel(): Promise<RunningServer> {
     host,
     port: Number(port),
     log: () => server.log(),
+    waitForLog: (pattern, timeoutMs) => server.waitForLog(pattern, timeoutMs),
+    exited: server.exited,
     stop,
     [Symbol.asyncDispose]: stop,
   };
