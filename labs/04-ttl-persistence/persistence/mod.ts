@@ -16,7 +16,9 @@
  * const persistence = await openPersistence(server, db, options);  // load, then start
  * ... every write command that changed the keyspace:  persistence.propagate(args)
  * ... before a batch of replies is sent:              await persistence.beforeWrite()
- * ... on exit:                                        await persistence.shutdown()
+ * ... asked to stop, clients still served:           await persistence.shutdown(request)
+ *                                                     (false: it could not save; keep running)
+ * ... once the clients are gone:                      await persistence.close()
  * ```
  *
  * **Which file wins at start-up.** With `--appendonly yes` and a log present, only the log is
