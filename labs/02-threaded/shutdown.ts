@@ -93,11 +93,6 @@ export class Shutdown {
     return this;
   }
 
-  /** Whether the server is stopping (the prepare steps succeeded). */
-  get done(): boolean {
-    return this.#done;
-  }
-
   /**
    * Asks the server to stop: runs the prepare steps, then, if every one succeeded, the stop
    * actions. A request made while another is being prepared gets that one's outcome.

@@ -24,8 +24,8 @@ import type { Shutdown, ShutdownRequest } from "../02-threaded/shutdown.ts";
 const SYNTAX_ERROR = err("syntax error");
 
 /**
- * Reads SHUTDOWN's flags, as Redis's `shutdownCommand()` does: any order, any case, each known
- * word at most meaningful once; `NOSAVE` with `SAVE`, or `ABORT` with anything, is a syntax error.
+ * Reads SHUTDOWN's flags, as Redis's `shutdownCommand()` does: any order, any case, repeats
+ * allowed; `NOSAVE` with `SAVE`, `ABORT` with any other flag, or an unknown word is a syntax error.
  *
  * @param args The command and its arguments.
  * @returns The request, `"abort"`, or `null` for a syntax error.
@@ -33,7 +33,7 @@ const SYNTAX_ERROR = err("syntax error");
 export function parseShutdownArgs(args: readonly string[]): ShutdownRequest | "abort" | null {
   const request: ShutdownRequest = {};
   let abort = false;
-  let other = false;
+  let now = false;
   for (const word of args.slice(1)) {
     switch (word.toLowerCase()) {
       case "nosave":
@@ -45,7 +45,7 @@ export function parseShutdownArgs(args: readonly string[]): ShutdownRequest | "a
         request.save = "save";
         break;
       case "now":
-        other = true;
+        now = true;
         break;
       case "force":
         request.force = true;
@@ -57,7 +57,7 @@ export function parseShutdownArgs(args: readonly string[]): ShutdownRequest | "a
         return null;
     }
   }
-  if (abort) return request.save === undefined && !request.force && !other ? "abort" : null;
+  if (abort) return request.save === undefined && !request.force && !now ? "abort" : null;
   return request;
 }
 
