@@ -21,7 +21,6 @@
  */
 
 import type { Reply } from "../../shared/resp/reply.ts";
-import { onShutdownSignal } from "../../shared/server/cli.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
 import { formatAddr, type Peer } from "../../shared/server/connection.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
@@ -31,6 +30,7 @@ import type { Session } from "../../shared/server/session.ts";
 import { type Lab2Options, parseLab2Args } from "./cli.ts";
 import { lab2Commands } from "./commands.ts";
 import { serveClient } from "./connection.ts";
+import { Shutdown } from "./shutdown.ts";
 import { dispatch, transactionCommands } from "./transaction.ts";
 import { WatchedKeyspace } from "./watched_keyspace.ts";
 
@@ -81,11 +81,17 @@ export interface ServerHooks {
   beforeWrite?: () => Promise<void> | undefined;
   /** Prints the ready line; `listening on HOST:PORT` on stdout by default. */
   onListening?: (address: { host: string; port: number }) => void;
+  /**
+   * How the server stops: a signal or lab 4's `SHUTDOWN` asks it, and lab 4's final save may
+   * refuse (see `shutdown.ts`). By default, one with no prepare steps: the first signal stops.
+   */
+  shutdown?: Shutdown;
 }
 
 /**
- * Runs lab 2's server on a listener until SIGINT or SIGTERM, then closes every connection and
- * returns once each client's task has finished.
+ * Runs lab 2's server on a listener until SIGINT or SIGTERM (or whatever else asks
+ * `hooks.shutdown`, and is not refused), then closes every connection and returns once each
+ * client's task has finished.
  *
  * @param server The server's state: command table, keyspace, registries.
  * @param listener Where clients connect (`Deno.listen`, or `Deno.listenTls` for lab 3's TLS mode).
@@ -130,13 +136,15 @@ export async function runServer(
     }, Math.min(1000, Math.max(100, timeoutMs / 4)))
     : undefined;
 
-  onShutdownSignal(server.log, () => {
+  const shutdown = hooks.shutdown ?? new Shutdown(server.log);
+  shutdown.onStop(() => {
     stopping = true;
     clearInterval(sweep);
     listener.close();
     for (const transport of open.values()) closeQuietly(transport);
     for (const conn of upgrading) closeQuietly(conn);
   });
+  shutdown.listenForSignals();
   (hooks.onListening ?? printReady)(server.address);
 
   const serve = async (conn: Deno.Conn): Promise<void> => {

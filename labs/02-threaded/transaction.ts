@@ -88,6 +88,54 @@ export function endTransaction(session: Session): void {
   if (tx !== undefined) reset(session, tx);
 }
 
+/**
+ * Whether a client is inside `MULTI`, its commands being queued.
+ *
+ * @param session The client.
+ * @returns `true` between `MULTI` and `EXEC` or `DISCARD`.
+ */
+export function inMulti(session: Session): boolean {
+  return (transactions.get(session.client)?.queue ?? null) !== null;
+}
+
+/**
+ * The commands a client has queued since `MULTI`, for a check that must look at all of them
+ * before `EXEC` runs any (lab 4: is one of them refused when memory is full?).
+ *
+ * @param session The client.
+ * @returns The queue; empty outside `MULTI`.
+ */
+export function queuedCommands(session: Session): readonly string[][] {
+  return transactions.get(session.client)?.queue ?? [];
+}
+
+/**
+ * Refuses a command while queueing, for a reason a later lab decides (lab 4: memory is full):
+ * the client gets `reply`, and `EXEC` will abort the transaction, as Redis's `flagTransaction()`.
+ *
+ * @param session The client, inside `MULTI`.
+ * @param reply The error to answer.
+ * @returns `reply`.
+ */
+export function refuseQueued(session: Session, reply: ErrorReply): ErrorReply {
+  const tx = transactionOf(session.client);
+  if (tx.queue !== null) tx.failed = true;
+  return reply;
+}
+
+/**
+ * Discards a transaction at `EXEC` for a reason found only then (lab 4: memory is full now),
+ * with Redis's `-EXECABORT Transaction discarded because of: <reason>`.
+ *
+ * @param session The client, inside `MULTI`.
+ * @param reason The error that stops it, such as the OOM error.
+ * @returns The reply for `EXEC`.
+ */
+export function abortExec(session: Session, reason: ErrorReply): ErrorReply {
+  reset(session, transactionOf(session.client));
+  return new ErrorReply(`EXECABORT Transaction discarded because of: ${reason.message}`);
+}
+
 /** Commands that run at once even inside MULTI: those that control the transaction itself. */
 const RUN_IMMEDIATELY = new Set(["multi", "exec", "discard", "watch", "quit", "reset"]);
 

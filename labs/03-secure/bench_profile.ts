@@ -41,6 +41,7 @@ export async function startLab3BehindTunnel(): Promise<RunningServer> {
     port: Number(port),
     log: () => server.log(),
     output: () => server.output(),
+    waitForLog: (pattern, timeoutMs) => server.waitForLog(pattern, timeoutMs),
     stop,
     kill: async (signal) => {
       await tunnel.close();

@@ -416,3 +416,15 @@ export const NEVER_DENIED: ReadonlySet<string> = new Set([
   "flushdb",
   "flushall",
 ]);
+
+/**
+ * Whether a command is refused when memory is full and nothing can be evicted: Redis's `denyoom`
+ * flag, which lab 4's table derives from `write` and {@link NEVER_DENIED}.
+ *
+ * @param spec The command.
+ * @returns `true` for a write that may add data, such as SET or APPEND.
+ */
+export function refusedWhenFull(spec: CommandSpec): boolean {
+  return spec.flags.includes("denyoom") ||
+    (spec.flags.includes("write") && !NEVER_DENIED.has(spec.name));
+}

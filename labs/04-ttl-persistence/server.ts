@@ -14,7 +14,9 @@
  * background    active expiry, `hz` ticks a second                                   (expiry.ts)
  * persistence   snapshot and log, loaded before the first client                     (persistence/)
  * memcached     a second protocol on the same keyspace                               (memcache/)
+ * shutdown      SIGTERM or SHUTDOWN: the final save first, or keep running          (shutdown_command.ts)
  * hooks         beforeWrite: with `appendfsync always`, replies wait for the disk
+ *               execute: MULTI and EXEC check memory and persistence              (transaction_gate.ts)
  * ```
  *
  * @module
@@ -24,6 +26,7 @@ import type { CommandTable } from "../../shared/server/command_table.ts";
 import { type InfoFields } from "../../shared/server/info.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import { lab2CommandTable, runServer, type ServerHooks } from "../02-threaded/server.ts";
+import { Shutdown } from "../02-threaded/shutdown.ts";
 import { systemClock } from "./clock.ts";
 import { type Lab4Options, parseLab4Args } from "./cli.ts";
 import { expiringDb, lab4Commands } from "./commands.ts";
@@ -31,7 +34,9 @@ import { Evictor } from "./eviction.ts";
 import { ActiveExpiry } from "./expiry.ts";
 import { ExpiringKeyspace } from "./keyspace.ts";
 import { memcacheLogCommands, type MemcacheServer, startMemcacheServer } from "./memcache/mod.ts";
+import { transactionGate } from "./transaction_gate.ts";
 import { openPersistence } from "./persistence/mod.ts";
+import { shutdownCommand } from "./shutdown_command.ts";
 import { WritePath } from "./writes.ts";
 
 /**
@@ -124,7 +129,10 @@ function describe(server: ServerState, { db, expiry, evictor }: Lab4Parts): void
     });
 }
 
-/** Runs lab 4's server until SIGINT or SIGTERM, then saves what persistence must save. */
+/**
+ * Runs lab 4's server until SIGINT, SIGTERM or `SHUTDOWN`, and stops only once persistence has
+ * saved what it must: if it cannot, the server logs why and keeps running.
+ */
 async function main(): Promise<void> {
   const options = parseLab4Args(Deno.args);
   const db = new ExpiringKeyspace(systemClock);
@@ -149,11 +157,25 @@ async function main(): Promise<void> {
   }
   commands.registerAll(persistence.commands);
   writes.wrap(commands);
+  // A signal and SHUTDOWN take one path: the final save first, with every client still served;
+  // only if it succeeds do the listeners and connections close.
+  const shutdown = new Shutdown(server.log);
+  shutdown.prepareWith((request) => persistence.shutdown(request));
+  commands.register(shutdownCommand(shutdown));
   writes.start(persistence);
   expiry.start();
 
   let memcache: MemcacheServer | null = null;
-  const hooks: ServerHooks = { beforeWrite: persistence.beforeWrite };
+  const hooks: ServerHooks = { beforeWrite: persistence.beforeWrite, shutdown };
+  // Transactions are checked before queueing and before EXEC: memory, and whether persistence
+  // is failing.
+  const { appendonly, save } = options.persistence;
+  if (options.maxmemory > 0 || appendonly || save.length > 0) {
+    hooks.execute = transactionGate({
+      evictor: options.maxmemory > 0 ? evictor : null,
+      writeDenied: () => persistence.writeDenied(),
+    });
+  }
   try {
     if (options.memcachePort !== null) {
       memcache = startMemcacheServer({
@@ -173,7 +195,7 @@ async function main(): Promise<void> {
   } catch (error) {
     console.error(`Cannot start: ${error instanceof Error ? error.message : error}`);
     await memcache?.close();
-    await persistence.shutdown();
+    await persistence.close();
     expiry.stop();
     Deno.exit(1);
   }
@@ -184,12 +206,22 @@ async function main(): Promise<void> {
     }
   };
 
+  // In the same step as the RESP connections: no memcached client writes after the final save.
+  shutdown.onStop(() => {
+    expiry.stop();
+    void memcache?.close();
+  });
+
   const listener = Deno.listen({ hostname: options.host, port: options.port });
   await runServer(server, listener, { ...options, hooks });
-  // Clients are gone. Stop the background work, then let persistence write its last words.
-  expiry.stop();
+  // Clients are gone and the final save is on disk: close the log.
   await memcache?.close();
-  await persistence.shutdown();
+  try {
+    await persistence.close();
+  } catch (error) {
+    console.error(`Cannot close the append only file: ${error}`);
+    Deno.exit(1);
+  }
 }
 
 /**

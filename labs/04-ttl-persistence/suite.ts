@@ -526,10 +526,54 @@ const keyspaceSteps: SuiteStep[] = [
   },
 ];
 
+/** SAVE and SHUTDOWN: refused inside a transaction, and SHUTDOWN's flags. */
+const persistenceSteps: SuiteStep[] = [
+  {
+    name: "SAVE inside MULTI is refused while queueing, and EXEC then discards the transaction",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("MULTI") + command("SET", key, "v") + command("SAVE"));
+      await c.expect("+OK\r\n+QUEUED\r\n" + err("Command not allowed inside a transaction"));
+      await c.send(command("EXEC") + command("GET", key));
+      await c.expect("-EXECABORT Transaction discarded because of previous errors.\r\n$-1\r\n");
+    },
+  },
+  {
+    name: "SHUTDOWN inside MULTI is refused while queueing; the server keeps running",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("MULTI") + command("SHUTDOWN", "NOSAVE") + command("EXEC"));
+      await c.expect(
+        "+OK\r\n" + err("Command not allowed inside a transaction") +
+          "-EXECABORT Transaction discarded because of previous errors.\r\n",
+      );
+      await check(c, ["PING"], "+PONG\r\n");
+    },
+  },
+  {
+    name: "SHUTDOWN's flags: a bad word or combination is a syntax error; ABORT with none running",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      // Each of these is refused before anything is stopped.
+      await check(c, ["SHUTDOWN", "NOSAVE", "SAVE"], SYNTAX);
+      await check(c, ["SHUTDOWN", "soon"], SYNTAX);
+      await check(c, ["SHUTDOWN", "ABORT", "NOW"], SYNTAX);
+      await check(c, ["SHUTDOWN", "NOSAVE", "ABORT"], SYNTAX);
+      await check(c, ["SHUTDOWN", "abort"], err("No shutdown in progress."));
+      await check(c, ["PING"], "+PONG\r\n");
+    },
+  },
+];
+
 /** The steps of lab 4: lab 2's regressions first, then expiry, in lesson order. */
 export const lab4Steps: readonly SuiteStep[] = [
   ...lab2Steps,
   ...setSteps,
   ...expireSteps,
   ...keyspaceSteps,
+  ...persistenceSteps,
 ];

@@ -7,6 +7,8 @@
  * ```
  * before:  persistence failing?  -MISCONF (PING too, as Redis answers it, so health checks see it)
  *          over --maxmemory?  evict by the policy; still over and the command adds data?  -OOM
+ *          (neither inside EXEC: a transaction is checked whole, before it runs; see
+ *          transaction_gate.ts)
  * run:     the command's own handler, unchanged
  * after:   did it change the keyspace?  log it, with relative times made absolute (propagate.ts)
  * ```
@@ -36,7 +38,7 @@ import type {
   CommandTable,
 } from "../../shared/server/command_table.ts";
 import type { Session } from "../../shared/server/session.ts";
-import { NEVER_DENIED } from "./commands.ts";
+import { refusedWhenFull } from "./commands.ts";
 import { type Evictor, OOM_ERROR } from "./eviction.ts";
 import type { ExpiringKeyspace } from "./keyspace.ts";
 import { type KeyState, type LogRewrite, logRewriteFor } from "./propagate.ts";
@@ -122,7 +124,7 @@ export class WritePath {
       if (spec.handler === undefined || this.#wrapped.has(spec)) continue;
       let handler: CommandHandler;
       if (spec.name === "exec") handler = this.#aroundExec(spec.handler);
-      else if (spec.flags.includes("write")) handler = this.#around(spec.name, spec.handler);
+      else if (spec.flags.includes("write")) handler = this.#around(spec, spec.handler);
       else if (spec.name === "ping") handler = this.#refusedWhileFailing(spec.handler);
       else continue;
       const wrapped: CommandSpec = { ...spec, handler };
@@ -160,16 +162,20 @@ export class WritePath {
       this.#writeDenied() ?? handler(session, args);
   }
 
-  #around(name: string, handler: CommandHandler): CommandHandler {
-    const mayBeDenied = !NEVER_DENIED.has(name);
-    const rewrite = logRewriteFor(name);
+  #around(spec: CommandSpec, handler: CommandHandler): CommandHandler {
+    const mayBeDenied = refusedWhenFull(spec);
+    const rewrite = logRewriteFor(spec.name);
     return (session: Session, args: string[]): Reply | Promise<Reply> => {
       const db = this.#db;
       if (this.#propagate === null) return handler(session, args); // still loading
-      const denied = this.#writeDenied();
-      if (denied !== null) return denied;
-      if (this.#evictor !== null && !this.#evictor.performEvictions() && mayBeDenied) {
-        return OOM_ERROR;
+      // Inside EXEC, no check: Redis checks once, before EXEC runs its queue, and never refuses
+      // half a transaction (transaction_gate.ts does that check for lab 4).
+      if (this.#transaction === "none") {
+        const denied = this.#writeDenied();
+        if (denied !== null) return denied;
+        if (this.#evictor !== null && !this.#evictor.performEvictions() && mayBeDenied) {
+          return OOM_ERROR;
+        }
       }
       const before = this.#changes;
       const removed = db.expiredKeys + db.evictedKeys;

@@ -31,7 +31,8 @@ export type CommandFlag =
   | "noscript"
   // Adds data, so it is refused when memory is full (lab 4's maxmemory), as in Redis.
   | "denyoom"
-  // Cannot be queued in MULTI: its handler may await, which would break EXEC's isolation.
+  // Cannot be queued in MULTI: Redis refuses it there (SAVE, SHUTDOWN), or its handler may await,
+  // which would break EXEC's isolation.
   | "no-multi";
 
 /**

@@ -28,6 +28,13 @@ export interface RunningServer extends AsyncDisposable {
   log(): string;
   /** Everything the server has written to stdout so far (`listening on …` and the like). */
   output(): string;
+  /**
+   * Waits until the log matches `pattern`, such as a line the server writes when something it
+   * was asked to do has happened.
+   *
+   * @returns The match, or `null` if the process ended or `timeoutMs` passed first.
+   */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray | null>;
   /** Stops the server (SIGTERM, then SIGKILL if it lingers) and waits for it to exit. */
   stop(): Promise<void>;
   /** Sends a signal, such as `SIGKILL` for a crash test, and waits for the process to exit. */
@@ -155,6 +162,7 @@ function wrap(
     port,
     log: () => stderr.text,
     output: () => stdout.text,
+    waitForLog: (pattern, timeoutMs = READY_TIMEOUT_MS) => stderr.waitFor(pattern, timeoutMs),
     stop,
     kill,
     exited,

@@ -257,9 +257,15 @@ function parseStorage(
   return request;
 }
 
-/** `delete <key> [0] [noreply]`: the `0` is a relic of a removed "hold time" argument. */
-function parseDelete(words: string[], ntokens: number, noreply: boolean): Request {
+/**
+ * `delete <key> [0] [noreply]`: the `0` is a relic of a removed "hold time" argument.
+ *
+ * memcached looks for `noreply` only when there is a word after the key, so `delete noreply`
+ * deletes the key named "noreply" and answers; `delete noreply noreply` deletes it silently.
+ */
+function parseDelete(words: string[], ntokens: number, lastIsNoreply: boolean): Request {
   if (ntokens < 3 || ntokens > 5) return ERROR;
+  const noreply = ntokens > 3 && lastIsNoreply;
   if (ntokens > 3) {
     const holdIsZero = words[2] === "0";
     const valid = (ntokens === 4 && (holdIsZero || noreply)) ||

@@ -230,6 +230,20 @@ export const memcacheSteps: readonly McStep[] = [
     },
   },
   {
+    name: "delete noreply deletes the key named noreply and answers; a second noreply silences it",
+    memcached: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      // The key must be the word itself, so this step shares the key "noreply" with nothing else.
+      await set(c, "noreply", "v");
+      await c.send("delete noreply\r\ndelete noreply\r\n");
+      await c.expect("DELETED\r\nNOT_FOUND\r\n");
+      await set(c, "noreply", "v");
+      await c.send("delete noreply noreply\r\nget noreply\r\ndelete noreply 0\r\n");
+      await c.expect("END\r\nNOT_FOUND\r\n");
+    },
+  },
+  {
     name: "incr and decr count in unsigned 64 bits: incr wraps around, decr stops at 0",
     memcached: true,
     async run(ctx) {

@@ -313,14 +313,17 @@ export class AppendOnlyLog {
 
   /**
    * Flushes and fsyncs, then closes the file and stops the timer. If the flush or the fsync fails,
-   * the log stays open (and keeps retrying) and the error is thrown: the caller must not exit as
-   * if the data were safe.
+   * the file is closed all the same and the error is thrown. Whether the server may exit is
+   * decided before, by a {@link sync} that succeeds (see `mod.ts`'s `shutdown()`).
    */
   async close(): Promise<void> {
-    await this.#backgroundSync;
-    await this.sync();
     clearInterval(this.#timer);
-    this.#file.close();
+    await this.#backgroundSync;
+    try {
+      await this.sync();
+    } finally {
+      this.#file.close();
+    }
   }
 
   /**

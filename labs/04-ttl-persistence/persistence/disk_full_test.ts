@@ -101,7 +101,11 @@ Deno.test({
         await using server = await start(dir, "everysec");
         await using a = await RawClient.connect(server.addr);
         await using b = await RawClient.connect(server.addr);
+        await using queued = await RawClient.connect(server.addr);
         for (const key of KEYS) assert.equal(await call(a, "SET", key, key), "OK");
+        // A transaction queued before the disk fills is refused whole at EXEC, not run halfway.
+        assert.equal(await call(queued, "MULTI"), "OK");
+        assert.equal(await call(queued, "SET", "tx", "1"), "QUEUED");
         const filler = fillDisk(dir);
 
         await a.sendCommand("SET", "big", BIG);
@@ -111,6 +115,18 @@ Deno.test({
         await b.send("*1\r\n$4\r\nPING\r\n");
         await b.expect("-MISCONF Errors writing to the AOF file: No space left on device\r\n");
         assert.equal(await call(b, "GET", "k3"), "k3", "reads are served");
+        await queued.send("*1\r\n$4\r\nEXEC\r\n");
+        await queued.expect(
+          "-EXECABORT Transaction discarded because of: MISCONF Errors writing to the AOF file: " +
+            "No space left on device\r\n",
+        );
+        // Inside MULTI, a write is refused while it is queued, and EXEC then aborts.
+        assert.equal(await call(b, "MULTI"), "OK");
+        await b.send("*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n");
+        await b.expect("-MISCONF Errors writing to the AOF file: No space left on device\r\n");
+        assert.equal(await call(b, "GET", "k3"), "QUEUED");
+        await b.send("*1\r\n$4\r\nEXEC\r\n");
+        await b.expect("-EXECABORT Transaction discarded because of previous errors.\r\n");
         assert.match(String(await call(b, "INFO", "persistence")), /aof_last_write_status:err/);
         assert.match(
           server.log(),
@@ -129,6 +145,7 @@ Deno.test({
       for (const key of KEYS) assert.equal(await call(c, "GET", key), key);
       assert.equal(await call(c, "GET", "big"), BIG);
       assert.equal(await call(c, "GET", "x"), "1");
+      assert.equal(await call(c, "GET", "tx"), null, "the aborted transaction wrote nothing");
       assert.doesNotMatch(again.log(), /Warning|Bad file format/);
     }),
 });

@@ -79,6 +79,38 @@ export function tempPath(dir: string, kind: string, extension: string): string {
   return join(dir, `temp-${kind}-${Deno.pid}.${extension}`);
 }
 
+/** The names {@link tempPath} makes: `temp-<kind>-<pid>.<extension>`, and nothing else. */
+const TEMP_NAME = /^temp-[a-z]+-\d+\.[a-z]+$/;
+
+/**
+ * Removes the temporary files a crashed run left in `dir`, and logs their names.
+ *
+ * A crash (or `kill -9`) in the middle of a save leaves its `temp-*` file behind; nothing will
+ * ever rename it, and each one can be as big as the whole data set. Only files whose names
+ * {@link tempPath} makes are touched, never one a person put there. Called before this server
+ * writes anything, so none of them is its own; and two servers never share a data directory
+ * (each would overwrite the other's snapshot), so none belongs to a save still running. Telling
+ * a live process's file apart by its id would need `/proc`, which Deno opens only with
+ * `--allow-all`.
+ *
+ * @param dir The data directory.
+ * @param log Writes the line that names what was removed.
+ * @returns The names of the files removed, sorted.
+ */
+export function removeStaleTempFiles(dir: string, log: (line: string) => void): string[] {
+  const removed: string[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.isFile || !TEMP_NAME.test(entry.name)) continue;
+    Deno.removeSync(join(dir, entry.name));
+    removed.push(entry.name);
+  }
+  if (removed.length > 0) {
+    removed.sort();
+    log(`Removed temporary files left by an earlier run in ${dir}: ${removed.join(", ")}`);
+  }
+  return removed;
+}
+
 /**
  * Removes a file if it is there; a temporary file left by a failed job is not worth an error.
  *

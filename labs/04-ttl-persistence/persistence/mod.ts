@@ -16,7 +16,9 @@
  * const persistence = await openPersistence(server, db, options);  // load, then start
  * ... every write command that changed the keyspace:  persistence.propagate(args)
  * ... before a batch of replies is sent:              await persistence.beforeWrite()
- * ... on exit:                                        await persistence.shutdown()
+ * ... asked to stop, clients still served:           await persistence.shutdown(request)
+ *                                                     (false: it could not save; keep running)
+ * ... once the clients are gone:                      await persistence.close()
  * ```
  *
  * **Which file wins at start-up.** With `--appendonly yes` and a log present, only the log is
@@ -36,6 +38,7 @@ import { err, ErrorReply, OK, type Reply, SimpleString } from "../../../shared/r
 import type { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
 import type { CommandSpec } from "../../../shared/server/command_table.ts";
 import type { ServerState } from "../../../shared/server/server_state.ts";
+import type { ShutdownRequest } from "../../02-threaded/shutdown.ts";
 import { ClientState, type Session } from "../../../shared/server/session.ts";
 import type { Entry, ExpiringKeyspace } from "../keyspace.ts";
 import {
@@ -47,7 +50,14 @@ import {
   type WrapLogFile,
   writeCompact,
 } from "./aof.ts";
-import { fsyncDir, fsyncDirSync, removeQuietly, tempPath, writeAllSync } from "./files.ts";
+import {
+  fsyncDir,
+  fsyncDirSync,
+  removeQuietly,
+  removeStaleTempFiles,
+  tempPath,
+  writeAllSync,
+} from "./files.ts";
 import { LogManifest, MissingLogError } from "./manifest.ts";
 import { PointInTime } from "./point_in_time.ts";
 import { loadSnapshotFile, SnapshotError, writeSnapshot, writeSnapshotSync } from "./snapshot.ts";
@@ -93,8 +103,14 @@ export interface Persistence {
    * failed, or, with save points, the last background save did); `null` when writes may go on.
    */
   writeDenied(): ErrorReply | null;
-  /** At shutdown: flush and fsync the log, write the final snapshot. */
-  shutdown(): Promise<void>;
+  /**
+   * Before the server stops, while clients are still served: fsync the log and write the final
+   * snapshot (`request.save` and `request.force` are `SHUTDOWN`'s flags). `false` means something
+   * could not be written and the server must keep running; the log says why.
+   */
+  shutdown(request?: ShutdownRequest): Promise<boolean>;
+  /** After the clients are gone: stop the save timer, write the log's last bytes, close it. */
+  close(): Promise<void>;
 }
 
 /** What tests may change; the server never passes these. */
@@ -151,7 +167,8 @@ export async function openPersistence(
     propagate: (args, sentBy) => engine.propagate(args, sentBy),
     beforeWrite: () => engine.beforeWrite(),
     writeDenied: () => engine.writeDenied(),
-    shutdown: () => engine.shutdown(),
+    shutdown: (request) => engine.shutdown(request),
+    close: () => engine.close(),
   };
 }
 
@@ -202,9 +219,13 @@ class PersistenceEngine {
     return this.#server.log;
   }
 
-  /** Creates the data directory, loads what is on disk, opens the log, starts the save timer. */
+  /**
+   * Creates the data directory, removes what a crashed run left in it, loads what is on disk,
+   * opens the log, starts the save timer.
+   */
   async start(): Promise<void> {
     Deno.mkdirSync(this.#options.dir, { recursive: true });
+    removeStaleTempFiles(this.#options.dir, this.#log);
     const started = performance.now();
     const aofExists = exists(this.#aofPath);
     const manifest = new LogManifest(this.#options.dir, this.#options.appendfilename);
@@ -268,21 +289,61 @@ class PersistenceEngine {
     return new ErrorReply(`MISCONF Errors writing to the AOF file: ${describeIoError(failure)}`);
   }
 
-  async shutdown(): Promise<void> {
-    clearInterval(this.#cron);
-    this.#bgsaveScheduled = this.#rewriteScheduled = false;
+  /**
+   * Redis's `finishShutdown()`: what must be on disk before the server may exit. Nothing is
+   * closed here, so after a failure everything goes on as before: the log stays open, the save
+   * points keep firing, and a later shutdown tries again.
+   */
+  async shutdown(request: ShutdownRequest = {}): Promise<boolean> {
     // Let a background job finish rather than leave a half-written temporary file behind.
     await this.#bgsave?.job;
     await this.#rewrite?.job;
-    if (this.#aof !== null) {
-      await this.#aof.close();
-      this.#aof = null;
-      this.#log("Append only file fsynced and closed");
+    const force = request.force === true;
+    const aof = this.#aof;
+    if (aof !== null) {
+      this.#log("Calling fsync() on the AOF file.");
+      try {
+        // Throws if the last bytes cannot be written or fsynced (see aof.ts).
+        await aof.sync();
+      } catch (error) {
+        this.#log(`Fail to fsync the AOF file: ${describeIoError(error)}.`);
+        // Redis 7 only warns here. We refuse: with the log on, the log is the data's only copy.
+        if (!force) return this.#cannotExit("Error trying to fsync the AOF, can't exit.");
+        this.#log("Error trying to fsync the AOF. Exit anyway.");
+      }
     }
     // Like Redis, a server configured to save snapshots saves one on the way out.
-    if (this.#options.save.length > 0) {
-      this.#log("Saving the final snapshot before exiting");
-      this.#saveNow();
+    const save = request.save === "save" ||
+      (request.save !== "nosave" && this.#options.save.length > 0);
+    if (save) {
+      this.#log("Saving the final snapshot before exiting.");
+      try {
+        this.#saveNow();
+      } catch (error) {
+        this.#log(`Failed saving the snapshot ${this.#snapshotPath}: ${error}`);
+        if (!force) return this.#cannotExit("Error trying to save the DB, can't exit.");
+        this.#log("Error trying to save the DB. Exit anyway.");
+      }
+    }
+    return true;
+  }
+
+  #cannotExit(line: string): false {
+    this.#log(line);
+    return false;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#cron);
+    this.#bgsaveScheduled = this.#rewriteScheduled = false;
+    // A save point may have started a job since shutdown(): let it finish, as there.
+    await this.#bgsave?.job;
+    await this.#rewrite?.job;
+    if (this.#aof !== null) {
+      const aof = this.#aof;
+      this.#aof = null;
+      await aof.close();
+      this.#log("Append only file fsynced and closed");
     }
   }
 
@@ -291,7 +352,8 @@ class PersistenceEngine {
       {
         name: "save",
         arity: 1,
-        flags: ["admin", "noscript"],
+        // no-multi: as in Redis, a transaction may not block every client while it writes a file.
+        flags: ["admin", "noscript", "no-multi"],
         group: "server",
         summary: "Synchronously saves the database(s) to disk",
         handler: () => this.#save(),

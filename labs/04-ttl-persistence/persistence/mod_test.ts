@@ -70,6 +70,12 @@ async function open(
   return { server, db, persistence, lines, run };
 }
 
+/** What the server does on the way out: the final writes, which must succeed here, then close. */
+async function stop(persistence: Persistence): Promise<void> {
+  assert.equal(await persistence.shutdown(), true);
+  await persistence.close();
+}
+
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "persistence_test_" });
   try {
@@ -102,13 +108,13 @@ Deno.test("SAVE writes a snapshot that the next start loads", async () => {
     assert.equal(await a.run("SAVE"), "+OK\r\n");
     assert.equal(a.db.dirty, 0);
     const saved = entries(a.db);
-    await a.persistence.shutdown();
+    await stop(a.persistence);
 
     const b = await open(dir);
     assert.deepEqual(entries(b.db), saved);
     assert.equal(b.db.flagsOf("flagged"), 42);
     assert.match(b.lines.join("\n"), /Snapshot loaded: 5 keys/);
-    await b.persistence.shutdown();
+    await stop(b.persistence);
   });
 });
 
@@ -134,7 +140,7 @@ Deno.test("LASTSAVE, INFO persistence and CONFIG GET describe the state", async 
       { save: "3600 1 60 100", appendonly: "no", appendfsync: "everysec", dbfilename: "dump.cdb" },
     );
     assert.equal(s.server.config.match(["dir"])[0][1], await Deno.realPath(dir));
-    await s.persistence.shutdown();
+    await stop(s.persistence);
   });
 });
 
@@ -166,11 +172,11 @@ Deno.test("BGSAVE answers as Redis does and saves the moment it started", async 
     while (s.server.info.render(["persistence"]).includes("aof_rewrite_in_progress:1")) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    await s.persistence.shutdown();
+    await stop(s.persistence);
 
     const loaded = await open(dir);
     assert.deepEqual(entries(loaded.db), before);
-    await loaded.persistence.shutdown();
+    await stop(loaded.persistence);
   });
 });
 
@@ -187,7 +193,7 @@ Deno.test("save points start a BGSAVE after enough changes", async () => {
     }
     assert.ok(s.lines.includes("3 changes in 0 seconds. Saving..."), s.lines.join("\n"));
     assert.equal(s.db.dirty, 0);
-    await s.persistence.shutdown();
+    await stop(s.persistence);
     assert.match(s.lines.join("\n"), /Saving the final snapshot before exiting/);
   });
 });
@@ -203,7 +209,7 @@ Deno.test("the log alone restores everything, MULTI/EXEC included", async () => 
     a.persistence.propagate(["EXEC"]);
     await a.persistence.beforeWrite();
     const written = entries(a.db);
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
       "appendonly.aof",
       "appendonly.aof.manifest",
@@ -214,7 +220,7 @@ Deno.test("the log alone restores everything, MULTI/EXEC included", async () => 
     assert.equal(b.db.dirty, 0, "replaying is not a change");
     assert.match(b.lines.join("\n"), /Append only file replayed: \d+ commands/);
     const size = Deno.statSync(join(dir, "appendonly.aof")).size;
-    await b.persistence.shutdown();
+    await stop(b.persistence);
     assert.equal(Deno.statSync(join(dir, "appendonly.aof")).size, size, "replay appends nothing");
   });
 });
@@ -239,7 +245,7 @@ Deno.test("replaying the log expires nothing while loading; what is due goes aft
     // And one that is alive at shutdown but due while the server is down.
     await a.run("SET", "due", "v", "PXAT", String(NOW + 800));
     await a.run("APPEND", "due", "x");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
 
     clock.advance(1200);
     const b = await open(dir, { appendonly: true }, clock);
@@ -254,7 +260,7 @@ Deno.test("replaying the log expires nothing while loading; what is due goes aft
     assert.equal(b.db.peek("due")?.value, "vx");
     assert.equal(await b.run("GET", "due"), "$-1\r\n");
     assert.equal(b.db.expiredKeys, 1);
-    await b.persistence.shutdown();
+    await stop(b.persistence);
   });
 });
 
@@ -262,7 +268,7 @@ Deno.test("a log deleted while the server ran stops the next start instead of st
   await withDir(async (dir) => {
     const a = await open(dir, { appendonly: true });
     await a.run("SET", "k", "v");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     const manifest = join(dir, "appendonly.aof.manifest");
     assert.equal(Deno.readTextFileSync(manifest), "file appendonly.aof\n");
     Deno.removeSync(join(dir, "appendonly.aof"));
@@ -286,7 +292,7 @@ Deno.test("a log deleted while the server ran stops the next start instead of st
     const b = await open(dir, { appendonly: true });
     assert.equal(b.db.size, 0);
     assert.ok(Deno.statSync(manifest).isFile, "a new log, a new manifest");
-    await b.persistence.shutdown();
+    await stop(b.persistence);
   });
 });
 
@@ -294,12 +300,12 @@ Deno.test("a log without a manifest (from an older version) is loaded and gets o
   await withDir(async (dir) => {
     const a = await open(dir, { appendonly: true });
     await a.run("SET", "k", "v");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     Deno.removeSync(join(dir, "appendonly.aof.manifest"));
     const b = await open(dir, { appendonly: true });
     assert.equal(b.db.get("k"), "v");
     assert.ok(Deno.statSync(join(dir, "appendonly.aof.manifest")).isFile);
-    await b.persistence.shutdown();
+    await stop(b.persistence);
   });
 });
 
@@ -307,7 +313,7 @@ Deno.test("a torn last command is cut off with a warning", async () => {
   await withDir(async (dir) => {
     const a = await open(dir, { appendonly: true });
     await a.run("SET", "kept", "1");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     const path = join(dir, "appendonly.aof");
     const good = Deno.statSync(path).size;
     // The server died halfway through writing a command.
@@ -326,12 +332,12 @@ Deno.test("a torn last command is cut off with a warning", async () => {
     );
     assert.equal(Deno.statSync(path).size, good);
     await b.run("SET", "after", "repair");
-    await b.persistence.shutdown();
+    await stop(b.persistence);
 
     const c = await open(dir, { appendonly: true });
     assert.equal(c.db.get("after"), "repair");
     assert.equal(c.lines.some((l) => l.startsWith("!!! Warning")), false);
-    await c.persistence.shutdown();
+    await stop(c.persistence);
   });
 });
 
@@ -340,7 +346,7 @@ Deno.test("corruption in the middle of the log stops the start, naming file and 
     const a = await open(dir, { appendonly: true });
     await a.run("SET", "a", "1");
     await a.run("SET", "b", "2");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     const path = join(dir, "appendonly.aof");
     const bytes = Deno.readFileSync(path);
     bytes[27] = 0x21; // the '*' of the second command
@@ -378,7 +384,7 @@ Deno.test("a corrupt snapshot stops the start and is never overwritten", async (
     const a = await open(dir);
     await writeSome(a);
     await a.run("SAVE");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     const path = join(dir, "dump.cdb");
     const bytes = Deno.readFileSync(path);
     bytes[bytes.length - 20] ^= 0x40;
@@ -398,25 +404,25 @@ Deno.test("with appendonly on, the log wins over the snapshot; with no log yet, 
     await a.run("SET", "from", "snapshot");
     await a.run("SET", "ttl", "x", "PXAT", String(NOW + 5000));
     await a.run("SAVE");
-    await a.persistence.shutdown();
+    await stop(a.persistence);
 
     // No log yet: the snapshot is loaded and becomes the start of the new log.
     const b = await open(dir, { appendonly: true });
     assert.equal(b.db.get("from"), "snapshot");
     assert.match(b.lines.join("\n"), /Append only file .* created with 2 keys/);
     await b.run("SET", "from", "log");
-    await b.persistence.shutdown();
+    await stop(b.persistence);
 
     // Both exist: only the log is loaded.
     const c = await open(dir, { appendonly: true });
     assert.equal(c.db.get("from"), "log");
     assert.equal(c.db.expiresAt("ttl"), NOW + 5000);
-    await c.persistence.shutdown();
+    await stop(c.persistence);
 
     // Log off: the snapshot, as it was.
     const d = await open(dir);
     assert.equal(d.db.get("from"), "snapshot");
-    await d.persistence.shutdown();
+    await stop(d.persistence);
   });
 });
 
@@ -447,7 +453,7 @@ Deno.test("BGREWRITEAOF compacts the log and keeps flags and expiry", async () =
     while (a.server.info.render(["persistence"]).includes("rdb_bgsave_in_progress:1")) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    await a.persistence.shutdown();
+    await stop(a.persistence);
     const text = new TextDecoder().decode(Deno.readFileSync(path));
     assert.match(text, /\$7\r\nMCFLAGS\r\n\$7\r\nflagged\r\n\$2\r\n42\r\n/);
     assert.match(text, /\$4\r\nPXAT\r\n\$13\r\n1800000060000\r\n/);
@@ -455,6 +461,6 @@ Deno.test("BGREWRITEAOF compacts the log and keeps flags and expiry", async () =
     Deno.removeSync(join(dir, "dump.cdb"));
     const b = await open(dir, { appendonly: true });
     assert.deepEqual(entries(b.db), written);
-    await b.persistence.shutdown();
+    await stop(b.persistence);
   });
 });

@@ -1,0 +1,105 @@
+/**
+ * Transactions when memory is full or persistence is failing: refuse at the door, never halfway
+ * through.
+ *
+ * Outside a transaction, the write path (`writes.ts`) checks before each write. Inside one, that
+ * check would come too late: `EXEC` would run the first commands of the queue and refuse the rest,
+ * and the client would get half a transaction. Redis checks earlier, in `processCommand()`, before
+ * a command is queued or `EXEC` runs, and so does this gate, in Redis's order: memory first, then
+ * the disk.
+ *
+ * ```
+ * MULTI                 +OK
+ * SET k v               -OOM command not allowed when used memory > 'maxmemory'.   (any command:
+ * EXEC                  -EXECABORT Transaction discarded because of previous errors.  a queue grows)
+ *
+ * MULTI / SET k v       +OK / +QUEUED        memory fills up, from another client, meanwhile
+ * EXEC                  -EXECABORT Transaction discarded because of: OOM command not allowed ...
+ *
+ * MULTI / SET k v       +OK / +QUEUED        the log's disk fills up meanwhile
+ * EXEC                  -EXECABORT Transaction discarded because of: MISCONF Errors writing to ...
+ * ```
+ *
+ * While memory is full, every command sent inside `MULTI` is refused, reads included (queueing
+ * itself takes memory), except those that end the transaction or the connection; `EXEC` is refused
+ * only if its queue holds a command that may add data (`refusedWhenFull`): a queue of reads and
+ * deletions still runs, and may free the memory. While persistence is failing, the write commands
+ * (and `PING`, which Redis refuses too) are refused while queueing, and `EXEC` if its queue holds a
+ * write. Unknown commands, wrong arities and `no-multi` commands get their own errors first, as in
+ * Redis.
+ *
+ * @module
+ */
+
+import { ErrorReply, type Reply } from "../../shared/resp/reply.ts";
+import type { CommandSpec } from "../../shared/server/command_table.ts";
+import type { Session } from "../../shared/server/session.ts";
+import {
+  abortExec,
+  dispatch,
+  inMulti,
+  queuedCommands,
+  refuseQueued,
+} from "../02-threaded/transaction.ts";
+import { refusedWhenFull } from "./commands.ts";
+import { type Evictor, OOM_ERROR } from "./eviction.ts";
+
+/** Runs one command for a client: lab 2's transaction-aware `dispatch`, or a wrapper of it. */
+export type Execute = (session: Session, args: string[]) => Reply | Promise<Reply>;
+
+/** What the gate checks. */
+export interface GateOptions {
+  /** Frees memory by the policy and says whether the data fits; `null` without `--maxmemory`. */
+  evictor: Evictor | null;
+  /** `-MISCONF` while persistence is failing, else `null` (`Persistence.writeDenied`). */
+  writeDenied: () => ErrorReply | null;
+}
+
+/** What Redis lets through inside `MULTI` when memory is full: what ends the transaction. */
+const ALWAYS_ADMITTED: ReadonlySet<string> = new Set(["exec", "discard", "quit", "reset"]);
+
+/**
+ * Wraps the dispatcher with the checks that transactions need.
+ *
+ * @param options The memory bound and the persistence check.
+ * @param run The dispatcher to wrap; lab 2's `dispatch` by default.
+ * @returns The dispatcher to give the server (`ServerHooks.execute`).
+ * @example
+ * ```ts
+ * hooks.execute = transactionGate({ evictor, writeDenied: () => persistence.writeDenied() });
+ * ```
+ */
+export function transactionGate(options: GateOptions, run: Execute = dispatch): Execute {
+  const { evictor, writeDenied } = options;
+  return (session, args) => {
+    // The hot path: outside a transaction, the write path's own checks are the right ones.
+    if (!inMulti(session)) return run(session, args);
+    const table = session.server.commands;
+    const spec = table.resolve(args);
+    if (spec instanceof ErrorReply || spec.flags.includes("no-multi")) return run(session, args);
+    if (spec.name === "exec") {
+      // A wrong arity is EXEC's own error; only a runnable EXEC is checked.
+      if (args.length !== 1) return run(session, args);
+      const queue = queuedCommands(session).map((queued) => table.resolve(queued));
+      if (evictor !== null && queue.some(mayAddData) && !evictor.performEvictions()) {
+        return abortExec(session, OOM_ERROR);
+      }
+      const denied = queue.some(isWrite) ? writeDenied() : null;
+      return denied === null ? run(session, args) : abortExec(session, denied);
+    }
+    if (ALWAYS_ADMITTED.has(spec.name)) return run(session, args);
+    if (evictor !== null && !evictor.performEvictions()) return refuseQueued(session, OOM_ERROR);
+    const denied = isWrite(spec) || spec.name === "ping" ? writeDenied() : null;
+    return denied === null ? run(session, args) : refuseQueued(session, denied);
+  };
+}
+
+/** Whether a queued command is one that memory being full refuses. */
+function mayAddData(spec: CommandSpec | ErrorReply): boolean {
+  return !(spec instanceof ErrorReply) && refusedWhenFull(spec);
+}
+
+/** Whether a queued command writes: what failing persistence refuses. */
+function isWrite(spec: CommandSpec | ErrorReply): boolean {
+  return !(spec instanceof ErrorReply) && spec.flags.includes("write");
+}
