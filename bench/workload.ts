@@ -18,6 +18,7 @@
  */
 
 import { RespWriter } from "../shared/resp/encoder.ts";
+import { SeededRandom } from "../shared/testing/random.ts";
 
 /** The commands a mix can contain. */
 export const MIX_COMMANDS = ["set", "get", "incr", "ping"] as const;
@@ -94,21 +95,6 @@ export function formatMix(mix: readonly MixEntry[]): string {
 }
 
 /**
- * A deterministic pseudo-random generator (mulberry32): small, fast, and good enough to spread
- * keys; `Math.random` cannot be seeded, and a benchmark should send the same bytes every run.
- */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
  * The pre-encoded command stream, cut into batches of `pipeline` commands.
  *
  * @example
@@ -143,7 +129,8 @@ export class Batches {
     this.count = Math.max(1, Math.ceil(wanted / pipeline));
     const total = this.count * pipeline;
 
-    const random = seededRandom(options.seed ?? 1);
+    const rng = new SeededRandom(options.seed ?? 1);
+    const random = () => rng.float();
     const totalWeight = mix.reduce((sum, e) => sum + e.weight, 0);
     const ascii = new TextEncoder();
     const value = new Uint8Array(valueSize).fill(0x78); // "xxx…", as redis-benchmark's -d sends

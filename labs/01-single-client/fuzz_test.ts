@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import { encodeCommand } from "../../shared/resp/encoder.ts";
 import { startLabServer } from "../../shared/testing/processes.ts";
 import { RawClient } from "../../shared/testing/raw_client.ts";
+import { SeededRandom } from "../../shared/testing/random.ts";
 
 const CONNECTIONS = 150;
 const FRAMES_PER_CONNECTION = 40;
@@ -32,16 +33,10 @@ function chooseSeed(): number {
   return fixed !== undefined ? Number(fixed) >>> 0 : crypto.getRandomValues(new Uint32Array(1))[0];
 }
 
-/** mulberry32: a small seedable generator, plenty for choosing test inputs. */
+/** A seeded source of whole numbers below `n`, so that a failing input can be had again. */
 function generator(seed: number): (n: number) => number {
-  let state = seed >>> 0;
-  return (n) => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
+  const rng = new SeededRandom(seed);
+  return (n) => rng.below(n);
 }
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));

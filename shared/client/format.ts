@@ -19,6 +19,7 @@
  * @module
  */
 
+import { formatDouble } from "../resp/encoder.ts";
 import {
   BigNumberReply,
   DoubleReply,
@@ -146,12 +147,6 @@ function isMultiline(reply: Reply): boolean {
     : null;
   if (items === null || items.length === 0) return false;
   return items.length > 1 || isMultiline(items[0]);
-}
-
-/** A double as the server sends it: `inf`, `-inf`, `nan`, or the number. */
-function formatDouble(value: number): string {
-  if (Number.isNaN(value)) return "nan";
-  return value === Infinity ? "inf" : value === -Infinity ? "-inf" : String(value);
 }
 
 /**

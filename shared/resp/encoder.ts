@@ -375,11 +375,14 @@ export function encodeCommand(args: readonly (string | Uint8Array)[]): Uint8Arra
 }
 
 /**
- * A double as Redis 7.0 writes one: `inf`, `-inf`, `nan`, else the shortest decimal that reads back
- * as the same number (Redis 7.2 writes the same; 7.0's `%.17g` can add digits, as in
+ * A double as RESP3 writes one: `inf`, `-inf`, `nan`, else the shortest decimal that reads back as
+ * the same number (Redis 7.2 writes the same; 7.0's `%.17g` can add digits, as in
  * `0.10000000000000001`).
+ *
+ * @param value Any number.
+ * @returns Its text, as it goes on the wire.
  */
-function formatDouble(value: number): string {
+export function formatDouble(value: number): string {
   if (Number.isNaN(value)) return "nan";
   if (value === Infinity) return "inf";
   if (value === -Infinity) return "-inf";

@@ -25,6 +25,7 @@ import { ReplyDecoder } from "./reply_decoder.ts";
 import { type DecoderLimits, RequestDecoder } from "./request_decoder.ts";
 import { splitArgs } from "./split_args.ts";
 import { showBytes } from "../testing/raw_client.ts";
+import { SeededRandom } from "../testing/random.ts";
 
 const REQUEST_INPUTS = 10_000;
 const REPLY_INPUTS = 5_000;
@@ -38,43 +39,11 @@ function chooseSeed(): number {
   return fixed !== undefined ? Number(fixed) >>> 0 : crypto.getRandomValues(new Uint32Array(1))[0];
 }
 
-/** mulberry32: a small, fast, seedable generator; plenty for choosing test inputs. */
-class Random {
-  #state: number;
-
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** A uniform 32-bit unsigned integer. */
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
-  /** An integer in [0, n). */
-  below(n: number): number {
-    return this.next() % n;
-  }
-
-  /** `true` with probability `p`. */
-  chance(p: number): boolean {
-    return this.next() / 2 ** 32 < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.below(items.length)];
-  }
-}
-
 /** Registers a test that runs `body` `count` times; a failure names the seed and the input's number. */
-function fuzz(name: string, count: number, body: (rng: Random) => void): void {
+function fuzz(name: string, count: number, body: (rng: SeededRandom) => void): void {
   Deno.test(`${name} (${count} inputs)`, () => {
     const seed = chooseSeed();
-    const rng = new Random(seed);
+    const rng = new SeededRandom(seed);
     for (let i = 0; i < count; i++) {
       try {
         body(rng);
@@ -95,12 +64,12 @@ function fuzz(name: string, count: number, body: (rng: Random) => void): void {
 const INTERESTING = [..."*$:+-\r\n0123456789\"' \\x\t"].map((c) => c.charCodeAt(0))
   .concat([0x00, 0x7f, 0x80, 0xff, 0x0b]);
 
-function randomByte(rng: Random): number {
+function randomByte(rng: SeededRandom): number {
   return rng.chance(0.6) ? rng.pick(INTERESTING) : rng.below(256);
 }
 
 /** An argument: empty, a word, binary bytes holding framing characters, or now and then big. */
-function randomArg(rng: Random): Uint8Array {
+function randomArg(rng: SeededRandom): Uint8Array {
   const kind = rng.below(50);
   const length = kind === 0
     ? 0
@@ -122,7 +91,7 @@ function byteString(bytes: Uint8Array): string {
 }
 
 /** An inline word, sometimes quoted the way redis-cli quotes. */
-function randomInlineWord(rng: Random): string {
+function randomInlineWord(rng: SeededRandom): string {
   const word = Array.from(
     { length: 1 + rng.below(6) },
     () => String.fromCharCode(0x61 + rng.below(26)),
@@ -138,7 +107,7 @@ function randomInlineWord(rng: Random): string {
 }
 
 /** A well-formed pipeline mixing every kind of request frame. */
-function validRequests(rng: Random): Uint8Array {
+function validRequests(rng: SeededRandom): Uint8Array {
   const parts: Uint8Array[] = [];
   const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
   for (let n = 1 + rng.below(8); n > 0; n--) {
@@ -162,7 +131,7 @@ function validRequests(rng: Random): Uint8Array {
 }
 
 /** Damages `input` in one to four places: the ways a buggy client or a bad network breaks frames. */
-function mutate(rng: Random, input: Uint8Array): Uint8Array {
+function mutate(rng: SeededRandom, input: Uint8Array): Uint8Array {
   let bytes = input;
   for (let n = 1 + rng.below(4); n > 0; n--) {
     const at = rng.below(bytes.length + 1);
@@ -210,12 +179,12 @@ function with1(bytes: Uint8Array, at: number, value: number): Uint8Array {
 }
 
 /** Pure noise, mostly from the bytes RESP cares about. */
-function noise(rng: Random): Uint8Array {
+function noise(rng: SeededRandom): Uint8Array {
   return Uint8Array.from({ length: rng.below(200) }, () => randomByte(rng));
 }
 
 /** The same bytes cut into random pieces; sometimes one byte at a time. */
-function chunkings(rng: Random, input: Uint8Array): Uint8Array[][] {
+function chunkings(rng: SeededRandom, input: Uint8Array): Uint8Array[][] {
   const all: Uint8Array[][] = [];
   for (let k = 0; k < 2; k++) {
     const chunks: Uint8Array[] = [];
@@ -317,7 +286,7 @@ fuzz(
 // ---------------------------------------------------------------------------------------------
 // The reply decoder
 
-function randomReply(rng: Random, depth: number): Reply {
+function randomReply(rng: SeededRandom, depth: number): Reply {
   switch (rng.below(depth < 4 ? 9 : 7)) {
     case 0:
       return new SimpleString(byteString(randomArg(rng)).replace(/[\r\n]/g, ""));
@@ -392,7 +361,7 @@ fuzz("ReplyDecoder survives random and mutated replies in any chunking", REPLY_I
 // splitArgs
 
 /** Quotes a byte string so that splitArgs reads it back, as redis-cli's output quoting does. */
-function quote(rng: Random, arg: string): string {
+function quote(rng: SeededRandom, arg: string): string {
   if (rng.chance(0.5)) {
     const escaped = [...arg].map((c) => {
       const code = c.charCodeAt(0);

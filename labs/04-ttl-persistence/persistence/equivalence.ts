@@ -27,6 +27,7 @@
  */
 
 import { RawClient } from "../../../shared/testing/raw_client.ts";
+import { SeededRandom } from "../../../shared/testing/random.ts";
 import { type RunningServer, startLabServer } from "../../../shared/testing/processes.ts";
 import { ErrorReply, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
 import { McClient } from "../memcache/testing.ts";
@@ -70,18 +71,6 @@ interface Observed {
   flags: number;
 }
 
-/** A small, fast, seeded generator (mulberry32): the same seed gives the same workload. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function serverArgs(dir: string, mode: EquivalenceMode): string[] {
   const persistence = mode === "snapshot"
     ? ["--save", "3600 1", "--appendonly", "no"]
@@ -119,7 +108,8 @@ async function writeAll(
   mc: McClient,
   options: Required<Pick<EquivalenceOptions, "seed" | "operations" | "mode">>,
 ): Promise<void> {
-  const next = random(options.seed);
+  const rng = new SeededRandom(options.seed);
+  const next = () => rng.float();
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
   // Short enough to be over by the time the log is replayed: then replaying must not expire them.
   const short = () => String(50 + Math.floor(next() * 350));
