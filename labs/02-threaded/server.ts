@@ -24,6 +24,7 @@ import type { Reply } from "../../shared/resp/reply.ts";
 import { onShutdownSignal } from "../../shared/server/cli.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
 import { formatAddr, type Peer } from "../../shared/server/connection.ts";
+import { noDelay } from "../../shared/no_delay.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { lab1CommandTable } from "../01-single-client/server.ts";
@@ -130,7 +131,7 @@ export async function runServer(
     }, Math.min(1000, Math.max(100, timeoutMs / 4)))
     : undefined;
 
-  onShutdownSignal(server.log, () => {
+  const stopListening = onShutdownSignal(server.log, () => {
     stopping = true;
     clearInterval(sweep);
     listener.close();
@@ -174,6 +175,8 @@ export async function runServer(
       await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS));
       continue;
     }
+    // Replies leave at once, not after the client's delayed ACK: see shared/no_delay.ts.
+    noDelay(conn);
     // Many clients at once: start this client's task and do NOT await it.
     // exercise step 1: start the client's task without awaiting it, so accept() runs again at once
     const task = open.size + upgrading.size >= options.maxclients
@@ -184,6 +187,8 @@ export async function runServer(
     tasks.add(task);
     task.finally(() => tasks.delete(task));
   }
+  stopListening();
+  clearInterval(sweep);
   await Promise.allSettled(tasks);
 }
 
