@@ -57,7 +57,8 @@ Options:
   --maxclients N            most clients connected at once (default 10000)
   --timeout SECONDS         close a client idle this long; 0 means never (default 0)
   --max-output-buffer SIZE  most bytes of replies held for one client, such as 1048576,
-                            64kb, 32mb or 1gb; past it the client is disconnected (default 256mb)
+                            64kb, 32mb or 1gb; past it the client is disconnected, but one
+                            reply bigger than this is still sent whole (default 256mb)
 ${spec.help ?? ""}  --help                    show this help
 
 Prints "listening on HOST:PORT" when ready. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.`;

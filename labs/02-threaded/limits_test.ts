@@ -138,3 +138,39 @@ register(
     await fresh.expect("*2\r\n" + bulk("timeout") + bulk("1"));
   },
 );
+
+/** `length` bytes cycling through every byte value, as a byte string: a cut or a re-encoding shows. */
+function everyByte(length: number): string {
+  let block = "";
+  for (let b = 0; b < 256; b++) block += String.fromCharCode(b);
+  return block.repeat(Math.ceil(length / 256)).slice(0, length);
+}
+
+// Lab 2 only: Redis given the same limit cuts one big reply too. Its own default for ordinary
+// clients is no limit (`normal 0 0 0`), which is the behaviour this keeps for a single reply.
+Deno.test(
+  "lab 2: one reply bigger than --max-output-buffer goes out whole to a client that reads it",
+  async () => {
+    await using server = await startLabServer(ENTRY, { args: ["--max-output-buffer", "1mb"] });
+    const value = everyByte(3 * 1024 * 1024);
+    await using reader = await RawClient.connect(server.addr);
+    await reader.send(command("SET", "big", value));
+    await reader.expect("+OK\r\n");
+    // Two pipelined, each three times the limit, then a small one: all three, in order, whole.
+    await reader.send(command("GET", "big") + command("GET", "big") + command("PING"));
+    await reader.expect(bulk(value) + bulk(value) + "+PONG\r\n");
+
+    // The limit still holds for a client that asks for many replies and reads none: 100 replies
+    // of 128 KiB each are under the limit alone and 12.5 MiB together.
+    await reader.send(command("SET", "medium", value.slice(0, 128 * 1024)));
+    await reader.expect("+OK\r\n");
+    const hog = await Deno.connect({ hostname: server.host, port: server.port });
+    const request = new TextEncoder().encode(command("GET", "medium").repeat(100));
+    let written = 0;
+    while (written < request.length) written += await hog.write(request.subarray(written));
+    await waitForLog(server, /closed for overcoming of output buffer limits/);
+    assert.ok(await drainUntilClosed(hog), "the server closed the hog's connection");
+    await reader.send(command("STRLEN", "big"));
+    await reader.expect(":3145728\r\n");
+  },
+);
