@@ -18,6 +18,7 @@ import {
   startRedisServer,
 } from "../../shared/testing/processes.ts";
 import { RawClient } from "../../shared/testing/raw_client.ts";
+import { MAX_BYTE_STRING } from "../../shared/resp/request_decoder.ts";
 import { bulk, command } from "../01-single-client/suite.ts";
 
 const ENTRY = "labs/02-threaded/server.ts";
@@ -174,3 +175,57 @@ Deno.test(
     await reader.expect(":3145728\r\n");
   },
 );
+
+register(
+  "APPEND past --proto-max-bulk-len is refused with Redis's error, and the value is kept",
+  async (target) => {
+    const limit = ["--proto-max-bulk-len", "1mb"];
+    await using server = await target.start(limit, limit);
+    await using client = await RawClient.connect(server.addr);
+    await client.send(command("CONFIG", "GET", "proto-max-bulk-len"));
+    await client.expect("*2\r\n" + bulk("proto-max-bulk-len") + bulk("1048576"));
+    const value = everyByte(1024 * 1024 - 10);
+    await client.send(command("SET", "k", value));
+    await client.expect("+OK\r\n");
+    // Up to the limit exactly is fine; one byte more is not.
+    await client.send(command("APPEND", "k", "0123456789"));
+    await client.expect(":1048576\r\n");
+    await client.send(command("APPEND", "k", "x"));
+    await client.expect("-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+    await client.send(command("STRLEN", "k") + command("GET", "k"));
+    await client.expect(":1048576\r\n" + bulk(value + "0123456789"));
+  },
+);
+
+register(
+  "a bulk string longer than --proto-max-bulk-len is refused at its header, then the connection",
+  async (target) => {
+    const limit = ["--proto-max-bulk-len", "1mb"];
+    await using server = await target.start(limit, limit);
+    await using client = await RawClient.connect(server.addr);
+    // Only the header is sent: the server must not wait for a mebibyte it will refuse anyway.
+    await client.send(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${1024 * 1024 + 1}\r\n`);
+    await client.expect("-ERR Protocol error: invalid bulk length\r\n");
+    await client.expectClosed();
+  },
+);
+
+// Lab 2 only: Redis's strings can be 512 MiB, 24 bytes longer than V8's.
+Deno.test("lab 2: a value longer than any JavaScript string is refused when it is written", async () => {
+  await using server = await startLabServer(ENTRY);
+  await using client = await RawClient.connect(server.addr);
+  await client.send(command("CONFIG", "GET", "proto-max-bulk-len"));
+  await client.expect("*2\r\n" + bulk("proto-max-bulk-len") + bulk(String(MAX_BYTE_STRING)));
+  // Redis would take this header and wait for 512 MiB; no string here could hold them.
+  await client.send(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${MAX_BYTE_STRING + 1}\r\n`);
+  await client.expect("-ERR Protocol error: invalid bulk length\r\n");
+  await client.expectClosed();
+});
+
+Deno.test("lab 2: --proto-max-bulk-len longer than any JavaScript string is capped, and logged", async () => {
+  await using server = await startLabServer(ENTRY, { args: ["--proto-max-bulk-len", "1gb"] });
+  await using client = await RawClient.connect(server.addr);
+  await client.send(command("CONFIG", "GET", "proto-max-bulk-len"));
+  await client.expect("*2\r\n" + bulk("proto-max-bulk-len") + bulk(String(MAX_BYTE_STRING)));
+  await waitForLog(server, /proto-max-bulk-len 1073741824 is longer than the longest string/);
+});

@@ -21,6 +21,7 @@
  */
 
 import type { Reply } from "../../shared/resp/reply.ts";
+import { MAX_BYTE_STRING } from "../../shared/resp/request_decoder.ts";
 import { onShutdownSignal } from "../../shared/server/cli.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
 import { formatAddr, type Peer } from "../../shared/server/connection.ts";
@@ -100,6 +101,17 @@ export async function runServer(
   const hooks = options.hooks ?? {};
   const open = new Map<number, Transport>();
   const tasks = new Set<Promise<void>>();
+  if (options.protoMaxBulkLen !== undefined) {
+    // Read by every connection's decoder when it starts, and by APPEND. A JavaScript string is a
+    // little shorter than Redis's longest, so a longer setting is capped, and the log says so.
+    server.limits.maxBulkLength = Math.min(options.protoMaxBulkLen, MAX_BYTE_STRING);
+    if (options.protoMaxBulkLen > MAX_BYTE_STRING) {
+      server.log(
+        `proto-max-bulk-len ${options.protoMaxBulkLen} is longer than the longest string this ` +
+          `runtime can hold; using ${MAX_BYTE_STRING}`,
+      );
+    }
+  }
   server.config
     .define("maxclients", () => String(options.maxclients))
     .define("timeout", () => String(options.timeout));
