@@ -3,13 +3,13 @@
  * written.
  *
  * By default TCP holds back a small segment while an earlier one is still unacknowledged (Nagle's
- * algorithm), hoping to send fewer, fuller packets. The peer, for its part, delays its ACK (by
- * tens of milliseconds on Linux) hoping to piggyback it on data. For a request/reply protocol the
- * two wait for each other: a pipelined batch that arrives in two reads gets its replies in two
- * writes; the first goes out, the second is held until the first is acknowledged, and the client
- * acknowledges only when its delayed-ACK timer fires, because it is still waiting for the rest of
- * its replies. Every such round trip then costs a timer tick instead of microseconds.
- * `bench/README.md` has the numbers.
+ * algorithm), hoping to send fewer, fuller packets. The peer, for its part, delays its ACK,
+ * hoping to piggyback it on data of its own. For a request/reply protocol the two wait for each
+ * other: a pipelined batch that arrives in two reads gets its replies in two writes; the first
+ * goes out, the second is held until the first is acknowledged, and the client acknowledges only
+ * when its delayed-ACK timer fires, because it is still waiting for the rest of its replies. Every
+ * such round trip then costs a timer tick instead of microseconds. `bench/README.md` has the
+ * numbers (its 1 KiB rows).
  *
  * Redis sets `TCP_NODELAY` on every client connection it creates (`createClient()` in
  * `networking.c`), and so does every accept loop in this course, through {@link noDelay}, right

@@ -104,6 +104,8 @@ export async function runServer(
   if (options.protoMaxBulkLen !== undefined) {
     // Read by every connection's decoder when it starts, and by APPEND. A JavaScript string is a
     // little shorter than Redis's longest, so a longer setting is capped, and the log says so.
+    // Set here, after lab 4 has replayed its log, so the log replays as it was written: Redis
+    // exempts its own log from this limit too.
     server.limits.maxBulkLength = Math.min(options.protoMaxBulkLen, MAX_BYTE_STRING);
     if (options.protoMaxBulkLen > MAX_BYTE_STRING) {
       server.log(
