@@ -150,7 +150,7 @@ function everyByte(length: number): string {
 // Lab 2 only: Redis given the same limit cuts one big reply too. Its own default for ordinary
 // clients is no limit (`normal 0 0 0`), which is the behaviour this keeps for a single reply.
 Deno.test(
-  "lab 2: one reply bigger than --max-output-buffer goes out whole to a client that reads it",
+  "one reply bigger than --max-output-buffer goes out whole to a client that reads it",
   async () => {
     await using server = await startLabServer(ENTRY, { args: ["--max-output-buffer", "1mb"] });
     const value = everyByte(3 * 1024 * 1024);
@@ -211,7 +211,7 @@ register(
 );
 
 // Lab 2 only: Redis's strings can be 512 MiB, 24 bytes longer than V8's.
-Deno.test("lab 2: a value longer than any JavaScript string is refused when it is written", async () => {
+Deno.test("a value longer than any JavaScript string is refused when it is written", async () => {
   await using server = await startLabServer(ENTRY);
   await using client = await RawClient.connect(server.addr);
   await client.send(command("CONFIG", "GET", "proto-max-bulk-len"));
@@ -222,7 +222,7 @@ Deno.test("lab 2: a value longer than any JavaScript string is refused when it i
   await client.expectClosed();
 });
 
-Deno.test("lab 2: --proto-max-bulk-len longer than any JavaScript string is capped, and logged", async () => {
+Deno.test("--proto-max-bulk-len longer than any JavaScript string is capped, and logged", async () => {
   await using server = await startLabServer(ENTRY, { args: ["--proto-max-bulk-len", "1gb"] });
   await using client = await RawClient.connect(server.addr);
   await client.send(command("CONFIG", "GET", "proto-max-bulk-len"));
