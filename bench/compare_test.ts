@@ -57,6 +57,8 @@ Deno.test({
       "GET, -P 16 -c 1",
       "loadgen set:50,get:50, -P 16 -c 1",
       "loadgen set:50,get:50, -P 16 -c 50",
+      "SET, -d 1024 -P 16 -c 50",
+      "SET, -d 1024 -P 16 -c 1",
     ]);
     for (const [label, [cell]] of rows) {
       if (label.includes("-c 50")) {

@@ -30,11 +30,21 @@ interface RunSize {
   quick: number;
 }
 
-/** One way of loading a server; a redis-benchmark workload makes a SET row and a GET row. */
+/**
+ * One way of loading a server. A redis-benchmark workload makes a SET row and a GET row, or only
+ * the rows of its `tests`.
+ */
 type Workload =
   & { clients: number; pipeline: number }
   & (
-    | { tool: "redis-benchmark"; requests: RunSize }
+    | {
+      tool: "redis-benchmark";
+      requests: RunSize;
+      /** `-t`; SET and GET by default. */
+      tests?: readonly ("set" | "get")[];
+      /** `-d`, bytes per SET value; {@link VALUE_SIZE} by default, and then not in the label. */
+      valueSize?: number;
+    }
     | { tool: "loadgen"; seconds: RunSize }
   );
 
@@ -55,6 +65,25 @@ const WORKLOADS: readonly Workload[] = [
   { tool: "redis-benchmark", clients: 1, pipeline: 16, requests: { full: 200_000, quick: 20_000 } },
   { tool: "loadgen", clients: 1, pipeline: 16, seconds: { full: 2, quick: 0.5 } },
   { tool: "loadgen", clients: 50, pipeline: 16, seconds: { full: 2, quick: 0.5 } },
+  // 16 SETs of 1 KiB are 17 KB, more than one 16 KiB read: the batch's replies go out in two
+  // writes, and the second waits for the client's delayed ACK unless TCP_NODELAY is set (see
+  // shared/no_delay.ts). These rows are there so that a lost setNoDelay() shows.
+  {
+    tool: "redis-benchmark",
+    tests: ["set"],
+    valueSize: 1024,
+    clients: 50,
+    pipeline: 16,
+    requests: { full: 300_000, quick: 20_000 },
+  },
+  {
+    tool: "redis-benchmark",
+    tests: ["set"],
+    valueSize: 1024,
+    clients: 1,
+    pipeline: 16,
+    requests: { full: 100_000, quick: 10_000 },
+  },
 ];
 
 /** Warm-up before measuring, so that a JIT-compiled server is measured warm; not reported. */
@@ -81,13 +110,15 @@ interface Sample {
 }
 
 function flags(w: Workload): string {
-  return `${w.pipeline > 1 ? `-P ${w.pipeline} ` : ""}-c ${w.clients}`;
+  const size = w.tool === "redis-benchmark" && w.valueSize !== undefined
+    ? `-d ${w.valueSize} `
+    : "";
+  return `${size}${w.pipeline > 1 ? `-P ${w.pipeline} ` : ""}-c ${w.clients}`;
 }
 
 function rowLabels(w: Workload): string[] {
-  return w.tool === "loadgen"
-    ? [`loadgen ${LOADGEN_MIX}, ${flags(w)}`]
-    : [`SET, ${flags(w)}`, `GET, ${flags(w)}`];
+  if (w.tool === "loadgen") return [`loadgen ${LOADGEN_MIX}, ${flags(w)}`];
+  return (w.tests ?? ["set", "get"]).map((t) => `${t.toUpperCase()}, ${flags(w)}`);
 }
 
 function grouped(n: number): string {
@@ -305,12 +336,12 @@ export class Measurements {
   ): Promise<void> {
     const { quick, requests } = this.#options;
     const args = redisBenchmarkArgs(server.host, server.port, {
-      tests: ["set", "get"],
+      tests: w.tests ?? ["set", "get"],
       requests: requests ?? (quick ? w.requests.quick : w.requests.full),
       clients: w.clients,
       pipeline: w.pipeline,
       keyspace: KEYSPACE,
-      valueSize: VALUE_SIZE,
+      valueSize: w.valueSize ?? VALUE_SIZE,
     });
     this.#record(commandLine("redis-benchmark", args));
     const outcome = await runProgram("redis-benchmark", args, this.#timeoutMs);

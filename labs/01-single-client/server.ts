@@ -16,6 +16,7 @@ import { clientCompatCommands } from "../../shared/commands/mod.ts";
 import { onShutdownSignal, parseServerArgs } from "../../shared/server/cli.ts";
 import { CommandTable } from "../../shared/server/command_table.ts";
 import { formatAddr, serveConnection } from "../../shared/server/connection.ts";
+import { noDelay } from "../../shared/no_delay.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import { lab1Commands } from "./commands.ts";
 
@@ -24,28 +25,55 @@ export function lab1CommandTable(): CommandTable {
   return new CommandTable().registerAll(clientCompatCommands).registerAll(lab1Commands);
 }
 
-if (import.meta.main) {
-  const options = parseServerArgs(Deno.args, {
-    usage: "deno task lab1",
-    description: "Lab 1: a Redis-compatible cache server that serves one client at a time.",
-  });
-  const server = new ServerState({ commands: lab1CommandTable() });
-  const listener = Deno.listen({ hostname: options.host, port: options.port });
+/** Options for {@link serveOneAtATime}. */
+export interface ServeOneOptions {
+  /** Prints the ready line; `listening on HOST:PORT` on stdout by default. */
+  onListening?: (address: { host: string; port: number }) => void;
+}
+
+/**
+ * Serves clients one at a time on a listener until SIGINT or SIGTERM (or until the listener is
+ * closed), then returns.
+ *
+ * @param server The server's state: command table and keyspace.
+ * @param listener Where clients connect.
+ * @param options What to print when ready.
+ */
+export async function serveOneAtATime(
+  server: ServerState,
+  listener: Deno.TcpListener,
+  options: ServeOneOptions = {},
+): Promise<void> {
   server.address = { host: listener.addr.hostname, port: listener.addr.port };
   let current: Deno.Conn | undefined;
-  onShutdownSignal(server.log, () => {
+  const stopListening = onShutdownSignal(server.log, () => {
     listener.close();
     current?.close();
   });
-  console.log(`listening on ${server.address.host}:${server.address.port}`);
+  (options.onListening ?? printReady)(server.address);
 
   // One client at a time: `await` means the next accept waits until this client has left.
   for await (const conn of listener) {
-    current = conn;
+    // Replies leave at once, not after the client's delayed ACK: see shared/no_delay.ts.
+    current = noDelay(conn);
     await serveConnection(server, conn, {
       remote: formatAddr(conn.remoteAddr),
       local: formatAddr(conn.localAddr),
     });
     current = undefined;
   }
+  stopListening();
+}
+
+function printReady(address: { host: string; port: number }): void {
+  console.log(`listening on ${address.host}:${address.port}`);
+}
+
+if (import.meta.main) {
+  const options = parseServerArgs(Deno.args, {
+    usage: "deno task lab1",
+    description: "Lab 1: a Redis-compatible cache server that serves one client at a time.",
+  });
+  const server = new ServerState({ commands: lab1CommandTable() });
+  await serveOneAtATime(server, Deno.listen({ hostname: options.host, port: options.port }));
 }

@@ -20,6 +20,11 @@ export interface Lab2Options {
   timeout: number;
   /** Most bytes of replies held for one client before it is disconnected. */
   maxOutputBuffer: number;
+  /**
+   * Largest bulk string, and so the longest value, in bytes (`--proto-max-bulk-len`, Redis's
+   * `proto-max-bulk-len`); the decoder's default when absent.
+   */
+  protoMaxBulkLen?: number;
 }
 
 /**
@@ -57,7 +62,10 @@ Options:
   --maxclients N            most clients connected at once (default 10000)
   --timeout SECONDS         close a client idle this long; 0 means never (default 0)
   --max-output-buffer SIZE  most bytes of replies held for one client, such as 1048576,
-                            64kb, 32mb or 1gb; past it the client is disconnected (default 256mb)
+                            64kb, 32mb or 1gb; past it the client is disconnected, but one
+                            reply bigger than this is still sent whole (default 256mb)
+  --proto-max-bulk-len SIZE largest string a client may send or APPEND may make, at least
+                            1mb (default 512mb, less the few bytes a JavaScript string lacks)
 ${spec.help ?? ""}  --help                    show this help
 
 Prints "listening on HOST:PORT" when ready. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.`;
@@ -136,6 +144,7 @@ export function parseLab2ArgsWith(
         maxclients: { type: "string", default: "10000" },
         timeout: { type: "string", default: "0" },
         "max-output-buffer": { type: "string", default: "256mb" },
+        "proto-max-bulk-len": { type: "string" },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -160,8 +169,20 @@ export function parseLab2ArgsWith(
       spec.usage,
     );
   }
+  const bulkText = values["proto-max-bulk-len"];
+  const protoMaxBulkLen = bulkText === undefined ? undefined : parseSize(bulkText);
+  // Redis's own floor for proto-max-bulk-len: any less and ordinary commands would not fit.
+  if (protoMaxBulkLen === null || (protoMaxBulkLen !== undefined && protoMaxBulkLen < 1024 ** 2)) {
+    usageError(
+      `Invalid proto-max-bulk-len: "${bulkText}" is not a size of at least 1mb`,
+      spec.usage,
+    );
+  }
   const extra: ExtraArgValues = {};
   const all: ExtraArgValues = values;
   for (const name of Object.keys(spec.options ?? {})) extra[name] = all[name];
-  return { options: { host: values.host, port, maxclients, timeout, maxOutputBuffer }, extra };
+  return {
+    options: { host: values.host, port, maxclients, timeout, maxOutputBuffer, protoMaxBulkLen },
+    extra,
+  };
 }

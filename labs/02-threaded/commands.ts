@@ -20,6 +20,8 @@ import { addInt64, INT64_MIN, parseInt64 } from "./integers.ts";
 const NOT_AN_INTEGER = err("value is not an integer or out of range");
 const OVERFLOW = err("increment or decrement would overflow");
 const SYNTAX = err("syntax error");
+/** Redis's reply when APPEND (or SETRANGE) would make a value longer than `proto-max-bulk-len`. */
+const STRING_TOO_LONG = err("string exceeds maximum allowed size (proto-max-bulk-len)");
 
 /**
  * The shared body of INCR, DECR, INCRBY and DECRBY: read the counter (a missing key is 0), add,
@@ -158,8 +160,12 @@ export const lab2Commands: readonly CommandSpec[] = [
     summary: "Appends a string to the value of a key, creating it if needed",
     keys: ONE_KEY,
     // exercise step 4: append to the value (a missing key is empty) and reply with the new length
-    handler: ({ db }, args) => {
-      const value = (db.get(args[1]) ?? "") + args[2];
+    handler: ({ db, server }, args) => {
+      const old = db.get(args[1]) ?? "";
+      // Each part fits the bulk string limit, but together they may not; Redis refuses such a
+      // value rather than store one no client could send it back (checkStringLength()).
+      if (old.length + args[2].length > server.limits.maxBulkLength) return STRING_TOO_LONG;
+      const value = old + args[2];
       db.update(args[1], value);
       return value.length;
     },

@@ -7,7 +7,9 @@
  * 2. **A bound on queued replies.** A client can pipeline a few kilobytes of `GET big` and ask for
  *    gigabytes of replies. While a batch runs, its replies collect in one buffer; past
  *    `maxOutputBuffer` bytes the client is disconnected with a line in the log, like Redis's
- *    `client-output-buffer-limit`.
+ *    `client-output-buffer-limit`. One reply bigger than the limit on its own is the exception:
+ *    it is sent whole before the batch goes on, because a value the server stored must stay
+ *    readable (see `runCommands` in `shared/server/connection.ts`).
  * 3. **A table of open connections**, so the server can close idle clients (`--timeout`) and, at
  *    shutdown, everyone.
  *

@@ -16,7 +16,14 @@ Deno.test("server --help lists the limits and exits 0", async () => {
   const { code, stdout } = await runServer("--help");
   assert.equal(code, 0);
   assert.match(stdout, /^Usage: deno task lab2 \[options\]/);
-  for (const flag of ["--maxclients N", "--timeout SECONDS", "--max-output-buffer SIZE"]) {
+  for (
+    const flag of [
+      "--maxclients N",
+      "--timeout SECONDS",
+      "--max-output-buffer SIZE",
+      "--proto-max-bulk-len SIZE",
+    ]
+  ) {
     assert.ok(stdout.includes(flag), `help mentions ${flag}`);
   }
 });
@@ -26,6 +33,7 @@ for (
     [["--maxclients", "0"], /Invalid maxclients: "0"/],
     [["--timeout", "soon"], /Invalid timeout: "soon"/],
     [["--max-output-buffer", "lots"], /Invalid max-output-buffer: "lots"/],
+    [["--proto-max-bulk-len", "1kb"], /Invalid proto-max-bulk-len: "1kb"/],
     [["--bogus"], /bogus/],
   ] as const
 ) {

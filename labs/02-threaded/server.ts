@@ -21,8 +21,10 @@
  */
 
 import type { Reply } from "../../shared/resp/reply.ts";
+import { MAX_BYTE_STRING } from "../../shared/resp/request_decoder.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
 import { formatAddr, type Peer } from "../../shared/server/connection.ts";
+import { noDelay } from "../../shared/no_delay.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { lab1CommandTable } from "../01-single-client/server.ts";
@@ -105,6 +107,19 @@ export async function runServer(
   const hooks = options.hooks ?? {};
   const open = new Map<number, Transport>();
   const tasks = new Set<Promise<void>>();
+  if (options.protoMaxBulkLen !== undefined) {
+    // Read by every connection's decoder when it starts, and by APPEND. A JavaScript string is a
+    // little shorter than Redis's longest, so a longer setting is capped, and the log says so.
+    // Set here, after lab 4 has replayed its log, so the log replays as it was written: Redis
+    // exempts its own log from this limit too.
+    server.limits.maxBulkLength = Math.min(options.protoMaxBulkLen, MAX_BYTE_STRING);
+    if (options.protoMaxBulkLen > MAX_BYTE_STRING) {
+      server.log(
+        `proto-max-bulk-len ${options.protoMaxBulkLen} is longer than the longest string this ` +
+          `runtime can hold; using ${MAX_BYTE_STRING}`,
+      );
+    }
+  }
   server.config
     .define("maxclients", () => String(options.maxclients))
     .define("timeout", () => String(options.timeout));
@@ -144,7 +159,7 @@ export async function runServer(
     for (const transport of open.values()) closeQuietly(transport);
     for (const conn of upgrading) closeQuietly(conn);
   });
-  shutdown.listenForSignals();
+  const stopListening = shutdown.listenForSignals();
   (hooks.onListening ?? printReady)(server.address);
 
   const serve = async (conn: Deno.Conn): Promise<void> => {
@@ -182,6 +197,8 @@ export async function runServer(
       await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS));
       continue;
     }
+    // Replies leave at once, not after the client's delayed ACK: see shared/no_delay.ts.
+    noDelay(conn);
     // Many clients at once: start this client's task and do NOT await it.
     // exercise step 1: start the client's task without awaiting it, so accept() runs again at once
     const task = open.size + upgrading.size >= options.maxclients
@@ -192,6 +209,8 @@ export async function runServer(
     tasks.add(task);
     task.finally(() => tasks.delete(task));
   }
+  stopListening();
+  clearInterval(sweep);
   await Promise.allSettled(tasks);
 }
 

@@ -111,8 +111,11 @@ export class Shutdown {
    * further Ctrl-C kills the process the ordinary way if closing ever hangs. Ctrl-C while the
    * prepare steps run exits at once, unclean, as Redis does ("You insist"): the operator has
    * chosen to lose what was not written yet.
+   *
+   * @returns A function that stops listening, for a server whose loop ended another way (its
+   *   listener closed from outside, as a test does).
    */
-  listenForSignals(): void {
+  listenForSignals(): () => void {
     const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
     const handlers = signals.map((signal) => () => {
       if (this.#inFlight !== null) {
@@ -124,9 +127,14 @@ export class Shutdown {
       void this.request();
     });
     for (const [i, signal] of signals.entries()) Deno.addSignalListener(signal, handlers[i]);
-    this.stopped.then(() => {
+    let listening = true;
+    const stopListening = () => {
+      if (!listening) return;
+      listening = false;
       for (const [i, signal] of signals.entries()) Deno.removeSignalListener(signal, handlers[i]);
-    });
+    };
+    this.stopped.then(stopListening);
+    return stopListening;
   }
 
   async #prepareAndStop(request: ShutdownRequest): Promise<boolean> {

@@ -17,6 +17,7 @@
  */
 
 import { RedisClient } from "../../shared/client/client.ts";
+import { noDelay } from "../../shared/no_delay.ts";
 import { ErrorReply } from "../../shared/resp/reply.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { type ClientChannelOptions, connectSecure } from "./channel/mod.ts";
@@ -65,9 +66,8 @@ export async function openLab3Transport(options: Lab3ConnectOptions): Promise<Tr
   if (options.verifyServerKey === undefined) {
     throw new TypeError("Cannot connect securely without a way to verify the server's key");
   }
-  const conn = await Deno.connect({ hostname, port });
-  // Small records should leave at once: a command waits for its reply.
-  conn.setNoDelay(true);
+  // Small records should leave at once: a command waits for its reply (see shared/no_delay.ts).
+  const conn = noDelay(await Deno.connect({ hostname, port }));
   try {
     return await connectSecure(conn, {
       verifyServerKey: options.verifyServerKey,

@@ -19,6 +19,7 @@
 
 import { parseArgs } from "node:util";
 import { listenPort, parseCommandLine, parseHostPort, usageError } from "../../shared/cli.ts";
+import { noDelay } from "../../shared/no_delay.ts";
 import { onShutdownSignal } from "../../shared/server/cli.ts";
 import { logToStderr } from "../../shared/server/server_state.ts";
 import { isDisconnect, type Transport, writeAll } from "../../shared/transport.ts";
@@ -84,7 +85,7 @@ export function startTunnel(options: TunnelOptions): Tunnel {
     open.add(plain);
     let secure: Transport | undefined;
     try {
-      plain.setNoDelay(true);
+      noDelay(plain);
       secure = await openLab3Transport({ host, port, verifyServerKey: options.verifyServerKey });
       open.add(secure);
       await Promise.all([pump(plain, secure), pump(secure, plain)]);

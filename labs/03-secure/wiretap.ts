@@ -18,6 +18,7 @@
 
 import { parseArgs } from "node:util";
 import { listenPort, parseCommandLine, parseHostPort, usageError } from "../../shared/cli.ts";
+import { noDelay } from "../../shared/no_delay.ts";
 import { onShutdownSignal } from "../../shared/server/cli.ts";
 import { logToStderr } from "../../shared/server/server_state.ts";
 import { concatBytes } from "../../shared/resp/bytes.ts";
@@ -208,7 +209,8 @@ export class Wiretap implements AsyncDisposable {
     for (;;) {
       let client: Deno.Conn;
       try {
-        client = await this.#listener.accept();
+        // A relay must not hold back what it relays: see shared/no_delay.ts.
+        client = noDelay(await this.#listener.accept());
       } catch {
         return; // closed
       }
@@ -223,7 +225,7 @@ export class Wiretap implements AsyncDisposable {
     this.#conns.add(client);
     let server: Deno.Conn | undefined;
     try {
-      server = await Deno.connect(this.#target);
+      server = noDelay(await Deno.connect(this.#target));
       this.#conns.add(server);
       const capture = (direction: Direction, bytes: Uint8Array) =>
         this.#captured[direction].push(bytes);

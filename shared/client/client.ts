@@ -31,6 +31,7 @@ import { ProtocolError } from "../resp/errors.ts";
 import type { Reply } from "../resp/reply.ts";
 import { ReplyDecoder } from "../resp/reply_decoder.ts";
 import { type Transport, writeAll } from "../transport.ts";
+import { noDelay } from "../no_delay.ts";
 import { Fifo } from "./fifo.ts";
 
 export type { Transport } from "../transport.ts";
@@ -120,7 +121,9 @@ export class RedisClient implements AsyncDisposable {
     const { host, port } = typeof address === "string"
       ? parseAddress(address)
       : { host: address.host ?? "127.0.0.1", port: address.port ?? 6379 };
-    const conn = await Deno.connect({ hostname: host, port });
+    // Commands leave at once, not after the server's delayed ACK (see shared/no_delay.ts):
+    // a client that pipelines sends a batch in several writes when it is large.
+    const conn = noDelay(await Deno.connect({ hostname: host, port }));
     return new RedisClient(conn);
   }
 

@@ -9,6 +9,7 @@ import {
   startLabServer,
   startRedisServer,
 } from "../testing/processes.ts";
+import { NoDelaySpy } from "../testing/no_delay_spy.ts";
 import { RedisClient, type Transport } from "./client.ts";
 
 const LAB1 = "labs/01-single-client/server.ts";
@@ -303,4 +304,15 @@ Deno.test({
     await server.stop();
     await rejected;
   },
+});
+
+Deno.test("RedisClient.connect() sets TCP_NODELAY, so a pipeline is never held back", async () => {
+  using spy = await NoDelaySpy.install();
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const addr = `127.0.0.1:${listener.addr.port}`;
+  const client = await RedisClient.connect(addr);
+  // Accepting is not needed: the option is set once the connection is open.
+  using _accepted = await listener.accept();
+  await client.close();
+  assert.ok(spy.setOnConnectionTo(addr));
 });

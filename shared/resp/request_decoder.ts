@@ -26,7 +26,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import { Buffer, constants } from "node:buffer";
 import { SHORT_BYTE_STRING, shortByteString } from "./bytes.ts";
 import { ProtocolError } from "./errors.ts";
 import { splitArgs } from "./split_args.ts";
@@ -36,9 +36,21 @@ const LF = 0x0a;
 const STAR = 0x2a;
 const DOLLAR = 0x24;
 
+/**
+ * The longest byte string this server can hold: V8's longest string (2^29 - 24 characters on a
+ * 64-bit machine), since keys and values are strings with one character per byte. It is 24 bytes
+ * short of Redis's 512 MiB, so the bulk string limit below is this, not 512 MiB: a value the
+ * server could never turn into a string must be refused when it is written, with Redis's error,
+ * not fail later. Node's `buffer.constants` reads it from V8 rather than this file guessing it.
+ */
+export const MAX_BYTE_STRING: number = constants.MAX_STRING_LENGTH;
+
 /** The limits a decoder enforces, with Redis's names in the comments. */
 export interface DecoderLimits {
-  /** Largest bulk string in bytes (`proto-max-bulk-len`, 512 MiB). */
+  /**
+   * Largest bulk string in bytes (`proto-max-bulk-len`): Redis's 512 MiB, but never more than
+   * {@link MAX_BYTE_STRING}.
+   */
   maxBulkLength: number;
   /** Longest inline command, and longest `*`/`$` header line, in bytes (64 KiB, fixed in Redis). */
   maxInlineLength: number;
@@ -46,9 +58,9 @@ export interface DecoderLimits {
   maxArrayLength: number;
 }
 
-/** Redis 7's defaults. */
+/** Redis 7's defaults, but for the one this runtime cannot hold (see {@link MAX_BYTE_STRING}). */
 export const DEFAULT_LIMITS: Readonly<DecoderLimits> = Object.freeze({
-  maxBulkLength: 512 * 1024 * 1024,
+  maxBulkLength: Math.min(512 * 1024 * 1024, MAX_BYTE_STRING),
   maxInlineLength: 64 * 1024,
   maxArrayLength: 2 ** 31 - 1,
 });
@@ -158,6 +170,8 @@ export class RequestDecoder {
    */
   constructor(limits: Partial<DecoderLimits> = {}) {
     this.#limits = { ...DEFAULT_LIMITS, ...limits };
+    // Past this a bulk string cannot become a string at all, whatever the configuration says.
+    this.#limits.maxBulkLength = Math.min(this.#limits.maxBulkLength, MAX_BYTE_STRING);
   }
 
   /** How many received bytes are waiting to be decoded. */

@@ -3,7 +3,12 @@ import { byteStringToBytes } from "./bytes.ts";
 import { showBytes } from "../testing/raw_client.ts";
 import { encodeCommand } from "./encoder.ts";
 import { ProtocolError } from "./errors.ts";
-import { type DecoderLimits, parseStrictInteger, RequestDecoder } from "./request_decoder.ts";
+import {
+  type DecoderLimits,
+  MAX_BYTE_STRING,
+  parseStrictInteger,
+  RequestDecoder,
+} from "./request_decoder.ts";
 
 /** What a decoder made of some bytes: the commands, then the error that stopped it, if any. */
 interface Outcome {
@@ -416,10 +421,11 @@ Deno.test("parseStrictInteger accepts exactly what Redis's string2ll accepts", (
 });
 
 Deno.test("RequestDecoder allocates for a big bulk string only as its bytes arrive", () => {
-  // A header is a claim, not bytes: `$536870912` followed by nothing must not cost 512 MiB.
+  // A header is a claim, not bytes: the largest bulk header followed by nothing must not cost
+  // half a gigabyte.
   const decoder = new RequestDecoder();
   const initial = decoder.capacity;
-  decoder.push(byteStringToBytes("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n"));
+  decoder.push(byteStringToBytes(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${MAX_BYTE_STRING}\r\n`));
   assert.equal(decoder.next(), null);
   assert.equal(decoder.capacity, initial);
   // A mebibyte of it arrives: the buffer grows with it, by doubling, not to the claimed size.
@@ -531,4 +537,26 @@ Deno.test("RequestDecoder keeps a frame that arrived in pieces whole, until the 
   assert.deepEqual(copy, frame);
   decoder.push(byteStringToBytes("*1\r\n$4\r\nPI"));
   assert.equal(decoder.lastFrameLength(command), -1, "a push may move or overwrite the frame");
+});
+
+Deno.test("MAX_BYTE_STRING is the length of V8's longest string", () => {
+  // Built from halves that share their characters (V8 joins long strings without copying them),
+  // so this costs a few objects, not half a gigabyte.
+  let longest = "";
+  let piece = "x";
+  for (let n = MAX_BYTE_STRING; n > 0; n = Math.floor(n / 2)) {
+    if (n % 2 === 1) longest += piece;
+    if (n > 1) piece += piece;
+  }
+  assert.equal(longest.length, MAX_BYTE_STRING);
+  assert.throws(() => longest + "x", RangeError);
+});
+
+Deno.test("RequestDecoder refuses a bulk string longer than any string, whatever the limit", () => {
+  const header = `*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${MAX_BYTE_STRING + 1}\r\n`;
+  // Refused at the header, before any of its bytes: it could never become a value.
+  assert.equal(errorOf(header), "invalid bulk length");
+  assert.equal(errorOf(header, { maxBulkLength: 1024 ** 3 }), "invalid bulk length");
+  // One byte shorter is a claim the decoder waits for.
+  assert.equal(errorOf(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${MAX_BYTE_STRING}\r\n`), null);
 });

@@ -62,16 +62,22 @@ Prints "listening on HOST:PORT" when ready. Ctrl-C (SIGINT) or SIGTERM stops it 
  *
  * @param log Writes the "shutting down" line.
  * @param stop Closes the listener and the connections.
+ * @returns A function that removes the handlers, for a server that stops some other way (a test
+ *   running it in its own process closes the listener); calling it again does nothing.
  */
-export function onShutdownSignal(log: (line: string) => void, stop: () => void): void {
+export function onShutdownSignal(log: (line: string) => void, stop: () => void): () => void {
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const handlers = signals.map((signal) => {
-    const handler = () => {
-      for (const [i, s] of signals.entries()) Deno.removeSignalListener(s, handlers[i]);
-      log(`Received ${signal}, shutting down`);
-      stop();
-    };
-    return handler;
+  let removed = false;
+  const remove = () => {
+    if (removed) return;
+    removed = true;
+    for (const [i, s] of signals.entries()) Deno.removeSignalListener(s, handlers[i]);
+  };
+  const handlers = signals.map((signal) => () => {
+    remove();
+    log(`Received ${signal}, shutting down`);
+    stop();
   });
   for (const [i, s] of signals.entries()) Deno.addSignalListener(s, handlers[i]);
+  return remove;
 }

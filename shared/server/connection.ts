@@ -83,7 +83,9 @@ export interface ConnectionOptions {
   execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
   /**
    * Most bytes of replies one batch may collect; past it the client is disconnected with a line in
-   * the log, like Redis's `client-output-buffer-limit`. Default: no limit.
+   * the log, like Redis's `client-output-buffer-limit`. One reply bigger than this on its own is
+   * not cut: it is sent, whole, before the batch goes on (see {@link runCommands}). Default: no
+   * limit.
    */
   maxOutput?: number;
   /**
@@ -138,28 +140,33 @@ export async function serveConnection(
       // command, as in Redis: one clock reading per read, not one per command (see execute()).
       client.lastInteraction = Date.now();
       decoder.push(readBuffer.subarray(0, n));
-      // runCommands() returns a promise only if a handler did, so a batch of ordinary commands
-      // costs no extra trip through the microtask queue.
-      const pending = runCommands(session, decoder, out, options);
-      const end = pending instanceof Promise ? await pending : pending;
-      if (end === "overflow") {
-        server.log(
-          `Client id=${client.id} addr=${client.addr} closed for overcoming of output buffer ` +
-            `limits: ${out.length} bytes of replies pending, limit ${options.maxOutput}`,
-        );
-        out.take();
-        break;
-      }
-      if (out.length > 0) {
-        await (options.beforeWrite?.() ?? endOfTurn());
-        // One write nearly always takes the whole batch; writeAll() is only for the rest of a
-        // short write. Calling write() directly saves an async function, and its trip through the
-        // microtask queue, per batch.
-        const replies = out.take();
-        const written = await transport.write(replies);
-        if (written < replies.length) await writeAll(transport, replies.subarray(written));
-      }
-      out.shrink();
+      let end: BatchEnd;
+      do {
+        // runCommands() returns a promise only if a handler did, so a batch of ordinary commands
+        // costs no extra trip through the microtask queue.
+        const pending = runCommands(session, decoder, out, options);
+        end = pending instanceof Promise ? await pending : pending;
+        if (end === "overflow") {
+          server.log(
+            `Client id=${client.id} addr=${client.addr} closed for overcoming of output buffer ` +
+              `limits: ${out.length} bytes of replies pending, limit ${options.maxOutput}`,
+          );
+          out.take();
+          return;
+        }
+        if (out.length > 0) {
+          await (options.beforeWrite?.() ?? endOfTurn());
+          // One write nearly always takes the whole batch; writeAll() is only for the rest of a
+          // short write. Calling write() directly saves an async function, and its trip through
+          // the microtask queue, per batch.
+          const replies = out.take();
+          const written = await transport.write(replies);
+          if (written < replies.length) await writeAll(transport, replies.subarray(written));
+        }
+        out.shrink();
+        // "send": one reply was bigger than the limit. It has gone out, and only once the client
+        // took it (the write's await); the rest of the batch runs now, still in order.
+      } while (end === "send");
       if (end === "close") break;
     }
   } catch (error) {
@@ -179,11 +186,24 @@ export async function serveConnection(
   }
 }
 
-/** How a batch ended: read more, close after sending (QUIT, protocol error), or output too big. */
-export type BatchEnd = "more" | "close" | "overflow";
+/**
+ * How a batch ended: read more; close after sending (QUIT, protocol error); send the replies so far
+ * and then run the rest (one reply bigger than the output limit); or output too big (disconnect).
+ */
+export type BatchEnd = "more" | "close" | "send" | "overflow";
 
 /**
  * Runs every whole command the decoder holds, encoding each reply into `out`.
+ *
+ * The output limit (`maxOutput`) is there for a client that asks for more than it reads: a few
+ * kilobytes of pipelined `GET big` can ask for gigabytes. Replies past the limit end the batch with
+ * "overflow", and the client is disconnected, as Redis does past `client-output-buffer-limit`. But
+ * one reply that is bigger than the limit on its own is a value the client asked for once, and is
+ * sent, not cut: the batch ends with "send", the caller writes the replies so far, and calls again
+ * for the rest. Redis's own limit for ordinary clients is off by default for the same reason
+ * (`normal 0 0 0`); this server has one on by default, so it must not make a stored value
+ * unreadable. The write's await is the bound for such a client: if it stops reading, the write
+ * stops completing, and the server holds that one reply and nothing more.
  *
  * An `async` function always returns a promise, and awaiting it costs a trip through the
  * microtask queue even when every handler answered at once, which is nearly always. So this stays
@@ -211,9 +231,10 @@ export function runCommands(
     if (args === null) return "more";
     const reply = run(session, args);
     if (reply instanceof Promise) return finishBatch(session, decoder, out, options, reply);
+    const before = out.length;
     out.write(reply, session.client.protocol);
-    if (out.length > maxOutput) return "overflow";
     if (session.client.closeAfterReply) return "close";
+    if (out.length > maxOutput) return out.length - before > maxOutput ? "send" : "overflow";
   }
 }
 
@@ -229,9 +250,10 @@ async function finishBatch(
   const maxOutput = options.maxOutput ?? Infinity;
   let pending: Reply | Promise<Reply> = first;
   for (;;) {
+    const before = out.length;
     out.write(pending instanceof Promise ? await pending : pending, session.client.protocol);
-    if (out.length > maxOutput) return "overflow";
     if (session.client.closeAfterReply) return "close";
+    if (out.length > maxOutput) return out.length - before > maxOutput ? "send" : "overflow";
     const args = nextCommand(session, decoder, out);
     if (args === "close") return "close";
     if (args === null) return "more";

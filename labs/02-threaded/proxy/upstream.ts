@@ -30,6 +30,7 @@ import { byteStringToBytes } from "../../../shared/resp/bytes.ts";
 import { ErrorReply, type Reply } from "../../../shared/resp/reply.ts";
 import { RedisClient } from "../../../shared/client/client.ts";
 import type { Transport } from "../../../shared/transport.ts";
+import { noDelay } from "../../../shared/no_delay.ts";
 
 /** The first wait after a failed connect; it doubles after each failure. */
 const BACKOFF_MIN_MS = 50;
@@ -381,7 +382,8 @@ export class Upstream {
       conn.close();
       throw new UpstreamError(this.address, "The proxy is shutting down");
     }
-    conn.setNoDelay(true);
+    // Commands leave at once, not after the upstream's delayed ACK: see shared/no_delay.ts.
+    noDelay(conn);
     if (!this.#up) this.#options.log?.(`Upstream ${this.address} reachable again`);
     this.#up = true;
     this.#backoffMs = BACKOFF_MIN_MS;

@@ -30,6 +30,7 @@
  */
 
 import { RedisClient } from "../../../shared/client/client.ts";
+import { noDelay } from "../../../shared/no_delay.ts";
 import { ErrorReply, type Reply } from "../../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../../shared/server/command_table.ts";
 import { formatAddr } from "../../../shared/server/connection.ts";
@@ -203,7 +204,7 @@ export function startRaceServer(options: RaceServerOptions): RaceServer {
     for (;;) {
       let conn: Deno.Conn;
       try {
-        conn = await listener.accept();
+        conn = noDelay(await listener.accept());
       } catch {
         return; // the listener was closed
       }

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { noDelay } from "../../../shared/no_delay.ts";
 import type { ExpiringKeyspace } from "../keyspace.ts";
 import { serveMemcacheClient } from "./connection.ts";
 import { type DecoderLimits, DEFAULT_DECODER_LIMITS } from "./decoder.ts";
@@ -144,6 +145,8 @@ export function startMemcacheServer(options: MemcacheOptions): MemcacheServer {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS));
         continue;
       }
+      // Replies leave at once, not after the client's delayed ACK: see shared/no_delay.ts.
+      noDelay(conn);
       // Each client gets its own task, not awaited: that is what serves many at once (lab 2).
       const task = open.size >= maxConnections ? refuse(conn) : serve(conn);
       tasks.add(task);

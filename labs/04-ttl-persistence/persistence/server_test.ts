@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT, startLabServer } from "../../../shared/testing/processes.ts";
-import { type Reply, SimpleString } from "../../../shared/resp/reply.ts";
+import { ErrorReply, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
 import { RawClient } from "../../../shared/testing/raw_client.ts";
 import { LAB4_DENO_FLAGS, LAB4_ENTRY } from "../test_support.ts";
 
@@ -266,5 +266,28 @@ Deno.test("BGREWRITEAOF under write load loses nothing", async () => {
     assert.equal(await call(client, "GET", "before"), "1000");
     assert.equal(await call(client, "DBSIZE"), writes + 1);
     assert.equal(await call(client, "GET", `during:${writes - 1}`), String(writes - 1));
+  });
+});
+
+Deno.test("an APPEND refused past --proto-max-bulk-len is not logged: a restart finds the value it left", async () => {
+  await withDir(async (dir) => {
+    const flags = ["--appendonly", "yes", "--save", "", "--proto-max-bulk-len", "1mb"];
+    const value = "v".repeat(1024 * 1024 - 10) + "0123456789";
+    {
+      await using server = await start(dir, ...flags);
+      await using client = await RawClient.connect(server.addr);
+      assert.equal(await call(client, "SET", "k", value.slice(0, -10)), "OK");
+      assert.equal(await call(client, "APPEND", "k", "0123456789"), 1024 * 1024);
+      assert.deepEqual(
+        await call(client, "APPEND", "k", "x"),
+        new ErrorReply("ERR string exceeds maximum allowed size (proto-max-bulk-len)"),
+      );
+    }
+    // The log is replayed without the limit, as Redis replays its own: had the refused APPEND
+    // been logged, it would succeed now and the value would be one byte longer.
+    await using server = await start(dir, ...flags);
+    await using client = await RawClient.connect(server.addr);
+    assert.equal(await call(client, "STRLEN", "k"), 1024 * 1024);
+    assert.equal(await call(client, "GET", "k"), value);
   });
 });

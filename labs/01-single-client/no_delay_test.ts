@@ -1,0 +1,37 @@
+/**
+ * Lab 1's accept loop turns off Nagle's algorithm on every connection it accepts (see
+ * `shared/no_delay.ts` for why). Checked with a spy on `setNoDelay`, not with a stopwatch: the
+ * server runs in this process, a real client connects over TCP and gets its answer, and the spy
+ * says whether the server's end of that connection was given `TCP_NODELAY`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { ServerState } from "../../shared/server/server_state.ts";
+import { NoDelaySpy } from "../../shared/testing/no_delay_spy.ts";
+import { RawClient } from "../../shared/testing/raw_client.ts";
+import { lab1CommandTable, serveOneAtATime } from "./server.ts";
+
+Deno.test("lab 1's accept loop sets TCP_NODELAY on each connection it accepts", async () => {
+  using spy = await NoDelaySpy.install();
+  const server = new ServerState({ commands: lab1CommandTable(), log: () => {} });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = serveOneAtATime(server, listener, { onListening: () => {} });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      await using client = RawClient.over(conn);
+      await client.send("PING\r\n");
+      // The answer proves the server accepted this connection; the loop sets the option first.
+      await client.expect("+PONG\r\n");
+      assert.ok(
+        spy.setOnServerEndOf(conn),
+        `connection ${i + 1}: the server's end has TCP_NODELAY`,
+      );
+    }
+  } finally {
+    listener.close();
+    await serving;
+  }
+});
