@@ -38,13 +38,13 @@ export interface LabProfile {
   variants?: { suffix: string; note: string; profile: LabProfile }[];
 }
 
-/** The permissions `deno task lab4` grants, and its V8 flag (see labs/04-ttl-persistence). */
+/** The permissions `deno task lab4` grants, and its V8 flags (see labs/04-ttl-persistence). */
 const LAB4_FLAGS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
   "--allow-env",
-  "--v8-flags=--max-semi-space-size=8",
+  "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=10",
 ];
 
 /**

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { CapacityPolicy } from "./buffer_size.ts";
 import { writeByteString } from "./bytes.ts";
 import {
   BigNumberReply,
@@ -25,7 +26,13 @@ import {
 
 const CRLF_0 = 0x0d;
 const CRLF_1 = 0x0a;
-const INITIAL_CAPACITY = 16 * 1024;
+/**
+ * A new writer's buffer: room for a few dozen short replies. The server keeps one writer per
+ * connection, so this is paid once per open client; a batch that needs more doubles it, and
+ * {@link RespWriter.shrink} brings it back once batches are small again (see `buffer_size.ts`).
+ */
+const INITIAL_CAPACITY = 1024;
+/** A buffer bigger than this is dropped as soon as its batch has gone, without waiting. */
 const SHRINK_ABOVE = 1024 * 1024;
 const textEncoder = new TextEncoder();
 /** The most bytes of a length line: a type byte, up to ten digits, CRLF. */
@@ -49,10 +56,16 @@ const SHORT_STRING = 64;
 export class RespWriter {
   #buf = new Uint8Array(INITIAL_CAPACITY);
   #pos = 0;
+  #sizing = new CapacityPolicy(INITIAL_CAPACITY);
 
   /** Bytes written since the last {@link take}. */
   get length(): number {
     return this.#pos;
+  }
+
+  /** How many bytes the buffer holds before it has to grow. */
+  get capacity(): number {
+    return this.#buf.length;
   }
 
   /**
@@ -65,17 +78,22 @@ export class RespWriter {
    */
   take(): Uint8Array {
     const out = this.#buf.subarray(0, this.#pos);
+    this.#sizing.note(this.#pos);
     this.#pos = 0;
     return out;
   }
 
   /**
-   * Lets a buffer that grew for one huge reply go, once that reply has been sent.
+   * Call once a batch taken with {@link take} has been sent: lets a buffer that grew for one huge
+   * batch go at once, and one that grew for a burst go once the batches have stayed small for a
+   * while (see `buffer_size.ts`).
    */
   shrink(): void {
-    if (this.#pos === 0 && this.#buf.length > SHRINK_ABOVE) {
-      this.#buf = new Uint8Array(INITIAL_CAPACITY);
-    }
+    if (this.#pos !== 0) return;
+    const capacity = this.#buf.length > SHRINK_ABOVE
+      ? INITIAL_CAPACITY
+      : this.#sizing.fit(this.#buf.length);
+    if (capacity < this.#buf.length) this.#buf = new Uint8Array(capacity);
   }
 
   /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { bytesToByteString, byteStringToBytes } from "./bytes.ts";
+import { SHRINK_WINDOW } from "./buffer_size.ts";
 import { encodeCommand, encodeReply, RespWriter } from "./encoder.ts";
 import {
   BigNumberReply,
@@ -170,12 +171,15 @@ Deno.test("RespWriter grows past its initial buffer without losing bytes", () =>
 });
 
 Deno.test("RespWriter grows for a long integer near the end of its buffer", () => {
-  // Fill the writer to 24 bytes short of its initial 16 KiB: room for any 64-bit integer, but not
-  // for this one.
+  // Fill the writer to 24 bytes short of its initial capacity: room for any 64-bit integer, but
+  // not for this one. A bulk string of n bytes takes n + 5 bytes and the digits of n.
   const w = new RespWriter();
-  w.bulk("x".repeat(16_350));
+  const target = w.capacity - 24;
+  let n = target - 5;
+  while (n + 5 + String(n).length > target) n--;
+  w.bulk("x".repeat(n));
   const before = w.length;
-  assert.equal(before, 16_384 - 24);
+  assert.equal(before, target);
   const big = 10n ** 40n;
   w.integer(big);
   const out = bytesToByteString(w.take());
@@ -243,4 +247,39 @@ Deno.test("reserve() and advance() add bytes the caller writes, in order with th
   w.write(OK);
   assert.equal(bytesToByteString(w.take()), "+OK\r\n" + "x".repeat(40_000) + "+OK\r\n");
   assert.throws(() => w.advance(w.reserve(8).length + 1), RangeError);
+});
+
+Deno.test("RespWriter's buffer shrinks back after a burst once batches stay small", () => {
+  const w = new RespWriter();
+  const initial = w.capacity;
+  w.write(["v".repeat(40_000)]);
+  w.take();
+  w.shrink();
+  const grown = w.capacity;
+  assert.ok(grown >= 40_000, `capacity ${grown}`);
+  // Batches of small replies: the window that began with the burst keeps the buffer, and so do
+  // the next window's batches until it ends, its 2 * SHRINK_WINDOW-th batch counting the burst's.
+  for (let batch = 2; batch < 2 * SHRINK_WINDOW; batch++) {
+    w.write(OK);
+    assert.equal(bytesToByteString(w.take()), "+OK\r\n");
+    w.shrink();
+    assert.equal(w.capacity, grown, `batch ${batch}`);
+  }
+  w.write(OK);
+  w.take();
+  w.shrink();
+  assert.equal(w.capacity, initial);
+});
+
+Deno.test("RespWriter keeps its buffer while every batch is big", () => {
+  const w = new RespWriter();
+  const replies = Array.from({ length: 16 }, () => "v".repeat(1000));
+  const sizes = new Set<number>();
+  for (let batch = 0; batch < 4 * SHRINK_WINDOW; batch++) {
+    for (const r of replies) w.write(r);
+    w.take();
+    w.shrink();
+    sizes.add(w.capacity);
+  }
+  assert.equal(sizes.size, 1, `capacities: ${[...sizes].join(", ")}`);
 });

@@ -27,6 +27,7 @@
  */
 
 import { Buffer, constants } from "node:buffer";
+import { CapacityPolicy } from "./buffer_size.ts";
 import { SHORT_BYTE_STRING, shortByteString } from "./bytes.ts";
 import { ProtocolError } from "./errors.ts";
 import { splitArgs } from "./split_args.ts";
@@ -65,9 +66,19 @@ export const DEFAULT_LIMITS: Readonly<DecoderLimits> = Object.freeze({
   maxArrayLength: 2 ** 31 - 1,
 });
 
-/** The buffer starts small; it grows for big frames and shrinks back once they are gone. */
-const INITIAL_CAPACITY = 16 * 1024;
+/**
+ * The buffer starts small, because every open connection keeps one: a client that sends a
+ * command now and then needs a few dozen bytes. It doubles for a pipeline or a big value and
+ * shrinks back once traffic is small again (see `buffer_size.ts`).
+ */
+const INITIAL_CAPACITY = 1024;
+/** A buffer bigger than this is dropped as soon as its frame has been decoded, without waiting. */
 const SHRINK_ABOVE = 1024 * 1024;
+/**
+ * The most one read is offered while a client's traffic grows: Redis reads 16 KiB at a time
+ * (`PROTO_IOBUF_LEN`). A frame bigger than that still gets a buffer of its size.
+ */
+const MAX_READ = 16 * 1024;
 
 /** Up to this many bytes, {@link RequestDecoder.copyLastFrame} copies in a loop (see there). */
 const SHORT_FRAME = 128;
@@ -162,6 +173,10 @@ export class RequestDecoder {
   #lastCommand: readonly string[] | null = null;
   #lastFrameStart = 0;
   #lastFrameEnd = 0;
+  // How much room spare() makes for the next read, and how much it offered the one in progress.
+  #readRoom = INITIAL_CAPACITY;
+  #offered = 0;
+  #sizing = new CapacityPolicy(INITIAL_CAPACITY);
 
   /**
    * Creates a decoder with an empty buffer.
@@ -193,15 +208,50 @@ export class RequestDecoder {
   push(chunk: Uint8Array): void {
     // The bytes of the last command may move or be overwritten below.
     this.#lastCommand = null;
-    if (this.#start === this.#end) {
-      this.#start = this.#end = 0;
-      if (this.#buf.length > SHRINK_ABOVE && chunk.length <= INITIAL_CAPACITY) {
-        this.#resize(INITIAL_CAPACITY);
-      }
-    }
+    if (this.#start === this.#end) this.#rewind(chunk.length);
     if (this.#end + chunk.length > this.#buf.length) this.#makeRoom(chunk.length);
     this.#buf.set(chunk, this.#end);
     this.#end += chunk.length;
+    this.#sizing.note(this.#end - this.#start);
+  }
+
+  /**
+   * The free end of the buffer, for the socket to read into; {@link commit} then adds what the
+   * read wrote. Reading straight into the decoder's buffer spares the server a second buffer per
+   * connection, and a copy per read, that {@link push} would cost.
+   *
+   * The room offered starts small and doubles each time a read fills it (the client had more to
+   * say), up to 16 KiB a read as in Redis; it follows the buffer back down when that shrinks.
+   *
+   * @returns A view of the buffer, valid until the next call on this decoder.
+   * @example
+   * ```ts
+   * const n = await conn.read(decoder.spare());
+   * if (n !== null) decoder.commit(n);
+   * ```
+   */
+  spare(): Uint8Array {
+    this.#lastCommand = null;
+    if (this.#start === this.#end) this.#rewind(this.#readRoom);
+    if (this.#buf.length - this.#end < this.#readRoom) this.#makeRoom(this.#readRoom);
+    this.#offered = this.#buf.length - this.#end;
+    return this.#buf.subarray(this.#end);
+  }
+
+  /**
+   * Adds the bytes a read wrote into {@link spare}.
+   *
+   * @param n How many bytes the read returned.
+   * @throws {RangeError} If `n` is more than {@link spare} offered.
+   */
+  commit(n: number): void {
+    if (!(n >= 0 && n <= this.#offered)) {
+      throw new RangeError(`Cannot commit ${n} bytes: the last spare() offered ${this.#offered}`);
+    }
+    if (n === this.#offered && this.#readRoom < MAX_READ) this.#readRoom *= 2;
+    this.#offered = 0;
+    this.#end += n;
+    this.#sizing.note(this.#end - this.#start);
   }
 
   /**
@@ -465,6 +515,22 @@ export class RequestDecoder {
     }
     this.#start = 0;
     this.#end = unread;
+  }
+
+  /**
+   * Starts over at the front of the buffer once every byte has been decoded, and shrinks a buffer
+   * that recent traffic has not needed: at once if it is huge and `incoming` bytes are not, or
+   * when the {@link CapacityPolicy} says so. Nothing is buffered, so nothing is copied.
+   */
+  #rewind(incoming: number): void {
+    this.#start = this.#end = 0;
+    const capacity = this.#buf.length > SHRINK_ABOVE && incoming <= MAX_READ
+      ? INITIAL_CAPACITY
+      : this.#sizing.fit(this.#buf.length);
+    if (capacity < this.#buf.length) {
+      this.#resize(capacity);
+      this.#readRoom = Math.min(this.#readRoom, capacity);
+    }
   }
 
   #resize(capacity: number): void {

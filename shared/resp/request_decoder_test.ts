@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { byteStringToBytes } from "./bytes.ts";
 import { showBytes } from "../testing/raw_client.ts";
+import { SHRINK_WINDOW } from "./buffer_size.ts";
 import { encodeCommand } from "./encoder.ts";
 import { ProtocolError } from "./errors.ts";
 import {
@@ -559,4 +560,93 @@ Deno.test("RequestDecoder refuses a bulk string longer than any string, whatever
   assert.equal(errorOf(header, { maxBulkLength: 1024 ** 3 }), "invalid bulk length");
   // One byte shorter is a claim the decoder waits for.
   assert.equal(errorOf(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${MAX_BYTE_STRING}\r\n`), null);
+});
+
+/** Copies `bytes` into {@link RequestDecoder.spare} as a socket read would, at most what fits. */
+function read(decoder: RequestDecoder, bytes: Uint8Array): number {
+  const room = decoder.spare();
+  const n = Math.min(room.length, bytes.length);
+  room.set(bytes.subarray(0, n));
+  decoder.commit(n);
+  return n;
+}
+
+Deno.test("RequestDecoder.spare() and commit() decode what a read wrote into the buffer", () => {
+  const decoder = new RequestDecoder();
+  const bytes = byteStringToBytes("*1\r\n$4\r\nPING\r\nECHO hi\r\n*2\r\n$3\r\nGET");
+  assert.equal(read(decoder, bytes), bytes.length);
+  assert.deepEqual(decoder.next(), ["PING"]);
+  assert.deepEqual(decoder.next(), ["ECHO", "hi"]);
+  assert.equal(decoder.next(), null);
+  read(decoder, byteStringToBytes("\r\n$1\r\nk\r\n"));
+  assert.deepEqual(decoder.next(), ["GET", "k"]);
+  assert.equal(decoder.buffered, 0);
+  decoder.spare();
+  assert.throws(() => decoder.commit(decoder.capacity + 1), RangeError);
+});
+
+Deno.test("RequestDecoder.spare() offers twice as much after a read that filled it, up to 16 KiB", () => {
+  const decoder = new RequestDecoder();
+  const initial = decoder.capacity;
+  // One 100 KB MSET, read as a socket would deliver it into whatever room is offered.
+  const args = ["MSET"];
+  for (let i = 0; i < 1000; i++) args.push(`key:${i}`, "v".repeat(90));
+  const frame = encodeCommand(args);
+  const offers: number[] = [];
+  let command: string[] | null = null;
+  for (let at = 0; at < frame.length;) {
+    offers.push(decoder.spare().length);
+    at += read(decoder, frame.subarray(at));
+    command = decoder.next();
+  }
+  assert.deepEqual(command, args);
+  assert.equal(offers[0], initial);
+  assert.ok(offers.every((o) => o >= Math.min(16 * 1024, initial)), offers.join(" "));
+  // Doubling reaches 16 KiB within a few reads, so the whole frame takes few reads.
+  assert.ok(offers.length <= 12, `${offers.length} reads: ${offers.join(" ")}`);
+});
+
+Deno.test("RequestDecoder's buffer shrinks back after a burst once reads stay small", () => {
+  const decoder = new RequestDecoder();
+  const initial = decoder.capacity;
+  const burst = encodeCommand(["SET", "k", "v".repeat(40_000)]);
+  for (let at = 0; at < burst.length;) at += read(decoder, burst.subarray(at));
+  assert.equal(decoder.next()?.[2].length, 40_000);
+  const grown = decoder.capacity;
+  assert.ok(grown >= 40_000, `capacity ${grown}`);
+  // Small commands, one read each: the buffer keeps its size until a whole window of them...
+  const ping = encodeCommand(["PING"]);
+  for (let i = 0; i < SHRINK_WINDOW; i++) {
+    read(decoder, ping);
+    assert.deepEqual(decoder.next(), ["PING"]);
+  }
+  assert.equal(decoder.capacity, grown);
+  // ...has passed without needing it; then it is back to where it started.
+  for (let i = 0; i < SHRINK_WINDOW; i++) {
+    read(decoder, ping);
+    assert.deepEqual(decoder.next(), ["PING"]);
+  }
+  assert.equal(decoder.capacity, initial);
+  assert.equal(decoder.spare().length, initial);
+});
+
+Deno.test("RequestDecoder keeps its buffer while every read brings a big pipeline", () => {
+  const decoder = new RequestDecoder();
+  const commands: string[][] = [];
+  for (let i = 0; i < 16; i++) commands.push(["SET", `key:${i}`, "v".repeat(1000)]);
+  const batch = new Uint8Array(commands.reduce((n, c) => n + encodeCommand(c).length, 0));
+  let at = 0;
+  for (const c of commands) {
+    batch.set(encodeCommand(c), at);
+    at += encodeCommand(c).length;
+  }
+  const sizes = new Set<number>();
+  for (let round = 0; round < 4 * SHRINK_WINDOW; round++) {
+    for (let done = 0; done < batch.length;) {
+      done += read(decoder, batch.subarray(done));
+      while (decoder.next() !== null);
+    }
+    if (round >= 4) sizes.add(decoder.capacity);
+  }
+  assert.equal(sizes.size, 1, `capacities: ${[...sizes].join(", ")}`);
 });

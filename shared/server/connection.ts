@@ -27,9 +27,6 @@ import type { ServerState } from "./server_state.ts";
 import { ClientState, type Session } from "./session.ts";
 import { isDisconnect, type Transport, writeAll } from "../transport.ts";
 
-/** How much one read asks for. Redis reads 16 KiB at a time (`PROTO_IOBUF_LEN`). */
-const READ_SIZE = 16 * 1024;
-
 /** The promise {@link endOfTurn} hands out in the current turn; `undefined` between turns. */
 let turnEnd: Promise<void> | undefined;
 
@@ -127,19 +124,19 @@ export async function serveConnection(
   const decoder = new RequestDecoder(server.limits);
   const session: Session = { db: server.db, client, server, requests: decoder };
   const out = new RespWriter();
-  const readBuffer = new Uint8Array(READ_SIZE);
 
   server.clients.set(client.id, client);
   options.open?.set(client.id, transport);
   server.stats.connectionsReceived++;
   try {
     for (;;) {
-      const n = await transport.read(readBuffer);
+      // Straight into the decoder's buffer: one buffer per client, no copy (see spare()).
+      const n = await transport.read(decoder.spare());
       if (n === null) break;
       // Any bytes count as activity (CLIENT LIST's idle time, lab 2's --timeout), even half a
       // command, as in Redis: one clock reading per read, not one per command (see execute()).
       client.lastInteraction = Date.now();
-      decoder.push(readBuffer.subarray(0, n));
+      decoder.commit(n);
       let end: BatchEnd;
       do {
         // runCommands() returns a promise only if a handler did, so a batch of ordinary commands
