@@ -13,6 +13,24 @@ import type { CommandSpec } from "../server/command_table.ts";
 import { REDIS_COMPAT_VERSION } from "../server/server_state.ts";
 import type { ClientState, Session } from "../server/session.ts";
 
+/** Redis's reply to a user name it does not know, or a wrong password. */
+const WRONGPASS = new ErrorReply("WRONGPASS invalid username-password pair or user is disabled.");
+
+/** The 64-bit range Redis's `long long` holds. */
+const LONG_LONG_MIN = -(2n ** 63n);
+const LONG_LONG_MAX = 2n ** 63n - 1n;
+
+/**
+ * Parses an integer as Redis's `string2ll` does: an optional `-`, digits, no leading zero, no `+`
+ * and no `-0`, within 64 bits. `HELLO 02` is not `HELLO 2` to Redis, so it must not be here.
+ * A `bigint`, because a double cannot tell 2^63 - 1 (accepted) from 2^63 (refused).
+ */
+function parseLongLong(text: string): bigint | undefined {
+  if (!/^(0|-?[1-9][0-9]{0,18})$/.test(text)) return undefined;
+  const value = BigInt(text);
+  return value >= LONG_LONG_MIN && value <= LONG_LONG_MAX ? value : undefined;
+}
+
 /** Redis refuses names with spaces or control characters: they would break `CLIENT LIST`. */
 function isPrintableWord(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -38,17 +56,18 @@ function setName(client: ClientState, name: string): ErrorReply | undefined {
  */
 function hello({ client }: Session, args: string[]): Reply {
   if (args.length >= 2) {
-    const version = Number(args[1]);
-    if (!/^-?\d+$/.test(args[1]) || !Number.isSafeInteger(version)) {
-      return err("Protocol version is not an integer or out of range");
-    }
-    if (version !== 2) return new ErrorReply("NOPROTO unsupported protocol version");
+    const version = parseLongLong(args[1]);
+    if (version === undefined) return err("Protocol version is not an integer or out of range");
+    if (version !== 2n) return new ErrorReply("NOPROTO unsupported protocol version");
   }
   for (let i = 2; i < args.length; i++) {
     const option = args[i].toLowerCase();
     const left = args.length - i - 1;
     if (option === "auth" && left >= 2) {
-      i += 2; // no password is configured in this lab: every AUTH is accepted, as in Redis
+      // No password is configured here, so any password is right for the one user Redis has,
+      // "default"; any other name is a user that does not exist.
+      if (args[i + 1] !== "default") return WRONGPASS;
+      i += 2;
     } else if (option === "setname" && left >= 1) {
       const failed = setName(client, args[++i]);
       if (failed) return failed;
