@@ -38,6 +38,8 @@ export interface ServeOptions {
   execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
   /** Awaited before each batch of replies is written (lab 4: until its log is on disk). */
   beforeWrite?: () => Promise<void> | undefined;
+  /** Called once the client exists, before its first command (lab 3: the AUTH gate's limits). */
+  onConnect?: (session: Session) => void;
 }
 
 /**
@@ -60,6 +62,7 @@ export function serveClient(
     execute: options.execute ?? dispatch,
     maxOutput: options.maxOutputBuffer,
     beforeWrite: options.beforeWrite,
+    onConnect: options.onConnect,
     open: options.open,
     onClose: endTransaction,
   });

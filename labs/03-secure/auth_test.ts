@@ -87,3 +87,24 @@ Deno.test("the password never appears in the server's log, even with --trace", a
   assert.match(log, /record \d+ decrypted/);
   assert.match(log, /\*{8}/);
 });
+
+Deno.test("a connection that sends 5 wrong passwords is answered, then closed; one log line", async () => {
+  await using lab3 = await startLab3(["--requirepass", SUITE_PASSWORD]);
+  await using c = await lab3.connect();
+  // Six guesses in one write: the fifth is answered and the sixth never runs.
+  await c.send(Array.from({ length: 6 }, (_, i) => command("AUTH", `guess-${i}`)).join(""));
+  const closing = await c.expectClosed();
+  const wrongpass = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+  assert.equal(new TextDecoder().decode(closing), wrongpass.repeat(5));
+  // A right password after four wrong ones still works: an honest typo is not punished.
+  await using honest = await lab3.connect();
+  await honest.send(
+    Array.from({ length: 4 }, () => command("AUTH", "typo")).join("") +
+      command("AUTH", SUITE_PASSWORD) + command("PING"),
+  );
+  await honest.expect(wrongpass.repeat(4) + "+OK\r\n+PONG\r\n");
+  await waitForLog(lab3.server, /failed AUTH/);
+  await lab3.server.stop();
+  // Nine failures, one line: the rest are counted for the next line, ten seconds on.
+  assert.equal(lab3.server.log().match(/failed AUTH/g)?.length, 1);
+});

@@ -6,9 +6,12 @@
  */
 
 import assert from "node:assert/strict";
-import { ClientState } from "../../shared/server/session.ts";
+import { RequestDecoder } from "../../shared/resp/request_decoder.ts";
+import { CommandTable } from "../../shared/server/command_table.ts";
+import { ServerState } from "../../shared/server/server_state.ts";
+import { ClientState, type Session } from "../../shared/server/session.ts";
 import { hexDump } from "./channel/hex_dump.ts";
-import { PasswordGate } from "./auth.ts";
+import { AUTH_LOG_WINDOW_MS, MAX_AUTH_FAILURES, PasswordGate } from "./auth.ts";
 import { certificateFingerprint } from "./tls.ts";
 import { redactBytes, Tracer } from "./trace.ts";
 
@@ -75,4 +78,54 @@ Deno.test("certificateFingerprint() is the SHA-256 of the DER, as openssl prints
     "sha256 Fingerprint=AE:4B:32:80:E5:6E:2F:AF:83:F4:14:A6:E3:DA:BE:9D:5F:BE:18:97:65:44:C0:5F:ED:12:1A:CC:B8:5B:53:FC",
   );
   assert.throws(() => certificateFingerprint("no certificate"), SyntaxError);
+});
+
+Deno.test("PasswordGate logs the first failed AUTH in a window and counts the rest", () => {
+  let now = 1_000_000;
+  const lines: string[] = [];
+  const gate = new PasswordGate("hunter2", { now: () => now });
+  const server = new ServerState({ commands: new CommandTable(), log: (l) => lines.push(l) });
+  const session = (id: number): Session => ({
+    db: server.db,
+    server,
+    client: new ClientState(id, `10.0.0.${id}:1`, "b", 0),
+  });
+  const first = session(1);
+  for (let i = 0; i < MAX_AUTH_FAILURES; i++) gate.login(first, "default", "guess");
+  assert.equal(first.client.closeAfterReply, true, "closed after the last allowed failure");
+  gate.login(session(2), "default", "guess");
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0],
+    /^Client id=1 addr=10\.0\.0\.1:1 failed AUTH: wrong user name or password$/,
+  );
+  now += AUTH_LOG_WINDOW_MS;
+  gate.login(session(3), "admin", "guess");
+  assert.equal(lines.length, 2);
+  assert.equal(
+    lines[1],
+    "Client id=3 addr=10.0.0.3:1 failed AUTH: wrong user name or password (and 5 more failed " +
+      "AUTH since the last such line, 1 connections closed for it)",
+  );
+  assert.ok(!lines.join("\n").includes("guess"), "what was sent stays out of the log");
+});
+
+Deno.test("PasswordGate.admit() holds a client to Redis's pre-AUTH limits until login", () => {
+  const gate = new PasswordGate("hunter2");
+  const server = new ServerState({ commands: new CommandTable(), log: () => {} });
+  const requests = new RequestDecoder();
+  const session: Session = {
+    db: server.db,
+    server,
+    client: new ClientState(1, "a", "b", 0),
+    requests,
+  };
+  gate.admit(session);
+  assert.equal(requests.unauthenticated, true);
+  assert.equal(gate.login(session, "default", "hunter2"), undefined);
+  assert.equal(requests.unauthenticated, false);
+  // Without a password there is nothing to hold anyone to.
+  const open = new RequestDecoder();
+  new PasswordGate(undefined).admit({ ...session, requests: open });
+  assert.equal(open.unauthenticated, false);
 });

@@ -53,6 +53,17 @@ export const DEFAULT_LIMITS: Readonly<DecoderLimits> = Object.freeze({
   maxArrayLength: 2 ** 31 - 1,
 });
 
+/**
+ * Redis's limits for a client that has not yet given the password (`requirepass`): a command of at
+ * most 10 arguments, none longer than 16 KiB. They were added after CVE-2021-32675, in which a
+ * client that had not authenticated could make Redis allocate gigabytes by announcing huge arrays
+ * and bulk strings. `AUTH` and `HELLO ... AUTH` need at most 7 arguments of a few bytes each, so
+ * nothing a client may legitimately send first comes near them.
+ */
+export const UNAUTHENTICATED_LIMITS: Readonly<
+  Pick<DecoderLimits, "maxBulkLength" | "maxArrayLength">
+> = Object.freeze({ maxBulkLength: 16 * 1024, maxArrayLength: 10 });
+
 /** The buffer starts small; it grows for big frames and shrinks back once they are gone. */
 const INITIAL_CAPACITY = 16 * 1024;
 const SHRINK_ABOVE = 1024 * 1024;
@@ -150,6 +161,8 @@ export class RequestDecoder {
   #lastCommand: readonly string[] | null = null;
   #lastFrameStart = 0;
   #lastFrameEnd = 0;
+  // Whether {@link UNAUTHENTICATED_LIMITS} apply as well (see `unauthenticated`).
+  #unauthenticated = false;
 
   /**
    * Creates a decoder with an empty buffer.
@@ -158,6 +171,25 @@ export class RequestDecoder {
    */
   constructor(limits: Partial<DecoderLimits> = {}) {
     this.#limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /**
+   * Whether the client has yet to authenticate. While it is `true`, {@link UNAUTHENTICATED_LIMITS}
+   * apply on top of the decoder's own, with Redis's errors (`unauthenticated multibulk length`,
+   * `unauthenticated bulk length`). The server sets it when a client connects and clears it the
+   * moment `AUTH` succeeds, so the very next command is decoded with the ordinary limits: a client
+   * may pipeline `AUTH` and a big `SET` in one write, as it may with Redis.
+   *
+   * The check sits in the decoder rather than in the `AUTH` gate because by the time a command
+   * reaches the gate, its bytes have already been buffered: the point is to refuse the header
+   * that announces them.
+   */
+  get unauthenticated(): boolean {
+    return this.#unauthenticated;
+  }
+
+  set unauthenticated(value: boolean) {
+    this.#unauthenticated = value;
   }
 
   /** How many received bytes are waiting to be decoded. */
@@ -228,6 +260,9 @@ export class RequestDecoder {
           "invalid multibulk length",
         );
       }
+      if (count > UNAUTHENTICATED_LIMITS.maxArrayLength && this.#unauthenticated) {
+        throw new ProtocolError("unauthenticated multibulk length");
+      }
       pos = countEnd + 2;
       if (count <= 0) {
         // Redis reads `*0` and `*-1` as "no command" and carries on.
@@ -254,6 +289,9 @@ export class RequestDecoder {
             : `expected '$', got '${String.fromCharCode(buf[pos])}'`,
         );
         return this.#suspend(args, i, count, pos);
+      }
+      if (length > UNAUTHENTICATED_LIMITS.maxBulkLength && this.#unauthenticated) {
+        throw new ProtocolError("unauthenticated bulk length");
       }
       // Like Redis, take the byte after a header's "\r" for "\n" without looking (but see below).
       const dataStart = lengthEnd + 2;

@@ -96,6 +96,11 @@ export interface ConnectionOptions {
    * the server can close idle clients and, at shutdown, everyone.
    */
   open?: Map<number, Transport>;
+  /**
+   * Called once the client exists, before its first byte is read (lab 3: until `AUTH`, its decoder
+   * enforces Redis's limits for clients that have not authenticated).
+   */
+  onConnect?: (session: Session) => void;
   /** Called once the client has gone, to release what a lab keeps per client (lab 2: WATCH). */
   onClose?: (session: Session) => void;
 }
@@ -130,6 +135,7 @@ export async function serveConnection(
   server.clients.set(client.id, client);
   options.open?.set(client.id, transport);
   server.stats.connectionsReceived++;
+  options.onConnect?.(session);
   try {
     for (;;) {
       const n = await transport.read(readBuffer);
