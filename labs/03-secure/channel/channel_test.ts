@@ -550,3 +550,49 @@ Deno.test("--trace shows each frame in hex before and after encryption", async (
   const sealed = lines.findIndex((line) => line.startsWith("send record 0 sealed"));
   assert.ok(!lines[sealed + 1].includes("AUTH") && !lines[sealed + 2].includes("hunter"));
 });
+
+/** An alert whose text tries to clear the terminal and to start a line of its own in a log. */
+const HOSTILE_ALERT =
+  "\x1b[2J\x1b[Hbye\r\n2026-12-02T12:00:00.000Z Client id=1 authenticated as admin";
+
+function alertMessage(text: string): Uint8Array {
+  const body = encode(text);
+  return Uint8Array.of(0x04, 0, body.length, ...body);
+}
+
+function assertEscaped(error: unknown): void {
+  assertEndedWith(error, HandshakeError, "peer-alert");
+  const message = (error as Error).message;
+  assert.ok(!/[\x00-\x1f\x7f]/.test(message), `control bytes reach the reader: ${message}`);
+  assert.ok(message.includes('"\\x1b[2J\\x1b[Hbye\\r\\n2026-12-02T12:00:00.000Z Client'), message);
+}
+
+Deno.test("a fake server's alert is shown escaped: it cannot drive the user's terminal", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const fake = (async () => {
+    const conn = await listener.accept();
+    try {
+      await readExactly(conn, MAGIC.length + 3);
+      await writeAll(conn, alertMessage(HOSTILE_ALERT));
+    } finally {
+      conn.close();
+    }
+  })();
+  await assert.rejects(connectClient(listener.addr.port, trustServer), (error) => {
+    assertEscaped(error);
+    return true;
+  });
+  await fake;
+});
+
+Deno.test("a client's alert reaches the server's log escaped: it cannot forge a log line", async () => {
+  await using server = startEchoServer({ identity });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await writeAll(conn, MAGIC);
+    await writeAll(conn, alertMessage(HOSTILE_ALERT));
+    assertEscaped(await server.outcome(0));
+  } finally {
+    conn.close();
+  }
+});

@@ -506,10 +506,10 @@ async function readMessage(reader: ByteReader, type: number, from: string): Prom
   const bytes = reader.take(3 + length).slice();
   const body = bytes.subarray(3);
   if (actual === TYPE_ALERT) {
-    throw new HandshakeError(
-      "peer-alert",
-      `The ${from} ended the handshake: ${new TextDecoder().decode(body)}`,
-    );
+    // The text comes from whoever is on the other end, unauthenticated, and ends up on a
+    // terminal or in the server's log: escaped, an escape sequence cannot clear the screen and a
+    // newline cannot start a forged log line.
+    throw new HandshakeError("peer-alert", `The ${from} ended the handshake: "${printable(body)}"`);
   }
   return { type, bytes, body };
 }
