@@ -40,6 +40,8 @@ export interface ServeOptions {
   beforeWrite?: () => Promise<void> | undefined;
   /** Called once the client exists, before its first command (lab 3: the AUTH gate's limits). */
   onConnect?: (session: Session) => void;
+  /** A client's own reply limit in place of `maxOutputBuffer` (lab 3: tighter before `AUTH`). */
+  outputLimit?: (session: Session) => number | undefined;
 }
 
 /**
@@ -63,6 +65,7 @@ export function serveClient(
     maxOutput: options.maxOutputBuffer,
     beforeWrite: options.beforeWrite,
     onConnect: options.onConnect,
+    outputLimit: options.outputLimit,
     open: options.open,
     onClose: endTransaction,
   });

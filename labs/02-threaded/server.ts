@@ -81,6 +81,8 @@ export interface ServerHooks {
   beforeWrite?: () => Promise<void> | undefined;
   /** Called as each client starts, before its first command (lab 3: limits until `AUTH`). */
   onConnect?: (session: Session) => void;
+  /** A client's own reply limit, or `undefined` for `--max-output-buffer` (lab 3: before `AUTH`). */
+  outputLimit?: (session: Session) => number | undefined;
   /** Prints the ready line; `listening on HOST:PORT` on stdout by default. */
   onListening?: (address: { host: string; port: number }) => void;
 }
@@ -163,6 +165,7 @@ export async function runServer(
       execute: hooks.execute ?? dispatch,
       beforeWrite: hooks.beforeWrite,
       onConnect: hooks.onConnect,
+      outputLimit: hooks.outputLimit,
     });
   };
 

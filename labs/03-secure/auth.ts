@@ -27,6 +27,9 @@
  * - **Little for a stranger to spend.** Until a client has authenticated, its decoder holds it to
  *   Redis's limits for such clients (10 arguments, 16 KiB each; `UNAUTHENTICATED_LIMITS` in the
  *   shared decoder), so it cannot make the server buffer megabytes it will never run.
+ * - **Replies are rationed too.** A stranger's commands can only be refused, but a refusal is
+ *   still a reply to encrypt and send: one with more than {@link UNAUTHENTICATED_OUTPUT_LIMIT}
+ *   bytes of them waiting is disconnected.
  * - **Guessing is slow and quiet.** After {@link MAX_AUTH_FAILURES} wrong passwords one
  *   connection is closed (Redis has no such limit). A new connection costs a new handshake, an
  *   X25519 exchange and an Ed25519 signature on the server, so guesses per second are bounded by
@@ -73,6 +76,13 @@ export const HELLO_NOAUTH: ErrorReply = new ErrorReply(
 
 /** Wrong passwords one connection may send; the next wrong one is answered, then it is closed. */
 export const MAX_AUTH_FAILURES = 5;
+
+/**
+ * Most bytes of replies a client that has not authenticated may have waiting; past it, it is
+ * disconnected. Its commands can only be refused, so a pipeline that earns more than this many
+ * refusals is an attacker making the server seal and send replies for free.
+ */
+export const UNAUTHENTICATED_OUTPUT_LIMIT = 16 * 1024;
 
 /** At most one line about failed `AUTH` per this many milliseconds; the others are counted. */
 export const AUTH_LOG_WINDOW_MS = 10_000;
@@ -163,6 +173,17 @@ export class PasswordGate {
    */
   admit(session: Session): void {
     if (session.requests !== undefined && this.required) session.requests.unauthenticated = true;
+  }
+
+  /**
+   * The reply limit for a client: {@link UNAUTHENTICATED_OUTPUT_LIMIT} until it has
+   * authenticated, then the server's own (`undefined`). The server's `outputLimit` hook.
+   *
+   * @param session The client.
+   * @returns Its limit in bytes, or `undefined` for the server's.
+   */
+  outputLimit(session: Session): number | undefined {
+    return this.isAuthenticated(session.client) ? undefined : UNAUTHENTICATED_OUTPUT_LIMIT;
   }
 
   /**

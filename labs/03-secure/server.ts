@@ -131,6 +131,7 @@ if (import.meta.main) {
       upgrade: listening.upgrade,
       execute: authGate(gate),
       onConnect: (session) => gate.admit(session),
+      outputLimit: (session) => gate.outputLimit(session),
     },
   });
 }

@@ -87,6 +87,12 @@ export interface ConnectionOptions {
    */
   maxOutput?: number;
   /**
+   * A client's own limit in place of `maxOutput`, or `undefined` for `maxOutput` (lab 3: about
+   * 16 KB until the client has authenticated). Asked at the start of a batch and again only when
+   * the replies pass the limit, so it costs nothing per command.
+   */
+  outputLimit?: (session: Session) => number | undefined;
+  /**
    * Awaited before each batch of replies is written (lab 4: until its log is written, or on disk).
    * When it is absent or returns `undefined`, replies wait for the end of the event loop's turn.
    */
@@ -151,7 +157,9 @@ export async function serveConnection(
       if (end === "overflow") {
         server.log(
           `Client id=${client.id} addr=${client.addr} closed for overcoming of output buffer ` +
-            `limits: ${out.length} bytes of replies pending, limit ${options.maxOutput}`,
+            `limits: ${out.length} bytes of replies pending, limit ${
+              outputLimit(session, options)
+            }`,
         );
         out.take();
         break;
@@ -210,7 +218,7 @@ export function runCommands(
   options: ConnectionOptions = {},
 ): BatchEnd | Promise<BatchEnd> {
   const run = options.execute ?? execute;
-  const maxOutput = options.maxOutput ?? Infinity;
+  let maxOutput = outputLimit(session, options);
   for (;;) {
     const args = nextCommand(session, decoder, out);
     if (args === "close") return "close";
@@ -218,7 +226,10 @@ export function runCommands(
     const reply = run(session, args);
     if (reply instanceof Promise) return finishBatch(session, decoder, out, options, reply);
     out.write(reply);
-    if (out.length > maxOutput) return "overflow";
+    // Asked again before giving up: a command in this batch (AUTH) may have raised the limit.
+    if (out.length > maxOutput && out.length > (maxOutput = outputLimit(session, options))) {
+      return "overflow";
+    }
     if (session.client.closeAfterReply) return "close";
   }
 }
@@ -232,17 +243,24 @@ async function finishBatch(
   first: Promise<Reply>,
 ): Promise<BatchEnd> {
   const run = options.execute ?? execute;
-  const maxOutput = options.maxOutput ?? Infinity;
+  let maxOutput = outputLimit(session, options);
   let pending: Reply | Promise<Reply> = first;
   for (;;) {
     out.write(pending instanceof Promise ? await pending : pending);
-    if (out.length > maxOutput) return "overflow";
+    if (out.length > maxOutput && out.length > (maxOutput = outputLimit(session, options))) {
+      return "overflow";
+    }
     if (session.client.closeAfterReply) return "close";
     const args = nextCommand(session, decoder, out);
     if (args === "close") return "close";
     if (args === null) return "more";
     pending = run(session, args);
   }
+}
+
+/** The most bytes of replies this client's batch may collect. */
+function outputLimit(session: Session, options: ConnectionOptions): number {
+  return options.outputLimit?.(session) ?? options.maxOutput ?? Infinity;
 }
 
 /**
