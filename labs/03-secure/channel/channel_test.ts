@@ -597,3 +597,45 @@ Deno.test("a client's alert reaches the server's log escaped: it cannot forge a 
     conn.close();
   }
 });
+
+/** A Fernet record's token rewritten to a form a lenient decoder reads as the same bytes. */
+function rewriteFernetRecord(record: Uint8Array, how: "unpad" | "low-bits"): Uint8Array {
+  const token = decode(record.subarray(4));
+  const stem = token.replace(/=+$/, "");
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const twin = alphabet[alphabet.indexOf(stem.at(-1) ?? "A") ^ 1];
+  const forged = how === "unpad" ? stem : stem.slice(0, -1) + twin + token.slice(stem.length);
+  const out = new Uint8Array(4 + forged.length);
+  // The length prefix is rewritten to match: it is not authenticated, the token's text must be.
+  new DataView(out.buffer).setUint32(0, forged.length);
+  out.set(encode(forged), 4);
+  return out;
+}
+
+for (const how of ["unpad", "low-bits"] as const) {
+  Deno.test(`fernet: a token rewritten to decode to the same bytes (${how}) is refused`, async () => {
+    await using server = startEchoServer({ identity, cipher: "fernet" });
+    const victim = await connectClient(
+      server.port,
+      trustServer,
+      (conn) =>
+        new TamperingTransport(conn, (data, i) => [
+          i === FIRST_RECORD ? rewriteFernetRecord(data, how) : data,
+        ]),
+    );
+    try {
+      // "PING\r\n" and a sequence number: 73 bytes of token, so its text ends in "==".
+      await victim.write(encode("PING\r\n"));
+      // A server that accepts the forgery would keep the connection open: wait two seconds at most.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const accepted = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve("the server accepted the rewritten token"), 2_000);
+      });
+      const outcome = await Promise.race([server.outcome(0), accepted]);
+      clearTimeout(timer);
+      assertEndedWith(outcome, RecordError, "malformed-record");
+    } finally {
+      victim.close();
+    }
+  });
+}
