@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { REPO_ROOT } from "../../shared/testing/processes.ts";
 import { RawClient } from "../../shared/testing/raw_client.ts";
 import {
   externalAddr,
@@ -22,6 +23,7 @@ import {
   secureRawConnect,
   SERVER_FLAGS,
   startLab3,
+  tempDir,
   waitForLog,
 } from "./test_support.ts";
 
@@ -107,4 +109,54 @@ Deno.test("a connection that sends 5 wrong passwords is answered, then closed; o
   await lab3.server.stop();
   // Nine failures, one line: the rest are counted for the next line, ten seconds on.
   assert.equal(lab3.server.log().match(/failed AUTH/g)?.length, 1);
+});
+
+Deno.test("the password may come from an owner-only file or CACHELAB_REQUIREPASS, not only argv", async () => {
+  await using files = await tempDir();
+  const file = `${files.path}/requirepass`;
+  await Deno.writeTextFile(file, `${SUITE_PASSWORD}\n`, { mode: 0o600 });
+  const fromFile = await startLab3(["--requirepass-file", file]);
+  const fromEnv = await startLab3([], { env: { CACHELAB_REQUIREPASS: SUITE_PASSWORD } });
+  try {
+    for (const lab3 of [fromFile, fromEnv]) {
+      await using c = await lab3.connect();
+      // The newline that ended the file's line is not part of the password.
+      await c.send(command("AUTH", `${SUITE_PASSWORD}\n`) + command("PING"));
+      await c.expect(
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n" +
+          "-NOAUTH Authentication required.\r\n",
+      );
+      await c.send(command("AUTH", SUITE_PASSWORD) + command("PING"));
+      await c.expect("+OK\r\n+PONG\r\n");
+    }
+  } finally {
+    await fromFile[Symbol.asyncDispose]();
+    await fromEnv[Symbol.asyncDispose]();
+  }
+  // Refused before listening: a file others may read, and two sources at once.
+  await Deno.chmod(file, 0o644);
+  const refusals: [string[], Record<string, string>, RegExp][] = [
+    [["--requirepass-file", file], {}, /may be read by others \(mode 0644\)\. Run: chmod 600/],
+    [["--requirepass", "x"], { CACHELAB_REQUIREPASS: "y" }, /Give the password one way/],
+  ];
+  for (const [args, env, message] of refusals) {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...SERVER_FLAGS,
+        `${REPO_ROOT}${ENTRY}`,
+        "--port",
+        "0",
+        "--dir",
+        files.path,
+        ...args,
+      ],
+      env: { NO_COLOR: "1", ...env },
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(20_000),
+    }).output();
+    assert.equal(code, 2);
+    assert.match(new TextDecoder().decode(stderr), message);
+  }
 });
