@@ -160,3 +160,25 @@ Deno.test("the password may come from an owner-only file or CACHELAB_REQUIREPASS
     assert.match(new TextDecoder().decode(stderr), message);
   }
 });
+
+Deno.test("--trace hides a password sent one byte per record", async () => {
+  await using lab3 = await startLab3(["--requirepass", SUITE_PASSWORD, "--trace"]);
+  await using c = await lab3.connect();
+  // Each send() is one write on the channel, so one record: the password arrives a byte at a time.
+  for (const piece of [`*2\r\n$4\r\nAUTH\r\n$${SUITE_PASSWORD.length}\r\n`, ...SUITE_PASSWORD]) {
+    await c.send(piece);
+  }
+  await c.send("\r\n");
+  await c.expect("+OK\r\n");
+  await waitForLog(lab3.server, new RegExp(`record ${SUITE_PASSWORD.length + 1} decrypted`));
+  await lab3.server.stop();
+  let inPlaintext = false;
+  let plaintext = "";
+  for (const line of lab3.server.log().split("\n")) {
+    if (!line.includes("|")) inPlaintext = line.includes("decrypted");
+    else if (inPlaintext) plaintext += line.slice(line.indexOf("|") + 1, line.lastIndexOf("|"));
+  }
+  assert.ok(plaintext.includes("AUTH"), `the trace shows the plaintext stream: ${plaintext}`);
+  assert.ok(!plaintext.includes(SUITE_PASSWORD.slice(0, 4)), `the password leaks: ${plaintext}`);
+  assertNoPassword(lab3.server.log());
+});

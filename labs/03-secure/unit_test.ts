@@ -13,7 +13,7 @@ import { ClientState, type Session } from "../../shared/server/session.ts";
 import { hexDump } from "./channel/hex_dump.ts";
 import { AUTH_LOG_WINDOW_MS, MAX_AUTH_FAILURES, PasswordGate } from "./auth.ts";
 import { certificateFingerprint } from "./tls.ts";
-import { redactBytes, Tracer } from "./trace.ts";
+import { redactBytes, SecretScanner, Tracer } from "./trace.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const show = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -128,4 +128,47 @@ Deno.test("PasswordGate.admit() holds a client to Redis's pre-AUTH limits until 
   const open = new RequestDecoder();
   new PasswordGate(undefined).admit({ ...session, requests: open });
   assert.equal(open.unauthenticated, false);
+});
+
+Deno.test("SecretScanner hides a secret split across pieces of a stream, even one byte each", () => {
+  const scanner = new SecretScanner(text("hunter2"));
+  const pieces = ["*2\r\n$4\r\nAUTH\r\n$7\r\n", ..."hunter2", "\r\n"];
+  assert.equal(
+    pieces.map((p) => show(scanner.hide(text(p)))).join(""),
+    show(text(
+      "*2\r\n$4\r\nAUTH\r\n$7\r\n*******\r\n",
+    )),
+  );
+  // A start that is not followed by the rest: hidden while it might be, shown after.
+  const fresh = new SecretScanner(text("hunter2"));
+  assert.equal(show(fresh.hide(text("a hun"))), "a ***");
+  assert.equal(show(fresh.hide(text("dred"))), "dred");
+  // A miss that is itself a new start: "hhunter2" holds the secret from its second byte.
+  assert.equal(show(new SecretScanner(text("hunter2")).hide(text("hhunter2!"))), "h*******!");
+});
+
+Deno.test("Tracer.sink() hides a password sent one byte per record", async () => {
+  const lines: string[] = [];
+  const tracer = new Tracer({ enabled: true, secret: "hunter2", write: (l) => lines.push(l) });
+  const sink = tracer.sink("127.0.0.1:5000");
+  let sequence = 0;
+  for (const piece of ["*2\r\n$4\r\nAUTH\r\n$7\r\n", ..."hunter2", "\r\n"]) {
+    const bytes = text(piece);
+    const n = sequence++;
+    sink(`recv record, ${bytes.length + 24} bytes on the wire (8 header + ciphertext + 16 tag)`);
+    // The ciphertext's dump: random-looking bytes, which must not be mistaken for the stream.
+    for (const line of hexDump(Uint8Array.from(bytes, (b) => b ^ 0x5a))) sink(line);
+    sink(`recv record ${n} decrypted: ${bytes.length} bytes of plaintext`);
+    for (const line of hexDump(bytes)) sink(line);
+    await Promise.resolve();
+  }
+  await Promise.resolve();
+  // The ASCII column of every dump that follows a "decrypted" title, in order.
+  let inPlaintext = false;
+  let plaintext = "";
+  for (const line of lines) {
+    if (!line.includes("|")) inPlaintext = line.includes("decrypted");
+    else if (inPlaintext) plaintext += line.slice(line.indexOf("|") + 1, -1);
+  }
+  assert.equal(plaintext, "*2..$4..AUTH..$7..*******..");
 });
