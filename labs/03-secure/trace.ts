@@ -102,7 +102,11 @@ export class SecretScanner {
   /** How many bytes of the secret the stream ends with so far. */
   #matched = 0;
 
-  /** @param secret The bytes to hide; an empty secret hides nothing. */
+  /**
+   * Starts a scanner at the beginning of a stream.
+   *
+   * @param secret The bytes to hide; an empty secret hides nothing.
+   */
   constructor(secret: Uint8Array) {
     this.#secret = secret;
     this.#fallback = [0, 0];
