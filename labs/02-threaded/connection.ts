@@ -40,6 +40,10 @@ export interface ServeOptions {
   execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
   /** Awaited before each batch of replies is written (lab 4: until its log is on disk). */
   beforeWrite?: () => Promise<void> | undefined;
+  /** Called once the client exists, before its first command (lab 3: the AUTH gate's limits). */
+  onConnect?: (session: Session) => void;
+  /** A client's own reply limit in place of `maxOutputBuffer` (lab 3: tighter before `AUTH`). */
+  outputLimit?: (session: Session) => number | undefined;
 }
 
 /**
@@ -62,6 +66,8 @@ export function serveClient(
     execute: options.execute ?? dispatch,
     maxOutput: options.maxOutputBuffer,
     beforeWrite: options.beforeWrite,
+    onConnect: options.onConnect,
+    outputLimit: options.outputLimit,
     open: options.open,
     onClose: endTransaction,
   });

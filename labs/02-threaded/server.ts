@@ -81,6 +81,10 @@ export interface ServerHooks {
   execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
   /** Awaited before a batch's replies are written (lab 4: until its writes are on disk). */
   beforeWrite?: () => Promise<void> | undefined;
+  /** Called as each client starts, before its first command (lab 3: limits until `AUTH`). */
+  onConnect?: (session: Session) => void;
+  /** A client's own reply limit, or `undefined` for `--max-output-buffer` (lab 3: before `AUTH`). */
+  outputLimit?: (session: Session) => number | undefined;
   /** Prints the ready line; `listening on HOST:PORT` on stdout by default. */
   onListening?: (address: { host: string; port: number }) => void;
   /**
@@ -183,6 +187,8 @@ export async function runServer(
       open,
       execute: hooks.execute ?? dispatch,
       beforeWrite: hooks.beforeWrite,
+      onConnect: hooks.onConnect,
+      outputLimit: hooks.outputLimit,
     });
   };
 

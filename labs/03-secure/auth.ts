@@ -24,6 +24,18 @@
  *   always 32 bytes.
  * - **Secrets stay out of the log.** A failed `AUTH` is logged with the client's address, never
  *   with what it sent.
+ * - **Little for a stranger to spend.** Until a client has authenticated, its decoder holds it to
+ *   Redis's limits for such clients (10 arguments, 16 KiB each; `UNAUTHENTICATED_LIMITS` in the
+ *   shared decoder), so it cannot make the server buffer megabytes it will never run.
+ * - **Replies are rationed too.** A stranger's commands can only be refused, but a refusal is
+ *   still a reply to encrypt and send: one with more than {@link UNAUTHENTICATED_OUTPUT_LIMIT}
+ *   bytes of them waiting is disconnected.
+ * - **Guessing is slow and quiet.** After {@link MAX_AUTH_FAILURES} wrong passwords one
+ *   connection is closed (Redis has no such limit). A new connection costs a new handshake, an
+ *   X25519 exchange and an Ed25519 signature on the server, so guesses per second are bounded by
+ *   handshakes per second instead of by how fast `AUTH` runs. And an attacker who guesses all day
+ *   must not fill the disk with one log line per guess: the first failure in each
+ *   {@link AUTH_LOG_WINDOW_MS} is logged, the rest are counted and summed up in the next line.
  * - **The wire.** A password sent in the clear is a password given away (see the lesson). In this
  *   lab `AUTH` travels inside the encrypted channel, or inside TLS.
  *
@@ -63,6 +75,19 @@ export const HELLO_NOAUTH: ErrorReply = new ErrorReply(
     "protocol version at the same time",
 );
 
+/** Wrong passwords one connection may send; the next wrong one is answered, then it is closed. */
+export const MAX_AUTH_FAILURES = 5;
+
+/**
+ * Most bytes of replies a client that has not authenticated may have waiting; past it, it is
+ * disconnected. Its commands can only be refused, so a pipeline that earns more than this many
+ * refusals is an attacker making the server seal and send replies for free.
+ */
+export const UNAUTHENTICATED_OUTPUT_LIMIT = 16 * 1024;
+
+/** At most one line about failed `AUTH` per this many milliseconds; the others are counted. */
+export const AUTH_LOG_WINDOW_MS = 10_000;
+
 /** The only user this server has, as in a Redis configured with nothing but `requirepass`. */
 const DEFAULT_USER = "default";
 
@@ -86,14 +111,23 @@ export class PasswordGate {
   readonly #password: string | undefined;
   readonly #digest: Uint8Array | undefined;
   readonly #authenticated = new WeakSet<ClientState>();
+  /** Wrong passwords per client; only clients that have sent one are here. */
+  readonly #failures = new WeakMap<ClientState, number>();
+  /** When the last line about failed `AUTH` was written, and how many failures it has not told. */
+  #loggedAt = -Infinity;
+  #unlogged = 0;
+  #unloggedClosed = 0;
+  readonly #now: () => number;
 
   /**
    * Creates the gate.
    *
    * @param password The password as a byte string, or `undefined` for none (every client may run
    *   every command, as in Redis without `requirepass`).
+   * @param options `now`: the clock for the log's summaries, so tests need not wait.
    */
-  constructor(password: string | undefined) {
+  constructor(password: string | undefined, options: { now?: () => number } = {}) {
+    this.#now = options.now ?? Date.now;
     this.#password = password;
     this.#digest = password === undefined ? undefined : digest(password);
   }
@@ -132,6 +166,28 @@ export class PasswordGate {
   }
 
   /**
+   * Holds a newly connected client to Redis's limits for clients that have not authenticated, if
+   * a password is required. The server calls it (as `runServer`'s `onConnect` hook) before it
+   * reads the client's first byte; {@link login} lifts the limits.
+   *
+   * @param session The new client.
+   */
+  admit(session: Session): void {
+    if (session.requests !== undefined && this.required) session.requests.unauthenticated = true;
+  }
+
+  /**
+   * The reply limit for a client: {@link UNAUTHENTICATED_OUTPUT_LIMIT} until it has
+   * authenticated, then the server's own (`undefined`). The server's `outputLimit` hook.
+   *
+   * @param session The client.
+   * @returns Its limit in bytes, or `undefined` for the server's.
+   */
+  outputLimit(session: Session): number | undefined {
+    return this.isAuthenticated(session.client) ? undefined : UNAUTHENTICATED_OUTPUT_LIMIT;
+  }
+
+  /**
    * Checks `user` and `password` and, if they are right, lets the client in.
    *
    * @returns `undefined` on success, else the reply to send. A wrong password leaves a client that
@@ -141,16 +197,44 @@ export class PasswordGate {
     // Both checks always run, so a wrong user name takes as long as a wrong password.
     const userOk = user === DEFAULT_USER;
     const passwordOk = this.matches(password);
+    const { client } = session;
     if (userOk && passwordOk) {
-      this.#authenticated.add(session.client);
+      this.#authenticated.add(client);
+      if (session.requests !== undefined) session.requests.unauthenticated = false;
       return undefined;
     }
-    const { client, server } = session;
-    // The address says who; what they sent stays out of the log.
-    server.log(
-      `Client id=${client.id} addr=${client.addr} failed AUTH: wrong user name or password`,
-    );
+    const failures = (this.#failures.get(client) ?? 0) + 1;
+    this.#failures.set(client, failures);
+    // Only a client still locked out is cut off: one that has authenticated already has the
+    // password, and in Redis a wrong AUTH leaves it authenticated.
+    const closing = failures >= MAX_AUTH_FAILURES && !this.#authenticated.has(client);
+    if (closing) client.closeAfterReply = true;
+    this.#logFailure(session, closing ? failures : 0);
     return WRONGPASS;
+  }
+
+  /**
+   * Logs a failed `AUTH`, or counts it for the next line when one was written less than
+   * {@link AUTH_LOG_WINDOW_MS} ago. The address says who; what they sent stays out of the log.
+   */
+  #logFailure({ client, server }: Session, closedAfter: number): void {
+    this.#unlogged++;
+    if (closedAfter > 0) this.#unloggedClosed++;
+    const now = this.#now();
+    if (now - this.#loggedAt < AUTH_LOG_WINDOW_MS) return;
+    const earlier = this.#unlogged - 1;
+    const closed = this.#unloggedClosed - (closedAfter > 0 ? 1 : 0);
+    server.log(
+      `Client id=${client.id} addr=${client.addr} failed AUTH: wrong user name or password` +
+        (closedAfter > 0 ? `; closing it after ${closedAfter} failures` : "") +
+        (earlier > 0
+          ? ` (and ${earlier} more failed AUTH since the last such line, ${closed} ` +
+            "connections closed for it)"
+          : ""),
+    );
+    this.#loggedAt = now;
+    this.#unlogged = 0;
+    this.#unloggedClosed = 0;
   }
 }
 

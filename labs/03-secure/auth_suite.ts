@@ -176,6 +176,54 @@ export const authSteps: readonly SuiteStep[] = [
     },
   },
   {
+    name: "before AUTH a command of more than 10 arguments is a protocol error and closes",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      // Only the header: the server must refuse the claim before a byte of it arrives.
+      await c.send("*11\r\n");
+      await c.expect("-ERR Protocol error: unauthenticated multibulk length\r\n");
+      assert.equal((await c.expectClosed()).length, 0);
+    },
+  },
+  {
+    name: "before AUTH a bulk string over 16 KiB is a protocol error and closes; 16 KiB is not",
+    redis: true,
+    async run(ctx) {
+      const at = await ctx.connect();
+      // 10 arguments of exactly 16384 bytes: the most a stranger may send, still a command.
+      await at.send(command("NOSUCH", ...Array.from({ length: 9 }, () => "x".repeat(16384))));
+      assert.match(await at.readLine(), /^-ERR unknown command 'NOSUCH'/);
+      const over = await ctx.connect();
+      await over.send("*2\r\n$4\r\nAUTH\r\n$16385\r\n");
+      await over.expect("-ERR Protocol error: unauthenticated bulk length\r\n");
+      assert.equal((await over.expectClosed()).length, 0);
+    },
+  },
+  {
+    name: "AUTH lifts the limits at once, even for the next command in the same write",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      const big = "v".repeat(100_000);
+      const many = Array.from({ length: 20 }, (_, i) => `f${i}`);
+      await c.send(command("AUTH", SUITE_PASSWORD) + command("SET", key, big));
+      await c.expect("+OK\r\n+OK\r\n");
+      await check(c, ["EXISTS", ...many], ":0\r\n");
+      await check(c, ["STRLEN", key], ":100000\r\n");
+    },
+  },
+  {
+    name: "HELLO AUTH with a user other than default is WRONGPASS, even with the password",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["HELLO", "2", "AUTH", "admin", SUITE_PASSWORD], WRONGPASS);
+      await check(c, ["PING"], NOAUTH);
+    },
+  },
+  {
     name: "QUIT works before AUTH",
     redis: true,
     async run(ctx) {
@@ -217,6 +265,24 @@ export const noPasswordAuthSteps: readonly SuiteStep[] = [
       await check(c, ["AUTH", "default", "anything"], "+OK\r\n");
       await check(c, ["AUTH", "admin", "anything"], WRONGPASS);
       await check(c, ["CONFIG", "GET", "requirepass"], `*2\r\n${bulk("requirepass")}$0\r\n\r\n`);
+    },
+  },
+  {
+    name: "HELLO reads its version as Redis reads an integer, and knows only the user default",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const notInteger = "-ERR Protocol version is not an integer or out of range\r\n";
+      const noProto = "-NOPROTO unsupported protocol version\r\n";
+      for (const version of ["02", "-0", "+2", " 2", "2.0", "", "9223372036854775808"]) {
+        await check(c, ["HELLO", version], notInteger);
+      }
+      for (const version of ["0", "1", "-2", "4", "9223372036854775807"]) {
+        await check(c, ["HELLO", version], noProto);
+      }
+      await check(c, ["HELLO", "2", "AUTH", "admin", "anything"], WRONGPASS);
+      const hello = await c.call("HELLO", "2", "AUTH", "default", "anything");
+      assert.ok(Array.isArray(hello), `HELLO replies with an array, got ${String(hello)}`);
     },
   },
 ];

@@ -47,6 +47,11 @@ const HELP = `  --dir PATH                where the server's identity key is kep
                             system's libcrypto, needs deno run --allow-ffi), node (Deno's
                             node:crypto) or auto (openssl if it loads; the default)
   --requirepass PASSWORD    clients must send AUTH PASSWORD before any other command
+                            (visible to every user of the machine in ps: prefer one of
+                            the next two)
+  --requirepass-file FILE   the password is this file's first line; the file must be
+                            readable by its owner only
+                            (or set CACHELAB_REQUIREPASS in the server's environment)
   --tls-cert FILE           serve standard TLS with this certificate (PEM) instead of the
                             secure channel; needs --tls-key
   --tls-key FILE            the certificate's private key (PEM)
@@ -74,6 +79,7 @@ export function parseLab3Args(argv: string[]): Lab3Options {
       cipher: { type: "string" },
       crypto: { type: "string" },
       requirepass: { type: "string" },
+      "requirepass-file": { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
       "handshake-timeout": { type: "string" },
@@ -121,10 +127,7 @@ export function parseLab3Args(argv: string[]): Lab3Options {
     );
   }
 
-  const requirepass = text("requirepass");
-  if (requirepass === "") {
-    usageError("Invalid requirepass: the password is empty (leave the flag out for none)", USAGE);
-  }
+  const requirepass = readPassword(text("requirepass"), text("requirepass-file"));
 
   return {
     ...options,
@@ -137,4 +140,48 @@ export function parseLab3Args(argv: string[]): Lab3Options {
     handshakeTimeoutMs,
     trace: extra.trace === true,
   };
+}
+
+/** The environment variable that may hold the server's password, as `REDISCLI_AUTH` holds redis-cli's. */
+export const REQUIREPASS_ENV = "CACHELAB_REQUIREPASS";
+
+/**
+ * The password from `--requirepass`, `--requirepass-file` or {@link REQUIREPASS_ENV}, whichever
+ * one is given (two at once is an error: which should win is a guess).
+ *
+ * A command line is public: every user of the machine sees it in `ps` and `/proc/PID/cmdline`.
+ * A file only its owner can read, or the environment (readable by the same user and root only),
+ * keeps the password to the people who already have the server's privileges.
+ */
+function readPassword(flag: string | undefined, file: string | undefined): string | undefined {
+  const env = Deno.env.get(REQUIREPASS_ENV);
+  const given = [flag, file, env].filter((v) => v !== undefined).length;
+  if (given > 1) {
+    usageError(
+      `Give the password one way: --requirepass, --requirepass-file or ${REQUIREPASS_ENV}`,
+      USAGE,
+    );
+  }
+  let password = flag ?? env;
+  if (file !== undefined) {
+    let mode: number | null;
+    try {
+      mode = Deno.statSync(file).mode;
+      // One line: the trailing newline an editor adds is not part of the password.
+      password = Deno.readTextFileSync(file).split(/\r?\n/)[0];
+    } catch (error) {
+      usageError(`Cannot read requirepass-file ${file}: ${(error as Error).message}`, USAGE);
+    }
+    if (mode !== null && (mode & 0o077) !== 0) {
+      const octal = (mode & 0o777).toString(8).padStart(4, "0");
+      usageError(
+        `requirepass-file ${file} may be read by others (mode ${octal}). Run: chmod 600 ${file}`,
+        USAGE,
+      );
+    }
+  }
+  if (password === "") {
+    usageError("Invalid requirepass: the password is empty (leave the flag out for none)", USAGE);
+  }
+  return password;
 }

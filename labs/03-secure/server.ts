@@ -127,6 +127,11 @@ if (import.meta.main) {
   }
   await runServer(server, listening.listener, {
     ...options,
-    hooks: { upgrade: listening.upgrade, execute: authGate(gate) },
+    hooks: {
+      upgrade: listening.upgrade,
+      execute: authGate(gate),
+      onConnect: (session) => gate.admit(session),
+      outputLimit: (session) => gate.outputLimit(session),
+    },
   });
 }

@@ -138,9 +138,13 @@ export interface Lab3Server extends AsyncDisposable {
  * Starts lab 3's server in secure-channel mode with a fresh identity in a temporary directory.
  *
  * @param args More server arguments.
+ * @param options `env`: more environment variables for the server.
  * @returns The server; stopping it also removes the directory.
  */
-export async function startLab3(args: string[] = []): Promise<Lab3Server> {
+export async function startLab3(
+  args: string[] = [],
+  options: { env?: Record<string, string> } = {},
+): Promise<Lab3Server> {
   const dir = await Deno.makeTempDir({ prefix: "cachelab-lab3-" });
   const fingerprint = await prepareIdentity(dir);
   let server: RunningServer;
@@ -148,6 +152,7 @@ export async function startLab3(args: string[] = []): Promise<Lab3Server> {
     server = await startLabServer(ENTRY, {
       args: ["--dir", dir, ...args],
       denoFlags: SERVER_FLAGS,
+      env: options.env,
     });
   } catch (error) {
     await Deno.remove(dir, { recursive: true });

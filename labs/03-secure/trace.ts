@@ -12,6 +12,15 @@
  * without an `await` between them, so the tracer collects them until the current task is done
  * (a microtask) and then prints them.
  *
+ * One dump at a time is not enough either. A client may send `AUTH hunter2` one byte per record,
+ * and then every dump holds a single letter, none of them the secret. So the plaintext of each
+ * direction is also followed as one stream (a {@link SecretScanner}): a match that began in earlier
+ * records is finished in this one, and the last bytes of a record that could be the start of the
+ * secret are hidden at once, before anyone knows whether the rest will follow. Holding them back
+ * until the next record would hide no more, and would make the trace lag behind the wire; the
+ * price of printing at once is that a record ending in `h` shows `*` when the secret is `hunter2`,
+ * even if `unter2` never comes.
+ *
  * @module
  */
 
@@ -72,6 +81,79 @@ export function redactBytes(bytes: Uint8Array, secret: Uint8Array): Uint8Array {
   return copy ?? bytes;
 }
 
+/**
+ * Finds a secret in a byte stream that arrives in pieces, as a string search would in the whole
+ * stream (Knuth–Morris–Pratt: after a mismatch, it falls back to the longest part of what matched
+ * that could still start the secret, so no byte is looked at twice).
+ *
+ * @example
+ * ```ts
+ * const scanner = new SecretScanner(new TextEncoder().encode("hunter2"));
+ * scanner.hide(new TextEncoder().encode("AUTH hun")); // "AUTH ***": maybe the start
+ * scanner.hide(new TextEncoder().encode("ter2
+")); // "****
+": it was
+ * ```
+ */
+export class SecretScanner {
+  readonly #secret: Uint8Array;
+  /** For each prefix length, the longest proper border: where a match resumes after a miss. */
+  readonly #fallback: number[];
+  /** How many bytes of the secret the stream ends with so far. */
+  #matched = 0;
+
+  /**
+   * Starts a scanner at the beginning of a stream.
+   *
+   * @param secret The bytes to hide; an empty secret hides nothing.
+   */
+  constructor(secret: Uint8Array) {
+    this.#secret = secret;
+    this.#fallback = [0, 0];
+    for (let i = 1, k = 0; i < secret.length; i++) {
+      while (k > 0 && secret[i] !== secret[k]) k = this.#fallback[k];
+      if (secret[i] === secret[k]) k++;
+      this.#fallback[i + 1] = k;
+    }
+  }
+
+  /** Forgets the stream so far: the next piece does not follow on from the last one. */
+  reset(): void {
+    this.#matched = 0;
+  }
+
+  /**
+   * Hides, in a copy of the next piece of the stream, every byte of the secret it holds: whole
+   * occurrences, the end of one begun in earlier pieces, and a tail that may be its start.
+   *
+   * @param piece The next bytes of the stream.
+   * @returns `piece` itself when nothing had to be hidden, else a redacted copy.
+   */
+  hide(piece: Uint8Array): Uint8Array {
+    const secret = this.#secret;
+    if (secret.length === 0) return piece;
+    let copy: Uint8Array | undefined;
+    const hide = (start: number, end: number) => {
+      if (end <= start) return;
+      copy ??= piece.slice();
+      copy.fill(REDACTED, start, end);
+    };
+    let k = this.#matched;
+    for (let i = 0; i < piece.length; i++) {
+      while (k > 0 && piece[i] !== secret[k]) k = this.#fallback[k];
+      if (piece[i] === secret[k]) k++;
+      if (k === secret.length) {
+        // The whole secret ends here; the part of it in earlier pieces was hidden as their tail.
+        hide(Math.max(0, i + 1 - secret.length), i + 1);
+        k = this.#fallback[k];
+      }
+    }
+    hide(Math.max(0, piece.length - k), piece.length);
+    this.#matched = k;
+    return copy ?? piece;
+  }
+}
+
 /** Options for a {@link Tracer}. */
 export interface TracerOptions {
   /** Whether `--trace` was given; a disabled tracer costs nothing. */
@@ -86,7 +168,12 @@ export interface TracerOptions {
 interface DumpBlock {
   indent: string;
   bytes: number[];
+  /** For a record's plaintext: its direction, and how many bytes it has (the dump may show fewer). */
+  plaintext?: { direction: "send" | "recv"; length: number };
 }
+
+/** The channel's title for a record's plaintext, which the dump on the next lines shows. */
+const PLAINTEXT_TITLE = /^(send|recv) record \d+(?: decrypted)?: (\d+) bytes of plaintext$/;
 
 /** Prints trace lines for many connections, each line tagged with its connection. */
 export class Tracer {
@@ -115,12 +202,25 @@ export class Tracer {
     const tag = connection === undefined ? "" : `[${connection}] `;
     let block: DumpBlock | undefined;
     let scheduled = false;
+    // What the next dump shows, if the line before it announced a record's plaintext.
+    let announced: DumpBlock["plaintext"];
+    const streams = {
+      send: new SecretScanner(this.#secret),
+      recv: new SecretScanner(this.#secret),
+    };
     const flush = () => {
       scheduled = false;
       if (block === undefined) return;
-      const { indent, bytes } = block;
+      const { indent, bytes, plaintext } = block;
       block = undefined;
-      const shown = redactBytes(Uint8Array.from(bytes), this.#secret);
+      let shown: Uint8Array = Uint8Array.from(bytes);
+      if (plaintext !== undefined) {
+        const stream = streams[plaintext.direction];
+        shown = stream.hide(shown);
+        // A dump cut short leaves a gap in the stream: the next record does not follow this one.
+        if (bytes.length < plaintext.length) stream.reset();
+      }
+      shown = redactBytes(shown, this.#secret);
       for (const line of hexDump(shown, { indent })) this.#write(tag + line);
     };
     return (line) => {
@@ -129,7 +229,10 @@ export class Tracer {
         const [, indent, offset, hex] = dump;
         // A dump starting again at offset 0 is the next frame's: print the one before.
         if (block !== undefined && (offset === "00000000" || indent !== block.indent)) flush();
-        block ??= { indent, bytes: [] };
+        if (block === undefined) {
+          block = { indent, bytes: [], plaintext: announced };
+          announced = undefined;
+        }
         for (const pair of hex.match(/[0-9a-f]{2}/g) ?? []) block.bytes.push(parseInt(pair, 16));
         if (!scheduled) {
           scheduled = true;
@@ -138,6 +241,10 @@ export class Tracer {
         return;
       }
       flush();
+      const title = PLAINTEXT_TITLE.exec(line);
+      announced = title === null
+        ? undefined
+        : { direction: title[1] === "send" ? "send" : "recv", length: Number(title[2]) };
       this.#write(tag + this.#redactText(line));
     };
   }

@@ -23,6 +23,24 @@ import type { CommandSpec } from "../server/command_table.ts";
 import { REDIS_COMPAT_VERSION } from "../server/server_state.ts";
 import type { ClientState, Session } from "../server/session.ts";
 
+/** Redis's reply to a user name it does not know, or a wrong password. */
+const WRONGPASS = new ErrorReply("WRONGPASS invalid username-password pair or user is disabled.");
+
+/** The 64-bit range Redis's `long long` holds. */
+const LONG_LONG_MIN = -(2n ** 63n);
+const LONG_LONG_MAX = 2n ** 63n - 1n;
+
+/**
+ * Parses an integer as Redis's `string2ll` does: an optional `-`, digits, no leading zero, no `+`
+ * and no `-0`, within 64 bits. `HELLO 02` is not `HELLO 2` to Redis, so it must not be here.
+ * A `bigint`, because a double cannot tell 2^63 - 1 (accepted) from 2^63 (refused).
+ */
+function parseLongLong(text: string): bigint | undefined {
+  if (!/^(0|-?[1-9][0-9]{0,18})$/.test(text)) return undefined;
+  const value = BigInt(text);
+  return value >= LONG_LONG_MIN && value <= LONG_LONG_MAX ? value : undefined;
+}
+
 /** Redis refuses names with spaces or control characters: they would break `CLIENT LIST`. */
 function isPrintableWord(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -48,10 +66,8 @@ function setName(client: ClientState, name: string): ErrorReply | undefined {
  * @returns The version, or the error to send.
  */
 export function helloVersion(text: string): Protocol | ErrorReply {
-  const integer = /^(0|-?[1-9][0-9]{0,18})$/.test(text) ? BigInt(text) : null;
-  if (integer === null || integer < -(1n << 63n) || integer >= 1n << 63n) {
-    return err("Protocol version is not an integer or out of range");
-  }
+  const integer = parseLongLong(text);
+  if (integer === undefined) return err("Protocol version is not an integer or out of range");
   if (integer !== 2n && integer !== 3n) {
     return new ErrorReply("NOPROTO unsupported protocol version");
   }
@@ -76,7 +92,10 @@ function hello({ client }: Session, args: string[]): Reply {
     const option = args[i].toLowerCase();
     const left = args.length - i - 1;
     if (option === "auth" && left >= 2) {
-      i += 2; // no password is configured in this lab: every AUTH is accepted, as in Redis
+      // No password is configured here, so any password is right for the one user Redis has,
+      // "default"; any other name is a user that does not exist.
+      if (args[i + 1] !== "default") return WRONGPASS;
+      i += 2;
     } else if (option === "setname" && left >= 1) {
       const failed = setName(client, args[++i]);
       if (failed) return failed;
@@ -99,13 +118,6 @@ function hello({ client }: Session, args: string[]): Reply {
 /** The client types `CLIENT LIST TYPE` knows, as Redis's `getClientTypeByName()`. */
 const CLIENT_TYPES = new Set(["normal", "slave", "replica", "pubsub", "master"]);
 
-/** A client ID as Redis's `string2ll()` reads it: a decimal 64-bit integer, nothing else. */
-function parseClientId(text: string): number | null {
-  if (!/^(0|-?[1-9][0-9]{0,18})$/.test(text)) return null;
-  const id = BigInt(text);
-  return id >= -(1n << 63n) && id < 1n << 63n ? Number(id) : null;
-}
-
 /**
  * `CLIENT LIST [TYPE type | ID id [id ...]]`, with Redis 7.0's checks: an unknown type, an ID that
  * is not an integer, or any other argument is an error rather than a list of everyone.
@@ -122,9 +134,9 @@ function clientList({ server }: Session, args: string[]): Reply {
     // In the order asked, as Redis lists them.
     const chosen: ClientState[] = [];
     for (const text of args.slice(3)) {
-      const id = parseClientId(text);
-      if (id === null) return err("Invalid client ID");
-      const client = server.clients.get(id);
+      const id = parseLongLong(text);
+      if (id === undefined) return err("Invalid client ID");
+      const client = server.clients.get(Number(id));
       if (client !== undefined) chosen.push(client);
     }
     clients = chosen;

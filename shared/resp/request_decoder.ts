@@ -67,6 +67,18 @@ export const DEFAULT_LIMITS: Readonly<DecoderLimits> = Object.freeze({
 });
 
 /**
+/**
+ * Redis's limits for a client that has not yet given the password (`requirepass`): a command of at
+ * most 10 arguments, none longer than 16 KiB. They were added after CVE-2021-32675, in which a
+ * client that had not authenticated could make Redis allocate gigabytes by announcing huge arrays
+ * and bulk strings. `AUTH` and `HELLO ... AUTH` need at most 7 arguments of a few bytes each, so
+ * nothing a client may legitimately send first comes near them.
+ */
+export const UNAUTHENTICATED_LIMITS: Readonly<
+  Pick<DecoderLimits, "maxBulkLength" | "maxArrayLength">
+> = Object.freeze({ maxBulkLength: 16 * 1024, maxArrayLength: 10 });
+
+/**
  * The buffer starts small, because every open connection keeps one: a client that sends a
  * command now and then needs a few dozen bytes. It doubles for a pipeline or a big value and
  * shrinks back once traffic is small again (see `buffer_size.ts`).
@@ -177,6 +189,8 @@ export class RequestDecoder {
   #readRoom = INITIAL_CAPACITY;
   #offered = 0;
   #sizing = new CapacityPolicy(INITIAL_CAPACITY);
+  // Whether {@link UNAUTHENTICATED_LIMITS} apply as well (see `unauthenticated`).
+  #unauthenticated = false;
 
   /**
    * Creates a decoder with an empty buffer.
@@ -187,6 +201,25 @@ export class RequestDecoder {
     this.#limits = { ...DEFAULT_LIMITS, ...limits };
     // Past this a bulk string cannot become a string at all, whatever the configuration says.
     this.#limits.maxBulkLength = Math.min(this.#limits.maxBulkLength, MAX_BYTE_STRING);
+  }
+
+  /**
+   * Whether the client has yet to authenticate. While it is `true`, {@link UNAUTHENTICATED_LIMITS}
+   * apply on top of the decoder's own, with Redis's errors (`unauthenticated multibulk length`,
+   * `unauthenticated bulk length`). The server sets it when a client connects and clears it the
+   * moment `AUTH` succeeds, so the very next command is decoded with the ordinary limits: a client
+   * may pipeline `AUTH` and a big `SET` in one write, as it may with Redis.
+   *
+   * The check sits in the decoder rather than in the `AUTH` gate because by the time a command
+   * reaches the gate, its bytes have already been buffered: the point is to refuse the header
+   * that announces them.
+   */
+  get unauthenticated(): boolean {
+    return this.#unauthenticated;
+  }
+
+  set unauthenticated(value: boolean) {
+    this.#unauthenticated = value;
   }
 
   /** How many received bytes are waiting to be decoded. */
@@ -292,6 +325,9 @@ export class RequestDecoder {
           "invalid multibulk length",
         );
       }
+      if (count > UNAUTHENTICATED_LIMITS.maxArrayLength && this.#unauthenticated) {
+        throw new ProtocolError("unauthenticated multibulk length");
+      }
       pos = countEnd + 2;
       if (count <= 0) {
         // Redis reads `*0` and `*-1` as "no command" and carries on.
@@ -318,6 +354,9 @@ export class RequestDecoder {
             : `expected '$', got '${String.fromCharCode(buf[pos])}'`,
         );
         return this.#suspend(args, i, count, pos);
+      }
+      if (length > UNAUTHENTICATED_LIMITS.maxBulkLength && this.#unauthenticated) {
+        throw new ProtocolError("unauthenticated bulk length");
       }
       // Like Redis, take the byte after a header's "\r" for "\n" without looking (but see below).
       const dataStart = lengthEnd + 2;

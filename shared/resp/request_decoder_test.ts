@@ -650,3 +650,27 @@ Deno.test("RequestDecoder keeps its buffer while every read brings a big pipelin
   }
   assert.equal(sizes.size, 1, `capacities: ${[...sizes].join(", ")}`);
 });
+
+Deno.test("an unauthenticated decoder refuses more than 10 arguments, as Redis does", () => {
+  const decoder = new RequestDecoder();
+  decoder.unauthenticated = true;
+  decoder.push(new TextEncoder().encode("*10\r\n"));
+  assert.equal(decoder.next(), null, "10 is allowed");
+  const over = new RequestDecoder();
+  over.unauthenticated = true;
+  over.push(new TextEncoder().encode("*11\r\n"));
+  assert.throws(() => over.next(), { message: "Protocol error: unauthenticated multibulk length" });
+});
+
+Deno.test("an unauthenticated decoder refuses a bulk over 16 KiB at its header; later it may", () => {
+  const header = new TextEncoder().encode("*1\r\n$16385\r\n");
+  const decoder = new RequestDecoder();
+  decoder.unauthenticated = true;
+  decoder.push(header);
+  assert.throws(() => decoder.next(), { message: "Protocol error: unauthenticated bulk length" });
+  const relaxed = new RequestDecoder();
+  relaxed.unauthenticated = true;
+  relaxed.unauthenticated = false;
+  relaxed.push(header);
+  assert.equal(relaxed.next(), null, "waits for the 16385 bytes");
+});

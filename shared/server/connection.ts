@@ -86,6 +86,12 @@ export interface ConnectionOptions {
    */
   maxOutput?: number;
   /**
+   * A client's own limit in place of `maxOutput`, or `undefined` for `maxOutput` (lab 3: about
+   * 16 KB until the client has authenticated). Asked at the start of a batch and again only when
+   * the replies pass the limit, so it costs nothing per command.
+   */
+  outputLimit?: (session: Session) => number | undefined;
+  /**
    * Awaited before each batch of replies is written (lab 4: until its log is written, or on disk).
    * When it is absent or returns `undefined`, replies wait for the end of the event loop's turn.
    */
@@ -95,6 +101,11 @@ export interface ConnectionOptions {
    * the server can close idle clients and, at shutdown, everyone.
    */
   open?: Map<number, Transport>;
+  /**
+   * Called once the client exists, before its first byte is read (lab 3: until `AUTH`, its decoder
+   * enforces Redis's limits for clients that have not authenticated).
+   */
+  onConnect?: (session: Session) => void;
   /** Called once the client has gone, to release what a lab keeps per client (lab 2: WATCH). */
   onClose?: (session: Session) => void;
 }
@@ -128,6 +139,7 @@ export async function serveConnection(
   server.clients.set(client.id, client);
   options.open?.set(client.id, transport);
   server.stats.connectionsReceived++;
+  options.onConnect?.(session);
   try {
     for (;;) {
       // Straight into the decoder's buffer: one buffer per client, no copy (see spare()).
@@ -146,7 +158,9 @@ export async function serveConnection(
         if (end === "overflow") {
           server.log(
             `Client id=${client.id} addr=${client.addr} closed for overcoming of output buffer ` +
-              `limits: ${out.length} bytes of replies pending, limit ${options.maxOutput}`,
+              `limits: ${out.length} bytes of replies pending, limit ${
+                outputLimit(session, options)
+              }`,
           );
           out.take();
           return;
@@ -221,7 +235,7 @@ export function runCommands(
   options: ConnectionOptions = {},
 ): BatchEnd | Promise<BatchEnd> {
   const run = options.execute ?? execute;
-  const maxOutput = options.maxOutput ?? Infinity;
+  let maxOutput = outputLimit(session, options);
   for (;;) {
     const args = nextCommand(session, decoder, out);
     if (args === "close") return "close";
@@ -231,7 +245,10 @@ export function runCommands(
     const before = out.length;
     out.write(reply, session.client.protocol);
     if (session.client.closeAfterReply) return "close";
-    if (out.length > maxOutput) return out.length - before > maxOutput ? "send" : "overflow";
+    // Asked again before giving up: a command in this batch (AUTH) may have raised the limit.
+    if (out.length > maxOutput && out.length > (maxOutput = outputLimit(session, options))) {
+      return out.length - before > maxOutput ? "send" : "overflow";
+    }
   }
 }
 
@@ -244,18 +261,26 @@ async function finishBatch(
   first: Promise<Reply>,
 ): Promise<BatchEnd> {
   const run = options.execute ?? execute;
-  const maxOutput = options.maxOutput ?? Infinity;
+  let maxOutput = outputLimit(session, options);
   let pending: Reply | Promise<Reply> = first;
   for (;;) {
     const before = out.length;
     out.write(pending instanceof Promise ? await pending : pending, session.client.protocol);
     if (session.client.closeAfterReply) return "close";
-    if (out.length > maxOutput) return out.length - before > maxOutput ? "send" : "overflow";
+    // Asked again before giving up: a command in this batch (AUTH) may have raised the limit.
+    if (out.length > maxOutput && out.length > (maxOutput = outputLimit(session, options))) {
+      return out.length - before > maxOutput ? "send" : "overflow";
+    }
     const args = nextCommand(session, decoder, out);
     if (args === "close") return "close";
     if (args === null) return "more";
     pending = run(session, args);
   }
+}
+
+/** The most bytes of replies this client's batch may collect. */
+function outputLimit(session: Session, options: ConnectionOptions): number {
+  return options.outputLimit?.(session) ?? options.maxOutput ?? Infinity;
 }
 
 /**

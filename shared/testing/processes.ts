@@ -179,7 +179,7 @@ function wrap(
  */
 export async function startLabServer(
   entry: string,
-  options: { args?: string[]; denoFlags?: string[] } = {},
+  options: { args?: string[]; denoFlags?: string[]; env?: Record<string, string> } = {},
 ): Promise<RunningServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -193,7 +193,7 @@ export async function startLabServer(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
   }).spawn();
   const stdout = new OutputCollector(child.stdout);
   const stderr = new OutputCollector(child.stderr);

@@ -23,6 +23,7 @@ import {
   clientHandshake,
   type HandshakeResult,
   MAX_RECORD_SIZE_LIMIT,
+  MIN_RECORD_SIZE_LIMIT,
   serverHandshake,
 } from "./handshake.ts";
 import { hexDump } from "./hex_dump.ts";
@@ -34,6 +35,12 @@ import { RECORD_LIMIT, type RecordFormat, recordFormat } from "./records.ts";
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
 /** The largest record payload accepted by default: 16 KiB, as in TLS. */
 export const DEFAULT_MAX_RECORD_SIZE = 16 * 1024;
+/**
+ * About how much plaintext one write seals before it lets other clients run: big enough that a
+ * pipelined batch is one slice (no change to the common case), small enough that sealing it
+ * takes well under a millisecond.
+ */
+export const SEAL_SLICE = 64 * 1024;
 /** `--trace` shows at most this many bytes of each frame. */
 const TRACE_BYTES = 512;
 
@@ -45,7 +52,7 @@ export interface ServerChannelOptions {
   cipher?: CipherName;
   /** Give up on a handshake that has not finished by then. Default 5000. */
   handshakeTimeoutMs?: number;
-  /** Largest record payload accepted. Default 16384; at most 16 MiB. */
+  /** Largest record payload accepted. Default 16384; 4 KiB to 16 MiB. */
   maxRecordSize?: number;
   /** `--trace`: receives lines showing each frame before and after encryption. */
   trace?: (line: string) => void;
@@ -67,7 +74,7 @@ export interface ClientChannelOptions {
   verifyServerKey: (publicKey: Uint8Array, fingerprint: string) => void | Promise<void>;
   /** Give up on a handshake that has not finished by then. Default 5000. */
   handshakeTimeoutMs?: number;
-  /** Largest record payload accepted. Default 16384; at most 16 MiB. */
+  /** Largest record payload accepted. Default 16384; 4 KiB to 16 MiB. */
   maxRecordSize?: number;
   /** `--trace`. */
   trace?: (line: string) => void;
@@ -173,9 +180,12 @@ export async function connectSecure(
 
 function checkedMaxRecordSize(size: number | undefined): number {
   const value = size ?? DEFAULT_MAX_RECORD_SIZE;
-  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_RECORD_SIZE_LIMIT) {
+  if (
+    !Number.isSafeInteger(value) || value < MIN_RECORD_SIZE_LIMIT || value > MAX_RECORD_SIZE_LIMIT
+  ) {
     throw new RangeError(
-      `Invalid maxRecordSize: ${value} is not a whole number of bytes in 1..${MAX_RECORD_SIZE_LIMIT}`,
+      `Invalid maxRecordSize: ${value} is not a whole number of bytes in ` +
+        `${MIN_RECORD_SIZE_LIMIT}..${MAX_RECORD_SIZE_LIMIT}`,
     );
   }
   return value;
@@ -223,6 +233,8 @@ class RecordChannel implements SecureChannel {
   readonly #format: RecordFormat;
   /** The most plaintext per record the peer accepts: writes are cut into pieces this big. */
   readonly #sendChunk: number;
+  /** How much plaintext is sealed before the channel yields: whole records, about 64 KiB. */
+  readonly #sliceSize: number;
   readonly #recordLimit: number;
   readonly #trace: ((line: string) => void) | undefined;
   #sendSequence = 0;
@@ -258,6 +270,7 @@ class RecordChannel implements SecureChannel {
     );
     // The keys now live only inside the record format.
     this.#sendChunk = result.peerMaxRecordSize;
+    this.#sliceSize = Math.max(1, Math.floor(SEAL_SLICE / this.#sendChunk)) * this.#sendChunk;
     this.#recordLimit = Math.min(options.recordLimit ?? RECORD_LIMIT, RECORD_LIMIT);
     this.#trace = options.trace;
   }
@@ -296,7 +309,16 @@ class RecordChannel implements SecureChannel {
     }
   }
 
-  /** Seals `data` into records (as few as the peer's size limit allows) and sends them at once. */
+  /**
+   * Seals `data` into records (as few as the peer's size limit allows) and sends them.
+   *
+   * A big write is sealed and sent a slice at a time ({@link SEAL_SLICE} bytes of plaintext),
+   * waiting for each slice to be written before sealing the next. Sealing is synchronous work on
+   * the one thread every client shares: sealed whole, a 100 MB reply would stop every other
+   * client until the last record was done, and would hold all its ciphertext in memory at once.
+   * Between slices the event loop serves everyone else, and at most one slice of ciphertext
+   * waits per connection, whatever the record format adds to it on the wire.
+   */
   write(data: Uint8Array): Promise<number> {
     try {
       this.#check();
@@ -304,17 +326,23 @@ class RecordChannel implements SecureChannel {
       return Promise.reject(error);
     }
     if (data.length === 0) return Promise.resolve(0);
-    let wire: Uint8Array;
-    try {
-      wire = this.#seal(data);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    // Sealing happened now, in call order; the chain makes the bytes leave in that order too,
-    // even if a caller starts a second write before the first finished.
-    const sent = this.#writing.then(() => writeAll(this.#conn, wire));
+    // Sealing happens in the chain, so records are numbered in the order writes were called and
+    // leave in that order, even if a caller starts a second write before the first finished.
+    const sent = this.#writing.then(() =>
+      data.length <= this.#sliceSize
+        ? writeAll(this.#conn, this.#seal(data))
+        : this.#sendInSlices(data)
+    );
     this.#writing = sent.catch(() => {});
     return sent.then(() => data.length);
+  }
+
+  async #sendInSlices(data: Uint8Array): Promise<void> {
+    for (let start = 0; start < data.length; start += this.#sliceSize) {
+      // Closed while the last slice was being written: the keys are gone.
+      this.#check();
+      await writeAll(this.#conn, this.#seal(data.subarray(start, start + this.#sliceSize)));
+    }
   }
 
   /** Closes the connection. Safe to call more than once. */

@@ -67,7 +67,7 @@ for (const cipher of CIPHERS) {
 
   Deno.test(`${cipher}: a write bigger than a record is split, and reads of any size reassemble it`, async () => {
     await using server = startEchoServer({ identity, cipher });
-    const channel = await connectClient(server.port, { ...trustServer, maxRecordSize: 1000 });
+    const channel = await connectClient(server.port, { ...trustServer, maxRecordSize: 4096 });
     try {
       const big = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 7) & 0xff);
       const [, echoed] = await Promise.all([
@@ -550,3 +550,92 @@ Deno.test("--trace shows each frame in hex before and after encryption", async (
   const sealed = lines.findIndex((line) => line.startsWith("send record 0 sealed"));
   assert.ok(!lines[sealed + 1].includes("AUTH") && !lines[sealed + 2].includes("hunter"));
 });
+
+/** An alert whose text tries to clear the terminal and to start a line of its own in a log. */
+const HOSTILE_ALERT =
+  "\x1b[2J\x1b[Hbye\r\n2026-12-02T12:00:00.000Z Client id=1 authenticated as admin";
+
+function alertMessage(text: string): Uint8Array {
+  const body = encode(text);
+  return Uint8Array.of(0x04, 0, body.length, ...body);
+}
+
+function assertEscaped(error: unknown): void {
+  assertEndedWith(error, HandshakeError, "peer-alert");
+  const message = (error as Error).message;
+  const control = [...message].find((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  assert.equal(control, undefined, `control bytes reach the reader: ${message}`);
+  assert.ok(message.includes('"\\x1b[2J\\x1b[Hbye\\r\\n2026-12-02T12:00:00.000Z Client'), message);
+}
+
+Deno.test("a fake server's alert is shown escaped: it cannot drive the user's terminal", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const fake = (async () => {
+    const conn = await listener.accept();
+    try {
+      await readExactly(conn, MAGIC.length + 3);
+      await writeAll(conn, alertMessage(HOSTILE_ALERT));
+    } finally {
+      conn.close();
+    }
+  })();
+  await assert.rejects(connectClient(listener.addr.port, trustServer), (error) => {
+    assertEscaped(error);
+    return true;
+  });
+  await fake;
+});
+
+Deno.test("a client's alert reaches the server's log escaped: it cannot forge a log line", async () => {
+  await using server = startEchoServer({ identity });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await writeAll(conn, MAGIC);
+    await writeAll(conn, alertMessage(HOSTILE_ALERT));
+    assertEscaped(await server.outcome(0));
+  } finally {
+    conn.close();
+  }
+});
+
+/** A Fernet record's token rewritten to a form a lenient decoder reads as the same bytes. */
+function rewriteFernetRecord(record: Uint8Array, how: "unpad" | "low-bits"): Uint8Array {
+  const token = decode(record.subarray(4));
+  const stem = token.replace(/=+$/, "");
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const twin = alphabet[alphabet.indexOf(stem.at(-1) ?? "A") ^ 1];
+  const forged = how === "unpad" ? stem : stem.slice(0, -1) + twin + token.slice(stem.length);
+  const out = new Uint8Array(4 + forged.length);
+  // The length prefix is rewritten to match: it is not authenticated, the token's text must be.
+  new DataView(out.buffer).setUint32(0, forged.length);
+  out.set(encode(forged), 4);
+  return out;
+}
+
+for (const how of ["unpad", "low-bits"] as const) {
+  Deno.test(`fernet: a token rewritten to decode to the same bytes (${how}) is refused`, async () => {
+    await using server = startEchoServer({ identity, cipher: "fernet" });
+    const victim = await connectClient(
+      server.port,
+      trustServer,
+      (conn) =>
+        new TamperingTransport(conn, (data, i) => [
+          i === FIRST_RECORD ? rewriteFernetRecord(data, how) : data,
+        ]),
+    );
+    try {
+      // "PING\r\n" and a sequence number: 73 bytes of token, so its text ends in "==".
+      await victim.write(encode("PING\r\n"));
+      // A server that accepts the forgery would keep the connection open: wait two seconds at most.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const accepted = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve("the server accepted the rewritten token"), 2_000);
+      });
+      const outcome = await Promise.race([server.outcome(0), accepted]);
+      clearTimeout(timer);
+      assertEndedWith(outcome, RecordError, "malformed-record");
+    } finally {
+      victim.close();
+    }
+  });
+}

@@ -295,17 +295,24 @@ export function encodeBase64url(bytes: Uint8Array): string {
 const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
 
 /**
- * Decodes base64url text, strictly: Node's decoder skips characters it does not know, so
- * `%%%%` would quietly decode to fewer bytes. Padding is optional, but must be right if present.
+ * Decodes base64url text, strictly: only the one text {@link encodeBase64url} makes for the same
+ * bytes is accepted, `=` padding included.
+ *
+ * Node's decoder is lenient three ways, and each lets a token change on the wire and still decode
+ * to the same bytes, so its HMAC still passes: it skips characters it does not know (`%%%%`
+ * decodes to nothing), it ignores the unused low bits of the last character (`_-8=` and `_-9=`
+ * are the same two bytes), and it takes the text with or without padding. A token that can be
+ * written several ways is a record whose length prefix can change without anyone noticing; one
+ * written only one way makes every change to it visible.
  *
  * @param text The text.
- * @returns The bytes, or `undefined` if the text is not base64url.
+ * @returns The bytes, or `undefined` if the text is not canonical padded base64url.
  */
 export function decodeBase64url(text: string): Uint8Array | undefined {
-  if (!BASE64URL.test(text)) return undefined;
-  const padded = text.endsWith("=");
-  if (padded ? text.length % 4 !== 0 : text.length % 4 === 1) return undefined;
+  if (!BASE64URL.test(text) || text.length % 4 !== 0) return undefined;
   const bytes = Buffer.from(text, "base64url");
+  // Encoding again gives back the same text only if nothing above was lenient.
+  if (encodeBase64url(bytes) !== text) return undefined;
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 

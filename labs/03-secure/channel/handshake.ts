@@ -194,6 +194,15 @@ const SIGNATURE_CONTEXT = new TextEncoder().encode("Cache Lab v1 ServerHello sig
 /** Largest record payload either side may announce: 16 MiB. */
 export const MAX_RECORD_SIZE_LIMIT = 1 << 24;
 
+/**
+ * Smallest record payload either side may announce: 4 KiB. The announced size is what the other
+ * side must cut its writes into, and each record costs a header, a tag and a call into the cipher
+ * whatever it carries. A peer announcing 1 byte would make every byte of every reply a record of
+ * its own (25 bytes on the wire, and a seal each): a stranger's cheap request, an expensive reply.
+ * TLS fixes its records at 16 KiB for the same reason; 4 KiB keeps the overhead under 1 %.
+ */
+export const MIN_RECORD_SIZE_LIMIT = 4 * 1024;
+
 /** What the handshake hands to the record layer. */
 export interface HandshakeResult {
   /** The record format agreed on. */
@@ -253,6 +262,11 @@ export async function serverHandshake(
   const clientHelloBytes = concatBytes([MAGIC, clientHello.bytes]);
   traceMessage(trace, "recv", clientHelloBytes, clientHello.type, MAGIC.length);
   const hello = parseClientHello(clientHello.body);
+  const badSize = recordSizeProblem(hello.maxRecordSize, "client");
+  if (badSize !== undefined) {
+    await sendAlert(conn, badSize, trace);
+    throw new HandshakeError("bad-handshake", capitalize(badSize));
+  }
 
   if (!hello.offered.includes(options.cipher)) {
     const offered = hello.offered.join(", ") || "none known to this server";
@@ -506,10 +520,10 @@ async function readMessage(reader: ByteReader, type: number, from: string): Prom
   const bytes = reader.take(3 + length).slice();
   const body = bytes.subarray(3);
   if (actual === TYPE_ALERT) {
-    throw new HandshakeError(
-      "peer-alert",
-      `The ${from} ended the handshake: ${new TextDecoder().decode(body)}`,
-    );
+    // The text comes from whoever is on the other end, unauthenticated, and ends up on a
+    // terminal or in the server's log: escaped, an escape sequence cannot clear the screen and a
+    // newline cannot start a forged log line.
+    throw new HandshakeError("peer-alert", `The ${from} ended the handshake: "${printable(body)}"`);
   }
   return { type, bytes, body };
 }
@@ -534,7 +548,6 @@ function parseClientHello(body: Uint8Array): {
     throw new HandshakeError("bad-handshake", `Malformed ClientHello of ${body.length} bytes`);
   }
   const maxRecordSize = new DataView(body.buffer, body.byteOffset).getUint32(64);
-  checkMaxRecordSize(maxRecordSize, "client");
   const offered: CipherName[] = [];
   // Codes this version does not know are skipped: a newer client may offer newer formats.
   for (const id of body.subarray(CLIENT_HELLO_FIXED)) {
@@ -545,12 +558,15 @@ function parseClientHello(body: Uint8Array): {
 }
 
 function checkMaxRecordSize(size: number, from: string): void {
-  if (size < 1 || size > MAX_RECORD_SIZE_LIMIT) {
-    throw new HandshakeError(
-      "bad-handshake",
-      `The ${from} announces a largest record of ${size} bytes, outside 1..${MAX_RECORD_SIZE_LIMIT}`,
-    );
-  }
+  const problem = recordSizeProblem(size, from);
+  if (problem !== undefined) throw new HandshakeError("bad-handshake", capitalize(problem));
+}
+
+/** What is wrong with an announced record size, or `undefined` if it is in range. */
+function recordSizeProblem(size: number, from: string): string | undefined {
+  if (size >= MIN_RECORD_SIZE_LIMIT && size <= MAX_RECORD_SIZE_LIMIT) return undefined;
+  return `the ${from} announces a largest record of ${size} bytes, outside ` +
+    `${MIN_RECORD_SIZE_LIMIT}..${MAX_RECORD_SIZE_LIMIT}`;
 }
 
 /** X25519 between our private key and the peer's raw public key. */

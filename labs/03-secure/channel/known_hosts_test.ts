@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { dirname } from "node:path";
 import { hasProgram } from "../../../shared/testing/processes.ts";
 import { writeAll } from "../../../shared/transport.ts";
 import { connectClient, readExactly, startEchoServer } from "./channel_testing.ts";
 import { HandshakeError, ServerKeyRejectedError } from "./errors.ts";
-import { generateIdentity } from "./identity.ts";
+import { generateIdentity, sshPublicKeyLine } from "./identity.ts";
 import {
+  hostFieldMatches,
   HostKeyChangedError,
   hostKeyName,
   KnownHosts,
@@ -107,35 +109,147 @@ Deno.test("KnownHosts refuses a file that others may write to", async () => {
   });
 });
 
-Deno.test("parseKnownHosts() skips comments, other key types and hashed hosts", () => {
+Deno.test("parseKnownHosts() reads markers, patterns, hashes and other key types; flags the rest", () => {
   const server = generateIdentity();
+  const key = sshPublicKeyLine(server.publicKey, "").trimEnd();
   const file = [
     "# a comment",
     "",
-    "[10.0.0.1]:22 ssh-rsa AAAAB3NzaC1yc2E",
-    "|1|hashed|host ssh-ed25519 AAAA",
-    `example.org,[127.0.0.1]:6379 ${
-      (() => {
-        const blob = new Uint8Array([
-          0,
-          0,
-          0,
-          11,
-          ...new TextEncoder().encode("ssh-ed25519"),
-          0,
-          0,
-          0,
-          32,
-          ...server.publicKey,
-        ]);
-        return "ssh-ed25519 " + btoa(String.fromCharCode(...blob));
-      })()
-    }`,
+    "[10.0.0.1]:22 ssh-rsa AAAAB3NzaC1yc2E=",
+    `|1|F1E1KeoE/eEWhi10WpGv4OdiO6Y=|3988QV0VE8wmZL7suNrYQLITLCg= ${key}`,
+    `example.org,[127.0.0.1]:6379 ${key} a comment`,
+    `@revoked * ${key}`,
+    `@trusted [127.0.0.1]:6379 ${key}`,
+    `[127.0.0.1]:6379 ${key.slice(0, -2)}=`,
+    "|1|not-base64|x ssh-ed25519 AAAA",
+    "[127.0.0.1]:6380",
   ].join("\n");
-  const entries = parseKnownHosts(file);
-  assert.equal(entries.length, 1);
-  assert.equal(entries[0].line, 5);
-  assert.equal(entries[0].fingerprint, server.fingerprint);
+  const { entries, unreadable } = parseKnownHosts(file);
+  assert.deepEqual(
+    entries.map((e) => [e.line, e.marker, e.keyType, e.fingerprint]),
+    [
+      [3, "", "ssh-rsa", undefined],
+      [4, "", "ssh-ed25519", server.fingerprint],
+      [5, "", "ssh-ed25519", server.fingerprint],
+      [6, "@revoked", "ssh-ed25519", server.fingerprint],
+    ],
+  );
+  assert.deepEqual(unreadable, [
+    { line: 7, reason: 'unknown marker "@trusted"', host: undefined },
+    { line: 8, reason: "the key is not valid base64", host: "[127.0.0.1]:6379" },
+    { line: 9, reason: "malformed hashed host name", host: undefined },
+    { line: 10, reason: "expected a host, a key type and a key", host: "[127.0.0.1]:6380" },
+  ]);
+});
+
+Deno.test("hostFieldMatches() follows OpenSSH: * and ?, ! rules a line out, case-insensitive", () => {
+  const name = "[127.0.0.1]:6379";
+  for (const field of ["*", "[127.0.0.1]:*", "[127.0.0.?]:6379", "x,[127.0.0.1]:6379", "*:6379"]) {
+    assert.equal(hostFieldMatches(field, name), true, field);
+  }
+  for (const field of ["[127.0.0.1]:637", "127.0.0.1", "*,![127.0.0.1]:*", "[127.0.0.2]:*"]) {
+    assert.equal(hostFieldMatches(field, name), false, field);
+  }
+  assert.equal(hostFieldMatches("[Cache.Example]:6379", "[cache.example]:6379"), true);
+});
+
+/** Writes `lines` as a known-hosts file (owner-only) and returns it opened. */
+async function hostsFile(path: string, lines: string[]): Promise<KnownHosts> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  await Deno.writeTextFile(path, lines.join("\n") + "\n", { mode: 0o600 });
+  return await KnownHosts.open(path);
+}
+
+/** Asserts that `impostor` is refused for 127.0.0.1:6379 and that the file did not change. */
+async function assertRefused(
+  hosts: KnownHosts,
+  impostor: ReturnType<typeof generateIdentity>,
+  message: RegExp,
+): Promise<void> {
+  const before = await Deno.readTextFile(hosts.path);
+  await assert.rejects(
+    hosts.verify("127.0.0.1:6379", impostor.publicKey, impostor.fingerprint),
+    (error) => {
+      assert.ok(error instanceof ServerKeyRejectedError, String(error));
+      assert.match(error.message, message);
+      return true;
+    },
+  );
+  assert.equal(await Deno.readTextFile(hosts.path), before, "nothing was recorded");
+}
+
+Deno.test({
+  name: "KnownHosts matches a host hashed by ssh-keygen -H: the impostor is refused",
+  ignore: !hasProgram("ssh-keygen"),
+  fn: async () => {
+    await withKnownHostsPath(async (path) => {
+      const real = generateIdentity();
+      await hostsFile(path, [`[127.0.0.1]:6379 ${sshPublicKeyLine(real.publicKey, "")}`]);
+      const hashing = await new Deno.Command("ssh-keygen", {
+        args: ["-H", "-f", path],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.ok(hashing.success);
+      await Deno.remove(`${path}.old`);
+      const hosts = await KnownHosts.open(path);
+      assert.match(await Deno.readTextFile(path), /^\|1\|/, "ssh-keygen hashed the host");
+      await assertRefused(hosts, generateIdentity(), /REMOTE HOST IDENTIFICATION HAS CHANGED/);
+      assert.equal(await hosts.verify("127.0.0.1:6379", real.publicKey, real.fingerprint), "known");
+    });
+  },
+});
+
+Deno.test("KnownHosts matches wildcard entries: the impostor is refused, the real key known", async () => {
+  for (const pattern of ["*", "[127.0.0.1]:*"]) {
+    await withKnownHostsPath(async (path) => {
+      const real = generateIdentity();
+      const hosts = await hostsFile(path, [`${pattern} ${sshPublicKeyLine(real.publicKey, "")}`]);
+      await assertRefused(hosts, generateIdentity(), /REMOTE HOST IDENTIFICATION HAS CHANGED/);
+      assert.equal(await hosts.verify("127.0.0.1:6379", real.publicKey, real.fingerprint), "known");
+    });
+  }
+});
+
+Deno.test("KnownHosts fails closed on an unreadable line about the host, naming file and line", async () => {
+  await withKnownHostsPath(async (path) => {
+    const real = generateIdentity();
+    const line = `[127.0.0.1]:6379 ${sshPublicKeyLine(real.publicKey, "").trimEnd()}`;
+    // One base64 character missing: Node's lenient decoder would still return bytes.
+    const hosts = await hostsFile(path, ["# mine", line.slice(0, -2) + "="]);
+    const where = path.replaceAll(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    await assertRefused(
+      hosts,
+      generateIdentity(),
+      new RegExp(`Cannot read line 2 of ${where} \\(the key is not valid base64\\)`),
+    );
+    // A broken line about another host does not stop this one.
+    const other = await hostsFile(path, [`[10.0.0.9]:6379 ssh-ed25519 AAAA`]);
+    assert.equal(await other.verify("127.0.0.1:6379", real.publicKey, real.fingerprint), "added");
+  });
+});
+
+Deno.test("KnownHosts refuses a @revoked key and never records it as trusted", async () => {
+  await withKnownHostsPath(async (path) => {
+    const stolen = generateIdentity();
+    const hosts = await hostsFile(path, [
+      `@revoked [127.0.0.1]:6379 ${sshPublicKeyLine(stolen.publicKey, "")}`,
+    ]);
+    await assertRefused(hosts, stolen, /is marked as revoked \(.*:1\)/);
+    // Revocation is about the key: another key for the host is still new.
+    const fresh = generateIdentity();
+    assert.equal(await hosts.verify("127.0.0.1:6379", fresh.publicKey, fresh.fingerprint), "added");
+  });
+});
+
+Deno.test("KnownHosts says @cert-authority is unsupported and refuses", async () => {
+  await withKnownHostsPath(async (path) => {
+    const ca = generateIdentity();
+    const hosts = await hostsFile(path, [
+      `@cert-authority *.example.org,[127.0.0.1]:* ${sshPublicKeyLine(ca.publicKey, "")}`,
+    ]);
+    await assertRefused(hosts, generateIdentity(), /certificate authority.*does not support/);
+  });
 });
 
 Deno.test("hostKeyName() writes hosts as OpenSSH does for a port other than 22", () => {
@@ -225,4 +339,28 @@ Deno.test({
       assert.ok(new TextDecoder().decode(stdout).includes(server.fingerprint));
     });
   },
+});
+
+Deno.test("over the network: an impostor meets a @revoked line and a wildcard entry, and is refused", async () => {
+  await withKnownHostsPath(async (path) => {
+    const real = generateIdentity();
+    const stolen = generateIdentity();
+    const hosts = await hostsFile(path, [
+      `@revoked * ${sshPublicKeyLine(stolen.publicKey, "")}`,
+      `cache.example,[cache.example]:* ${sshPublicKeyLine(real.publicKey, "")}`,
+    ]);
+    const verifyServerKey = hosts.verifier("cache.example:6379");
+    for (const identity of [stolen, generateIdentity()]) {
+      await using impostor = startEchoServer({ identity });
+      await assert.rejects(
+        connectClient(impostor.port, { verifyServerKey }),
+        ServerKeyRejectedError,
+      );
+      const outcome = await impostor.outcome(0);
+      assert.ok(outcome instanceof HandshakeError && outcome.reason === "peer-alert");
+    }
+    await using server = startEchoServer({ identity: real });
+    (await connectClient(server.port, { verifyServerKey })).close();
+    assert.equal(hosts.lookup("cache.example:6379").length, 2, "nothing was added");
+  });
 });

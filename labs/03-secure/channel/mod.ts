@@ -47,6 +47,7 @@ export {
   connectSecure,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_RECORD_SIZE,
+  SEAL_SLICE,
   type SecureChannel,
   type ServerChannelOptions,
 } from "./channel.ts";

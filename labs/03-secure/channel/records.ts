@@ -57,7 +57,10 @@
  *
  * Fernet has no associated data and no counter of its own, so the sequence number travels inside
  * the encrypted payload; the HMAC covers it, and it is checked just as for GCM. The length prefix
- * is not authenticated, but changing it misaligns the token, whose HMAC then fails. The token's
+ * is not authenticated, but changing it misaligns the token, whose HMAC then fails. That holds
+ * only because the token's text is decoded strictly (`decodeBase64url`): a lenient decoder reads
+ * the token with its `=` padding dropped, or its last letter's unused bits changed, as the same
+ * bytes, and then a shorter prefix and a rewritten token pass together. The token's
  * timestamp is not checked: clocks on two machines disagree, and the sequence number already
  * makes every record fresh.
  *
