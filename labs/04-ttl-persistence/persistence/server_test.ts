@@ -108,6 +108,66 @@ Deno.test("INFO persistence and BGSAVE over the wire", async () => {
   });
 });
 
+/** Redis's refusal while background saves fail, word for word. */
+const BGSAVE_MISCONF = "-MISCONF Redis is configured to save RDB snapshots, but it's currently " +
+  "unable to persist to disk. Commands that may modify the data set are disabled, because this " +
+  "instance is configured to report errors during writes if RDB snapshotting fails " +
+  "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB " +
+  "error.\r\n";
+
+/** Runs BGSAVE and waits until it has finished; returns INFO persistence. */
+async function bgsave(client: RawClient): Promise<string> {
+  assert.equal(await call(client, "BGSAVE"), "Background saving started");
+  let info = "";
+  for (let i = 0; i < 100; i++) {
+    info = String(await call(client, "INFO", "persistence"));
+    if (info.includes("rdb_bgsave_in_progress:0")) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return info;
+}
+
+Deno.test("with save points, a failed BGSAVE refuses writes with Redis's MISCONF until a save succeeds", async () => {
+  await withDir(async (dir) => {
+    await using server = await start(dir, "--save", "3600 1000");
+    await using client = await RawClient.connect(server.addr);
+    assert.equal(await call(client, "SET", "k", "v"), "OK");
+    // The snapshot's name taken by a directory: the rename at the end of the save fails.
+    Deno.mkdirSync(join(dir, "dump.cdb"));
+    assert.match(await bgsave(client), /rdb_last_bgsave_status:err\r\n/);
+    await client.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nw\r\n");
+    await client.expect(BGSAVE_MISCONF);
+    await client.send("*1\r\n$4\r\nPING\r\n");
+    await client.expect(BGSAVE_MISCONF);
+    assert.equal(await call(client, "GET", "k"), "v", "reads are served");
+    // A save that works (in the foreground, as SAVE is) ends the refusal, as in Redis.
+    Deno.removeSync(join(dir, "dump.cdb"));
+    assert.equal(await call(client, "SAVE"), "OK");
+    assert.equal(await call(client, "SET", "k", "w"), "OK");
+  });
+});
+
+Deno.test("--stop-writes-on-bgsave-error no keeps writes going after a failed BGSAVE", async () => {
+  await withDir(async (dir) => {
+    await using server = await start(
+      dir,
+      "--save",
+      "3600 1000",
+      "--stop-writes-on-bgsave-error",
+      "no",
+    );
+    await using client = await RawClient.connect(server.addr);
+    Deno.mkdirSync(join(dir, "dump.cdb"));
+    assert.match(await bgsave(client), /rdb_last_bgsave_status:err\r\n/);
+    assert.equal(await call(client, "SET", "k", "v"), "OK");
+    assert.deepEqual(await call(client, "CONFIG", "GET", "stop-writes-on-bgsave-error"), [
+      "stop-writes-on-bgsave-error",
+      "no",
+    ]);
+    Deno.removeSync(join(dir, "dump.cdb"));
+  });
+});
+
 Deno.test("a damaged snapshot stops the server, naming the file; the file is kept", async () => {
   await withDir(async (dir) => {
     {
