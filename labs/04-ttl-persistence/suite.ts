@@ -18,7 +18,8 @@
 
 import assert from "node:assert/strict";
 import type { Reply } from "../../shared/resp/reply.ts";
-import type { RawClient } from "../../shared/testing/raw_client.ts";
+import { type RawClient, replyText, showValue } from "../../shared/testing/raw_client.ts";
+import { expiringKeyspaceSteps } from "../../shared/testing/big_keyspace.ts";
 import type { SuiteStep } from "../../shared/testing/suite.ts";
 import { bulk, command } from "../01-single-client/suite.ts";
 import { lab2Steps } from "../02-threaded/suite.ts";
@@ -32,7 +33,11 @@ async function check(c: RawClient, args: string[], expected: string): Promise<vo
 /** Sends one command and returns its reply as an integer, failing if it is not one. */
 async function integer(c: RawClient, ...args: string[]): Promise<number> {
   const reply: Reply = await c.call(...args);
-  assert.equal(typeof reply, "number", `${args[0]} replies with an integer, got ${String(reply)}`);
+  assert.equal(
+    typeof reply,
+    "number",
+    `${args[0]} replies with an integer, got ${showValue(reply)}`,
+  );
   return reply as number;
 }
 
@@ -468,7 +473,7 @@ const keyspaceSteps: SuiteStep[] = [
       await check(c, ["FLUSHDB"], "+OK\r\n");
       await check(c, ["SET", ctx.key(), "1", "EX", "100"], "+OK\r\n");
       await check(c, ["SET", ctx.key(), "2"], "+OK\r\n");
-      const info = await c.call("INFO", "keyspace") as string;
+      const info = replyText(await c.call("INFO", "keyspace"), "INFO keyspace");
       assert.match(info, /^# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=\d+\r\n$/);
     },
   },
@@ -478,7 +483,7 @@ const keyspaceSteps: SuiteStep[] = [
     async run(ctx) {
       const c = await ctx.connect();
       const expired = async () => {
-        const info = await c.call("INFO", "stats") as string;
+        const info = replyText(await c.call("INFO", "stats"), "INFO stats");
         const found = info.match(/\r\nexpired_keys:(\d+)\r\n/);
         assert.ok(found, `INFO stats has expired_keys: ${info}`);
         return Number(found[1]);
@@ -491,7 +496,10 @@ const keyspaceSteps: SuiteStep[] = [
       // Whether active expiry or the GET found it, it was counted.
       for (let i = 0; i < 20 && await expired() === before; i++) await sleep(50);
       assert.ok(await expired() > before, "expired_keys grew");
-      assert.match(await c.call("INFO", "stats") as string, /\r\nevicted_keys:0\r\n/);
+      assert.match(
+        replyText(await c.call("INFO", "stats"), "INFO stats"),
+        /\r\nevicted_keys:0\r\n/,
+      );
     },
   },
   {
@@ -509,7 +517,7 @@ const keyspaceSteps: SuiteStep[] = [
         ["CONFIG", "GET", "maxmemory-policy"],
         "*2\r\n" + bulk("maxmemory-policy") + bulk("noeviction"),
       );
-      const info = await c.call("INFO", "memory") as string;
+      const info = replyText(await c.call("INFO", "memory"), "INFO memory");
       assert.match(info, /^# Memory\r\n/);
       assert.match(info, /\r\nused_memory:\d+\r\n/);
       assert.match(info, /\r\nmaxmemory:0\r\n/);
@@ -518,10 +526,20 @@ const keyspaceSteps: SuiteStep[] = [
   },
 ];
 
+/**
+ * 3,000 keys with and without TTLs: written in lesson step 2, read back in step 6 (lazy expiry),
+ * so that steps 3 to 5 run in between. Not later: step 7's INFO keyspace check and lab 2's
+ * regressions flush the database. In suite order (`deno task test:lab4`) the same holds: the
+ * re-read comes before the keyspace checks, whose INFO check flushes.
+ */
+const bigKeyspace = expiringKeyspaceSteps({ label: "lab4-keyspace", keys: 3000 });
+
 /** The steps of lab 4: lab 2's regressions first, then expiry, in lesson order. */
 export const lab4Steps: readonly SuiteStep[] = [
   ...lab2Steps,
   ...setSteps,
+  bigKeyspace.write,
   ...expireSteps,
+  bigKeyspace.reread,
   ...keyspaceSteps,
 ];
