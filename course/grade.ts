@@ -73,6 +73,11 @@ export interface GradeOptions {
   health?: () => Promise<string | undefined>;
   /** Called once when `health` says it is gone. */
   onServerLost?: (reason: string) => void;
+  /**
+   * Restarts the server, resolving to the address the checks use. Without it, the checks that
+   * restart the server are left out.
+   */
+  restart?: () => Promise<string>;
 }
 
 /**
@@ -90,7 +95,10 @@ export async function grade(
   addr: string,
   options: GradeOptions = {},
 ): Promise<CheckResult[]> {
-  const checks = run.checks.filter((check) => !options.compatibleOnly || check.compatible);
+  const checks = run.checks.filter((check) =>
+    (!options.compatibleOnly || check.compatible) &&
+    (!check.needsRestart || options.restart !== undefined)
+  );
   const plan = planChecks(await lessonOf(lab), checks);
   return await runChecks(plan, addr, options);
 }
@@ -183,6 +191,18 @@ export async function gradeSubmission(
   }
   await using _server = target;
   options.write(`${lab.title}: grading ${addr} (seed ${seed})`);
+  const leftOut = target.restart ? [] : run.checks.filter((check) => check.needsRestart);
+  if (leftOut.length > 0) {
+    const noun = leftOut.length === 1
+      ? "1 check that restarts"
+      : `${leftOut.length} checks that restart`;
+    options.write(
+      `(${noun} the server left out: the grader can restart only a server it starts, with --cmd)`,
+    );
+  }
+  // A restarted reference server listens on a new port: the health probe must follow it.
+  let current = addr;
+  const restart = restarter(target, "reference" in submission ? run.checkAddr : undefined);
   report.results = await grade(lab, run, addr, {
     compatibleOnly: options.compatibleOnly,
     timeoutMs,
@@ -190,14 +210,35 @@ export async function gradeSubmission(
     onResult: printByStep(options.write),
     health: options.failFast
       ? () => Promise.resolve("Stopped at the first failure (--fail-fast).")
-      : () => serverHealth(target, run, addr, timeoutMs),
+      : () => serverHealth(target, run, current, timeoutMs),
     onServerLost: (reason) => {
       report.serverLost = reason;
       options.write(`\n${reason}`);
     },
+    restart: restart && (async () => current = await restart()),
   });
   options.write(textSummary(report));
   return report;
+}
+
+/**
+ * How the checks restart a server the grader started, or `undefined` for one it did not.
+ *
+ * @param target The server.
+ * @param checkAddr Where the checks connect, given where the server listens (lab 4's memcached
+ *   port, for a reference server); the same address by default.
+ * @returns A function resolving to the address the checks use after the restart.
+ */
+export function restarter(
+  target: Target,
+  checkAddr: (serverAddr: string) => string = (addr) => addr,
+): (() => Promise<string>) | undefined {
+  const restart = target.restart;
+  if (restart === undefined) return undefined;
+  return async () => {
+    await restart();
+    return checkAddr(target.addr);
+  };
 }
 
 /** Connects once, so that an address where nothing listens is "could not run", not 40 failures. */
@@ -364,7 +405,9 @@ Runs a lab's black-box suite against a server and reports every check.
                       process group, stopped with it). Placeholders: {port} a free port, which
                       the server must listen on (127.0.0.1 or ::1); {port2} a second free port
                       (lab 4's memcached port: lab4-memcache checks it when it is given);
-                      {dir} a fresh empty directory for its files, removed afterwards
+                      {dir} a fresh empty directory for its files, removed afterwards.
+                      Lab 4's persistence check restarts it (same command, same {dir});
+                      with --addr that check is left out
   --batch DIR         grade every folder of DIR that holds a grade.json such as
                       {"cmd": "python3 server.py --port {port}"} (run in that folder), then print
                       a summary table; each report is saved as FOLDER/grade-report.<ext>, or as

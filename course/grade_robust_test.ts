@@ -21,8 +21,9 @@ import { hasProgram } from "../shared/testing/processes.ts";
 import { copyRepo, type RepoCopy, shown, task, type TaskRun } from "./task_support.ts";
 
 /**
- * A Redis-style server of the size a tutorial writes: a thread per client, PING, ECHO, SET, GET,
- * DEL, EXISTS, and `-ERR unknown command` for the rest. Flags make it misbehave.
+ * A Redis-style server of the size a tutorial writes: a thread per client, PING, ECHO, SET (its
+ * options ignored), GET, DEL, EXISTS, a TTL that is always -1 and a SAVE that saves nothing, and
+ * `-ERR unknown command` for the rest. Flags make it misbehave.
  */
 const TINY_SERVER = `
 import argparse, os, socket, sys, threading, traceback
@@ -39,8 +40,8 @@ args = p.parse_args()
 store = OrderedDict()
 lock = threading.Lock()
 served = [0]
-ARITY = {b"PING": (1, 2), b"ECHO": (2, 2), b"GET": (2, 2), b"SET": (3, 3), b"DEL": (2, 99),
-         b"EXISTS": (2, 99)}
+ARITY = {b"PING": (1, 2), b"ECHO": (2, 2), b"GET": (2, 2), b"SET": (3, 5), b"DEL": (2, 99),
+         b"EXISTS": (2, 99), b"TTL": (2, 2), b"SAVE": (1, 1)}
 
 def read_command(f):
     line = f.readline()
@@ -76,6 +77,10 @@ def reply(cmd):
         return b"+OK\\r\\n"
     if name == b"GET":
         return bulk(store.get(cmd[1]))
+    if name == b"TTL":  # no expiry at all: every key lives forever
+        return b":-1\\r\\n" if cmd[1] in store else b":-2\\r\\n"
+    if name == b"SAVE":  # says it saved; keeps nothing
+        return b"+OK\\r\\n"
     if name == b"DEL":
         return b":%d\\r\\n" % sum(store.pop(k, None) is not None for k in cmd[1:])
     return b":%d\\r\\n" % sum(k in store for k in cmd[1:])
@@ -338,6 +343,44 @@ Deno.test({
     // Its points are the suite's weight, not 1.
     assert.equal(write.points, 5);
     assert.equal(write.score, 0);
+  },
+});
+
+Deno.test({
+  ...TEST,
+  name: `a server that keeps nothing across a restart fails lab 4's persistence check${SKIPPED}`,
+  fn: async () => {
+    await using repo = await copyRepo();
+    const dir = await submission(repo, "amnesiac");
+    const tag = `tag-${crypto.randomUUID()}`;
+    const cmd = `cd '${dir}' && python3 server.py --port {port} --tag ${tag}`;
+    const run = await gradeRun(
+      repo,
+      tag,
+      90_000,
+      "lab4",
+      "--timeout",
+      "1000",
+      "--format",
+      "json",
+      "--cmd",
+      cmd,
+    );
+    assert.equal(run.code, 1, shown(run));
+    const report: JsonReport = JSON.parse(run.stdout);
+    const restart = check(report, "1,000 keys and their TTLs, saved with SAVE");
+    assert.equal(restart.status, "failed", JSON.stringify(restart, null, 2));
+    // Every SET and the SAVE said +OK; what failed is what came back after the restart.
+    assert.match(
+      restart.error ?? "",
+      /^2,000 of 2,000 GETs and TTLs read back wrong after a restart/,
+    );
+    assert.match(
+      restart.error ?? "",
+      /\nGET cachelab:\S+ \(key 1\) after the restart replied \(nil\)/,
+    );
+    // The server was started twice: both starts are in its output, and neither is left running.
+    assert.equal(report.serverLost, null);
   },
 });
 

@@ -19,6 +19,11 @@ export interface CheckEnv {
   seed: number;
   /** How long each read waits for the server, in milliseconds. */
   timeoutMs: number;
+  /**
+   * Stops the server and starts it again the same way; resolves to its address, which may have
+   * changed. Present only when the grader started the server (`--cmd`, or the reference).
+   */
+  restart?: () => Promise<string>;
 }
 
 /** One black-box check, ready to run against an address. */
@@ -29,6 +34,11 @@ export interface GradeCheck {
   compatible: boolean;
   /** What it is worth in a grade: the suite's weight, or 1. */
   points: number;
+  /**
+   * Whether it restarts the server ({@link CheckEnv.restart}), so it can run only against a
+   * server the grader started; with `--addr` it is left out, and the report says so.
+   */
+  needsRestart?: boolean;
   /**
    * Runs the check against `host:port`.
    *
@@ -93,6 +103,7 @@ export function fromSuite(steps: readonly SuiteStep[], connect?: RawConnect): Gr
     name: step.name,
     compatible: step.redis,
     points: step.points ?? 1,
+    needsRestart: step.needsRestart,
     run: async (addr, env) => {
       const ctx = new StepContext(addr, connect ?? RawClient.connect, { ...env, name: step.name });
       try {

@@ -12,7 +12,7 @@
 import { AssertionError } from "node:assert/strict";
 import { showValue } from "../shared/testing/raw_client.ts";
 import { newSeed } from "../shared/testing/random.ts";
-import type { GradeCheck } from "./labs.ts";
+import type { CheckEnv, GradeCheck } from "./labs.ts";
 import type { LessonStep } from "./lesson.ts";
 
 /** A check, and the lesson step it belongs to (or `null` for checks no step names). */
@@ -99,6 +99,11 @@ export interface RunOptions {
   health?: () => Promise<string | undefined>;
   /** Called once, with the reason, when {@link health} says the server is gone. */
   onServerLost?: (reason: string) => void;
+  /**
+   * Restarts the server for the checks that need it, resolving to its address. Later checks then
+   * run against that address.
+   */
+  restart?: () => Promise<string>;
 }
 
 /**
@@ -125,7 +130,12 @@ export async function runChecks(
   options: RunOptions = {},
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const env = { seed: options.seed ?? newSeed(), timeoutMs: options.timeoutMs ?? 5_000 };
+  const restart = options.restart;
+  const env: CheckEnv = {
+    seed: options.seed ?? newSeed(),
+    timeoutMs: options.timeoutMs ?? 5_000,
+    restart: restart && (async () => addr = await restart()),
+  };
   const limitMs = checkTimeoutMs(env.timeoutMs);
   let lost: string | undefined;
   for (const planned of plan) {

@@ -25,6 +25,12 @@ export interface Target extends AsyncDisposable {
    * while it runs, and always for a server we did not start (we cannot know).
    */
   ended(): string | undefined;
+  /**
+   * Stops the server and starts it again the same way (same command, same `{dir}`): how the
+   * grader checks that data survives a restart. Absent for a server we did not start. The
+   * address may change (a repository server gets a new free port); read {@link addr} again.
+   */
+  restart?(): Promise<void>;
 }
 
 /** How long a started server has to accept connections. */
@@ -64,15 +70,30 @@ export async function repoServer(
   entry: string,
   options: { args: string[]; denoFlags: string[] },
 ): Promise<Target> {
-  const server = await startLabServer(entry, options);
+  let server = await startLabServer(entry, options);
   let ended: string | undefined;
-  server.exited.then((status) => ended = describeStatus(status));
-  return {
+  let earlierLogs = "";
+  const watch = (running: typeof server) =>
+    running.exited.then((status) => {
+      if (running === server) ended = describeStatus(status);
+    });
+  watch(server);
+  const target: Target = {
     addr: server.addr,
-    log: server.log,
+    log: () => earlierLogs + server.log(),
     ended: () => ended,
-    [Symbol.asyncDispose]: server.stop,
+    restart: async () => {
+      const old = server;
+      await old.stop();
+      earlierLogs += old.log();
+      server = await startLabServer(entry, options);
+      ended = undefined;
+      watch(server);
+      target.addr = server.addr;
+    },
+    [Symbol.asyncDispose]: () => server.stop(),
   };
+  return target;
 }
 
 /** Raised when a command never becomes a server: the grader could not run the submission. */
@@ -137,49 +158,95 @@ export async function commandServer(command: string, options: CommandOptions): P
   const port = options.checkPort === "port2" && command.includes("{port2}")
     ? values.port2
     : values.port;
+  let text = ""; // everything every start of it printed
+  let started = launch(command, values, options.cwd, (chunk) => text += chunk);
+  let removed: Promise<void> | undefined;
+  const stop = () =>
+    removed ??= (async () => {
+      await started.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    })();
+  const timeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
+  const target: Target = {
+    addr: "",
+    log: () => text,
+    ended: () => started.ended(),
+    restart: async () => {
+      await started.stop();
+      started = launch(command, values, options.cwd, (chunk) => text += chunk);
+      const why = await waitUntilListening(port, started, timeoutMs);
+      if (why !== undefined) throw new StartError(`After a restart, the server ${why}`);
+    },
+    [Symbol.asyncDispose]: stop,
+  };
+  const why = await waitUntilListening(port, started, timeoutMs, (addr) => target.addr = addr);
+  if (why === undefined) return target;
+  await stop();
+  throw new StartError(`The server ${why}: ${command}${tail(text, "\n")}`);
+}
+
+/** One start of a command: its process group, how it ended, how to stop it. */
+interface Launched {
+  ended(): string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Starts the command once, in a process group of its own, passing its output to `onOutput`. */
+function launch(
+  command: string,
+  values: Placeholders,
+  cwd: string | undefined,
+  onOutput: (text: string) => void,
+): Launched {
   // No `exec` in front: a command starting with `cd` or `export` is ordinary shell, and the
   // process group below does what `exec` did (lets us stop the server and not only its shell).
   // `detached` starts the shell in a new session, so its pid is also its group's id.
   const child = new Deno.Command("sh", {
     args: ["-c", fillPlaceholders(command, values)],
-    cwd: options.cwd,
+    cwd,
     detached: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const output = collectOutput(child);
+  const output = collectOutput(child, onOutput);
   let ended: string | undefined;
   const status = child.status.then((s) => ended = describeStatus(s));
   let stopped: Promise<void> | undefined;
-  const stop = () =>
-    stopped ??= (async () => {
-      await killGroup(child.pid, status);
-      await output.drain();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    })();
-  const target: Target = {
-    addr: "",
-    log: output.text,
+  return {
     ended: () => ended,
-    [Symbol.asyncDispose]: stop,
+    stop: () =>
+      stopped ??= (async () => {
+        await killGroup(child.pid, status);
+        await output.drain();
+      })(),
   };
-  const deadline = Date.now() + (options.startTimeoutMs ?? START_TIMEOUT_MS);
-  while (ended === undefined && Date.now() < deadline) {
+}
+
+/**
+ * Waits until `port` accepts connections, or the server exits, or time runs out.
+ *
+ * @returns `undefined` once it listens (after calling `onReady` with its address), else why not.
+ */
+async function waitUntilListening(
+  port: number,
+  started: Launched,
+  timeoutMs: number,
+  onReady?: (addr: string) => void,
+): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (started.ended() === undefined && Date.now() < deadline) {
     const host = await listeningHost(port);
     if (host !== undefined) {
-      target.addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-      return target;
+      onReady?.(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
+      return undefined;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  await stop();
-  const why = ended === undefined
-    ? `did not listen on port ${port} within ${
-      (options.startTimeoutMs ?? START_TIMEOUT_MS) / 1000
-    } s`
+  const ended = started.ended();
+  return ended === undefined
+    ? `did not listen on port ${port} within ${timeoutMs / 1000} s`
     : `${ended} before it listened on port ${port}`;
-  throw new StartError(`The server ${why}: ${command}${tail(output.text(), "\n")}`);
 }
 
 /**
@@ -224,9 +291,11 @@ async function killGroup(pid: number, exited: Promise<unknown>): Promise<void> {
   await exited;
 }
 
-/** A child's stdout and stderr, interleaved as they arrive, read until told to stop. */
-function collectOutput(child: Deno.ChildProcess): { text(): string; drain(): Promise<void> } {
-  let text = "";
+/** A child's stdout and stderr, passed on as they arrive, read until told to stop. */
+function collectOutput(
+  child: Deno.ChildProcess,
+  onOutput: (text: string) => void,
+): { drain(): Promise<void> } {
   const decoder = new TextDecoder();
   const readers = [child.stdout.getReader(), child.stderr.getReader()];
   const reading = Promise.all(readers.map(async (reader) => {
@@ -234,14 +303,13 @@ function collectOutput(child: Deno.ChildProcess): { text(): string; drain(): Pro
       for (;;) {
         const { done, value } = await reader.read();
         if (done) return;
-        text += decoder.decode(value, { stream: true });
+        onOutput(decoder.decode(value, { stream: true }));
       }
     } catch {
       // cancelled by drain()
     }
   }));
   return {
-    text: () => text,
     drain: async () => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<"late">((resolve) => timer = setTimeout(resolve, DRAIN_MS, "late"));

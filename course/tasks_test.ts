@@ -156,7 +156,10 @@ Deno.test("deno task grade passes the reference labs, given by --addr or --cmd",
         args: ["--dir", `${serverDir}/lab4`, "--save", "", "--memcache-port", `${memcachePort}`],
         denoFlags: ["--allow-net", "--allow-read", "--allow-write", "--allow-env"],
       });
-      assertGradePassed(await task(repo.path, "grade", "lab4", "--addr", server.addr), "lab4");
+      const lab4 = await task(repo.path, "grade", "lab4", "--addr", server.addr);
+      assertGradePassed(lab4, "lab4");
+      // A server the grader did not start, it cannot restart: that check is left out, and said so.
+      assert.match(lab4.stdout, /\(1 check that restarts the server left out/);
       const memcache = `${server.host}:${memcachePort}`;
       assertGradePassed(
         await task(repo.path, "grade", "lab4-memcache", "--addr", memcache),
@@ -186,6 +189,13 @@ Deno.test("deno task grade says it could not run (exit 3) when there is no serve
     assert.equal(run.code, 3, shown(run));
     assert.match(run.stdout, /^lab2: could not run: Nothing accepts connections at 127\.0\.0\.1:/m);
     assert.equal(firstFailure(run.stdout), undefined, shown(run));
+  });
+  await t.step("a flag with a value it cannot use is a usage error, exit 2", async () => {
+    for (const flags of [["--format", "xml"], ["--seed", "abc"], ["--timeout", "0"]]) {
+      const run = await task(repo.path, "grade", "lab1", ...flags);
+      assert.equal(run.code, 2, shown(run));
+      assert.match(run.stderr, new RegExp(`^Invalid ${flags[0]}: "${flags[1]}"`, "m"));
+    }
   });
   await t.step(
     `--cmd "python3 server.py --port {port}", exactly as the README prints it`,

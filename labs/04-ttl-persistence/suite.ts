@@ -19,7 +19,7 @@
 import assert from "node:assert/strict";
 import type { Reply } from "../../shared/resp/reply.ts";
 import { type RawClient, replyText, showValue } from "../../shared/testing/raw_client.ts";
-import { expiringKeyspaceSteps } from "../../shared/testing/big_keyspace.ts";
+import { expiringKeyspaceSteps, restartKeyspaceStep } from "../../shared/testing/big_keyspace.ts";
 import type { SuiteStep } from "../../shared/testing/suite.ts";
 import { bulk, command } from "../01-single-client/suite.ts";
 import { lab2Steps } from "../02-threaded/suite.ts";
@@ -542,4 +542,6 @@ export const lab4Steps: readonly SuiteStep[] = [
   ...expireSteps,
   bigKeyspace.reread,
   ...keyspaceSteps,
+  // Persistence, seen from outside: only the grader runs it (it restarts the server).
+  restartKeyspaceStep({ label: "lab4-restart", keys: 1000 }),
 ];

@@ -57,16 +57,25 @@ class Mismatches {
   #count = 0;
   #shown: string[] = [];
 
+  /** One wrong reply, and the reply that was expected. */
   add(what: string, got: Reply, expected: Reply): void {
+    this.addText(what, got, showValue(expected));
+  }
+
+  /** One wrong reply, and in words what was expected (`an integer from 1 to 3600`). */
+  addText(what: string, got: Reply, expected: string): void {
     if (++this.#count <= 3) {
-      this.#shown.push(`${what} replied ${showValue(got)}, expected ${showValue(expected)}`);
+      this.#shown.push(`${what} replied ${showValue(got)}, expected ${expected}`);
     }
   }
 
-  throwIfAny(summary: (count: number) => string): void {
+  /** Fails with `summary` (given the count, such as "2,000") and the first few, if any. */
+  throwIfAny(summary: (count: string) => string): void {
     if (this.#count === 0) return;
     throw new AssertionError({
-      message: `${summary(this.#count)}. The first:\n${this.#shown.join("\n")}`,
+      message: `${summary(this.#count.toLocaleString("en"))}. The first:\n${
+        this.#shown.join("\n")
+      }`,
     });
   }
 }
@@ -213,7 +222,7 @@ async function verifyExpiringKeyspace(
       if (!sameReply(reply, expected)) wrong.add(what, reply, expected);
     } else if (kind === "long") {
       if (typeof reply !== "number" || reply < 1 || reply > LONG_TTL_S) {
-        wrong.add(what, reply, `an integer from 1 to ${LONG_TTL_S}`);
+        wrong.addText(what, reply, `an integer from 1 to ${LONG_TTL_S}`);
       }
     } else {
       const expected = kind === "short" ? -2 : -1;
@@ -273,4 +282,57 @@ export function expiringKeyspaceSteps(
     },
   };
   return { write, reread };
+}
+
+/**
+ * Lab 4's persistence, black-box: keys with and without TTLs, `SAVE`, a restart (the same
+ * command, the same data directory), and every key and TTL read back. A server that keeps its
+ * data only in memory scores everything else and fails this. Only the grader can run it: it
+ * alone started the server, so it alone can start it again.
+ *
+ * @param options The keyspace's name and size.
+ * @returns The check.
+ */
+export function restartKeyspaceStep(options: BigKeyspaceOptions): SuiteStep {
+  const { label, keys } = options;
+  const size = keys.toLocaleString("en");
+  const value = (ctx: StepContext, i: number) => ctx.runValue(`${label}:${i}`, 16);
+  return {
+    name: `${size} keys and their TTLs, saved with SAVE, are all there after a restart`,
+    redis: true,
+    points: 5,
+    needsRestart: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const sets = Array.from({ length: keys }, (_, i) => {
+        const args = ["SET", ctx.runKey(`${label}:${i}`), value(ctx, i)];
+        if (i % 2 === 0) args.push("EX", String(LONG_TTL_S));
+        return args;
+      });
+      const notOk = new Mismatches();
+      await pipeline(c, [...sets, ["SAVE"]], (i, reply) => {
+        if (!sameReply(reply, OK)) notOk.add((sets[i] ?? ["SAVE"]).join(" "), reply, OK);
+      });
+      notOk.throwIfAny((count) => `${count} of ${size} SETs and the SAVE did not reply +OK`);
+      await ctx.restart();
+      const after = await ctx.connect();
+      const wrong = new Mismatches();
+      const reads = sets.flatMap(([, key]) => [["GET", key], ["TTL", key]]);
+      await pipeline(after, reads, (n, reply) => {
+        const i = Math.floor(n / 2);
+        const what = `${reads[n].join(" ")} (key ${i + 1}) after the restart`;
+        if (n % 2 === 0) {
+          if (!sameReply(reply, value(ctx, i))) wrong.add(what, reply, value(ctx, i));
+        } else if (i % 2 === 1) {
+          if (!sameReply(reply, -1)) wrong.add(what, reply, -1);
+        } else if (typeof reply !== "number" || reply < 1 || reply > LONG_TTL_S) {
+          wrong.addText(what, reply, `an integer from 1 to ${LONG_TTL_S}`);
+        }
+      });
+      wrong.throwIfAny((count) =>
+        `${count} of ${reads.length.toLocaleString("en")} GETs and TTLs read back wrong after ` +
+        `a restart`
+      );
+    },
+  };
 }

@@ -38,12 +38,17 @@ export interface StepOptions {
   name?: string;
   /** How long each read waits for the server (default 5 s). */
   timeoutMs?: number;
+  /**
+   * Stops the server and starts it again, resolving to its new address: given only by a runner
+   * that started the server itself (the grader).
+   */
+  restart?: () => Promise<string>;
 }
 
 /** What a step gets: the server's address, connections, and fresh names. */
 export class StepContext {
-  /** The server under test, `host:port`. */
-  readonly addr: string;
+  #addr: string;
+  #restart: (() => Promise<string>) | undefined;
   #connect: RawConnect;
   #clients: RawClient[] = [];
   #seed: number;
@@ -60,7 +65,8 @@ export class StepContext {
    * @param options The run's seed, the step's name, the read timeout.
    */
   constructor(addr: string, connect: RawConnect = RawClient.connect, options: StepOptions = {}) {
-    this.addr = addr;
+    this.#addr = addr;
+    this.#restart = options.restart;
     this.#connect = connect;
     this.#seed = options.seed ?? newSeed();
     const stepSeed = deriveSeed(this.#seed, options.name ?? crypto.randomUUID());
@@ -69,13 +75,33 @@ export class StepContext {
     this.#timeoutMs = options.timeoutMs;
   }
 
+  /** The server under test, `host:port` (after a {@link restart}, where it listens now). */
+  get addr(): string {
+    return this.#addr;
+  }
+
+  /**
+   * Closes the step's connections, then stops the server and starts it again, the same way and
+   * with the same data directory: how a check sees what survives a restart.
+   *
+   * @throws {Error} If the runner cannot restart the server (it did not start it).
+   */
+  async restart(): Promise<void> {
+    if (this.#restart === undefined) {
+      throw new Error("This check restarts the server, which only a runner that started it can do");
+    }
+    await this.dispose();
+    this.#clients = [];
+    this.#addr = await this.#restart();
+  }
+
   /**
    * Opens a connection that is closed when the step ends.
    *
    * @returns A raw client.
    */
   async connect(): Promise<RawClient> {
-    const client = await this.#connect(this.addr);
+    const client = await this.#connect(this.#addr);
     if (this.#timeoutMs !== undefined) client.timeoutMs = this.#timeoutMs;
     this.#clients.push(client);
     return client;
@@ -172,6 +198,11 @@ export interface SuiteStep {
   redis: boolean;
   /** How many points the grader gives for it; 1 unless a suite says it is worth more. */
   points?: number;
+  /**
+   * Whether it restarts the server ({@link StepContext.restart}). Only the grader can: `deno test`
+   * runs of a suite leave such a step out (ignored, and named so).
+   */
+  needsRestart?: boolean;
   /** The check. */
   run(ctx: StepContext): Promise<void>;
 }
@@ -209,13 +240,17 @@ function runSteps(
     const seed = newSeed();
     try {
       for (const step of steps) {
-        await t.step(step.name, async () => {
-          const ctx = new StepContext(target.addr, connect, { seed, name: step.name });
-          try {
-            await step.run(ctx);
-          } finally {
-            await ctx.dispose();
-          }
+        await t.step({
+          name: step.needsRestart ? `${step.name} (left out: only the grader restarts)` : step.name,
+          ignore: step.needsRestart === true,
+          fn: async () => {
+            const ctx = new StepContext(target.addr, connect, { seed, name: step.name });
+            try {
+              await step.run(ctx);
+            } finally {
+              await ctx.dispose();
+            }
+          },
         });
       }
     } finally {
