@@ -77,7 +77,9 @@ export interface GradeOptions {
    * Restarts the server, resolving to the address the checks use. Without it, the checks that
    * restart the server are left out.
    */
-  restart?: () => Promise<string>;
+  restart?: (flags?: readonly string[]) => Promise<string>;
+  /** Whether `restart` can start the server with a check's options (`--maxclients 2`). */
+  takesFlags?: boolean;
 }
 
 /**
@@ -97,7 +99,8 @@ export async function grade(
 ): Promise<CheckResult[]> {
   const checks = run.checks.filter((check) =>
     (!options.compatibleOnly || check.compatible) &&
-    (!check.needsRestart || options.restart !== undefined)
+    (!check.needsRestart || options.restart !== undefined) &&
+    (!check.flags || (options.restart !== undefined && options.takesFlags === true))
   );
   const plan = planChecks(await lessonOf(lab), checks);
   return await runChecks(plan, addr, options);
@@ -191,13 +194,21 @@ export async function gradeSubmission(
   }
   await using _server = target;
   options.write(`${lab.title}: grading ${addr} (seed ${seed})`);
-  const leftOut = target.restart ? [] : run.checks.filter((check) => check.needsRestart);
-  if (leftOut.length > 0) {
-    const noun = leftOut.length === 1
+  const unrestartable = target.restart ? [] : run.checks.filter((check) => check.needsRestart);
+  if (unrestartable.length > 0) {
+    const noun = unrestartable.length === 1
       ? "1 check that restarts"
-      : `${leftOut.length} checks that restart`;
+      : `${unrestartable.length} checks that restart`;
     options.write(
       `(${noun} the server left out: the grader can restart only a server it starts, with --cmd)`,
+    );
+  }
+  const unflaggable = target.takesFlags ? [] : run.checks.filter((check) => check.flags);
+  if (unflaggable.length > 0) {
+    options.write(
+      `(${unflaggable.length} check${unflaggable.length === 1 ? "" : "s"} of limits left out: ` +
+        `they start the server with options such as ${unflaggable[0].flags?.join(" ")}, ` +
+        `which needs --cmd with a {flags} placeholder)`,
     );
   }
   // A restarted reference server listens on a new port: the health probe must follow it.
@@ -215,7 +226,8 @@ export async function gradeSubmission(
       report.serverLost = reason;
       options.write(`\n${reason}`);
     },
-    restart: restart && (async () => current = await restart()),
+    restart: restart && (async (flags) => current = await restart(flags)),
+    takesFlags: target.takesFlags,
   });
   options.write(textSummary(report));
   return report;
@@ -232,11 +244,11 @@ export async function gradeSubmission(
 export function restarter(
   target: Target,
   checkAddr: (serverAddr: string) => string = (addr) => addr,
-): (() => Promise<string>) | undefined {
+): ((flags?: readonly string[]) => Promise<string>) | undefined {
   const restart = target.restart;
   if (restart === undefined) return undefined;
-  return async () => {
-    await restart();
+  return async (flags) => {
+    await restart.call(target, flags);
     return checkAddr(target.addr);
   };
 }
@@ -405,9 +417,11 @@ Runs a lab's black-box suite against a server and reports every check.
                       process group, stopped with it). Placeholders: {port} a free port, which
                       the server must listen on (127.0.0.1 or ::1); {port2} a second free port
                       (lab 4's memcached port: lab4-memcache checks it when it is given);
-                      {dir} a fresh empty directory for its files, removed afterwards.
-                      Lab 4's persistence check restarts it (same command, same {dir});
-                      with --addr that check is left out
+                      {dir} a fresh empty directory for its files, removed afterwards;
+                      {flags} options a check of a limit needs, such as --maxclients 2 (the
+                      grader restarts the server with them, then without).
+                      Lab 4's persistence check restarts it (same command, same {dir}).
+                      With --addr, or no {flags}, those checks are left out, and said so
   --batch DIR         grade every folder of DIR that holds a grade.json such as
                       {"cmd": "python3 server.py --port {port}"} (run in that folder), then print
                       a summary table; each report is saved as FOLDER/grade-report.<ext>, or as

@@ -386,6 +386,39 @@ Deno.test({
 
 Deno.test({
   ...TEST,
+  name:
+    `a server that refuses a limit's {flags} fails that check only, and is started again${SKIPPED}`,
+  fn: async () => {
+    await using repo = await copyRepo();
+    const dir = await submission(repo, "no-limits");
+    const tag = `tag-${crypto.randomUUID()}`;
+    const cmd = `cd '${dir}' && python3 server.py --port {port} --tag ${tag} {flags}`;
+    const run = await gradeRun(
+      repo,
+      tag,
+      90_000,
+      "lab2",
+      "--timeout",
+      "1000",
+      "--format",
+      "json",
+      "--cmd",
+      cmd,
+    );
+    assert.equal(run.code, 1, shown(run));
+    const report: JsonReport = JSON.parse(run.stdout);
+    const limit = check(report, "--maxclients 2");
+    assert.equal(limit.status, "failed");
+    // argparse refuses --maxclients: the restart with it fails, and says how.
+    assert.match(limit.error ?? "", /server exited with status 2 before it listened/);
+    // Started again without it, the server is still there for every other check.
+    assert.equal(report.serverLost, null);
+    assert.equal(report.checks.filter((c) => c.status === "not run").length, 0);
+  },
+});
+
+Deno.test({
+  ...TEST,
   name: `a silent server is called silent after one check, not timed out forty times${SKIPPED}`,
   fn: async () => {
     await using repo = await copyRepo();

@@ -103,7 +103,7 @@ export interface RunOptions {
    * Restarts the server for the checks that need it, resolving to its address. Later checks then
    * run against that address.
    */
-  restart?: () => Promise<string>;
+  restart?: (flags?: readonly string[]) => Promise<string>;
 }
 
 /**
@@ -134,7 +134,7 @@ export async function runChecks(
   const env: CheckEnv = {
     seed: options.seed ?? newSeed(),
     timeoutMs: options.timeoutMs ?? 5_000,
-    restart: restart && (async () => addr = await restart()),
+    restart: restart && (async (flags) => addr = await restart(flags)),
   };
   const limitMs = checkTimeoutMs(env.timeoutMs);
   let lost: string | undefined;
@@ -149,7 +149,11 @@ export async function runChecks(
     let timer: ReturnType<typeof setTimeout> | undefined;
     let error: string | undefined;
     let conversation: string[] | undefined;
+    const flags = planned.check.flags;
     try {
+      // A check of a limit runs on a server started with that limit, and the server goes back
+      // to its defaults afterwards (in `finally`), so the checks after it see what they expect.
+      if (flags && env.restart) await env.restart(flags);
       await Promise.race([
         planned.check.run(addr, env),
         new Promise<never>((_, reject) => {
@@ -164,6 +168,11 @@ export async function runChecks(
       if (e instanceof CheckFailure) conversation = e.conversation;
     } finally {
       clearTimeout(timer);
+      if (flags && env.restart) {
+        await env.restart([]).catch((e) =>
+          error ??= `Restarting without ${flags.join(" ")}: ${describeError(e)}`
+        );
+      }
     }
     const ok = error === undefined;
     const result: CheckResult = {

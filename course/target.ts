@@ -29,8 +29,16 @@ export interface Target extends AsyncDisposable {
    * Stops the server and starts it again the same way (same command, same `{dir}`): how the
    * grader checks that data survives a restart. Absent for a server we did not start. The
    * address may change (a repository server gets a new free port); read {@link addr} again.
+   *
+   * @param flags Options to start it with this time, such as `["--maxclients", "2"]` (only if
+   *   {@link takesFlags}); none by default.
    */
-  restart?(): Promise<void>;
+  restart?(flags?: readonly string[]): Promise<void>;
+  /**
+   * Whether {@link restart} can pass options: a repository server always, a command only if it
+   * has a `{flags}` placeholder. The checks of a limit (`--maxclients`) need it.
+   */
+  takesFlags?: boolean;
 }
 
 /** How long a started server has to accept connections. */
@@ -82,11 +90,12 @@ export async function repoServer(
     addr: server.addr,
     log: () => earlierLogs + server.log(),
     ended: () => ended,
-    restart: async () => {
+    takesFlags: true,
+    restart: async (flags = []) => {
       const old = server;
       await old.stop();
       earlierLogs += old.log();
-      server = await startLabServer(entry, options);
+      server = await startLabServer(entry, { ...options, args: [...options.args, ...flags] });
       ended = undefined;
       watch(server);
       target.addr = server.addr;
@@ -109,11 +118,16 @@ export interface Placeholders {
   port2: number;
   /** `{dir}`: a fresh empty directory for the server's files, removed after the run. */
   dir: string;
+  /**
+   * `{flags}`: options a check needs the server started with (`--maxclients 2`), each quoted for
+   * the shell; empty for every other check.
+   */
+  flags: readonly string[];
 }
 
 /**
- * Fills a command's `{port}`, `{port2}` and `{dir}`. The directory is quoted for the shell, so a
- * path with a space stays one argument.
+ * Fills a command's `{port}`, `{port2}`, `{dir}` and `{flags}`. The directory and the flags are
+ * quoted for the shell, so a path with a space stays one argument.
  *
  * @param command Such as `python3 server.py --port {port} --dir {dir}`.
  * @param values What each placeholder stands for.
@@ -123,7 +137,13 @@ export function fillPlaceholders(command: string, values: Placeholders): string 
   return command
     .replaceAll("{port2}", String(values.port2))
     .replaceAll("{port}", String(values.port))
-    .replaceAll("{dir}", `'${values.dir.replaceAll("'", `'\\''`)}'`);
+    .replaceAll("{dir}", shellQuote(values.dir))
+    .replaceAll("{flags}", values.flags.map(shellQuote).join(" "));
+}
+
+/** Quotes one word for `sh`: inside single quotes nothing is special but the quote itself. */
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Options for {@link commandServer}. */
@@ -154,7 +174,7 @@ export interface CommandOptions {
 export async function commandServer(command: string, options: CommandOptions): Promise<Target> {
   await Deno.mkdir(options.scratchParent, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: options.scratchParent, prefix: "cachelab-cmd-" });
-  const values = { port: freePort(), port2: freePort(), dir };
+  let values: Placeholders = { port: freePort(), port2: freePort(), dir, flags: [] };
   const port = options.checkPort === "port2" && command.includes("{port2}")
     ? values.port2
     : values.port;
@@ -171,11 +191,16 @@ export async function commandServer(command: string, options: CommandOptions): P
     addr: "",
     log: () => text,
     ended: () => started.ended(),
-    restart: async () => {
+    takesFlags: command.includes("{flags}"),
+    restart: async (flags = []) => {
       await started.stop();
+      values = { ...values, flags };
       started = launch(command, values, options.cwd, (chunk) => text += chunk);
       const why = await waitUntilListening(port, started, timeoutMs);
-      if (why !== undefined) throw new StartError(`After a restart, the server ${why}`);
+      if (why !== undefined) {
+        const how = flags.length > 0 ? ` with ${flags.join(" ")}` : "";
+        throw new StartError(`After a restart${how}, the server ${why}${tail(text, "\n", 5)}`);
+      }
     },
     [Symbol.asyncDispose]: stop,
   };

@@ -619,6 +619,45 @@ const transactionSteps: SuiteStep[] = [
   },
 ];
 
+/**
+ * Limits that need the server started with an option: only the grader runs these (it restarts
+ * the server with the option, then without). `limits_test.ts` checks the same against the
+ * reference and a real Redis under `deno test`.
+ */
+const limitSteps: SuiteStep[] = [
+  {
+    name:
+      "--maxclients 2: a third client reads Redis's error and is closed; the two are still served",
+    redis: true,
+    points: 2,
+    flags: ["--maxclients", "2"],
+    async run(ctx) {
+      // The server was just restarted, and whoever checked that it listens has hung up; a server
+      // may not have counted that client out yet (Redis does it on its next loop), so a first
+      // client turned away is tried again, briefly.
+      const admitted = async () => {
+        for (let attempt = 0;; attempt++) {
+          const c = await ctx.connect();
+          const reply = await c.call("PING");
+          if (showValue(reply) === "+PONG" || attempt === 10) {
+            assert.equal(showValue(reply), "+PONG");
+            return c;
+          }
+          await c.close();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+      const first = await admitted();
+      const second = await admitted();
+      const third = await ctx.connect();
+      await third.expect("-ERR max number of clients reached\r\n");
+      await third.expectClosed();
+      await check(second, ["ECHO", "still here"], bulk("still here"));
+      await check(first, ["ECHO", "me too"], bulk("me too"));
+    },
+  },
+];
+
 /** The steps of lab 2: lab 1's regressions first, then what lab 2 adds, in lesson order. */
 export const lab2Steps: readonly SuiteStep[] = [
   ...lab1Regressions,
@@ -627,4 +666,5 @@ export const lab2Steps: readonly SuiteStep[] = [
   ...stringSteps,
   ...seedSteps,
   ...transactionSteps,
+  ...limitSteps,
 ];

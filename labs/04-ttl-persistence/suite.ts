@@ -526,6 +526,61 @@ const keyspaceSteps: SuiteStep[] = [
   },
 ];
 
+/** 4 KiB: a value big enough that a couple of megabytes fill in a few hundred writes. */
+const EVICTION_VALUE = 4096;
+
+/**
+ * Bounded memory, black-box. The limit is 2 MB; what counts against it differs from server to
+ * server (Redis counts its own overhead too), so the checks ask only what holds for any honest
+ * accounting: 8 MB of writes cannot all be kept.
+ */
+const evictionSteps: SuiteStep[] = [
+  {
+    name: "--maxmemory 2mb with allkeys-lru: 8 MB of writes all succeed, old keys are evicted, " +
+      "the newest stays",
+    redis: true,
+    points: 3,
+    flags: ["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"],
+    async run(ctx) {
+      const c = await ctx.connect();
+      const keys = Array.from({ length: 2000 }, (_, i) => ctx.key(`evict:${i}`));
+      const value = ctx.value(EVICTION_VALUE);
+      for (let start = 0; start < keys.length; start += 100) {
+        const batch = keys.slice(start, start + 100);
+        await c.send(batch.map((key) => command("SET", key, value)).join(""));
+        await c.expect("+OK\r\n".repeat(batch.length));
+      }
+      const present = await integer(c, "EXISTS", ...keys);
+      assert.ok(present > 0 && present < keys.length, `${present} of 2000 keys kept`);
+      await check(c, ["GET", keys[keys.length - 1]], bulk(value));
+      const info = replyText(await c.call("INFO", "stats"), "INFO stats");
+      const evicted = Number(/\r\nevicted_keys:(\d+)\r\n/.exec(info)?.[1]);
+      assert.ok(evicted > 0, `INFO stats reports evicted_keys:${evicted}`);
+    },
+  },
+  {
+    name: "--maxmemory 2mb with noeviction: writes get -OOM once full; reads and DEL still work",
+    redis: true,
+    points: 2,
+    flags: ["--maxmemory", "2mb"],
+    async run(ctx) {
+      const c = await ctx.connect();
+      const first = ctx.key("oom:first");
+      let reply: Reply = await c.call("SET", first, "kept");
+      for (let i = 0; i < 2000 && showValue(reply) === "+OK"; i++) {
+        reply = await c.call("SET", ctx.key(`oom:${i}`), ctx.value(EVICTION_VALUE));
+      }
+      assert.equal(
+        showValue(reply),
+        "-OOM command not allowed when used memory > 'maxmemory'.",
+        "8 MB of writes with a 2 MB limit end in -OOM",
+      );
+      await check(c, ["GET", ctx.key("oom:missing")], "$-1\r\n");
+      await check(c, ["DEL", first], ":1\r\n");
+    },
+  },
+];
+
 /**
  * 3,000 keys with and without TTLs: written in lesson step 2, read back in step 6 (lazy expiry),
  * so that steps 3 to 5 run in between. Not later: step 7's INFO keyspace check and lab 2's
@@ -542,6 +597,8 @@ export const lab4Steps: readonly SuiteStep[] = [
   ...expireSteps,
   bigKeyspace.reread,
   ...keyspaceSteps,
-  // Persistence, seen from outside: only the grader runs it (it restarts the server).
+  // Persistence and eviction, seen from outside: only the grader runs these (it restarts the
+  // server, the second time with --maxmemory).
   restartKeyspaceStep({ label: "lab4-restart", keys: 1000 }),
+  ...evictionSteps,
 ];

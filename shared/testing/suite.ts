@@ -42,13 +42,13 @@ export interface StepOptions {
    * Stops the server and starts it again, resolving to its new address: given only by a runner
    * that started the server itself (the grader).
    */
-  restart?: () => Promise<string>;
+  restart?: (flags?: readonly string[]) => Promise<string>;
 }
 
 /** What a step gets: the server's address, connections, and fresh names. */
 export class StepContext {
   #addr: string;
-  #restart: (() => Promise<string>) | undefined;
+  #restart: ((flags?: readonly string[]) => Promise<string>) | undefined;
   #connect: RawConnect;
   #clients: RawClient[] = [];
   #seed: number;
@@ -203,6 +203,11 @@ export interface SuiteStep {
    * runs of a suite leave such a step out (ignored, and named so).
    */
   needsRestart?: boolean;
+  /**
+   * Options the server must be started with for this step (`--maxclients 2`): the grader
+   * restarts it with them first. `deno test` runs of a suite leave such a step out, as above.
+   */
+  flags?: readonly string[];
   /** The check. */
   run(ctx: StepContext): Promise<void>;
 }
@@ -241,8 +246,10 @@ function runSteps(
     try {
       for (const step of steps) {
         await t.step({
-          name: step.needsRestart ? `${step.name} (left out: only the grader restarts)` : step.name,
-          ignore: step.needsRestart === true,
+          name: step.needsRestart || step.flags
+            ? `${step.name} (left out: only the grader restarts)`
+            : step.name,
+          ignore: step.needsRestart === true || step.flags !== undefined,
           fn: async () => {
             const ctx = new StepContext(target.addr, connect, { seed, name: step.name });
             try {
