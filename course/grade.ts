@@ -44,7 +44,15 @@ import {
   verdict,
 } from "./report.ts";
 import { type CheckResult, planChecks, printByStep, runChecks } from "./run_checks.ts";
-import { commandServer, external, repoServer, StartError, tail, type Target } from "./target.ts";
+import {
+  commandServer,
+  external,
+  repoServer,
+  type RestartOptions,
+  StartError,
+  tail,
+  type Target,
+} from "./target.ts";
 
 /**
  * Reads a lab's lesson steps from its README.
@@ -77,7 +85,7 @@ export interface GradeOptions {
    * Restarts the server, resolving to the address the checks use. Without it, the checks that
    * restart the server are left out.
    */
-  restart?: (flags?: readonly string[]) => Promise<string>;
+  restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
   /** Whether `restart` can start the server with a check's options (`--maxclients 2`). */
   takesFlags?: boolean;
 }
@@ -226,7 +234,7 @@ export async function gradeSubmission(
       report.serverLost = reason;
       options.write(`\n${reason}`);
     },
-    restart: restart && (async (flags) => current = await restart(flags)),
+    restart: restart && (async (flags, how) => current = await restart(flags, how)),
     takesFlags: target.takesFlags,
   });
   options.write(textSummary(report));
@@ -244,11 +252,11 @@ export async function gradeSubmission(
 export function restarter(
   target: Target,
   checkAddr: (serverAddr: string) => string = (addr) => addr,
-): ((flags?: readonly string[]) => Promise<string>) | undefined {
+): ((flags?: readonly string[], how?: RestartOptions) => Promise<string>) | undefined {
   const restart = target.restart;
   if (restart === undefined) return undefined;
-  return async (flags) => {
-    await restart.call(target, flags);
+  return async (flags, how) => {
+    await restart.call(target, flags, how);
     return checkAddr(target.addr);
   };
 }

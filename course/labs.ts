@@ -12,6 +12,7 @@ import { type RawConnect, StepContext, type SuiteStep } from "../shared/testing/
 import type { McStep } from "../labs/04-ttl-persistence/memcache/testing.ts";
 import { McStepContext } from "../labs/04-ttl-persistence/memcache/testing.ts";
 import { CheckFailure } from "./run_checks.ts";
+import type { RestartOptions } from "./target.ts";
 
 /** What every check of one run shares: the seed its keys and values come from, the timeout. */
 export interface CheckEnv {
@@ -23,7 +24,7 @@ export interface CheckEnv {
    * Stops the server and starts it again the same way; resolves to its address, which may have
    * changed. Present only when the grader started the server (`--cmd`, or the reference).
    */
-  restart?: (flags?: readonly string[]) => Promise<string>;
+  restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
 }
 
 /** One black-box check, ready to run against an address. */
@@ -112,7 +113,11 @@ export function fromSuite(steps: readonly SuiteStep[], connect?: RawConnect): Gr
     needsRestart: step.needsRestart,
     flags: step.flags,
     run: async (addr, env) => {
-      const ctx = new StepContext(addr, connect ?? RawClient.connect, { ...env, name: step.name });
+      const ctx = new StepContext(addr, connect ?? RawClient.connect, {
+        ...env,
+        name: step.name,
+        flags: step.flags,
+      });
       try {
         await step.run(ctx);
       } catch (error) {

@@ -13,6 +13,7 @@ import { AssertionError } from "node:assert/strict";
 import { showValue } from "../shared/testing/raw_client.ts";
 import { newSeed } from "../shared/testing/random.ts";
 import type { CheckEnv, GradeCheck } from "./labs.ts";
+import type { RestartOptions } from "./target.ts";
 import type { LessonStep } from "./lesson.ts";
 
 /** A check, and the lesson step it belongs to (or `null` for checks no step names). */
@@ -103,7 +104,7 @@ export interface RunOptions {
    * Restarts the server for the checks that need it, resolving to its address. Later checks then
    * run against that address.
    */
-  restart?: (flags?: readonly string[]) => Promise<string>;
+  restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
 }
 
 /**
@@ -134,7 +135,7 @@ export async function runChecks(
   const env: CheckEnv = {
     seed: options.seed ?? newSeed(),
     timeoutMs: options.timeoutMs ?? 5_000,
-    restart: restart && (async (flags) => addr = await restart(flags)),
+    restart: restart && (async (flags, how) => addr = await restart(flags, how)),
   };
   const limitMs = checkTimeoutMs(env.timeoutMs);
   let lost: string | undefined;

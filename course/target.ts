@@ -32,13 +32,20 @@ export interface Target extends AsyncDisposable {
    *
    * @param flags Options to start it with this time, such as `["--maxclients", "2"]` (only if
    *   {@link takesFlags}); none by default.
+   * @param how `kill: true` stops it with SIGKILL, as a crash would, instead of SIGTERM.
    */
-  restart?(flags?: readonly string[]): Promise<void>;
+  restart?(flags?: readonly string[], how?: RestartOptions): Promise<void>;
   /**
    * Whether {@link restart} can pass options: a repository server always, a command only if it
    * has a `{flags}` placeholder. The checks of a limit (`--maxclients`) need it.
    */
   takesFlags?: boolean;
+}
+
+/** How a {@link Target} is restarted. */
+export interface RestartOptions {
+  /** Stop it with SIGKILL (a crash: no shutdown code runs) rather than SIGTERM. */
+  kill?: boolean;
 }
 
 /** How long a started server has to accept connections. */
@@ -91,8 +98,9 @@ export async function repoServer(
     log: () => earlierLogs + server.log(),
     ended: () => ended,
     takesFlags: true,
-    restart: async (flags = []) => {
+    restart: async (flags = [], how = {}) => {
       const old = server;
+      if (how.kill) await old.kill("SIGKILL");
       await old.stop();
       earlierLogs += old.log();
       server = await startLabServer(entry, { ...options, args: [...options.args, ...flags] });
@@ -192,8 +200,8 @@ export async function commandServer(command: string, options: CommandOptions): P
     log: () => text,
     ended: () => started.ended(),
     takesFlags: command.includes("{flags}"),
-    restart: async (flags = []) => {
-      await started.stop();
+    restart: async (flags = [], how = {}) => {
+      await started.stop(how.kill ? "SIGKILL" : "SIGTERM");
       values = { ...values, flags };
       started = launch(command, values, options.cwd, (chunk) => text += chunk);
       const why = await waitUntilListening(port, started, timeoutMs);
@@ -213,7 +221,8 @@ export async function commandServer(command: string, options: CommandOptions): P
 /** One start of a command: its process group, how it ended, how to stop it. */
 interface Launched {
   ended(): string | undefined;
-  stop(): Promise<void>;
+  /** Stops the group: SIGTERM then SIGKILL, or SIGKILL at once. */
+  stop(first?: "SIGTERM" | "SIGKILL"): Promise<void>;
 }
 
 /** Starts the command once, in a process group of its own, passing its output to `onOutput`. */
@@ -240,9 +249,9 @@ function launch(
   let stopped: Promise<void> | undefined;
   return {
     ended: () => ended,
-    stop: () =>
+    stop: (first = "SIGTERM") =>
       stopped ??= (async () => {
-        await killGroup(child.pid, status);
+        await killGroup(child.pid, status, first);
         await output.drain();
       })(),
   };
@@ -296,7 +305,11 @@ async function listeningHost(port: number): Promise<string | undefined> {
  * SIGTERM to the whole group, SIGKILL to it after a grace period. Signalling `-pid` reaches the
  * shell, the server and anything they started, which a signal to the child alone would not.
  */
-async function killGroup(pid: number, exited: Promise<unknown>): Promise<void> {
+async function killGroup(
+  pid: number,
+  exited: Promise<unknown>,
+  first: "SIGTERM" | "SIGKILL" = "SIGTERM",
+): Promise<void> {
   const signal = (name: Deno.Signal) => {
     try {
       Deno.kill(-pid, name);
@@ -304,7 +317,7 @@ async function killGroup(pid: number, exited: Promise<unknown>): Promise<void> {
       // the whole group is gone already
     }
   };
-  signal("SIGTERM");
+  signal(first);
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     exited,

@@ -19,6 +19,7 @@ import {
   type RawClient,
   replyArray,
   replyText,
+  showBytes,
   showValue,
 } from "../../shared/testing/raw_client.ts";
 import type { StepContext, SuiteStep } from "../../shared/testing/suite.ts";
@@ -654,6 +655,23 @@ const limitSteps: SuiteStep[] = [
       await third.expectClosed();
       await check(second, ["ECHO", "still here"], bulk("still here"));
       await check(first, ["ECHO", "me too"], bulk("me too"));
+    },
+  },
+  {
+    name: "--timeout 1: a client silent for a second is closed; one that keeps talking is not",
+    redis: true,
+    points: 2,
+    flags: ["--timeout", "1"],
+    async run(ctx) {
+      const [idle, busy] = [await ctx.connect(), await ctx.connect()];
+      for (const c of [idle, busy]) await check(c, ["PING"], "+PONG\r\n");
+      // Redis checks idle clients a few times a second; give it the second and some more.
+      const closed = idle.expectClosed(4_000);
+      for (let i = 0; i < 6; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        await check(busy, ["PING"], "+PONG\r\n");
+      }
+      assert.equal(showBytes(await closed), '""', "the idle client is closed without a reply");
     },
   },
 ];

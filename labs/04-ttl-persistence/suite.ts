@@ -597,8 +597,31 @@ export const lab4Steps: readonly SuiteStep[] = [
   ...expireSteps,
   bigKeyspace.reread,
   ...keyspaceSteps,
-  // Persistence and eviction, seen from outside: only the grader runs these (it restarts the
-  // server, the second time with --maxmemory).
+  // Persistence, eviction and the log, seen from outside: only the grader runs these (it
+  // restarts the server: with --maxmemory, with --appendonly, and once with SIGKILL).
   restartKeyspaceStep({ label: "lab4-restart", keys: 1000 }),
   ...evictionSteps,
+  {
+    name: "--appendonly yes --appendfsync always: every acknowledged write survives a kill -9",
+    redis: true,
+    points: 5,
+    flags: ["--appendonly", "yes", "--appendfsync", "always"],
+    async run(ctx) {
+      const c = await ctx.connect();
+      const keys = Array.from({ length: 500 }, (_, i) => ctx.key(`aof:${i}`));
+      const value = (i: number) => `v${i}:${ctx.value(8)}`;
+      const values = keys.map((_, i) => value(i));
+      // One at a time: with `always`, +OK means the write is on disk, so each is a promise kept.
+      for (let i = 0; i < keys.length; i++) await check(c, ["SET", keys[i], values[i]], "+OK\r\n");
+      await check(c, ["DEL", keys[0]], ":1\r\n");
+      await check(c, ["EXPIRE", keys[1], "3600"], ":1\r\n");
+      await ctx.restart({ kill: true });
+      const after = await ctx.connect();
+      await check(after, ["EXISTS", keys[0]], ":0\r\n");
+      const ttl = await integer(after, "TTL", keys[1]);
+      assert.ok(ttl > 0 && ttl <= 3600, `TTL of a key given EXPIRE 3600 before the crash: ${ttl}`);
+      await after.send(keys.slice(1).map((key) => command("GET", key)).join(""));
+      await after.expect(values.slice(1).map(bulk).join(""));
+    },
+  },
 ];

@@ -42,13 +42,16 @@ export interface StepOptions {
    * Stops the server and starts it again, resolving to its new address: given only by a runner
    * that started the server itself (the grader).
    */
-  restart?: (flags?: readonly string[]) => Promise<string>;
+  restart?: (flags?: readonly string[], how?: { kill?: boolean }) => Promise<string>;
+  /** The options the runner started the server with for this step; a restart keeps them. */
+  flags?: readonly string[];
 }
 
 /** What a step gets: the server's address, connections, and fresh names. */
 export class StepContext {
   #addr: string;
-  #restart: ((flags?: readonly string[]) => Promise<string>) | undefined;
+  #restart: ((flags?: readonly string[], how?: { kill?: boolean }) => Promise<string>) | undefined;
+  #flags: readonly string[] | undefined;
   #connect: RawConnect;
   #clients: RawClient[] = [];
   #seed: number;
@@ -67,6 +70,7 @@ export class StepContext {
   constructor(addr: string, connect: RawConnect = RawClient.connect, options: StepOptions = {}) {
     this.#addr = addr;
     this.#restart = options.restart;
+    this.#flags = options.flags;
     this.#connect = connect;
     this.#seed = options.seed ?? newSeed();
     const stepSeed = deriveSeed(this.#seed, options.name ?? crypto.randomUUID());
@@ -82,17 +86,19 @@ export class StepContext {
 
   /**
    * Closes the step's connections, then stops the server and starts it again, the same way and
-   * with the same data directory: how a check sees what survives a restart.
+   * with the same data directory (and the step's options): how a check sees what survives a
+   * restart, or, with `kill`, a crash.
    *
+   * @param how `kill: true` stops the server with SIGKILL: no shutdown code runs.
    * @throws {Error} If the runner cannot restart the server (it did not start it).
    */
-  async restart(): Promise<void> {
+  async restart(how: { kill?: boolean } = {}): Promise<void> {
     if (this.#restart === undefined) {
       throw new Error("This check restarts the server, which only a runner that started it can do");
     }
     await this.dispose();
     this.#clients = [];
-    this.#addr = await this.#restart();
+    this.#addr = await this.#restart(this.#flags ?? [], how);
   }
 
   /**
