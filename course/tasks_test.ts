@@ -175,6 +175,40 @@ Deno.test("deno task grade passes the reference labs, given by --addr or --cmd",
         const cmd = "redis-server --port {port} --save ''";
         const run = await task(repo.path, "grade", "lab2", "--cmd", cmd, "--compatible-only");
         assertGradePassed(run, "lab2");
+        // No {flags} in that command: the checks of limits are left out, and the report says so.
+        assert.match(run.stdout, /\(2 checks of limits left out: .*\{flags\} placeholder\)/);
+      },
+    });
+
+    await t.step(
+      "deno task grade lab4-memcache --cmd with {port2}, {dir} and {flags}",
+      async () => {
+        // The checks talk to {port2}, the memcached port, once it is in the command.
+        const cmd = `${deno} run --allow-net --allow-read --allow-write --allow-env ` +
+          `labs/04-ttl-persistence/server.ts --port {port} --memcache-port {port2} --dir {dir} {flags}`;
+        const run = await task(repo.path, "grade", "lab4-memcache", "--cmd", cmd);
+        assertGradePassed(run, "lab4-memcache");
+        assert.doesNotMatch(run.stdout, /left out/);
+      },
+    );
+
+    await t.step({
+      name: `deno task grade lab4-memcache --cmd "memcached -p {port}" --compatible-only` +
+        (hasProgram("memcached") ? "" : " (skipped: memcached is not installed)"),
+      ignore: !hasProgram("memcached"),
+      fn: async () => {
+        // No {port2}: a server that speaks only memcached's protocol is checked on {port}.
+        // (`-u root`: memcached will not run as root without it, and ignores it otherwise.)
+        const cmd = "memcached -l 127.0.0.1 -p {port} -U 0 -u root";
+        const run = await task(
+          repo.path,
+          "grade",
+          "lab4-memcache",
+          "--cmd",
+          cmd,
+          "--compatible-only",
+        );
+        assertGradePassed(run, "lab4-memcache");
       },
     });
   } finally {
