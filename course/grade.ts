@@ -214,9 +214,9 @@ export async function gradeSubmission(
   const unflaggable = target.takesFlags ? [] : run.checks.filter((check) => check.flags);
   if (unflaggable.length > 0) {
     options.write(
-      `(${unflaggable.length} check${unflaggable.length === 1 ? "" : "s"} of limits left out: ` +
-        `they start the server with options such as ${unflaggable[0].flags?.join(" ")}, ` +
-        `which needs --cmd with a {flags} placeholder)`,
+      `(${unflaggable.length} check${unflaggable.length === 1 ? "" : "s"} left out: they ` +
+        `start the server with options (${unflaggable[0].flags?.join(" ")}, ...), which needs ` +
+        `--cmd with a {flags} placeholder)`,
     );
   }
   // A restarted reference server listens on a new port: the health probe must follow it.
