@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { parseCommandLine, usageError } from "../shared/cli.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
-import { lessonOf, startForRun } from "./grade.ts";
+import { lessonOf, restarter, startForRun } from "./grade.ts";
 import { findLab, labFolder, LABS } from "./labs.ts";
 import { planChecks, printByStep, runChecks } from "./run_checks.ts";
 
@@ -65,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
   const results = await runChecks(plan, started.addr, {
     stopAtFirstFailure: true,
     onResult: printByStep(),
+    // Lab 4's persistence check stops your server and starts it again, on the same directory.
+    restart: restarter(running, run.checkAddr),
   });
   const failure = results.find((r) => !r.ok);
   if (failure === undefined) {

@@ -8,10 +8,11 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { hasProgram, REPO_ROOT, startRedisServer } from "../shared/testing/processes.ts";
+import { hasProgram, REPO_ROOT } from "../shared/testing/processes.ts";
 import { startMemcached } from "../labs/04-ttl-persistence/memcache/testing.ts";
-import { grade, startForRun } from "./grade.ts";
-import { type Lab, labFolder, LABS } from "./labs.ts";
+import { grade, restarter, startForRun } from "./grade.ts";
+import { type Lab, labFolder, LABS, SCRATCH_PARENT } from "./labs.ts";
+import { commandServer } from "./target.ts";
 import { writeWorkspace } from "./exercise.ts";
 import type { CheckResult } from "./run_checks.ts";
 // Lab 3's channel opens OpenSSL once per process, when its module loads (channel/openssl.ts), and
@@ -31,9 +32,33 @@ function failures(results: CheckResult[]): string {
   return results.filter((r) => !r.ok).map((r) => `${r.check.name}: ${r.error}`).join("\n");
 }
 
-/** Starts the real server a lab's compatible checks reproduce, or `null` if it is absent. */
-async function startReal(lab: Lab): Promise<{ addr: string; stop(): Promise<void> } | null> {
-  if (lab.reference === "redis-server") return await startRedisServer();
+/**
+ * Starts the real server a lab's compatible checks reproduce, or `null` if it is absent.
+ * `redis-server` is started as the grader starts a student's (`--cmd`, with a `{dir}`), so the
+ * grader can restart it for lab 4's persistence check.
+ */
+async function startReal(
+  lab: Lab,
+): Promise<
+  {
+    addr: string;
+    stop(): Promise<void>;
+    restart?: (flags?: readonly string[]) => Promise<string>;
+    takesFlags?: boolean;
+  } | null
+> {
+  if (lab.reference === "redis-server") {
+    const target = await commandServer(
+      "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no --dir {dir} {flags}",
+      { scratchParent: SCRATCH_PARENT },
+    );
+    return {
+      addr: target.addr,
+      stop: async () => await target[Symbol.asyncDispose](),
+      restart: restarter(target),
+      takesFlags: target.takesFlags,
+    };
+  }
   if (lab.reference === "memcached") return await startMemcached();
   return null;
 }
@@ -43,9 +68,14 @@ for (const lab of LABS) {
     await using run = await lab.prepare(true);
     const { target, addr } = await startForRun(lab, run, `${lab.dir}/server.ts`);
     await using _server = target;
-    const results = await grade(lab, run, addr);
+    // With a restart, so the checks that restart the server (lab 4's persistence) run too.
+    const results = await grade(lab, run, addr, {
+      restart: restarter(target, run.checkAddr),
+      takesFlags: target.takesFlags,
+    });
     assert.ok(results.length > 0);
     assert.equal(failures(results), "");
+    assert.equal(results.length, run.checks.length, "checks that restart the server left out");
   });
 
   if (lab.reference !== null) {
@@ -59,7 +89,11 @@ for (const lab of LABS) {
         const real = await startReal(lab);
         assert.ok(real, `${lab.reference} did not start`);
         try {
-          const results = await grade(lab, run, real.addr, { compatibleOnly: true });
+          const results = await grade(lab, run, real.addr, {
+            compatibleOnly: true,
+            restart: "restart" in real ? real.restart : undefined,
+            takesFlags: "takesFlags" in real ? real.takesFlags : undefined,
+          });
           assert.ok(results.length > 0);
           assert.equal(failures(results), "");
         } finally {

@@ -11,6 +11,21 @@ import { RawClient } from "../shared/testing/raw_client.ts";
 import { type RawConnect, StepContext, type SuiteStep } from "../shared/testing/suite.ts";
 import type { McStep } from "../labs/04-ttl-persistence/memcache/testing.ts";
 import { McStepContext } from "../labs/04-ttl-persistence/memcache/testing.ts";
+import { CheckFailure } from "./run_checks.ts";
+import type { RestartOptions } from "./target.ts";
+
+/** What every check of one run shares: the seed its keys and values come from, the timeout. */
+export interface CheckEnv {
+  /** The run's seed. */
+  seed: number;
+  /** How long each read waits for the server, in milliseconds. */
+  timeoutMs: number;
+  /**
+   * Stops the server and starts it again the same way; resolves to its address, which may have
+   * changed. Present only when the grader started the server (`--cmd`, or the reference).
+   */
+  restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
+}
 
 /** One black-box check, ready to run against an address. */
 export interface GradeCheck {
@@ -18,8 +33,25 @@ export interface GradeCheck {
   name: string;
   /** Whether the real server of the protocol (redis-server, memcached) passes it too. */
   compatible: boolean;
-  /** Runs the check against `host:port`; throws with the bytes expected and received. */
-  run(addr: string): Promise<void>;
+  /** What it is worth in a grade: the suite's weight, or 1. */
+  points: number;
+  /**
+   * Whether it restarts the server ({@link CheckEnv.restart}), so it can run only against a
+   * server the grader started; with `--addr` it is left out, and the report says so.
+   */
+  needsRestart?: boolean;
+  /**
+   * Options the server must be started with for this check, such as `["--maxclients", "2"]`:
+   * the grader restarts it with them first, and without them after. Left out when the server
+   * cannot take them (a command with no `{flags}`, or `--addr`).
+   */
+  flags?: readonly string[];
+  /**
+   * Runs the check against `host:port`.
+   *
+   * @throws {CheckFailure} With what went wrong and the bytes sent and received.
+   */
+  run(addr: string, env: CheckEnv): Promise<void>;
 }
 
 /** Everything one grading run of a lab needs; disposing it removes its scratch files. */
@@ -30,6 +62,11 @@ export interface LabRun extends AsyncDisposable {
   checkAddr?: (serverAddr: string) => string;
   /** The checks, in suite order. */
   checks: GradeCheck[];
+  /**
+   * Tells whether a server at `addr` still answers at all (any reply to a PING, or to memcached's
+   * `version`): after a failed check, the grader asks before blaming the next check.
+   */
+  probe(addr: string, timeoutMs: number): Promise<boolean>;
 }
 
 /** One lab of the course. */
@@ -54,6 +91,12 @@ export interface Lab {
    */
   lessonOrder: boolean;
   /**
+   * For `--cmd`: which placeholder's port the checks talk to. Lab 4's memcached checks use
+   * `{port2}` when the command has one (`--port {port} --memcache-port {port2}`), else `{port}`
+   * (a server that speaks only memcached's protocol).
+   */
+  checkPort: "port" | "port2";
+  /**
    * Prepares a run: a scratch directory, a server key to trust, the checks.
    *
    * @param ours `true` when this repository starts the server (so we know its identity key).
@@ -66,10 +109,19 @@ export function fromSuite(steps: readonly SuiteStep[], connect?: RawConnect): Gr
   return steps.map((step) => ({
     name: step.name,
     compatible: step.redis,
-    run: async (addr) => {
-      const ctx = new StepContext(addr, connect ?? RawClient.connect);
+    points: step.points ?? 1,
+    needsRestart: step.needsRestart,
+    flags: step.flags,
+    run: async (addr, env) => {
+      const ctx = new StepContext(addr, connect ?? RawClient.connect, {
+        ...env,
+        name: step.name,
+        flags: step.flags,
+      });
       try {
         await step.run(ctx);
+      } catch (error) {
+        throw new CheckFailure(error, ctx.conversation());
       } finally {
         await ctx.dispose();
       }
@@ -81,10 +133,13 @@ function fromMemcacheSuite(steps: readonly McStep[]): GradeCheck[] {
   return steps.map((step) => ({
     name: step.name,
     compatible: step.memcached,
-    run: async (addr) => {
-      const ctx = new McStepContext(addr);
+    points: step.points ?? 1,
+    run: async (addr, env) => {
+      const ctx = new McStepContext(addr, { ...env, name: step.name });
       try {
         await step.run(ctx);
+      } catch (error) {
+        throw new CheckFailure(error, ctx.conversation());
       } finally {
         await ctx.dispose();
       }
@@ -93,13 +148,36 @@ function fromMemcacheSuite(steps: readonly McStep[]): GradeCheck[] {
 }
 
 /**
- * Where a run's scratch directories go: the repository's `data/`, where the servers keep their
- * files by default. Not the system's temporary directory: `deno task check` and `deno task grade`
- * may then write only here (`--allow-write=data` in deno.json), and no flag can name the system's
- * temporary directory portably (a task cannot default `$TMPDIR`, and `--allow-write=` with an
- * empty value grants everything).
+ * A probe that sends `request` and takes any byte back as a sign of life: a server that answers
+ * `-ERR unknown command` is alive, only one that is gone or frozen says nothing.
  */
-const SCRATCH_PARENT: string = join(REPO_ROOT, "data");
+function probeWith(request: string, connect: RawConnect = RawClient.connect) {
+  return async (addr: string, timeoutMs: number): Promise<boolean> => {
+    let client: RawClient | undefined;
+    try {
+      client = await connect(addr);
+      await client.send(request);
+      await client.readExactly(1, timeoutMs);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client?.close();
+    }
+  };
+}
+
+const PING = "*1\r\n$4\r\nPING\r\n";
+
+/**
+ * Where a run's scratch directories go: the repository's `data/`, where the servers keep their
+ * files by default. Not the system's temporary directory: `deno task check` may then write only
+ * here (`--allow-write=data` in deno.json), and no flag can name the system's temporary directory
+ * portably (a task cannot default `$TMPDIR`, and `--allow-write=` with an empty value grants
+ * everything). `deno task grade` keeps its scratch here too (a command's `{dir}` included), though
+ * it may write anywhere: its reports go where the instructor says (`--output`, `--batch`).
+ */
+export const SCRATCH_PARENT: string = join(REPO_ROOT, "data");
 
 /** A scratch directory for one run, removed with it. */
 async function scratch(): Promise<{ path: string; remove: () => Promise<void> }> {
@@ -122,9 +200,11 @@ export const LABS: readonly Lab[] = [
     reference: "redis-server",
     denoFlags: ["--allow-net"],
     lessonOrder: true,
+    checkPort: "port",
     prepare: async () => ({
       serverArgs: [],
       checks: fromSuite((await import("../labs/01-single-client/suite.ts")).lab1Steps),
+      probe: probeWith(PING),
       [Symbol.asyncDispose]: nothingToRemove,
     }),
   },
@@ -135,9 +215,11 @@ export const LABS: readonly Lab[] = [
     reference: "redis-server",
     denoFlags: ["--allow-net"],
     lessonOrder: true,
+    checkPort: "port",
     prepare: async () => ({
       serverArgs: [],
       checks: fromSuite((await import("../labs/02-threaded/suite.ts")).lab2Steps),
+      probe: probeWith(PING),
       [Symbol.asyncDispose]: nothingToRemove,
     }),
   },
@@ -148,6 +230,7 @@ export const LABS: readonly Lab[] = [
     reference: null,
     denoFlags: LAB3_FLAGS,
     lessonOrder: true,
+    checkPort: "port",
     prepare: async (ours) => {
       const { lab2Steps } = await import("../labs/02-threaded/suite.ts");
       const { noPasswordAuthSteps } = await import("../labs/03-secure/auth_suite.ts");
@@ -158,9 +241,13 @@ export const LABS: readonly Lab[] = [
       // Our server's key is made here first, so the checks pin it. A server started elsewhere
       // has a key we cannot know: the checks then trust whatever key it shows.
       const fingerprint = ours ? await prepareIdentity(dir.path) : undefined;
+      const connect = secureRawConnect(fingerprint);
       return {
         serverArgs: ["--dir", dir.path],
-        checks: fromSuite([...lab2Steps, ...noPasswordAuthSteps], secureRawConnect(fingerprint)),
+        // Not lab 2's checks of a limit: a client turned away at --maxclients reads Redis's
+        // plaintext error before any handshake, which no secure client can take for a reply.
+        checks: fromSuite([...lab2Steps.filter((s) => !s.flags), ...noPasswordAuthSteps], connect),
+        probe: probeWith(PING, connect),
         [Symbol.asyncDispose]: dir.remove,
       };
     },
@@ -172,11 +259,13 @@ export const LABS: readonly Lab[] = [
     reference: "redis-server",
     denoFlags: SERVER_FLAGS,
     lessonOrder: true,
+    checkPort: "port",
     prepare: async () => {
       const dir = await scratch();
       return {
         serverArgs: ["--dir", dir.path, "--save", "", "--appendonly", "no"],
         checks: fromSuite((await import("../labs/04-ttl-persistence/suite.ts")).lab4Steps),
+        probe: probeWith(PING),
         [Symbol.asyncDispose]: dir.remove,
       };
     },
@@ -188,6 +277,7 @@ export const LABS: readonly Lab[] = [
     reference: "memcached",
     denoFlags: SERVER_FLAGS,
     lessonOrder: false,
+    checkPort: "port2",
     prepare: async () => {
       const dir = await scratch();
       const port = freePort();
@@ -196,6 +286,7 @@ export const LABS: readonly Lab[] = [
         serverArgs: ["--dir", dir.path, "--save", "", "--memcache-port", String(port)],
         checkAddr: (serverAddr) => `${serverAddr.slice(0, serverAddr.lastIndexOf(":"))}:${port}`,
         checks: fromMemcacheSuite(memcacheSteps),
+        probe: probeWith("version\r\n"),
         [Symbol.asyncDispose]: dir.remove,
       };
     },

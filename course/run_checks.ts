@@ -9,7 +9,11 @@
  * @module
  */
 
-import type { GradeCheck } from "./labs.ts";
+import { AssertionError } from "node:assert/strict";
+import { showValue } from "../shared/testing/raw_client.ts";
+import { newSeed } from "../shared/testing/random.ts";
+import type { CheckEnv, GradeCheck } from "./labs.ts";
+import type { RestartOptions } from "./target.ts";
 import type { LessonStep } from "./lesson.ts";
 
 /** A check, and the lesson step it belongs to (or `null` for checks no step names). */
@@ -61,12 +65,19 @@ export function planChecks(
   return plan;
 }
 
+/** What became of a check: it passed, it failed, or it never ran because the server was gone. */
+export type CheckStatus = "passed" | "failed" | "not run";
+
 /** The outcome of one check. */
 export interface CheckResult extends PlannedCheck {
+  /** What became of it. */
+  status: CheckStatus;
   /** Whether it passed. */
   ok: boolean;
   /** What went wrong, with the bytes expected and received where the check compared bytes. */
   error?: string;
+  /** The last bytes the check sent and received, escaped: the request behind a failure. */
+  conversation?: string[];
   /** How long it took, in milliseconds. */
   ms: number;
 }
@@ -75,10 +86,33 @@ export interface CheckResult extends PlannedCheck {
 export interface RunOptions {
   /** Stop after the first failure (the student's checker) rather than run everything (grader). */
   stopAtFirstFailure?: boolean;
-  /** Give up on a check that takes longer than this. Default 30 s. */
+  /** How long each read waits for the server. Default 5 s. */
   timeoutMs?: number;
+  /** The run's seed: the same seed sends the same keys and values. Random when absent. */
+  seed?: number;
   /** Called after each check, to print as we go. */
   onResult?: (result: CheckResult) => void;
+  /**
+   * Asked after a failure whether the server is still there. A reason (it exited, it stopped
+   * answering) stops the run: the checks left are marked "not run" instead of each failing with
+   * `Connection refused`, which would blame twenty checks for one crash.
+   */
+  health?: () => Promise<string | undefined>;
+  /** Called once, with the reason, when {@link health} says the server is gone. */
+  onServerLost?: (reason: string) => void;
+  /**
+   * Restarts the server for the checks that need it, resolving to its address. Later checks then
+   * run against that address.
+   */
+  restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
+}
+
+/**
+ * The longest a whole check may take, given the read timeout: a check makes several reads, so a
+ * few timeouts' worth, and never less than 30 s, which the slowest reference checks need.
+ */
+function checkTimeoutMs(readTimeoutMs: number): number {
+  return Math.max(30_000, 6 * readTimeoutMs);
 }
 
 /**
@@ -86,8 +120,10 @@ export interface RunOptions {
  *
  * @param plan What to run, in order.
  * @param addr The server, `host:port`.
- * @param options Stop at the first failure, a timeout, a progress callback.
- * @returns One result per check run.
+ * @param options Stop at the first failure, timeouts, the seed, progress, what to do when the
+ *   server is gone.
+ * @returns One result per planned check, those that did not run included (as "not run"), unless
+ *   stopping at the first failure.
  */
 export async function runChecks(
   plan: readonly PlannedCheck[],
@@ -95,61 +131,158 @@ export async function runChecks(
   options: RunOptions = {},
 ): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const restart = options.restart;
+  const env: CheckEnv = {
+    seed: options.seed ?? newSeed(),
+    timeoutMs: options.timeoutMs ?? 5_000,
+    restart: restart && (async (flags, how) => addr = await restart(flags, how)),
+  };
+  const limitMs = checkTimeoutMs(env.timeoutMs);
+  let lost: string | undefined;
   for (const planned of plan) {
+    if (lost !== undefined) {
+      const skipped: CheckResult = { ...planned, status: "not run", ok: false, ms: 0 };
+      results.push(skipped);
+      options.onResult?.(skipped);
+      continue;
+    }
     const started = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let error: string | undefined;
+    let conversation: string[] | undefined;
+    const flags = planned.check.flags;
     try {
+      // A check of a limit runs on a server started with that limit, and the server goes back
+      // to its defaults afterwards (in `finally`), so the checks after it see what they expect.
+      if (flags && env.restart) await env.restart(flags);
       await Promise.race([
-        planned.check.run(addr),
+        planned.check.run(addr, env),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`No answer within ${timeoutMs / 1000} s`)),
-            timeoutMs,
+            () => reject(new Error(`The check took longer than ${limitMs / 1000} s`)),
+            limitMs,
           );
         }),
       ]);
     } catch (e) {
-      error = e instanceof Error ? e.message : String(e);
+      error = describeError(e);
+      if (e instanceof CheckFailure) conversation = e.conversation;
     } finally {
       clearTimeout(timer);
+      if (flags && env.restart) {
+        await env.restart([]).catch((e) =>
+          error ??= `Restarting without ${flags.join(" ")}: ${describeError(e)}`
+        );
+      }
     }
-    const result = { ...planned, ok: error === undefined, error, ms: performance.now() - started };
+    const ok = error === undefined;
+    const result: CheckResult = {
+      ...planned,
+      status: ok ? "passed" : "failed",
+      ok,
+      error,
+      conversation,
+      ms: performance.now() - started,
+    };
     results.push(result);
     options.onResult?.(result);
-    if (!result.ok && options.stopAtFirstFailure) break;
+    if (ok) continue;
+    if (options.stopAtFirstFailure) break;
+    lost = await options.health?.();
+    if (lost !== undefined) options.onServerLost?.(lost);
   }
   return results;
 }
 
 /**
- * Formats one result as report lines: a mark and the check's name, then the error indented.
+ * A failed check, with the conversation that led to it. Suites throw plain assertions; the
+ * adapters in `labs.ts` wrap them in this, adding the bytes each connection exchanged.
+ */
+export class CheckFailure extends Error {
+  override name = "CheckFailure";
+  /**
+   * Wraps what a check threw.
+   *
+   * @param cause What the check threw.
+   * @param conversation The last bytes sent and received, as report lines.
+   */
+  constructor(override readonly cause: unknown, readonly conversation: string[]) {
+    super(describeError(cause));
+  }
+}
+
+/** How a comparison that `node:assert` made reads in a report; others keep their own message. */
+const ASSERTION_VERBS: Record<string, string> = {
+  strictEqual: "to be",
+  deepStrictEqual: "to be",
+  notStrictEqual: "not to be",
+  notDeepStrictEqual: "not to be",
+  match: "to match",
+  doesNotMatch: "not to match",
+};
+
+/**
+ * Says what a check threw, in words that never leak JavaScript's internals. A `node:assert`
+ * comparison says only "Expected values to be strictly deep-equal:" above a diff made for
+ * programmers; here both values are shown as the replies they stand for.
+ *
+ * @param error What was thrown.
+ * @returns The message.
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof CheckFailure) return error.message;
+  if (error instanceof AssertionError) {
+    // node:assert appends a generic diff of the same two values; the message already shows them.
+    if (!error.generatedMessage) return error.message.split("\n+ actual - expected")[0].trimEnd();
+    const verb = ASSERTION_VERBS[error.operator];
+    if (verb === undefined) return error.message.trim();
+    return `Expected ${showValue(error.actual)} ${verb} ${showValue(error.expected)}`;
+  }
+  if (error instanceof TypeError) {
+    // The check could not use the reply it got (a string method called on an error reply, say):
+    // JavaScript's words for that ("x.match is not a function") mean nothing to a student; the
+    // reply itself, in the last exchange below, does. The suites read replies through
+    // replyText()/replyArray(), so this is a suite's own slip, said plainly.
+    return "The reply is not of the type this check reads; the last exchange shows it";
+  }
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/**
+ * Formats one result as report lines: a mark and the check's name, then the error and the
+ * conversation indented.
  *
  * @param result The check's outcome.
  * @returns Lines without a trailing newline.
  */
 export function formatResult(result: CheckResult): string {
-  const line = `  ${result.ok ? "ok  " : "FAIL"} ${result.check.name}`;
-  if (result.ok || result.error === undefined) return line;
-  // node:assert appends a generic diff of the same two strings; the message already shows them.
-  const message = result.error.split("\n+ actual - expected")[0].trimEnd();
-  return `${line}\n${message.split("\n").map((l) => `         ${l}`).join("\n")}`;
+  const mark = { passed: "ok  ", failed: "FAIL", "not run": "skip" }[result.status];
+  const line = `  ${mark} ${result.check.name}`;
+  if (result.status !== "failed") return line;
+  const details = (result.error ?? "").split("\n");
+  if (result.conversation?.length) details.push("last exchange:", ...result.conversation);
+  return `${line}\n${details.map((l) => `         ${l}`).join("\n")}`;
 }
 
 /**
  * Prints results as they come, under a heading for each lesson step: what `check` and `grade`
- * show.
+ * show. Checks that did not run are left out: the reason was said once, and twenty "skip" lines
+ * would bury it.
  *
+ * @param write Where each line goes (default: standard output).
  * @returns A callback for {@link RunOptions.onResult}.
  */
-export function printByStep(): (result: CheckResult) => void {
+export function printByStep(
+  write: (line: string) => void = (line) => console.log(line),
+): (result: CheckResult) => void {
   let heading: string | undefined;
   return (result) => {
+    if (result.status === "not run") return;
     const title = result.lesson
       ? `Step ${result.lesson.number}. ${result.lesson.title}`
       : "More checks (edge cases and earlier labs)";
-    if (title !== heading) console.log(`\n${heading = title}`);
-    console.log(formatResult(result));
+    if (title !== heading) write(`\n${heading = title}`);
+    write(formatResult(result));
   };
 }

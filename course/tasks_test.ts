@@ -18,124 +18,15 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { freePort, hasProgram, REPO_ROOT, startLabServer } from "../shared/testing/processes.ts";
-
-/** What a task printed, and how it exited. */
-interface TaskRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Generous: the slowest run here (lab 3's 74 checks, each through a fresh secure handshake) takes
- * about 7 s on an idle machine. This only keeps a hung server from hanging the test run.
- */
-const TASK_TIMEOUT_MS = 120_000;
-
-/**
- * Runs `deno task <args>` in `repo` as a student would, and fails the test if it crashed.
- *
- * A crash (an uncaught `NotCapable`, say) exits with 1, as a failed check does, so the exit code
- * cannot tell them apart: Deno's `error: Uncaught` on stderr can.
- */
-async function task(repo: string, ...args: string[]): Promise<TaskRun> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), TASK_TIMEOUT_MS);
-  try {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["task", ...args],
-      cwd: repo,
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-      stdin: "null",
-      signal: abort.signal,
-    }).output();
-    const decoder = new TextDecoder();
-    const run = {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
-    assert.doesNotMatch(
-      run.stderr,
-      /error: Uncaught|NotCapable/,
-      `deno task ${args.join(" ")} crashed:\n${run.stderr}`,
-    );
-    return run;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Shows a run's whole output in an assertion's message, for when it did not go as expected. */
-function shown(run: TaskRun): string {
-  return `exit ${run.code}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`;
-}
-
-/**
- * The first failing check of a `check` or `grade` report, and the heading it is under: a lesson
- * step (`Step 1. ...`) or the checks no step names (`More checks ...`).
- */
-function firstFailure(report: string): { heading: string; check: string } | undefined {
-  let heading = "";
-  for (const line of report.split("\n")) {
-    if (/^(Step \d+\.|More checks)/.test(line)) heading = line;
-    const failed = /^ {2}FAIL (.+)$/.exec(line);
-    if (failed) return { heading, check: failed[1] };
-  }
-  return undefined;
-}
-
-/** Asserts the grader's last line: every one of a positive number of checks passed. */
-function assertGradePassed(run: TaskRun, lab: string): void {
-  assert.equal(run.code, 0, shown(run));
-  const summary = new RegExp(`^${lab}: (\\d+) checks, (\\d+) passed, 0 failed$`, "m").exec(
-    run.stdout,
-  );
-  assert.ok(summary, shown(run));
-  assert.ok(Number(summary[1]) > 0 && summary[1] === summary[2], summary[0]);
-}
-
-/** What the course tasks need from the repository: their config, the tools, the labs. */
-const COPIED = ["deno.json", "deno.lock", "course", "shared", "labs"];
-
-async function copyTree(from: string, to: string): Promise<void> {
-  if ((await Deno.stat(from)).isFile) return await Deno.copyFile(from, to);
-  await Deno.mkdir(to, { recursive: true });
-  for await (const entry of Deno.readDir(from)) {
-    await copyTree(join(from, entry.name), join(to, entry.name));
-  }
-}
-
-/** A copy of the repository to run tasks in, removed at the end of an `await using` block. */
-interface RepoCopy extends AsyncDisposable {
-  path: string;
-}
-
-/**
- * Copies the repository's tools and labs to a temporary directory. Disposing it asserts that the
- * runs removed their scratch directories from `data/`, then removes the copy.
- */
-async function copyRepo(): Promise<RepoCopy> {
-  const path = await Deno.makeTempDir({ prefix: "cachelab-tasks-" });
-  for (const name of COPIED) await copyTree(join(REPO_ROOT, name), join(path, name));
-  return {
-    path,
-    [Symbol.asyncDispose]: async () => {
-      try {
-        const left = [];
-        try {
-          for await (const entry of Deno.readDir(join(path, "data"))) left.push(entry.name);
-        } catch (error) {
-          if (!(error instanceof Deno.errors.NotFound)) throw error;
-        }
-        assert.deepEqual(left, [], "a run left its scratch directory in data/");
-      } finally {
-        await Deno.remove(path, { recursive: true });
-      }
-    },
-  };
-}
+import { freePort, hasProgram, startLabServer } from "../shared/testing/processes.ts";
+import {
+  assertGradePassed,
+  copyRepo,
+  copyTree,
+  firstFailure,
+  shown,
+  task,
+} from "./task_support.ts";
 
 /**
  * Where `deno task check` first fails on an untouched workspace, lab by lab. DESIGN.md's contract
@@ -265,7 +156,10 @@ Deno.test("deno task grade passes the reference labs, given by --addr or --cmd",
         args: ["--dir", `${serverDir}/lab4`, "--save", "", "--memcache-port", `${memcachePort}`],
         denoFlags: ["--allow-net", "--allow-read", "--allow-write", "--allow-env"],
       });
-      assertGradePassed(await task(repo.path, "grade", "lab4", "--addr", server.addr), "lab4");
+      const lab4 = await task(repo.path, "grade", "lab4", "--addr", server.addr);
+      assertGradePassed(lab4, "lab4");
+      // A server the grader did not start, it cannot restart: that check is left out, and said so.
+      assert.match(lab4.stdout, /\(1 check that restarts the server left out/);
       const memcache = `${server.host}:${memcachePort}`;
       assertGradePassed(
         await task(repo.path, "grade", "lab4-memcache", "--addr", memcache),
@@ -281,6 +175,43 @@ Deno.test("deno task grade passes the reference labs, given by --addr or --cmd",
         const cmd = "redis-server --port {port} --save ''";
         const run = await task(repo.path, "grade", "lab2", "--cmd", cmd, "--compatible-only");
         assertGradePassed(run, "lab2");
+        // No {flags} in that command: the checks of limits are left out, and the report says so.
+        assert.match(
+          run.stdout,
+          /\(2 checks left out: they start the server with options .*\{flags\} placeholder\)/,
+        );
+      },
+    });
+
+    await t.step(
+      "deno task grade lab4-memcache --cmd with {port2}, {dir} and {flags}",
+      async () => {
+        // The checks talk to {port2}, the memcached port, once it is in the command.
+        const cmd = `${deno} run --allow-net --allow-read --allow-write --allow-env ` +
+          `labs/04-ttl-persistence/server.ts --port {port} --memcache-port {port2} --dir {dir} {flags}`;
+        const run = await task(repo.path, "grade", "lab4-memcache", "--cmd", cmd);
+        assertGradePassed(run, "lab4-memcache");
+        assert.doesNotMatch(run.stdout, /left out/);
+      },
+    );
+
+    await t.step({
+      name: `deno task grade lab4-memcache --cmd "memcached -p {port}" --compatible-only` +
+        (hasProgram("memcached") ? "" : " (skipped: memcached is not installed)"),
+      ignore: !hasProgram("memcached"),
+      fn: async () => {
+        // No {port2}: a server that speaks only memcached's protocol is checked on {port}.
+        // (`-u root`: memcached will not run as root without it, and ignores it otherwise.)
+        const cmd = "memcached -l 127.0.0.1 -p {port} -U 0 -u root";
+        const run = await task(
+          repo.path,
+          "grade",
+          "lab4-memcache",
+          "--cmd",
+          cmd,
+          "--compatible-only",
+        );
+        assertGradePassed(run, "lab4-memcache");
       },
     });
   } finally {
@@ -288,13 +219,20 @@ Deno.test("deno task grade passes the reference labs, given by --addr or --cmd",
   }
 });
 
-Deno.test("deno task grade reports a server it cannot reach as failed checks, not a crash", async (t) => {
+Deno.test("deno task grade says it could not run (exit 3) when there is no server, not 40 failures", async (t) => {
   await using repo = await copyRepo();
   await t.step("--addr where nothing listens", async () => {
     const run = await task(repo.path, "grade", "lab2", "--addr", `127.0.0.1:${freePort()}`);
-    assert.equal(run.code, 1, shown(run));
-    assert.match(run.stdout, /^lab2: (\d+) checks, 0 passed, \1 failed$/m);
-    assert.match(firstFailure(run.stdout)?.heading ?? "", /^Step 1\. /);
+    assert.equal(run.code, 3, shown(run));
+    assert.match(run.stdout, /^lab2: could not run: Nothing accepts connections at 127\.0\.0\.1:/m);
+    assert.equal(firstFailure(run.stdout), undefined, shown(run));
+  });
+  await t.step("a flag with a value it cannot use is a usage error, exit 2", async () => {
+    for (const flags of [["--format", "xml"], ["--seed", "abc"], ["--timeout", "0"]]) {
+      const run = await task(repo.path, "grade", "lab1", ...flags);
+      assert.equal(run.code, 2, shown(run));
+      assert.match(run.stderr, new RegExp(`^Invalid ${flags[0]}: "${flags[1]}"`, "m"));
+    }
   });
   await t.step(
     `--cmd "python3 server.py --port {port}", exactly as the README prints it`,
@@ -302,8 +240,11 @@ Deno.test("deno task grade reports a server it cannot reach as failed checks, no
       // There is no server.py here: whether python3 is installed or not, the command exits.
       const cmd = "python3 server.py --port {port}";
       const run = await task(repo.path, "grade", "lab2", "--cmd", cmd);
-      assert.equal(run.code, 1, shown(run));
-      assert.match(run.stderr, /The server never listened on port \d+ \(it exited\)/);
+      assert.equal(run.code, 3, shown(run));
+      assert.match(
+        run.stdout,
+        /could not run: The server exited with status \d+ before it listened on port \d+/,
+      );
     },
   );
 });

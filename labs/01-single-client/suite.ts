@@ -10,6 +10,8 @@
  */
 
 import assert from "node:assert/strict";
+import { bigKeyspaceSteps } from "../../shared/testing/big_keyspace.ts";
+import { replyArray, replyText } from "../../shared/testing/raw_client.ts";
 import type { SuiteStep } from "../../shared/testing/suite.ts";
 
 /** `$<len>\r\n<data>\r\n` for a byte string. */
@@ -21,6 +23,12 @@ export function bulk(data: string): string {
 export function command(...args: string[]): string {
   return `*${args.length}\r\n${args.map(bulk).join("")}`;
 }
+
+/**
+ * 5,000 keys written in step 4 and read again at the very end: a server that keeps only its last
+ * few keys passes every other check (they hold one to three keys each), but not these.
+ */
+const keyspace = bigKeyspaceSteps({ label: "lab1-keyspace", keys: 5000, oneClientAtATime: true });
 
 /** The steps of lab 1, in the order the lesson introduces them. */
 export const lab1Steps: readonly SuiteStep[] = [
@@ -175,6 +183,7 @@ export const lab1Steps: readonly SuiteStep[] = [
       await c.expect(":2\r\n");
     },
   },
+  keyspace.write,
   {
     name: "a wrong number of arguments gets Redis's error, naming the command in lower case",
     redis: true,
@@ -362,8 +371,7 @@ export const lab1Steps: readonly SuiteStep[] = [
     redis: true,
     async run(ctx) {
       const c = await ctx.connect();
-      const reply = await c.call("HELLO", "2");
-      assert.ok(Array.isArray(reply), "HELLO replies with an array");
+      const reply = replyArray(await c.call("HELLO", "2"), "HELLO 2");
       const fields = new Map<unknown, unknown>();
       for (let i = 0; i + 1 < reply.length; i += 2) fields.set(reply[i], reply[i + 1]);
       assert.deepEqual(
@@ -475,9 +483,7 @@ export const lab1Steps: readonly SuiteStep[] = [
     redis: true,
     async run(ctx) {
       const c = await ctx.connect();
-      const reply = await c.call("INFO", "server");
-      assert.equal(typeof reply, "string");
-      const text = reply as string;
+      const text = replyText(await c.call("INFO", "server"), "INFO server");
       assert.ok(
         text.startsWith("# Server\r\n"),
         `INFO starts with its section: ${text.slice(0, 20)}`,
@@ -502,8 +508,7 @@ export const lab1Steps: readonly SuiteStep[] = [
     async run(ctx) {
       const c = await ctx.connect();
       const reply = await c.call("COMMAND", "DOCS", "get");
-      assert.ok(Array.isArray(reply), "COMMAND DOCS replies with an array");
-      assert.equal(reply[0], "get");
+      assert.equal(replyArray(reply, "COMMAND DOCS get")[0], "get");
     },
   },
   {
@@ -521,4 +526,6 @@ export const lab1Steps: readonly SuiteStep[] = [
       await second.expect(bulk("waiting"));
     },
   },
+  // Last, so that every other check has run (and written its own keys) in between.
+  keyspace.reread,
 ];

@@ -15,7 +15,13 @@
 
 import assert from "node:assert/strict";
 import type { Reply } from "../../shared/resp/reply.ts";
-import type { RawClient } from "../../shared/testing/raw_client.ts";
+import {
+  type RawClient,
+  replyArray,
+  replyText,
+  showBytes,
+  showValue,
+} from "../../shared/testing/raw_client.ts";
 import type { StepContext, SuiteStep } from "../../shared/testing/suite.ts";
 import { bulk, command, lab1Steps } from "../01-single-client/suite.ts";
 
@@ -80,7 +86,11 @@ const concurrencySteps: SuiteStep[] = [
           await c.send(command("INCR", key).repeat(50));
           for (let i = 0; i < 50; i++) {
             const reply = await c.readReply();
-            assert.equal(typeof reply, "number", `INCR replies with an integer, got ${reply}`);
+            assert.equal(
+              typeof reply,
+              "number",
+              `INCR replies with an integer, got ${showValue(reply)}`,
+            );
           }
         }
       }));
@@ -271,7 +281,8 @@ const stringSteps: SuiteStep[] = [
       const p = ctx.key("keys");
       await check(c, ["MSET", `${p}:a1`, "x", `${p}:a22`, "x", `${p}:b2`, "x"], "+OK\r\n");
       // The order of KEYS is unspecified (Redis's follows its hash table), so compare sorted.
-      const keys = async (pattern: string) => ((await c.call("KEYS", pattern)) as string[]).sort();
+      const keys = async (pattern: string) =>
+        replyArray(await c.call("KEYS", pattern), `KEYS ${pattern}`).map(String).sort();
       assert.deepEqual(await keys(`${p}:*`), [`${p}:a1`, `${p}:a22`, `${p}:b2`]);
       assert.deepEqual(await keys(`${p}:a?`), [`${p}:a1`]);
       assert.deepEqual(await keys(`${p}:[ab]2*`), [`${p}:a22`, `${p}:b2`]);
@@ -318,11 +329,11 @@ const stringSteps: SuiteStep[] = [
       const [a, b] = await connectMany(ctx, 2);
       const ids = [await a.call("CLIENT", "ID"), await b.call("CLIENT", "ID")];
       assert.notEqual(ids[0], ids[1]);
-      const info = await a.call("INFO", "clients") as string;
+      const info = replyText(await a.call("INFO", "clients"), "INFO clients");
       const connected = Number(info.match(/\r\nconnected_clients:(\d+)\r\n/)?.[1]);
       assert.ok(connected >= 2, `connected_clients is at least 2: ${info}`);
       assert.match(info, /\r\nmaxclients:10000\r\n/);
-      const list = await a.call("CLIENT", "LIST") as string;
+      const list = replyText(await a.call("CLIENT", "LIST"), "CLIENT LIST");
       for (const id of ids) assert.match(list, new RegExp(`(^|\\n)id=${id} `));
     },
   },
@@ -339,9 +350,9 @@ const stringSteps: SuiteStep[] = [
 
 /** Pairs a flat `[k, v, k, v...]` reply into a Map. */
 function pairs(reply: Reply): Map<string, string> {
-  assert.ok(Array.isArray(reply), "replies with an array");
+  const items = replyArray(reply, "DUMP");
   const map = new Map<string, string>();
-  for (let i = 0; i + 1 < reply.length; i += 2) map.set(reply[i] as string, reply[i + 1] as string);
+  for (let i = 0; i + 1 < items.length; i += 2) map.set(String(items[i]), String(items[i + 1]));
   return map;
 }
 
@@ -404,7 +415,7 @@ const seedSteps: SuiteStep[] = [
       const reply = await c.call("DUMP", key);
       assert.ok(
         reply instanceof Object && "message" in reply && String(reply.message).startsWith("ERR "),
-        `DUMP key replies with an error, got ${String(reply)}`,
+        `DUMP key replies with an error, got ${showValue(reply)}`,
       );
     },
   },
@@ -609,6 +620,62 @@ const transactionSteps: SuiteStep[] = [
   },
 ];
 
+/**
+ * Limits that need the server started with an option: only the grader runs these (it restarts
+ * the server with the option, then without). `limits_test.ts` checks the same against the
+ * reference and a real Redis under `deno test`.
+ */
+const limitSteps: SuiteStep[] = [
+  {
+    name:
+      "--maxclients 2: a third client reads Redis's error and is closed; the two are still served",
+    redis: true,
+    points: 2,
+    flags: ["--maxclients", "2"],
+    async run(ctx) {
+      // The server was just restarted, and whoever checked that it listens has hung up; a server
+      // may not have counted that client out yet (Redis does it on its next loop), so a first
+      // client turned away is tried again, briefly.
+      const admitted = async () => {
+        for (let attempt = 0;; attempt++) {
+          const c = await ctx.connect();
+          const reply = await c.call("PING");
+          if (showValue(reply) === "+PONG" || attempt === 10) {
+            assert.equal(showValue(reply), "+PONG");
+            return c;
+          }
+          await c.close();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+      const first = await admitted();
+      const second = await admitted();
+      const third = await ctx.connect();
+      await third.expect("-ERR max number of clients reached\r\n");
+      await third.expectClosed();
+      await check(second, ["ECHO", "still here"], bulk("still here"));
+      await check(first, ["ECHO", "me too"], bulk("me too"));
+    },
+  },
+  {
+    name: "--timeout 1: a client silent for a second is closed; one that keeps talking is not",
+    redis: true,
+    points: 2,
+    flags: ["--timeout", "1"],
+    async run(ctx) {
+      const [idle, busy] = [await ctx.connect(), await ctx.connect()];
+      for (const c of [idle, busy]) await check(c, ["PING"], "+PONG\r\n");
+      // Redis checks idle clients a few times a second; give it the second and some more.
+      const closed = idle.expectClosed(4_000);
+      for (let i = 0; i < 6; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        await check(busy, ["PING"], "+PONG\r\n");
+      }
+      assert.equal(showBytes(await closed), '""', "the idle client is closed without a reply");
+    },
+  },
+];
+
 /** The steps of lab 2: lab 1's regressions first, then what lab 2 adds, in lesson order. */
 export const lab2Steps: readonly SuiteStep[] = [
   ...lab1Regressions,
@@ -617,4 +684,5 @@ export const lab2Steps: readonly SuiteStep[] = [
   ...stringSteps,
   ...seedSteps,
   ...transactionSteps,
+  ...limitSteps,
 ];

@@ -12,7 +12,7 @@ import {
   type RunningServer,
   startLabServer,
 } from "../../shared/testing/processes.ts";
-import { RawClient } from "../../shared/testing/raw_client.ts";
+import { connectOptions, RawClient } from "../../shared/testing/raw_client.ts";
 import type { RawConnect } from "../../shared/testing/suite.ts";
 import { connectSecure, loadOrCreateIdentity } from "./channel/mod.ts";
 import { tlsTransport } from "./tls.ts";
@@ -82,11 +82,7 @@ export function trustOnly(fingerprint: string): (key: Uint8Array, seen: string) 
  */
 export function secureRawConnect(fingerprint: string | undefined): RawConnect {
   return async (addr) => {
-    const colon = addr.lastIndexOf(":");
-    const conn = await Deno.connect({
-      hostname: addr.slice(0, colon),
-      port: Number(addr.slice(colon + 1)),
-    });
+    const conn = await Deno.connect(connectOptions(addr));
     try {
       const channel = await connectSecure(conn, {
         verifyServerKey: fingerprint === undefined ? () => {} : trustOnly(fingerprint),

@@ -1,9 +1,11 @@
 /**
- * A seeded pseudo-random generator for tests and benchmarks: the same seed gives the same inputs,
- * so a failing fuzz case or a benchmark's keys can be had again. `Math.random` cannot be seeded.
+ * Reproducible randomness for tests, suites and benchmarks: the same seed gives the same inputs,
+ * so a failing fuzz case, a benchmark's keys, or a failure a student reports with `--seed 1234`
+ * can be had again exactly.
  *
- * It is mulberry32: one 32-bit state, a few multiplications per number. Far from cryptographic,
- * and plenty to choose test inputs or spread keys.
+ * `crypto.getRandomValues` cannot be seeded, and `Math.random` cannot either; a tiny generator of
+ * our own can. Mulberry32 is not for secrets, only for test data: 32 bits of state, one
+ * multiply-xorshift per number, good enough that keys do not collide and values look random.
  *
  * @module
  */
@@ -73,4 +75,40 @@ export class SeededRandom {
   pick<T>(items: readonly T[]): T {
     return items[this.below(items.length)];
   }
+}
+
+/**
+ * Mixes a seed with a name into a new 32-bit seed (FNV-1a over the name, started from the seed),
+ * so each check draws from a sequence of its own: skipping or reordering checks does not change
+ * what the others send.
+ *
+ * @param seed The run's seed.
+ * @param name Such as a check's name.
+ * @returns A 32-bit unsigned seed.
+ */
+export function deriveSeed(seed: number, name: string): number {
+  let hash = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < name.length; i++) {
+    hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/**
+ * A fresh seed for a run that was not given one: random, and small enough to retype.
+ *
+ * @returns A whole number below 2^31.
+ */
+export function newSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0] >>> 1;
+}
+
+/**
+ * A seed as eight hex digits, for key names.
+ *
+ * @param seed A 32-bit seed.
+ * @returns Such as `0000002a`.
+ */
+export function seedHex(seed: number): string {
+  return (seed >>> 0).toString(16).padStart(8, "0");
 }

@@ -10,14 +10,19 @@
  */
 
 import { AssertionError } from "node:assert/strict";
+import { parseHostPort } from "../cli.ts";
 import { bytesToByteString, utf8ToBytes } from "../resp/bytes.ts";
 import { encodeCommand } from "../resp/encoder.ts";
-import type { Reply } from "../resp/reply.ts";
+import { ErrorReply, NULL_ARRAY, type Reply, SimpleString } from "../resp/reply.ts";
 import { ReplyDecoder } from "../resp/reply_decoder.ts";
 import type { Transport } from "../transport.ts";
 
 /** How long a check waits before it fails instead of hanging. */
 const DEFAULT_TIMEOUT_MS = 5_000;
+/** How much of each send and receipt a failure report shows. */
+const SHOWN_BYTES = 200;
+/** How many sends and receipts a failure report shows: the exchange that failed and a little before. */
+const CONVERSATION_KEPT = 4;
 
 /**
  * Shows bytes the way `redis-cli` quotes them: printable ASCII as is, the rest escaped, so that a
@@ -41,6 +46,59 @@ export function showBytes(bytes: Uint8Array | string): string {
 }
 
 /**
+ * Shows a decoded reply as the RESP it came from would read, so a report says `-ERR unknown
+ * command 'INFO'` where JavaScript would print `[object Object]`.
+ *
+ * @param value A reply, or any value a check compared.
+ * @returns Such as `+OK`, `-ERR syntax error`, `:42`, `"hello"`, `(nil)`, `["a", :1]`.
+ */
+export function showValue(value: unknown): string {
+  if (value === null) return "(nil)";
+  if (value === NULL_ARRAY) return "(nil array)";
+  if (typeof value === "string") return showBytes(value);
+  if (typeof value === "number" || typeof value === "bigint") return `:${value}`;
+  if (value instanceof SimpleString) return `+${value.value}`;
+  if (value instanceof ErrorReply) return `-${value.message}`;
+  if (value instanceof RegExp) return String(value);
+  if (value instanceof Uint8Array) return showBytes(value);
+  if (Array.isArray(value)) return `[${value.map(showValue).join(", ")}]`;
+  if (value instanceof Map) {
+    return `{${[...value].map(([k, v]) => `${showValue(k)}: ${showValue(v)}`).join(", ")}}`;
+  }
+  return Deno.inspect(value, { depth: 4, colors: false });
+}
+
+/**
+ * A reply a check reads as text (`INFO`, `CLIENT LIST`): the bulk string, or a failure that says
+ * what came instead. A cast (`reply as string`) would let an error reply through, and the check
+ * would then fail with `info.match is not a function`, which tells a student nothing.
+ *
+ * @param reply The decoded reply.
+ * @param what The command, for the message: `INFO clients`.
+ * @returns The text.
+ * @throws {AssertionError} If the reply is not a bulk string.
+ */
+export function replyText(reply: Reply, what: string): string {
+  if (typeof reply === "string") return reply;
+  throw new AssertionError({
+    message: `${what} replies with a bulk string, got ${showValue(reply)}`,
+  });
+}
+
+/**
+ * A reply a check reads as an array, or a failure that says what came instead.
+ *
+ * @param reply The decoded reply.
+ * @param what The command, for the message: `KEYS *`.
+ * @returns The array.
+ * @throws {AssertionError} If the reply is not an array.
+ */
+export function replyArray(reply: Reply, what: string): readonly Reply[] {
+  if (Array.isArray(reply)) return reply;
+  throw new AssertionError({ message: `${what} replies with an array, got ${showValue(reply)}` });
+}
+
+/**
  * Turns test input into bytes. A string is a byte string (each character one byte), unless it
  * holds a character above U+00FF, which only real text can: then it is sent as UTF-8.
  *
@@ -58,6 +116,20 @@ export function toBytes(data: string | Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * What `Deno.connect` needs for `host:port`, brackets removed from an IPv6 host: a grader finds
+ * some students' servers on `[::1]:6379` only.
+ *
+ * @param addr Such as `127.0.0.1:6379` or `[::1]:6379`.
+ * @returns The hostname and port.
+ * @throws {TypeError} If it is not an address with a port.
+ */
+export function connectOptions(addr: string): { hostname: string; port: number } {
+  const parsed = parseHostPort(addr);
+  if (parsed === null) throw new TypeError(`Cannot parse address: "${addr}" is not host:port`);
+  return { hostname: parsed.host, port: parsed.port };
+}
+
 /** A byte pipe a {@link RawClient} can run over: TCP, or lab 3's encrypted channel. */
 export type RawTransport = Transport & { closeWrite?(): Promise<void> };
 
@@ -71,6 +143,10 @@ export class RawClient implements AsyncDisposable {
   #ended = false;
   #reader: Promise<void>;
   #wakers: (() => void)[] = [];
+  #timeoutMs = DEFAULT_TIMEOUT_MS;
+  // The last few things sent and received, so a failed check can show the conversation that led
+  // to it, whatever assertion failed (a deepEqual on a decoded reply shows no bytes by itself).
+  #conversation: { direction: "sent" | "received"; head: Uint8Array; total: number }[] = [];
 
   private constructor(conn: RawTransport) {
     this.#conn = conn;
@@ -84,11 +160,7 @@ export class RawClient implements AsyncDisposable {
    * @returns The connected client.
    */
   static async connect(addr: string): Promise<RawClient> {
-    const colon = addr.lastIndexOf(":");
-    const conn = await Deno.connect({
-      hostname: addr.slice(0, colon),
-      port: Number(addr.slice(colon + 1)),
-    });
+    const conn = await Deno.connect(connectOptions(addr));
     return new RawClient(conn);
   }
 
@@ -103,6 +175,27 @@ export class RawClient implements AsyncDisposable {
     return new RawClient(transport);
   }
 
+  /**
+   * How long a read waits when its caller gives no timeout: 5 s unless the grader's `--timeout`
+   * says otherwise.
+   */
+  set timeoutMs(ms: number) {
+    this.#timeoutMs = ms;
+  }
+
+  /**
+   * The end of the conversation so far, for a failure report: the last few sends and receipts,
+   * each shown as escaped bytes (the first {@link SHOWN_BYTES} of it, then how many more).
+   *
+   * @returns Lines such as `sent     "*1\r\n$4\r\nPING\r\n"`; none if nothing was exchanged.
+   */
+  conversation(): string[] {
+    return this.#conversation.map(({ direction, head, total }) =>
+      `${direction.padEnd(8)} ${showBytes(head)}` +
+      (total > head.length ? ` ... (${total} bytes in all)` : "")
+    );
+  }
+
   /** Bytes received and not yet consumed by a check (a copy). */
   get received(): Uint8Array {
     return this.#buffer.slice(0, this.#length);
@@ -115,6 +208,7 @@ export class RawClient implements AsyncDisposable {
    */
   async send(data: string | Uint8Array): Promise<void> {
     const bytes = toBytes(data);
+    this.#record("sent", bytes);
     let written = 0;
     while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
   }
@@ -145,18 +239,29 @@ export class RawClient implements AsyncDisposable {
    * @param expected The exact bytes, as a byte string or bytes.
    * @param timeoutMs Fail if they have not all arrived by then.
    */
-  async expect(expected: string | Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+  async expect(expected: string | Uint8Array, timeoutMs = this.#timeoutMs): Promise<void> {
     const want = toBytes(expected);
-    await this.#waitFor(() => this.#length >= want.length, timeoutMs);
+    // Stop waiting as soon as what arrived differs from what is expected: a short wrong answer
+    // ("-ERR unknown command") is complete, and waiting for the expected length would only turn
+    // it into a timeout, seconds later.
+    let checked = 0; // bytes already compared, so a 1 MiB reply is compared once, not per read
+    const differs = () => {
+      const n = Math.min(this.#length, want.length);
+      for (; checked < n; checked++) if (this.#buffer[checked] !== want[checked]) return true;
+      return false;
+    };
+    await this.#waitFor(() => this.#length >= want.length || differs(), timeoutMs);
+    const wrong = differs(); // a wrong reply arrived: whatever follows, nothing timed out
     let got = this.#take(want.length);
     if (got.length !== want.length || got.some((b, i) => b !== want[i])) {
       // Show the whole wrong reply, not just as many bytes as were expected: a short wait lets
       // the rest of its line arrive, so "-ERR no" reads as the server's complete error.
-      await this.#waitFor(() => this.#buffer.subarray(0, this.#length).includes(10), 100);
+      const lineEnds = () => [...got, ...this.#buffer.subarray(0, this.#length)].includes(10);
+      if (!lineEnds()) await this.#waitFor(lineEnds, 100);
       got = new Uint8Array([...got, ...this.#take(Math.min(this.#length, 256))]);
       throw new AssertionError({
         message: `Expected ${showBytes(want)}\n     got ${showBytes(got)}` +
-          (got.length < want.length ? ` (${this.#ended ? "connection closed" : "timed out"})` : ""),
+          (this.#ended ? " (then the connection closed)" : wrong ? "" : " (timed out)"),
         actual: showBytes(got),
         expected: showBytes(want),
         operator: "strictEqual",
@@ -170,7 +275,7 @@ export class RawClient implements AsyncDisposable {
    * @param timeoutMs Fail if no whole line has arrived by then.
    * @returns The line as a byte string, without its `\r\n`.
    */
-  async readLine(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<string> {
+  async readLine(timeoutMs = this.#timeoutMs): Promise<string> {
     const lineEnd = () => {
       for (let i = 1; i < this.#length; i++) {
         if (this.#buffer[i - 1] === 13 && this.#buffer[i] === 10) return i + 1;
@@ -196,7 +301,7 @@ export class RawClient implements AsyncDisposable {
    * @param timeoutMs Fail if they have not all arrived by then.
    * @returns The bytes.
    */
-  async readExactly(n: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Uint8Array> {
+  async readExactly(n: number, timeoutMs = this.#timeoutMs): Promise<Uint8Array> {
     await this.#waitFor(() => this.#length >= n, timeoutMs);
     if (this.#length < n) {
       throw new AssertionError({
@@ -213,7 +318,7 @@ export class RawClient implements AsyncDisposable {
    * @param timeoutMs Fail if it has not arrived by then.
    * @returns The decoded reply.
    */
-  async readReply(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Reply> {
+  async readReply(timeoutMs = this.#timeoutMs): Promise<Reply> {
     // One decoder for the whole wait, fed only the bytes that are new each time: decoding all
     // that has arrived afresh on every read would be quadratic in the size of a big reply.
     const decoder = new ReplyDecoder();
@@ -243,7 +348,7 @@ export class RawClient implements AsyncDisposable {
    * @param timeoutMs How long to wait for the close.
    * @returns The bytes received before the close.
    */
-  async expectClosed(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Uint8Array> {
+  async expectClosed(timeoutMs = this.#timeoutMs): Promise<Uint8Array> {
     await this.#waitFor(() => false, timeoutMs);
     if (!this.#ended) {
       throw new AssertionError({ message: `Connection still open after ${timeoutMs} ms` });
@@ -303,6 +408,7 @@ export class RawClient implements AsyncDisposable {
           grown.set(this.#buffer.subarray(0, this.#length));
           this.#buffer = grown;
         }
+        this.#record("received", buffer.subarray(0, n));
         this.#buffer.set(buffer.subarray(0, n), this.#length);
         this.#length += n;
         this.#wake();
@@ -313,6 +419,20 @@ export class RawClient implements AsyncDisposable {
       this.#ended = true;
       this.#wake();
     }
+  }
+
+  #record(direction: "sent" | "received", bytes: Uint8Array): void {
+    const last = this.#conversation.at(-1);
+    if (last?.direction === direction) {
+      if (last.head.length < SHOWN_BYTES) {
+        const more = bytes.subarray(0, SHOWN_BYTES - last.head.length);
+        last.head = new Uint8Array([...last.head, ...more]);
+      }
+      last.total += bytes.length;
+      return;
+    }
+    this.#conversation.push({ direction, head: bytes.slice(0, SHOWN_BYTES), total: bytes.length });
+    if (this.#conversation.length > CONVERSATION_KEPT) this.#conversation.shift();
   }
 
   #wake(): void {

@@ -18,6 +18,7 @@
 
 import { parseArgs } from "node:util";
 import { hasProgram, type RunningServer, startLabServer, startRedisServer } from "./processes.ts";
+import { deriveSeed, newSeed, SeededRandom, seedHex } from "./random.ts";
 import { RawClient } from "./raw_client.ts";
 
 /**
@@ -26,24 +27,79 @@ import { RawClient } from "./raw_client.ts";
  */
 export type RawConnect = (addr: string) => Promise<RawClient>;
 
+/** Options for a {@link StepContext}. */
+export interface StepOptions {
+  /**
+   * The run's seed: steps given the same seed and name send the same keys and values. Random
+   * when absent.
+   */
+  seed?: number;
+  /** The step's name, which picks its own sequence from the seed. */
+  name?: string;
+  /** How long each read waits for the server (default 5 s). */
+  timeoutMs?: number;
+  /**
+   * Stops the server and starts it again, resolving to its new address: given only by a runner
+   * that started the server itself (the grader).
+   */
+  restart?: (flags?: readonly string[], how?: { kill?: boolean }) => Promise<string>;
+  /** The options the runner started the server with for this step; a restart keeps them. */
+  flags?: readonly string[];
+}
+
 /** What a step gets: the server's address, connections, and fresh names. */
 export class StepContext {
-  /** The server under test, `host:port`. */
-  readonly addr: string;
+  #addr: string;
+  #restart: ((flags?: readonly string[], how?: { kill?: boolean }) => Promise<string>) | undefined;
+  #flags: readonly string[] | undefined;
   #connect: RawConnect;
   #clients: RawClient[] = [];
-  #run = crypto.randomUUID().slice(0, 8);
+  #seed: number;
+  #step: string;
+  #random: () => number;
   #counter = 0;
+  #timeoutMs: number | undefined;
 
   /**
    * Creates a context for one step.
    *
    * @param addr The server under test.
    * @param connect How to open a connection; plain TCP by default.
+   * @param options The run's seed, the step's name, the read timeout.
    */
-  constructor(addr: string, connect: RawConnect = RawClient.connect) {
-    this.addr = addr;
+  constructor(addr: string, connect: RawConnect = RawClient.connect, options: StepOptions = {}) {
+    this.#addr = addr;
+    this.#restart = options.restart;
+    this.#flags = options.flags;
     this.#connect = connect;
+    this.#seed = options.seed ?? newSeed();
+    const stepSeed = deriveSeed(this.#seed, options.name ?? crypto.randomUUID());
+    this.#step = seedHex(stepSeed);
+    const rng = new SeededRandom(stepSeed);
+    this.#random = () => rng.float();
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  /** The server under test, `host:port` (after a {@link restart}, where it listens now). */
+  get addr(): string {
+    return this.#addr;
+  }
+
+  /**
+   * Closes the step's connections, then stops the server and starts it again, the same way and
+   * with the same data directory (and the step's options): how a check sees what survives a
+   * restart, or, with `kill`, a crash.
+   *
+   * @param how `kill: true` stops the server with SIGKILL: no shutdown code runs.
+   * @throws {Error} If the runner cannot restart the server (it did not start it).
+   */
+  async restart(how: { kill?: boolean } = {}): Promise<void> {
+    if (this.#restart === undefined) {
+      throw new Error("This check restarts the server, which only a runner that started it can do");
+    }
+    await this.dispose();
+    this.#clients = [];
+    this.#addr = await this.#restart(this.#flags ?? [], how);
   }
 
   /**
@@ -52,7 +108,8 @@ export class StepContext {
    * @returns A raw client.
    */
   async connect(): Promise<RawClient> {
-    const client = await this.#connect(this.addr);
+    const client = await this.#connect(this.#addr);
+    if (this.#timeoutMs !== undefined) client.timeoutMs = this.#timeoutMs;
     this.#clients.push(client);
     return client;
   }
@@ -64,25 +121,78 @@ export class StepContext {
    * @returns Such as `cachelab:3f2a9c1d:1:name`.
    */
   key(label = "key"): string {
-    return `cachelab:${this.#run}:${++this.#counter}:${label}`;
+    return `cachelab:${this.#step}:${++this.#counter}:${label}`;
   }
 
   /**
-   * A random value of printable ASCII.
+   * A key every step of this run names the same way: how a later step finds what an earlier one
+   * wrote, to check that the server still holds it.
+   *
+   * @param label Such as `keyspace:17`.
+   * @returns Such as `cachelab:0000002a:run:keyspace:17`.
+   */
+  runKey(label: string): string {
+    return `cachelab:${seedHex(this.#seed)}:run:${label}`;
+  }
+
+  /**
+   * A value every step of this run computes the same way for `label`: the value an earlier step
+   * stored under {@link runKey}, recomputed rather than remembered.
+   *
+   * @param label Such as `keyspace:17`.
+   * @param length How many bytes.
+   * @returns The value.
+   */
+  runValue(label: string, length = 12): string {
+    const rng = new SeededRandom(deriveSeed(this.#seed, label));
+    return randomText(() => rng.float(), length);
+  }
+
+  /**
+   * A random value of printable ASCII, drawn from the step's seeded sequence.
    *
    * @param length How many bytes.
    * @returns The value.
    */
   value(length = 12): string {
-    const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    const bytes = crypto.getRandomValues(new Uint8Array(length));
-    return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+    return randomText(this.#random, length);
+  }
+
+  /**
+   * The last bytes each connection sent and received, for a failure report.
+   *
+   * @returns Lines, one connection after another; none if nothing was exchanged.
+   */
+  conversation(): string[] {
+    return conversationOf(this.#clients);
   }
 
   /** Closes every connection the step opened. */
   async dispose(): Promise<void> {
     await Promise.all(this.#clients.map((c) => c.close()));
   }
+}
+
+/**
+ * The end of each connection's conversation, under a heading per connection when there are
+ * several (a step with two clients fails because of what one of them saw).
+ *
+ * @param clients The connections, in the order they were opened.
+ * @returns Report lines.
+ */
+export function conversationOf(clients: readonly { conversation(): string[] }[]): string[] {
+  const talking = clients.map((c, i) => ({ i, lines: c.conversation() }))
+    .filter((c) => c.lines.length > 0);
+  if (talking.length === 1) return talking[0].lines;
+  return talking.flatMap(({ i, lines }) => [`connection ${i + 1}:`, ...lines.map((l) => `  ${l}`)]);
+}
+
+const ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+function randomText(random: () => number, length: number): string {
+  let out = "";
+  for (let i = 0; i < length; i++) out += ALPHABET[Math.floor(random() * ALPHABET.length)];
+  return out;
 }
 
 /** One check of a suite. */
@@ -94,6 +204,18 @@ export interface SuiteStep {
    * `DELETE` alias, lab 1 serving one client at a time, commands newer than Redis 7.0.
    */
   redis: boolean;
+  /** How many points the grader gives for it; 1 unless a suite says it is worth more. */
+  points?: number;
+  /**
+   * Whether it restarts the server ({@link StepContext.restart}). Only the grader can: `deno test`
+   * runs of a suite leave such a step out (ignored, and named so).
+   */
+  needsRestart?: boolean;
+  /**
+   * Options the server must be started with for this step (`--maxclients 2`): the grader
+   * restarts it with them first. `deno test` runs of a suite leave such a step out, as above.
+   */
+  flags?: readonly string[];
   /** The check. */
   run(ctx: StepContext): Promise<void>;
 }
@@ -127,15 +249,23 @@ function runSteps(
 ) {
   return async (t: Deno.TestContext) => {
     const target = await start();
+    // One seed for the whole run, so a step can re-read what an earlier one wrote.
+    const seed = newSeed();
     try {
       for (const step of steps) {
-        await t.step(step.name, async () => {
-          const ctx = new StepContext(target.addr, connect);
-          try {
-            await step.run(ctx);
-          } finally {
-            await ctx.dispose();
-          }
+        await t.step({
+          name: step.needsRestart || step.flags
+            ? `${step.name} (left out: only the grader restarts)`
+            : step.name,
+          ignore: step.needsRestart === true || step.flags !== undefined,
+          fn: async () => {
+            const ctx = new StepContext(target.addr, connect, { seed, name: step.name });
+            try {
+              await step.run(ctx);
+            } finally {
+              await ctx.dispose();
+            }
+          },
         });
       }
     } finally {

@@ -14,6 +14,8 @@ import { parseArgs } from "node:util";
 import { freePort, hasProgram } from "../../../shared/testing/processes.ts";
 import { bytesToByteString } from "../../../shared/resp/bytes.ts";
 import { RawClient } from "../../../shared/testing/raw_client.ts";
+import { deriveSeed, newSeed, seedHex } from "../../../shared/testing/random.ts";
+import { conversationOf, type StepOptions } from "../../../shared/testing/suite.ts";
 import type { Clock } from "../clock.ts";
 import { ExpiringKeyspace } from "../keyspace.ts";
 import { type MemcacheOptions, type MemcacheServer, startMemcacheServer } from "./mod.ts";
@@ -99,6 +101,20 @@ export class McClient implements AsyncDisposable {
     return this.#raw.expectSilence(ms);
   }
 
+  /** How long a read waits when its caller gives no timeout (the grader's `--timeout`). */
+  set timeoutMs(ms: number) {
+    this.#raw.timeoutMs = ms;
+  }
+
+  /**
+   * The last bytes sent and received, for a failure report.
+   *
+   * @returns Report lines.
+   */
+  conversation(): string[] {
+    return this.#raw.conversation();
+  }
+
   /** Closes the connection and waits for the background reader. Idempotent. */
   close(): Promise<void> {
     return this.#raw.close();
@@ -115,16 +131,21 @@ export class McStepContext {
   /** The server under test, `host:port`. */
   readonly addr: string;
   #clients: McClient[] = [];
-  #run = crypto.randomUUID().slice(0, 8);
+  #run: string;
   #counter = 0;
+  #timeoutMs: number | undefined;
 
   /**
    * Creates a context for one step.
    *
    * @param addr The server under test.
+   * @param options The run's seed and the step's name (which make its keys reproducible), and
+   *   the read timeout.
    */
-  constructor(addr: string) {
+  constructor(addr: string, options: StepOptions = {}) {
     this.addr = addr;
+    this.#run = seedHex(deriveSeed(options.seed ?? newSeed(), options.name ?? crypto.randomUUID()));
+    this.#timeoutMs = options.timeoutMs;
   }
 
   /**
@@ -134,6 +155,7 @@ export class McStepContext {
    */
   async connect(): Promise<McClient> {
     const client = await McClient.connect(this.addr);
+    if (this.#timeoutMs !== undefined) client.timeoutMs = this.#timeoutMs;
     this.#clients.push(client);
     return client;
   }
@@ -146,6 +168,15 @@ export class McStepContext {
    */
   key(label = "key"): string {
     return `cachelab:${this.#run}:${++this.#counter}:${label}`;
+  }
+
+  /**
+   * The last bytes each connection sent and received, for a failure report.
+   *
+   * @returns Report lines.
+   */
+  conversation(): string[] {
+    return conversationOf(this.#clients);
   }
 
   /** Closes every connection the step opened. */
@@ -163,6 +194,8 @@ export interface McStep {
    * (the seed's short `set`, the unpadded `decr`).
    */
   memcached: boolean;
+  /** How many points the grader gives for it; 1 unless the suite says it is worth more. */
+  points?: number;
   /** The check. */
   run(ctx: McStepContext): Promise<void>;
 }
