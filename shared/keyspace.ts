@@ -74,6 +74,22 @@ export class Keyspace {
     return this.#data.has(key);
   }
 
+  /**
+   * Copies a key's value to another key, replacing whatever that key held: the one step that
+   * `COPY` and `RENAME` share. Lab 4's keyspace copies the expiry time and memcached's flags too,
+   * so a renamed session key still dies when it was meant to.
+   *
+   * @param from The key to copy; the caller has checked it differs from `to`.
+   * @param to The key to write.
+   * @returns Whether `from` existed (nothing is written if not).
+   */
+  copy(from: string, to: string): boolean {
+    const value = this.get(from);
+    if (value === undefined) return false;
+    this.set(to, value);
+    return true;
+  }
+
   /** Removes every key. */
   clear(): void {
     this.#data.clear();

@@ -29,6 +29,7 @@ import { lab1CommandTable } from "../01-single-client/server.ts";
 import type { Session } from "../../shared/server/session.ts";
 import { type Lab2Options, parseLab2Args } from "./cli.ts";
 import { lab2Commands } from "./commands.ts";
+import { keyspaceCommands } from "./keyspace_commands.ts";
 import { serveClient } from "./connection.ts";
 import { Shutdown } from "./shutdown.ts";
 import { dispatch, transactionCommands } from "./transaction.ts";
@@ -42,10 +43,11 @@ const ACCEPT_BACKOFF_MS = 100;
 
 /**
  * Builds lab 2's command table: lab 1's, with SET replaced by the one that knows NX/XX/GET, plus
- * lab 2's string commands and transactions.
+ * lab 2's string and keyspace commands and transactions.
  */
 export function lab2CommandTable(): CommandTable {
-  return lab1CommandTable().registerAll(lab2Commands).registerAll(transactionCommands);
+  return lab1CommandTable().registerAll(lab2Commands).registerAll(keyspaceCommands)
+    .registerAll(transactionCommands);
 }
 
 /**

@@ -337,6 +337,135 @@ const stringSteps: SuiteStep[] = [
   },
 ];
 
+/**
+ * The commands tools send to browse and manage a keyspace (GUI browsers, `redis-cli`, client
+ * libraries): ready-made in `keyspace_commands.ts`, checked against Redis like everything else.
+ */
+const keyspaceSteps: SuiteStep[] = [
+  {
+    name: "UNLINK deletes keys like DEL and counts those that existed",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b] = [ctx.key("a"), ctx.key("b")];
+      await check(c, ["MSET", a, "1", b, "2"], "+OK\r\n");
+      await check(c, ["UNLINK", a, b, ctx.key("missing"), a], ":2\r\n");
+      await check(c, ["EXISTS", a, b], ":0\r\n");
+      await check(c, ["UNLINK"], "-ERR wrong number of arguments for 'unlink' command\r\n");
+    },
+  },
+  {
+    name: "RENAME moves a value, overwriting the new name; a missing key is an error",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [from, to] = [ctx.key("from"), ctx.key("to")];
+      await check(c, ["MSET", from, "moved", to, "overwritten"], "+OK\r\n");
+      await check(c, ["RENAME", from, to], "+OK\r\n");
+      await c.send(command("GET", from) + command("GET", to));
+      await c.expect("$-1\r\n" + bulk("moved"));
+      await check(c, ["RENAME", from, to], "-ERR no such key\r\n");
+      // The same name: nothing to do if the key exists, still an error if it does not.
+      await check(c, ["RENAME", to, to], "+OK\r\n");
+      await check(c, ["RENAME", from, from], "-ERR no such key\r\n");
+      await check(c, ["RENAME", from], "-ERR wrong number of arguments for 'rename' command\r\n");
+    },
+  },
+  {
+    name: "RENAMENX renames only if the new name is free",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b, free] = [ctx.key("a"), ctx.key("b"), ctx.key("free")];
+      await check(c, ["MSET", a, "1", b, "2"], "+OK\r\n");
+      await check(c, ["RENAMENX", a, b], ":0\r\n");
+      await check(c, ["RENAMENX", a, a], ":0\r\n");
+      await check(c, ["RENAMENX", a, free], ":1\r\n");
+      await c.send(command("GET", a) + command("GET", b) + command("GET", free));
+      await c.expect("$-1\r\n" + bulk("2") + bulk("1"));
+      await check(c, ["RENAMENX", a, free], "-ERR no such key\r\n");
+    },
+  },
+  {
+    name: "COPY copies a value; REPLACE overwrites; DB 0 is this database",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [src, dst, taken] = [ctx.key("src"), ctx.key("dst"), ctx.key("taken")];
+      await check(c, ["MSET", src, "value", taken, "old"], "+OK\r\n");
+      await check(c, ["COPY", src, dst], ":1\r\n");
+      await check(c, ["COPY", src, taken], ":0\r\n");
+      await check(c, ["GET", taken], bulk("old"));
+      await check(c, ["COPY", src, taken, "db", "0", "REPLACE"], ":1\r\n");
+      await c.send(command("GET", src) + command("GET", dst) + command("GET", taken));
+      await c.expect(bulk("value") + bulk("value") + bulk("value"));
+      await check(c, ["COPY", ctx.key("missing"), dst, "REPLACE"], ":0\r\n");
+    },
+  },
+  {
+    name: "COPY's errors: same key, bad or out-of-range DB, unknown option",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [src, dst] = [ctx.key("src"), ctx.key("dst")];
+      await check(c, ["SET", src, "v"], "+OK\r\n");
+      await check(c, ["COPY", src, src], "-ERR source and destination objects are the same\r\n");
+      // Past the last database: this server has one, Redis by default sixteen.
+      await check(c, ["COPY", src, dst, "DB", "100000"], "-ERR DB index is out of range\r\n");
+      await check(c, ["COPY", src, dst, "DB", "-1"], "-ERR DB index is out of range\r\n");
+      await check(
+        c,
+        ["COPY", src, dst, "DB", "x"],
+        "-ERR value is not an integer or out of range\r\n",
+      );
+      await check(
+        c,
+        ["COPY", src, dst, "DB", "4294967296"],
+        "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n",
+      );
+      await check(c, ["COPY", src, dst, "DB"], "-ERR syntax error\r\n");
+      await check(c, ["COPY", src, dst, "NOW"], "-ERR syntax error\r\n");
+      await check(c, ["EXISTS", dst], ":0\r\n");
+    },
+  },
+  {
+    name: "TOUCH counts the keys that exist, a repeated key each time",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["TOUCH", key, ctx.key("missing"), key], ":2\r\n");
+    },
+  },
+  {
+    name: "TYPE says string for a value and none for a missing key",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["TYPE", key], "+string\r\n");
+      await check(c, ["TYPE", ctx.key("missing")], "+none\r\n");
+    },
+  },
+  {
+    name: "RANDOMKEY returns one of the keys, and nil when there are none",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      await check(c, ["RANDOMKEY"], "$-1\r\n");
+      const keys = [ctx.key("a"), ctx.key("b"), ctx.key("c")];
+      await check(c, ["MSET", ...keys.flatMap((k) => [k, "v"])], "+OK\r\n");
+      const seen = new Set<Reply>();
+      // Thirty draws from three keys miss one with probability 3 * (2/3)^30, about 1 in 190,000.
+      for (let i = 0; i < 30; i++) seen.add(await c.call("RANDOMKEY"));
+      assert.deepEqual([...seen].sort(), [...keys].sort());
+    },
+  },
+];
+
 /** Pairs a flat `[k, v, k, v...]` reply into a Map. */
 function pairs(reply: Reply): Map<string, string> {
   assert.ok(Array.isArray(reply), "replies with an array");
@@ -615,6 +744,7 @@ export const lab2Steps: readonly SuiteStep[] = [
   ...concurrencySteps,
   ...counterSteps,
   ...stringSteps,
+  ...keyspaceSteps,
   ...seedSteps,
   ...transactionSteps,
 ];

@@ -253,6 +253,20 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   }
 
   /**
+   * Copies a key with its expiry time and flags (`COPY`, and `RENAME` which then deletes the
+   * source), as Redis's `copyCommand()` and `renameGenericCommand()` carry the TTL over. An expired
+   * source is removed and reads as missing. The destination's own TTL and flags are replaced.
+   */
+  override copy(from: string, to: string): boolean {
+    const value = this.get(from);
+    if (value === undefined) return false;
+    this.set(to, value, this.#expires.get(from) ?? null);
+    const flags = this.#flags.get(from);
+    if (flags !== undefined) this.setFlags(to, flags);
+    return true;
+  }
+
+  /**
    * Removes a key. A key whose time has passed is expired instead and reported as missing, as
    * Redis's `DEL` of such a key replies 0.
    */

@@ -199,3 +199,26 @@ Deno.test("onRemoved reports expired and evicted keys, and nothing else", () => 
   assert.deepEqual(removed, ["expired a", "evicted b"]);
   assert.deepEqual([db.expiredKeys, db.evictedKeys], [1, 1]);
 });
+
+Deno.test("copy() carries the expiry and flags, replaces the destination's, and keeps the estimate", () => {
+  const { clock, db } = setup();
+  const at = clock.now() + 5_000;
+  db.set("src", "value", at);
+  db.setFlags("src", 7);
+  db.set("dst", "old", clock.now() + 100);
+  db.setFlags("dst", 9);
+  assert.equal(db.copy("src", "dst"), true);
+  assert.deepEqual(db.peek("dst"), { key: "dst", value: "value", expiresAt: at, flags: 7 });
+  db.set("plain", "p");
+  assert.equal(db.copy("plain", "dst"), true);
+  assert.deepEqual(db.peek("dst"), { key: "dst", value: "p", expiresAt: null, flags: 0 });
+  assert.equal(db.copy("missing", "dst"), false);
+  const expected = entryBytes("src", "value") + EXPIRY_BYTES + MAP_ENTRY_BYTES +
+    entryBytes("dst", "p") + entryBytes("plain", "p");
+  assert.equal(db.usedMemory, expected);
+  // An expired source is missing: it is removed, and nothing is copied.
+  clock.advance(5_000);
+  assert.equal(db.copy("src", "gone"), false);
+  assert.equal(db.peek("gone"), undefined);
+  assert.equal(db.expiredKeys, 1);
+});

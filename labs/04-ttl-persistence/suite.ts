@@ -179,6 +179,30 @@ const setSteps: SuiteStep[] = [
     },
   },
   {
+    name: "RENAME, RENAMENX and COPY carry the TTL; the overwritten key's TTL goes",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b, copy, plain] = [ctx.key("a"), ctx.key("b"), ctx.key("copy"), ctx.key("plain")];
+      // An absolute time, so that the moment read back is exactly the one stored.
+      const at = String(Date.now() + 3_600_000);
+      await check(c, ["SET", a, "v", "PXAT", at], "+OK\r\n");
+      await check(c, ["SET", b, "old", "EX", "100"], "+OK\r\n");
+      await check(c, ["COPY", a, copy], ":1\r\n");
+      await check(c, ["PEXPIRETIME", copy], `:${at}\r\n`);
+      await check(c, ["RENAME", a, b], "+OK\r\n");
+      await check(c, ["PEXPIRETIME", b], `:${at}\r\n`);
+      await check(c, ["RENAMENX", b, a], ":1\r\n");
+      await check(c, ["PEXPIRETIME", a], `:${at}\r\n`);
+      // A key without a TTL copied over one with a TTL leaves none.
+      await check(c, ["SET", plain, "p"], "+OK\r\n");
+      await check(c, ["COPY", plain, a, "REPLACE"], ":1\r\n");
+      await check(c, ["TTL", a], ":-1\r\n");
+      await check(c, ["RENAME", plain, copy], "+OK\r\n");
+      await check(c, ["TTL", copy], ":-1\r\n");
+    },
+  },
+  {
     name: "SET's expiry combines with NX, XX and GET",
     redis: true,
     async run(ctx) {
