@@ -337,6 +337,124 @@ const stringSteps: SuiteStep[] = [
   },
 ];
 
+/** INCRBYFLOAT, SETRANGE, GETRANGE/SUBSTR, MSETNX: ready-made in `string_commands.ts`. */
+const moreStringSteps: SuiteStep[] = [
+  {
+    name: "INCRBYFLOAT adds as Redis's long double does and prints the result as Redis does",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [k, fresh, big] = [ctx.key("k"), ctx.key("fresh"), ctx.key("big")];
+      await check(c, ["SET", k, "1.5"], "+OK\r\n");
+      // A 53-bit double would print 1.60000000000000009 here; Redis's 64-bit mantissa prints 1.6.
+      await check(c, ["INCRBYFLOAT", k, "0.1"], bulk("1.6"));
+      await check(c, ["INCRBYFLOAT", k, "-0.6"], bulk("1"));
+      await check(c, ["INCRBYFLOAT", k, "1e-17"], bulk("1.00000000000000001"));
+      await check(c, ["INCRBYFLOAT", k, "-1.00000000000000001"], bulk("0"));
+      await check(c, ["INCRBYFLOAT", fresh, "3.0e3"], bulk("3000"));
+      await check(c, ["INCRBYFLOAT", fresh, ".5"], bulk("3000.5"));
+      await check(c, ["GET", fresh], bulk("3000.5"));
+      // 10^18 + 1 needs 60 bits: exact in a long double, rounded to 10^18 in a JS number.
+      await check(c, ["SET", big, "1e18"], "+OK\r\n");
+      await check(c, ["INCRBYFLOAT", big, "+1"], bulk("1000000000000000001"));
+      await check(c, ["INCRBYFLOAT", big, "0x1p-1"], bulk("1000000000000000001.5"));
+      // 10^20 + 1 needs 67 bits: rounded away, as in Redis.
+      await check(c, ["SET", big, "1e20"], "+OK\r\n");
+      await check(c, ["INCRBYFLOAT", big, "1"], bulk("100000000000000000000"));
+    },
+  },
+  {
+    name: "INCRBYFLOAT refuses a value or increment that is not a float, and an infinite result",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [k, text] = [ctx.key("k"), ctx.key("text")];
+      const notFloat = "-ERR value is not a valid float\r\n";
+      const infinite = "-ERR increment would produce NaN or Infinity\r\n";
+      await check(c, ["SET", text, "abc"], "+OK\r\n");
+      await check(c, ["INCRBYFLOAT", text, "1"], notFloat);
+      for (const bad of ["", " 1", "1 ", "1e", "nan", "1e5000", "0x"]) {
+        await check(c, ["INCRBYFLOAT", k, bad], notFloat);
+      }
+      await check(c, ["INCRBYFLOAT", k, "inf"], infinite);
+      // Past the largest long double, about 1.19e4932.
+      await check(c, ["SET", k, "1e4932"], "+OK\r\n");
+      await check(c, ["INCRBYFLOAT", k, "1e4932"], infinite);
+      await check(
+        c,
+        ["INCRBYFLOAT", k],
+        "-ERR wrong number of arguments for 'incrbyfloat' command\r\n",
+      );
+    },
+  },
+  {
+    name: "SETRANGE overwrites from an offset, padding a short value with zero bytes",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [k, empty] = [ctx.key("k"), ctx.key("empty")];
+      await check(c, ["SETRANGE", k, "3", "ab"], ":5\r\n");
+      await check(c, ["GET", k], bulk("\0\0\0ab"));
+      await check(c, ["SETRANGE", k, "1", "XYZW"], ":5\r\n");
+      await check(c, ["GET", k], bulk("\0XYZW"));
+      await check(c, ["SETRANGE", k, "0", ""], ":5\r\n");
+      // Nothing to write creates nothing, however far the offset.
+      await check(c, ["SETRANGE", empty, "100", ""], ":0\r\n");
+      await check(c, ["EXISTS", empty], ":0\r\n");
+    },
+  },
+  {
+    name: "SETRANGE refuses a negative offset and a result past proto-max-bulk-len",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const k = ctx.key();
+      const tooLong = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
+      await check(c, ["SETRANGE", k, "-1", "x"], "-ERR offset is out of range\r\n");
+      await check(c, ["SETRANGE", k, "x", "x"], "-ERR value is not an integer or out of range\r\n");
+      await check(c, ["SETRANGE", k, "536870912", "x"], tooLong);
+      await check(c, ["SET", k, "v"], "+OK\r\n");
+      await check(c, ["SETRANGE", k, "536870911", "xy"], tooLong);
+      await check(c, ["GET", k], bulk("v"));
+    },
+  },
+  {
+    name: "GETRANGE and SUBSTR return a substring; negative indexes count from the end",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const k = ctx.key();
+      await check(c, ["SET", k, "Hello World"], "+OK\r\n");
+      await check(c, ["GETRANGE", k, "0", "4"], bulk("Hello"));
+      await check(c, ["GETRANGE", k, "-5", "-1"], bulk("World"));
+      await check(c, ["GETRANGE", k, "5", "100"], bulk(" World"));
+      await check(c, ["GETRANGE", k, "-1", "-5"], bulk(""));
+      await check(c, ["GETRANGE", k, "-100", "-90"], bulk("H"));
+      await check(c, ["GETRANGE", k, "20", "30"], bulk(""));
+      await check(c, ["SUBSTR", k, "6", "-1"], bulk("World"));
+      await check(c, ["GETRANGE", ctx.key("missing"), "0", "-1"], bulk(""));
+      await check(c, ["GETRANGE", k, "0", "x"], "-ERR value is not an integer or out of range\r\n");
+    },
+  },
+  {
+    name: "MSETNX sets every pair only if none of the keys exists",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b, c2] = [ctx.key("a"), ctx.key("b"), ctx.key("c")];
+      await check(c, ["MSETNX", a, "1", b, "2"], ":1\r\n");
+      await check(c, ["MSETNX", c2, "3", b, "x"], ":0\r\n");
+      await c.send(command("MGET", a, b, c2));
+      await c.expect(bulkArray("1", "2", null));
+      await check(
+        c,
+        ["MSETNX", a, "1", b],
+        "-ERR wrong number of arguments for 'msetnx' command\r\n",
+      );
+    },
+  },
+];
+
 /**
  * The commands tools send to browse and manage a keyspace (GUI browsers, `redis-cli`, client
  * libraries): ready-made in `keyspace_commands.ts`, checked against Redis like everything else.
@@ -744,6 +862,7 @@ export const lab2Steps: readonly SuiteStep[] = [
   ...concurrencySteps,
   ...counterSteps,
   ...stringSteps,
+  ...moreStringSteps,
   ...keyspaceSteps,
   ...seedSteps,
   ...transactionSteps,
