@@ -30,6 +30,7 @@ import type { Session } from "../../shared/server/session.ts";
 import { type Lab2Options, parseLab2Args } from "./cli.ts";
 import { lab2Commands } from "./commands.ts";
 import { keyspaceCommands } from "./keyspace_commands.ts";
+import { serverCommands } from "./server_commands.ts";
 import { stringCommands } from "./string_commands.ts";
 import { serveClient } from "./connection.ts";
 import { Shutdown } from "./shutdown.ts";
@@ -48,7 +49,7 @@ const ACCEPT_BACKOFF_MS = 100;
  */
 export function lab2CommandTable(): CommandTable {
   return lab1CommandTable().registerAll(lab2Commands).registerAll(stringCommands)
-    .registerAll(keyspaceCommands).registerAll(transactionCommands);
+    .registerAll(keyspaceCommands).registerAll(serverCommands).registerAll(transactionCommands);
 }
 
 /**

@@ -584,6 +584,113 @@ const keyspaceSteps: SuiteStep[] = [
   },
 ];
 
+/** TIME, OBJECT and MEMORY USAGE (`server_commands.ts`), and CONFIG GET's memory defaults. */
+const introspectionSteps: SuiteStep[] = [
+  {
+    name: "TIME replies with the Unix time in seconds and microseconds",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const before = Date.now();
+      const reply = await c.call("TIME");
+      assert.ok(Array.isArray(reply) && reply.length === 2, `two bulk strings: ${reply}`);
+      const [seconds, micros] = reply.map(Number);
+      assert.ok(Number.isInteger(micros) && micros >= 0 && micros < 1e6, `microseconds: ${micros}`);
+      const ms = seconds * 1000 + micros / 1000;
+      assert.ok(Math.abs(ms - before) < 5_000, `the server's time is now: ${ms} vs ${before}`);
+      await check(c, ["TIME", "x"], "-ERR wrong number of arguments for 'time' command\r\n");
+    },
+  },
+  {
+    name: "OBJECT ENCODING says int, embstr or raw as Redis chooses for a value set by SET",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const k = ctx.key();
+      for (
+        const [value, encoding] of [
+          ["12345", "int"],
+          ["-9223372036854775808", "int"],
+          ["9223372036854775808", "embstr"],
+          ["007", "embstr"],
+          ["x".repeat(44), "embstr"],
+          ["x".repeat(45), "raw"],
+        ]
+      ) {
+        await check(c, ["SET", k, value], "+OK\r\n");
+        await check(c, ["OBJECT", "ENCODING", k], bulk(encoding));
+      }
+      await check(c, ["OBJECT", "ENCODING", ctx.key("missing")], "$-1\r\n");
+    },
+  },
+  {
+    name: "OBJECT REFCOUNT, IDLETIME, FREQ and HELP answer as Redis does without an LFU policy",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [shared, own, missing] = [ctx.key("shared"), ctx.key("own"), ctx.key("missing")];
+      await check(c, ["MSET", shared, "42", own, "hello"], "+OK\r\n");
+      // Redis shares the integers 0..9999 between keys: their count is the largest int.
+      await check(c, ["OBJECT", "REFCOUNT", shared], ":2147483647\r\n");
+      await check(c, ["OBJECT", "REFCOUNT", own], ":1\r\n");
+      await check(c, ["OBJECT", "REFCOUNT", missing], "$-1\r\n");
+      await check(c, ["OBJECT", "IDLETIME", own], ":0\r\n");
+      await check(
+        c,
+        ["OBJECT", "FREQ", own],
+        "-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note " +
+          "that when switching between policies at runtime LRU and LFU data will take some time " +
+          "to adjust.\r\n",
+      );
+      const help = await c.call("OBJECT", "HELP");
+      assert.ok(Array.isArray(help) && help.length === 15, `OBJECT HELP has 15 lines: ${help}`);
+      await check(
+        c,
+        ["OBJECT", "NOPE", own],
+        "-ERR unknown subcommand 'NOPE'. Try OBJECT HELP.\r\n",
+      );
+      await check(
+        c,
+        ["OBJECT", "ENCODING"],
+        "-ERR wrong number of arguments for 'object|encoding' command\r\n",
+      );
+    },
+  },
+  {
+    name: "MEMORY USAGE estimates a key's bytes, nil for a missing key, and checks SAMPLES",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const k = ctx.key();
+      await check(c, ["SET", k, "x".repeat(100)], "+OK\r\n");
+      const bytes = await c.call("MEMORY", "USAGE", k, "SAMPLES", "0");
+      // An estimate, not Redis's exact count: at least the key and value, at most a few times that.
+      assert.ok(typeof bytes === "number" && bytes > 100 + k.length && bytes < 1000, `${bytes}`);
+      await check(c, ["MEMORY", "USAGE", ctx.key("missing")], "$-1\r\n");
+      await check(c, ["MEMORY", "USAGE", k, "SAMPLES"], "-ERR syntax error\r\n");
+      await check(c, ["MEMORY", "USAGE", k, "SAMPLES", "-1"], "-ERR syntax error\r\n");
+      await check(
+        c,
+        ["MEMORY", "USAGE", k, "SAMPLES", "x"],
+        "-ERR value is not an integer or out of range\r\n",
+      );
+    },
+  },
+  {
+    name: "CONFIG GET maxmemory is 0 and maxmemory-policy noeviction: no memory limit",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["CONFIG", "GET", "maxmemory"], bulkArray("maxmemory", "0"));
+      await check(
+        c,
+        ["CONFIG", "GET", "maxmemory-policy"],
+        bulkArray("maxmemory-policy", "noeviction"),
+      );
+    },
+  },
+];
+
 /** Pairs a flat `[k, v, k, v...]` reply into a Map. */
 function pairs(reply: Reply): Map<string, string> {
   assert.ok(Array.isArray(reply), "replies with an array");
@@ -864,6 +971,7 @@ export const lab2Steps: readonly SuiteStep[] = [
   ...stringSteps,
   ...moreStringSteps,
   ...keyspaceSteps,
+  ...introspectionSteps,
   ...seedSteps,
   ...transactionSteps,
 ];

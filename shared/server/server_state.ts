@@ -95,6 +95,10 @@ export class ServerState {
       .define("save", () => "")
       .define("appendonly", () => "no")
       .define("databases", () => "1")
+      // No memory limit until lab 4 adds one (and redefines these): Redis's defaults, which
+      // clients such as redis-benchmark read to decide what to warn about.
+      .define("maxmemory", () => "0")
+      .define("maxmemory-policy", () => "noeviction")
       .define("proto-max-bulk-len", () => String(this.limits.maxBulkLength));
     this.info
       .define("Server", () => [
