@@ -1,6 +1,6 @@
 /**
  * Lab 2's commands for managing keys rather than values: UNLINK, RENAME, RENAMENX, COPY, TOUCH,
- * RANDOMKEY and TYPE. They are what GUI browsers, `redis-cli` and client libraries send to look
+ * RANDOMKEY, SCAN and TYPE. They are what GUI browsers, `redis-cli` and client libraries send to look
  * around a keyspace and move things in it, so a server that lacks them breaks tools that never
  * meant to store anything.
  *
@@ -12,6 +12,7 @@
  * @module
  */
 
+import { globMatch } from "../../shared/glob.ts";
 import { err, type ErrorReply, OK, type Reply, SimpleString } from "../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../shared/server/command_table.ts";
 import type { Session } from "../../shared/server/session.ts";
@@ -105,6 +106,55 @@ function randomKey({ db }: Session): Reply {
   return last;
 }
 
+/** The largest cursor C's `strtoul()` accepts, 2^64 - 1. */
+const CURSOR_MAX = 2n ** 64n - 1n;
+
+/**
+ * Parses a SCAN cursor as Redis's `parseScanCursorOrReply()`: C's `strtoul()` over the whole
+ * argument. Like `strtoul()`, it takes a sign (a negative number wraps around to a huge one) and an
+ * empty string (as 0). Past 2^64 - 1 or with other bytes it is an invalid cursor.
+ */
+function parseCursor(text: string): bigint | ErrorReply {
+  const match = /^([+-]?)(\d*)$/.exec(text);
+  if (match === null || (match[2] === "" && match[1] !== "")) return err("invalid cursor");
+  const value = BigInt(match[2] || "0");
+  if (value > CURSOR_MAX) return err("invalid cursor");
+  return match[1] === "-" && value !== 0n ? CURSOR_MAX + 1n - value : value;
+}
+
+/**
+ * `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`, after Redis's `scanGenericCommand()`:
+ * options in any order (the last of each wins), COUNT at least 1 (default 10), then the keys
+ * visited are filtered by MATCH and TYPE, so a step may return fewer keys than COUNT, even none,
+ * before the scan is over. The reply is the next cursor, as a bulk string, and the keys.
+ */
+function scan({ db }: Session, args: string[]): Reply {
+  const cursor = parseCursor(args[1]);
+  if (typeof cursor !== "bigint") return cursor;
+  let count = 10;
+  let pattern: string | null = null;
+  let type: string | null = null;
+  for (let i = 2; i < args.length; i += 2) {
+    const option = args[i].toLowerCase();
+    if (i + 1 >= args.length) return SYNTAX;
+    if (option === "count") {
+      const n = parseInt64(args[i + 1]);
+      if (n === null) return NOT_AN_INTEGER;
+      if (n < 1) return SYNTAX;
+      count = Number(n);
+    } else if (option === "match") {
+      pattern = args[i + 1] === "*" ? null : args[i + 1];
+    } else if (option === "type") {
+      type = args[i + 1].toLowerCase();
+    } else return SYNTAX;
+  }
+  const step = db.scan(cursor, Math.min(count, 1_000_000));
+  const keys = step.keys.filter((key) =>
+    (pattern === null || globMatch(pattern, key)) && (type === null || type === "string")
+  );
+  return [String(step.cursor), keys];
+}
+
 /** The keyspace commands of lab 2. */
 export const keyspaceCommands: readonly CommandSpec[] = [
   {
@@ -180,6 +230,20 @@ export const keyspaceCommands: readonly CommandSpec[] = [
     group: "generic",
     summary: "Returns a random key",
     handler: randomKey,
+  },
+  {
+    name: "scan",
+    arity: -2,
+    flags: ["readonly"],
+    group: "generic",
+    summary: "Iterates over the keys a few at a time, with a cursor",
+    arguments: [
+      { name: "cursor", type: "integer" },
+      { name: "pattern", type: "pattern", token: "MATCH", flags: ["optional"] },
+      { name: "count", type: "integer", token: "COUNT", flags: ["optional"] },
+      { name: "type", type: "string", token: "TYPE", flags: ["optional"] },
+    ],
+    handler: scan,
   },
   {
     name: "type",

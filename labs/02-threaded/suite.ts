@@ -40,6 +40,31 @@ async function connectMany(ctx: StepContext, count: number): Promise<RawClient[]
   return clients;
 }
 
+/**
+ * Runs a whole SCAN with the given options, calling `between` after each step (to write while it
+ * runs); returns every key the steps returned, repeats included.
+ */
+async function scanAll(
+  c: RawClient,
+  options: string[],
+  between: () => Promise<void> = () => Promise.resolve(),
+): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = "0";
+  let steps = 0;
+  do {
+    const reply = await c.call("SCAN", cursor, ...options);
+    assert.ok(Array.isArray(reply) && reply.length === 2, `SCAN replies [cursor, keys]: ${reply}`);
+    const [next, page] = reply;
+    assert.ok(typeof next === "string" && Array.isArray(page), `cursor and keys: ${reply}`);
+    for (const key of page) keys.push(String(key));
+    cursor = next;
+    await between();
+    assert.ok(++steps < 10_000, "the scan ends");
+  } while (cursor !== "0");
+  return keys;
+}
+
 /** Lab 1's steps that still hold in lab 2. */
 const lab1Regressions = lab1Steps.filter((s) => !s.name.startsWith("one client at a time"));
 
@@ -554,6 +579,70 @@ const keyspaceSteps: SuiteStep[] = [
       const key = ctx.key();
       await check(c, ["SET", key, "v"], "+OK\r\n");
       await check(c, ["TOUCH", key, ctx.key("missing"), key], ":2\r\n");
+    },
+  },
+  {
+    name: "SCAN walks every key in steps; MATCH and TYPE filter what each step returns",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      const users = Array.from({ length: 25 }, (_, i) => ctx.key(`user${i}`));
+      const others = Array.from({ length: 10 }, (_, i) => ctx.key(`other${i}`));
+      await check(c, ["MSET", ...[...users, ...others].flatMap((k) => [k, "v"])], "+OK\r\n");
+      const all = new Set(await scanAll(c, ["COUNT", "5"]));
+      assert.deepEqual([...all].sort(), [...users, ...others].sort());
+      const matched = new Set(await scanAll(c, ["MATCH", "*:user*", "COUNT", "3"]));
+      assert.deepEqual([...matched].sort(), [...users].sort());
+      assert.equal(new Set(await scanAll(c, ["TYPE", "STRING"])).size, 35);
+      assert.deepEqual(await scanAll(c, ["TYPE", "hash", "COUNT", "100"]), []);
+    },
+  },
+  {
+    name: "SCAN returns every key that stays while another client adds and deletes keys",
+    redis: true,
+    async run(ctx) {
+      const [c, writer] = await connectMany(ctx, 2);
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      const stable = Array.from({ length: 200 }, (_, i) => ctx.key(`stable${i}`));
+      const churn = Array.from({ length: 200 }, (_, i) => ctx.key(`churn${i}`));
+      // Interleaved, so deleting churn keys shifts stable ones in any insertion-ordered structure.
+      await check(c, ["MSET", ...stable.flatMap((k, i) => [k, "v", churn[i], "v"])], "+OK\r\n");
+      let step = 0;
+      const returned = new Set(
+        await scanAll(c, ["COUNT", "7"], async () => {
+          step++;
+          await writer.send(
+            command("DEL", ...churn.slice(step * 4, step * 4 + 4)) +
+              command("SET", ctx.key(`new${step}`), "v") +
+              command("SET", stable[(step * 37) % stable.length], "overwritten"),
+          );
+          await writer.readReply();
+          await writer.readReply();
+          await writer.readReply();
+        }),
+      );
+      for (const key of stable) assert.ok(returned.has(key), `${key} was returned`);
+    },
+  },
+  {
+    name: "SCAN refuses a bad cursor, a COUNT below 1 and unknown options",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["SCAN", "abc"], "-ERR invalid cursor\r\n");
+      await check(c, ["SCAN", "1x"], "-ERR invalid cursor\r\n");
+      await check(c, ["SCAN", " 1"], "-ERR invalid cursor\r\n");
+      await check(c, ["SCAN", "18446744073709551616"], "-ERR invalid cursor\r\n");
+      await check(c, ["SCAN", "0", "COUNT", "0"], "-ERR syntax error\r\n");
+      await check(
+        c,
+        ["SCAN", "0", "COUNT", "x"],
+        "-ERR value is not an integer or out of range\r\n",
+      );
+      await check(c, ["SCAN", "0", "MATCH"], "-ERR syntax error\r\n");
+      await check(c, ["SCAN", "0", "SORT", "x"], "-ERR syntax error\r\n");
+      await check(c, ["SCAN"], "-ERR wrong number of arguments for 'scan' command\r\n");
     },
   },
   {

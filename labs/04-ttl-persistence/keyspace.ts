@@ -39,6 +39,7 @@
  */
 
 import { Keyspace } from "../../shared/keyspace.ts";
+import type { ScanStep } from "../../shared/scan_index.ts";
 import { WatchedKeyspace, type Watcher } from "../02-threaded/watched_keyspace.ts";
 import { type Clock, systemClock } from "./clock.ts";
 
@@ -294,6 +295,16 @@ export class ExpiringKeyspace extends WatchedKeyspace {
       const at = this.#expires.get(key);
       if (at === undefined || at > now) yield key;
     }
+  }
+
+  /**
+   * One step of `SCAN`, skipping keys whose time has passed: they are removed on the spot, as
+   * Redis's SCAN expires what it meets. Nothing is moved in the LRU order: a scan is not a use.
+   */
+  override scan(cursor: bigint, count: number): ScanStep {
+    const step = super.scan(cursor, count);
+    step.keys = step.keys.filter((key) => !this.expireIfNeeded(key));
+    return step;
   }
 
   /**

@@ -222,3 +222,25 @@ Deno.test("copy() carries the expiry and flags, replaces the destination's, and 
   assert.equal(db.peek("gone"), undefined);
   assert.equal(db.expiredKeys, 1);
 });
+
+Deno.test("scan() skips expired keys and, in LRU order, still returns keys read between steps", () => {
+  const { clock, db } = setup();
+  db.trackAccess = true;
+  for (let i = 0; i < 100; i++) db.set(`k${i}`, "v");
+  db.set("doomed", "v", clock.now() + 10);
+  clock.advance(10);
+  const returned = new Set<string>();
+  let cursor = 0n;
+  let steps = 0;
+  do {
+    const step = db.scan(cursor, 7);
+    step.keys.forEach((k) => returned.add(k));
+    cursor = step.cursor;
+    // Reading keys moves them to the end of the Map: ahead of the cursor or behind it.
+    for (let i = 0; i < 100; i += 9) db.get(`k${(i + steps * 13) % 100}`);
+    assert.ok(++steps < 1000, "the scan ends");
+  } while (cursor !== 0n);
+  assert.equal(returned.size, 100);
+  assert.ok(!returned.has("doomed"));
+  assert.equal(db.expiredKeys, 1, "the scan removed the expired key it met");
+});
