@@ -23,6 +23,7 @@
 import type { Reply } from "../../shared/resp/reply.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
 import { formatAddr, type Peer } from "../../shared/server/connection.ts";
+import { integerSetter } from "../../shared/server/config.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { lab1CommandTable } from "../01-single-client/server.ts";
@@ -109,12 +110,25 @@ export async function runServer(
   const hooks = options.hooks ?? {};
   const open = new Map<number, Transport>();
   const tasks = new Set<Promise<void>>();
+  // Both can change while the server runs (CONFIG SET): read from `limits` at each use.
+  const limits = { maxclients: options.maxclients, timeout: options.timeout };
   server.config
-    .define("maxclients", () => String(options.maxclients))
-    .define("timeout", () => String(options.timeout));
+    .define(
+      "maxclients",
+      () => String(limits.maxclients),
+      integerSetter(1, 4294967295, (n) => limits.maxclients = n),
+    )
+    .define(
+      "timeout",
+      () => String(limits.timeout),
+      integerSetter(0, 2147483647, (n) => {
+        limits.timeout = n;
+        startSweep();
+      }),
+    );
   server.info.define("Clients", () => [
     ["connected_clients", server.clients.size],
-    ["maxclients", options.maxclients],
+    ["maxclients", limits.maxclients],
   ]);
   const addr = listener.addr as Deno.NetAddr;
   server.address = { host: addr.hostname, port: addr.port };
@@ -124,21 +138,27 @@ export async function runServer(
 
   // Redis's `timeout`: a sweep every so often closes clients that have sent nothing for too long.
   // One timer for the whole server, like Redis's clientsCron, rather than one per connection.
-  const timeoutMs = options.timeout * 1000;
-  const sweep = timeoutMs > 0
-    ? setInterval(() => {
+  // Restarted when CONFIG SET changes the timeout; none runs while it is 0.
+  let sweep: ReturnType<typeof setInterval> | undefined;
+  function startSweep(): void {
+    clearInterval(sweep);
+    sweep = undefined;
+    const timeoutMs = limits.timeout * 1000;
+    if (timeoutMs <= 0 || stopping) return;
+    sweep = setInterval(() => {
       const now = Date.now();
       for (const [id, transport] of open) {
         const client = server.clients.get(id);
         if (client === undefined || now - client.lastInteraction <= timeoutMs) continue;
         server.log(
-          `Closing idle client id=${id} addr=${client.addr} (timeout ${options.timeout}s)`,
+          `Closing idle client id=${id} addr=${client.addr} (timeout ${limits.timeout}s)`,
         );
         open.delete(id);
         closeQuietly(transport);
       }
-    }, Math.min(1000, Math.max(100, timeoutMs / 4)))
-    : undefined;
+    }, Math.min(1000, Math.max(100, timeoutMs / 4)));
+  }
+  startSweep();
 
   const shutdown = hooks.shutdown ?? new Shutdown(server.log);
   shutdown.onStop(() => {
@@ -188,7 +208,7 @@ export async function runServer(
     }
     // Many clients at once: start this client's task and do NOT await it.
     // exercise step 1: start the client's task without awaiting it, so accept() runs again at once
-    const task = open.size + upgrading.size >= options.maxclients
+    const task = open.size + upgrading.size >= limits.maxclients
       ? refuse(server, conn)
       : serve(conn);
     // exercise starter: const task = Promise.resolve(await serve(conn));

@@ -766,6 +766,66 @@ const introspectionSteps: SuiteStep[] = [
     },
   },
   {
+    name: "CONFIG SET changes maxclients and timeout, all or none, with Redis's errors",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const failed = (name: string, why: string) =>
+        `-ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}\r\n`;
+      await check(c, ["CONFIG", "SET", "maxclients", "500", "TIMEOUT", "0"], "+OK\r\n");
+      await check(c, ["CONFIG", "GET", "maxclients"], bulkArray("maxclients", "500"));
+      await check(
+        c,
+        ["CONFIG", "SET", "maxclients", "0"],
+        failed("maxclients", "argument must be between 1 and 4294967295 inclusive"),
+      );
+      await check(
+        c,
+        ["CONFIG", "SET", "maxclients", "many"],
+        failed("maxclients", "argument couldn't be parsed into an integer"),
+      );
+      // One bad value and nothing changes: maxclients keeps 500.
+      await check(
+        c,
+        ["CONFIG", "SET", "maxclients", "100", "timeout", "-1"],
+        failed("timeout", "argument must be between 0 and 2147483647 inclusive"),
+      );
+      await check(c, ["CONFIG", "GET", "maxclients"], bulkArray("maxclients", "500"));
+      await check(
+        c,
+        ["CONFIG", "SET", "timeout", "5", "timeout", "6"],
+        failed("timeout", "duplicate parameter"),
+      );
+      await check(
+        c,
+        ["CONFIG", "SET", "databases", "2"],
+        failed("databases", "can't set immutable config"),
+      );
+      await check(
+        c,
+        ["CONFIG", "SET", "no-such-thing", "1", "databases", "2"],
+        "-ERR Unknown option or number of arguments for CONFIG SET - 'no-such-thing'\r\n",
+      );
+      await check(c, ["CONFIG", "SET", "timeout", "1", "maxclients"], "-ERR syntax error\r\n");
+      await check(c, ["CONFIG", "SET", "maxclients", "10000"], "+OK\r\n");
+      await check(c, ["CONFIG", "GET", "timeout"], bulkArray("timeout", "0"));
+    },
+  },
+  {
+    name: "CONFIG RESETSTAT zeroes the counters INFO stats reports",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      for (let i = 0; i < 20; i++) await check(c, ["PING"], "+PONG\r\n");
+      await check(c, ["CONFIG", "RESETSTAT"], "+OK\r\n");
+      const info = await c.call("INFO", "stats") as string;
+      const field = (name: string) => Number(info.match(new RegExp(`\r\n${name}:(\\d+)\r\n`))?.[1]);
+      // RESETSTAT itself, and perhaps INFO, may be counted already; the twenty PINGs may not.
+      assert.ok(field("total_commands_processed") <= 2, info);
+      assert.equal(field("total_connections_received"), 0);
+    },
+  },
+  {
     name: "CONFIG GET maxmemory is 0 and maxmemory-policy noeviction: no memory limit",
     redis: true,
     async run(ctx) {

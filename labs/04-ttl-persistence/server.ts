@@ -93,6 +93,10 @@ function describe(server: ServerState, { db, expiry, evictor }: Lab4Parts): void
     .define("maxmemory-policy", () => evictor.policy)
     .define("hz", () => String(expiry.hz));
   // dir, dbfilename, save and the appendonly settings are defined by the persistence module.
+  server.onResetStats(() => {
+    db.expiredKeys = 0;
+    db.evictedKeys = 0;
+  });
   server.info
     .define("Memory", (): InfoFields => {
       const m = Deno.memoryUsage();

@@ -68,6 +68,7 @@ export class ServerState {
   /** Writes one line to the server's log. */
   readonly log: (message: string) => void;
   #nextClientId = 1;
+  #statResets: (() => void)[] = [];
 
   /**
    * Creates the state of a server that has not started listening yet.
@@ -80,6 +81,26 @@ export class ServerState {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.log = options.log ?? logToStderr;
     this.#defineBasics();
+  }
+
+  /**
+   * Zeroes the counters `INFO stats` reports (`CONFIG RESETSTAT`), here and in every part that
+   * registered its own with {@link onResetStats}.
+   */
+  resetStats(): void {
+    this.stats.connectionsReceived = 0;
+    this.stats.commandsProcessed = 0;
+    this.stats.rejectedConnections = 0;
+    for (const reset of this.#statResets) reset();
+  }
+
+  /**
+   * Registers more counters for {@link resetStats} to zero (lab 4's expired and evicted keys).
+   *
+   * @param reset Zeroes them.
+   */
+  onResetStats(reset: () => void): void {
+    this.#statResets.push(reset);
   }
 
   /** Hands out client ids: 1, 2, 3... never reused while the server runs. */
