@@ -130,6 +130,14 @@ export async function runServer(
     ["connected_clients", server.clients.size],
     ["maxclients", limits.maxclients],
   ]);
+  // CLIENT KILL: close the connection; its task then ends and forgets the client.
+  server.killClient = (id) => {
+    const transport = open.get(id);
+    if (transport === undefined) return false;
+    open.delete(id);
+    closeQuietly(transport);
+    return true;
+  };
   const addr = listener.addr as Deno.NetAddr;
   server.address = { host: addr.hostname, port: addr.port };
   let stopping = false;

@@ -352,6 +352,56 @@ const stringSteps: SuiteStep[] = [
     },
   },
   {
+    name: "CLIENT INFO is this connection's CLIENT LIST line; CLIENT NO-EVICT on shows flag e",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const id = await c.call("CLIENT", "ID");
+      await check(c, ["CLIENT", "SETNAME", "me"], "+OK\r\n");
+      const info = await c.call("CLIENT", "INFO") as string;
+      assert.match(info, new RegExp(`^id=${id} addr=\\S+ laddr=\\S+ .*name=me .*flags=N .*\n$`));
+      assert.equal(info.split("\n").length, 2, "one line");
+      const list = await c.call("CLIENT", "LIST", "ID", String(id)) as string;
+      assert.equal(list.split(" ")[1], info.split(" ")[1], "the same addr= as CLIENT LIST");
+      await check(c, ["CLIENT", "NO-EVICT", "on"], "+OK\r\n");
+      assert.match(await c.call("CLIENT", "INFO") as string, / flags=e /);
+      await check(c, ["CLIENT", "NO-EVICT", "off"], "+OK\r\n");
+      assert.match(await c.call("CLIENT", "INFO") as string, / flags=N /);
+      await check(c, ["CLIENT", "NO-EVICT", "maybe"], "-ERR syntax error\r\n");
+    },
+  },
+  {
+    name: "CLIENT KILL closes another connection by ID or ADDR, or by the old addr form",
+    redis: true,
+    async run(ctx) {
+      const [c, byId, byAddr, oldForm] = await connectMany(ctx, 4);
+      const addrOf = async (client: RawClient) =>
+        ((await client.call("CLIENT", "INFO")) as string).match(/ addr=(\S+) /)?.[1] ?? "";
+      await check(c, ["CLIENT", "KILL", "ID", String(await byId.call("CLIENT", "ID"))], ":1\r\n");
+      await byId.expectClosed();
+      await check(c, ["CLIENT", "KILL", "ADDR", await addrOf(byAddr), "SKIPME", "yes"], ":1\r\n");
+      await byAddr.expectClosed();
+      await check(c, ["CLIENT", "KILL", await addrOf(oldForm)], "+OK\r\n");
+      await oldForm.expectClosed();
+      await check(c, ["CLIENT", "KILL", "127.0.0.1:1"], "-ERR No such client\r\n");
+      // The new form never kills the caller unless told to (SKIPME no).
+      await check(c, ["CLIENT", "KILL", "ID", String(await c.call("CLIENT", "ID"))], ":0\r\n");
+      await check(c, ["CLIENT", "KILL", "ID", "0"], "-ERR client-id should be greater than 0\r\n");
+      await check(c, ["CLIENT", "KILL", "ID", "x"], "-ERR client-id should be greater than 0\r\n");
+      await check(c, ["CLIENT", "KILL", "TYPE", "odd"], "-ERR Unknown client type 'odd'\r\n");
+      // Three words is the old form: "ID" is taken for an address.
+      await check(c, ["CLIENT", "KILL", "ID"], "-ERR No such client\r\n");
+      await check(c, ["CLIENT", "KILL", "ID", "1", "SKIPME"], "-ERR syntax error\r\n");
+      await check(c, ["CLIENT", "KILL", "HOW", "x"], "-ERR syntax error\r\n");
+      await check(
+        c,
+        ["CLIENT", "KILL", "ID", String(await c.call("CLIENT", "ID")), "SKIPME", "no"],
+        ":1\r\n",
+      );
+      await c.expectClosed();
+    },
+  },
+  {
     name: "CONFIG GET reports maxclients and timeout",
     redis: true,
     async run(ctx) {
@@ -1078,6 +1128,30 @@ const transactionSteps: SuiteStep[] = [
       await check(other, ["SET", unrelated, "v"], "+OK\r\n");
       await c.send(command("MULTI") + command("PING") + command("EXEC"));
       await c.expect("+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n");
+    },
+  },
+  {
+    name: "RESET leaves MULTI, forgets watches and the name, and goes back to RESP2",
+    redis: true,
+    async run(ctx) {
+      const [c, other] = await connectMany(ctx, 2);
+      const key = ctx.key();
+      await c.send(command("HELLO", "3"));
+      await c.readReply();
+      await check(c, ["CLIENT", "SETNAME", "pooled"], "+OK\r\n");
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await check(c, ["MULTI"], "+OK\r\n");
+      await check(c, ["SET", key, "queued"], "+QUEUED\r\n");
+      await check(c, ["RESET"], "+RESET\r\n");
+      await check(c, ["EXEC"], "-ERR EXEC without MULTI\r\n");
+      // RESP2 again: a missing name is $-1, not RESP3's _.
+      await check(c, ["CLIENT", "GETNAME"], "$-1\r\n");
+      await check(c, ["GET", key], "$-1\r\n");
+      // The watch is gone: another client's write no longer fails the next transaction.
+      await check(other, ["SET", key, "changed"], "+OK\r\n");
+      await c.send(command("MULTI") + command("GET", key) + command("EXEC"));
+      await c.expect("+OK\r\n+QUEUED\r\n*1\r\n" + bulk("changed"));
+      await check(c, ["RESET", "x"], "-ERR wrong number of arguments for 'reset' command\r\n");
     },
   },
   {

@@ -103,6 +103,14 @@ export class ServerState {
     this.#statResets.push(reset);
   }
 
+  /**
+   * Closes another client's connection (`CLIENT KILL`). The server loop that owns the connections
+   * sets this; until one does, no client can be killed.
+   *
+   * @returns Whether a connection with that id was open.
+   */
+  killClient: (id: number) => boolean = () => false;
+
   /** Hands out client ids: 1, 2, 3... never reused while the server runs. */
   nextClientId(): number {
     return this.#nextClientId++;
