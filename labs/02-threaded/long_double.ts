@@ -28,8 +28,11 @@
 
 /** A finite value `(-1)^negative × mantissa × 2^exponent`; a zero has mantissa 0. */
 export interface LongDouble {
+  /** The sign; a zero may be negative too, and prints as `0` either way. */
   negative: boolean;
+  /** Below 2^64: normalized to 64 bits, or 0. */
   mantissa: bigint;
+  /** The power of two the mantissa is multiplied by. */
   exponent: number;
 }
 
