@@ -527,6 +527,36 @@ const keyspaceSteps: SuiteStep[] = [
     },
   },
   {
+    name: "CONFIG SET maxmemory-policy switches the policy; an unknown one gets Redis's list",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["CONFIG", "SET", "maxmemory-policy", "ALLKEYS-LRU"], "+OK\r\n");
+      await check(
+        c,
+        ["CONFIG", "GET", "maxmemory-policy"],
+        "*2\r\n" + bulk("maxmemory-policy") + bulk("allkeys-lru"),
+      );
+      await check(
+        c,
+        ["CONFIG", "SET", "maxmemory-policy", "sometimes"],
+        err(
+          "CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must " +
+            "be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, " +
+            "allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+        ),
+      );
+      await check(c, ["CONFIG", "SET", "maxmemory-policy", "noeviction"], "+OK\r\n");
+      await check(
+        c,
+        ["CONFIG", "SET", "maxmemory", "lots"],
+        err(
+          "CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value",
+        ),
+      );
+    },
+  },
+  {
     name: "CONFIG GET reports maxmemory and maxmemory-policy; INFO memory reports them too",
     redis: true,
     async run(ctx) {
