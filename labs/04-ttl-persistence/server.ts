@@ -23,7 +23,7 @@
  */
 
 import type { CommandTable } from "../../shared/server/command_table.ts";
-import type { ConfigSetter } from "../../shared/server/config.ts";
+import { type ConfigSetter, integerSetter } from "../../shared/server/config.ts";
 import { type InfoFields } from "../../shared/server/info.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import { lab2CommandTable, runServer, type ServerHooks } from "../02-threaded/server.ts";
@@ -136,10 +136,19 @@ function setMaxmemory(evictor: Evictor, options: Lab4Options): ConfigSetter {
  */
 function describe(server: ServerState, { db, expiry, evictor, options }: Lab4Parts): void {
   let peak = 0;
+  let hz = expiry.hz;
   server.config
     .define("maxmemory", () => String(evictor.maxmemory), setMaxmemory(evictor, options))
     .define("maxmemory-policy", () => evictor.policy, setPolicy(evictor))
-    .define("hz", () => String(expiry.hz));
+    // Redis reports the value as set and runs at it clamped to 1..500; so does this.
+    .define(
+      "hz",
+      () => String(hz),
+      integerSetter(0, 2147483647, (n) => {
+        hz = n;
+        expiry.setHz(n);
+      }),
+    );
   // dir, dbfilename, save and the appendonly settings are defined by the persistence module.
   server.onResetStats(() => {
     db.expiredKeys = 0;

@@ -557,6 +557,24 @@ const keyspaceSteps: SuiteStep[] = [
     },
   },
   {
+    name: "CONFIG SET hz changes active expiry's frequency and CONFIG GET reports it as set",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["CONFIG", "SET", "hz", "50"], "+OK\r\n");
+      await check(c, ["CONFIG", "GET", "hz"], "*2\r\n" + bulk("hz") + bulk("50"));
+      await check(
+        c,
+        ["CONFIG", "SET", "hz", "-1"],
+        err(
+          "CONFIG SET failed (possibly related to argument 'hz') - argument must be between 0 and " +
+            "2147483647 inclusive",
+        ),
+      );
+      await check(c, ["CONFIG", "SET", "hz", "10"], "+OK\r\n");
+    },
+  },
+  {
     name: "CONFIG GET reports maxmemory and maxmemory-policy; INFO memory reports them too",
     redis: true,
     async run(ctx) {
