@@ -243,7 +243,7 @@ const CLIENT_HELP = [
   "NO-EVICT (ON|OFF)",
   "    Protect current client connection from eviction.",
   "HELP",
-  "    Print this help.",
+  "    Prints this help.",
 ].map((line) => new SimpleString(line));
 
 /** `HELLO`, `QUIT` and `CLIENT`, as every lab's server registers them. */
