@@ -13,9 +13,13 @@
  * @module
  */
 
+import { ScanIndex, type ScanStep } from "./scan_index.ts";
+
 /** A key-value store of byte strings. */
 export class Keyspace {
   #data = new Map<string, string>();
+  /** SCAN's cursor space (see `scan_index.ts`): `null` until the first SCAN. */
+  #scan: ScanIndex | null = null;
 
   /** How many keys there are. */
   get size(): number {
@@ -39,7 +43,8 @@ export class Keyspace {
    * @param value A byte string.
    */
   set(key: string, value: string): void {
-    this.#data.set(key, value);
+    if (this.#scan === null) this.#data.set(key, value);
+    else this.#setScanned(key, value);
   }
 
   /**
@@ -51,7 +56,8 @@ export class Keyspace {
    * @param value A byte string.
    */
   update(key: string, value: string): void {
-    this.#data.set(key, value);
+    if (this.#scan === null) this.#data.set(key, value);
+    else this.#setScanned(key, value);
   }
 
   /**
@@ -74,9 +80,52 @@ export class Keyspace {
     return this.#data.has(key);
   }
 
+  /**
+   * Copies a key's value to another key, replacing whatever that key held: the one step that
+   * `COPY` and `RENAME` share. Lab 4's keyspace copies the expiry time and memcached's flags too,
+   * so a renamed session key still dies when it was meant to.
+   *
+   * @param from The key to copy; the caller has checked it differs from `to`.
+   * @param to The key to write.
+   * @returns Whether `from` existed (nothing is written if not).
+   */
+  copy(from: string, to: string): boolean {
+    const value = this.get(from);
+    if (value === undefined) return false;
+    this.set(to, value);
+    return true;
+  }
+
   /** Removes every key. */
   clear(): void {
     this.#data.clear();
+    this.#scan?.clear();
+  }
+
+  /**
+   * One step of `SCAN`: up to about `count` stored keys from a cursor, in the keyspace's order. A
+   * key stored for the whole scan is returned by some step (see `scan_index.ts` for why).
+   *
+   * @param cursor 0 to start, or the cursor the previous step returned.
+   * @param count How many keys to aim for.
+   * @returns The keys and the next cursor, 0 when the scan is complete.
+   */
+  scan(cursor: bigint, count: number): ScanStep {
+    const data = this.#data;
+    // Built on the first SCAN, from the Map's own order; kept up to date by every write after.
+    this.#scan ??= ScanIndex.of(data.keys());
+    this.#scan.compactIfNeeded(data.size, (key) => data.has(key));
+    return this.#scan.walk(cursor, count, (key) => data.has(key));
+  }
+
+  /** A write once SCAN is in use: a key new to the Map is recorded at the end of its order. */
+  #setScanned(key: string, value: string): void {
+    const size = this.#data.size;
+    this.#data.set(key, value);
+    if (this.#data.size !== size) {
+      this.#scan?.added(key);
+      this.#scan?.compactIfNeeded(this.#data.size, (k) => this.#data.has(k));
+    }
   }
 
   /**

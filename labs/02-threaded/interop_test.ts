@@ -310,3 +310,44 @@ testEachTarget("node-redis (RESP2) works unchanged", [], async (t, s) => {
     });
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// SCAN, as the tools drive it
+// ---------------------------------------------------------------------------------------------
+
+testEachTarget(
+  "redis-cli --scan, ioredis scanStream and node-redis scanIterator list every key",
+  ["redis-cli"],
+  async (t, s) => {
+    const keys = Array.from({ length: 250 }, (_, i) => `scan:${i}`);
+    await redisCli(s, ["FLUSHDB"]);
+    await redisCli(s, ["MSET", ...keys.flatMap((k) => [k, "v"]), "other", "v"]);
+    const sorted = (text: string) => [...new Set(text.split("\n").filter((k) => k !== ""))].sort();
+
+    await t.step("redis-cli --scan walks the cursor to the end; --pattern filters", async () => {
+      // redis-cli sends SCAN with its default COUNT of 10, so 251 keys take many steps.
+      assert.deepEqual(sorted(await redisCli(s, ["--scan"])), [...keys, "other"].sort());
+      assert.deepEqual(sorted(await redisCli(s, ["--scan", "--pattern", "scan:*"])), keys.sort());
+    });
+
+    await t.step("ioredis scanStream", async () => {
+      await withIoredis(s, 1, async (redis) => {
+        const found = new Set<string>();
+        for await (const page of redis.scanStream({ match: "scan:*", count: 20 })) {
+          for (const key of page as string[]) found.add(key);
+        }
+        assert.deepEqual([...found].sort(), keys.sort());
+      });
+    });
+
+    await t.step("node-redis scanIterator", async () => {
+      await withNodeRedis(s, 1, async (client) => {
+        const found = new Set<string>();
+        for await (const page of client.scanIterator({ MATCH: "scan:*", COUNT: 30 })) {
+          for (const key of page) found.add(key);
+        }
+        assert.deepEqual([...found].sort(), keys.sort());
+      });
+    });
+  },
+);

@@ -25,12 +25,16 @@ import { MAX_BYTE_STRING } from "../../shared/resp/request_decoder.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
 import { formatAddr, type Peer } from "../../shared/server/connection.ts";
 import { noDelay } from "../../shared/no_delay.ts";
+import { integerSetter } from "../../shared/server/config.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { lab1CommandTable } from "../01-single-client/server.ts";
 import type { Session } from "../../shared/server/session.ts";
 import { type Lab2Options, parseLab2Args } from "./cli.ts";
 import { lab2Commands } from "./commands.ts";
+import { keyspaceCommands } from "./keyspace_commands.ts";
+import { serverCommands } from "./server_commands.ts";
+import { stringCommands } from "./string_commands.ts";
 import { serveClient } from "./connection.ts";
 import { Shutdown } from "./shutdown.ts";
 import { dispatch, transactionCommands } from "./transaction.ts";
@@ -44,10 +48,11 @@ const ACCEPT_BACKOFF_MS = 100;
 
 /**
  * Builds lab 2's command table: lab 1's, with SET replaced by the one that knows NX/XX/GET, plus
- * lab 2's string commands and transactions.
+ * lab 2's string and keyspace commands and transactions.
  */
 export function lab2CommandTable(): CommandTable {
-  return lab1CommandTable().registerAll(lab2Commands).registerAll(transactionCommands);
+  return lab1CommandTable().registerAll(lab2Commands).registerAll(stringCommands)
+    .registerAll(keyspaceCommands).registerAll(serverCommands).registerAll(transactionCommands);
 }
 
 /**
@@ -124,13 +129,34 @@ export async function runServer(
       );
     }
   }
+  // Both can change while the server runs (CONFIG SET): read from `limits` at each use.
+  const limits = { maxclients: options.maxclients, timeout: options.timeout };
   server.config
-    .define("maxclients", () => String(options.maxclients))
-    .define("timeout", () => String(options.timeout));
+    .define(
+      "maxclients",
+      () => String(limits.maxclients),
+      integerSetter(1, 4294967295, (n) => limits.maxclients = n),
+    )
+    .define(
+      "timeout",
+      () => String(limits.timeout),
+      integerSetter(0, 2147483647, (n) => {
+        limits.timeout = n;
+        startSweep();
+      }),
+    );
   server.info.define("Clients", () => [
     ["connected_clients", server.clients.size],
-    ["maxclients", options.maxclients],
+    ["maxclients", limits.maxclients],
   ]);
+  // CLIENT KILL: close the connection; its task then ends and forgets the client.
+  server.killClient = (id) => {
+    const transport = open.get(id);
+    if (transport === undefined) return false;
+    open.delete(id);
+    closeQuietly(transport);
+    return true;
+  };
   const addr = listener.addr as Deno.NetAddr;
   server.address = { host: addr.hostname, port: addr.port };
   let stopping = false;
@@ -139,21 +165,27 @@ export async function runServer(
 
   // Redis's `timeout`: a sweep every so often closes clients that have sent nothing for too long.
   // One timer for the whole server, like Redis's clientsCron, rather than one per connection.
-  const timeoutMs = options.timeout * 1000;
-  const sweep = timeoutMs > 0
-    ? setInterval(() => {
+  // Restarted when CONFIG SET changes the timeout; none runs while it is 0.
+  let sweep: ReturnType<typeof setInterval> | undefined;
+  function startSweep(): void {
+    clearInterval(sweep);
+    sweep = undefined;
+    const timeoutMs = limits.timeout * 1000;
+    if (timeoutMs <= 0 || stopping) return;
+    sweep = setInterval(() => {
       const now = Date.now();
       for (const [id, transport] of open) {
         const client = server.clients.get(id);
         if (client === undefined || now - client.lastInteraction <= timeoutMs) continue;
         server.log(
-          `Closing idle client id=${id} addr=${client.addr} (timeout ${options.timeout}s)`,
+          `Closing idle client id=${id} addr=${client.addr} (timeout ${limits.timeout}s)`,
         );
         open.delete(id);
         closeQuietly(transport);
       }
-    }, Math.min(1000, Math.max(100, timeoutMs / 4)))
-    : undefined;
+    }, Math.min(1000, Math.max(100, timeoutMs / 4)));
+  }
+  startSweep();
 
   const shutdown = hooks.shutdown ?? new Shutdown(server.log);
   shutdown.onStop(() => {
@@ -207,7 +239,7 @@ export async function runServer(
     noDelay(conn);
     // Many clients at once: start this client's task and do NOT await it.
     // exercise step 1: start the client's task without awaiting it, so accept() runs again at once
-    const task = open.size + upgrading.size >= options.maxclients
+    const task = open.size + upgrading.size >= limits.maxclients
       ? refuse(server, conn)
       : serve(conn);
     // exercise starter: const task = Promise.resolve(await serve(conn));

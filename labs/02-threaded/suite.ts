@@ -46,6 +46,31 @@ async function connectMany(ctx: StepContext, count: number): Promise<RawClient[]
   return clients;
 }
 
+/**
+ * Runs a whole SCAN with the given options, calling `between` after each step (to write while it
+ * runs); returns every key the steps returned, repeats included.
+ */
+async function scanAll(
+  c: RawClient,
+  options: string[],
+  between: () => Promise<void> = () => Promise.resolve(),
+): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = "0";
+  let steps = 0;
+  do {
+    const reply = await c.call("SCAN", cursor, ...options);
+    assert.ok(Array.isArray(reply) && reply.length === 2, `SCAN replies [cursor, keys]: ${reply}`);
+    const [next, page] = reply;
+    assert.ok(typeof next === "string" && Array.isArray(page), `cursor and keys: ${reply}`);
+    for (const key of page) keys.push(String(key));
+    cursor = next;
+    await between();
+    assert.ok(++steps < 10_000, "the scan ends");
+  } while (cursor !== "0");
+  return keys;
+}
+
 /** Lab 1's steps that still hold in lab 2. */
 const lab1Regressions = lab1Steps.filter((s) => !s.name.startsWith("one client at a time"));
 
@@ -338,12 +363,540 @@ const stringSteps: SuiteStep[] = [
     },
   },
   {
+    name: "CLIENT INFO is this connection's CLIENT LIST line; CLIENT NO-EVICT on shows flag e",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const id = await c.call("CLIENT", "ID");
+      await check(c, ["CLIENT", "SETNAME", "me"], "+OK\r\n");
+      const info = await c.call("CLIENT", "INFO") as string;
+      assert.match(info, new RegExp(`^id=${id} addr=\\S+ laddr=\\S+ .*name=me .*flags=N .*\n$`));
+      assert.equal(info.split("\n").length, 2, "one line");
+      const list = await c.call("CLIENT", "LIST", "ID", String(id)) as string;
+      assert.equal(list.split(" ")[1], info.split(" ")[1], "the same addr= as CLIENT LIST");
+      await check(c, ["CLIENT", "NO-EVICT", "on"], "+OK\r\n");
+      assert.match(await c.call("CLIENT", "INFO") as string, / flags=e /);
+      await check(c, ["CLIENT", "NO-EVICT", "off"], "+OK\r\n");
+      assert.match(await c.call("CLIENT", "INFO") as string, / flags=N /);
+      await check(c, ["CLIENT", "NO-EVICT", "maybe"], "-ERR syntax error\r\n");
+    },
+  },
+  {
+    name: "CLIENT KILL closes another connection by ID or ADDR, or by the old addr form",
+    redis: true,
+    async run(ctx) {
+      const [c, byId, byAddr, oldForm] = await connectMany(ctx, 4);
+      const addrOf = async (client: RawClient) =>
+        ((await client.call("CLIENT", "INFO")) as string).match(/ addr=(\S+) /)?.[1] ?? "";
+      await check(c, ["CLIENT", "KILL", "ID", String(await byId.call("CLIENT", "ID"))], ":1\r\n");
+      await byId.expectClosed();
+      await check(c, ["CLIENT", "KILL", "ADDR", await addrOf(byAddr), "SKIPME", "yes"], ":1\r\n");
+      await byAddr.expectClosed();
+      await check(c, ["CLIENT", "KILL", await addrOf(oldForm)], "+OK\r\n");
+      await oldForm.expectClosed();
+      await check(c, ["CLIENT", "KILL", "127.0.0.1:1"], "-ERR No such client\r\n");
+      // The new form never kills the caller unless told to (SKIPME no).
+      await check(c, ["CLIENT", "KILL", "ID", String(await c.call("CLIENT", "ID"))], ":0\r\n");
+      await check(c, ["CLIENT", "KILL", "ID", "0"], "-ERR client-id should be greater than 0\r\n");
+      await check(c, ["CLIENT", "KILL", "ID", "x"], "-ERR client-id should be greater than 0\r\n");
+      await check(c, ["CLIENT", "KILL", "TYPE", "odd"], "-ERR Unknown client type 'odd'\r\n");
+      // Three words is the old form: "ID" is taken for an address.
+      await check(c, ["CLIENT", "KILL", "ID"], "-ERR No such client\r\n");
+      await check(c, ["CLIENT", "KILL", "ID", "1", "SKIPME"], "-ERR syntax error\r\n");
+      await check(c, ["CLIENT", "KILL", "HOW", "x"], "-ERR syntax error\r\n");
+      await check(
+        c,
+        ["CLIENT", "KILL", "ID", String(await c.call("CLIENT", "ID")), "SKIPME", "no"],
+        ":1\r\n",
+      );
+      await c.expectClosed();
+    },
+  },
+  {
     name: "CONFIG GET reports maxclients and timeout",
     redis: true,
     async run(ctx) {
       const c = await ctx.connect();
       await check(c, ["CONFIG", "GET", "maxclients"], bulkArray("maxclients", "10000"));
       await check(c, ["CONFIG", "GET", "timeout"], bulkArray("timeout", "0"));
+    },
+  },
+];
+
+/** INCRBYFLOAT, SETRANGE, GETRANGE/SUBSTR, MSETNX: ready-made in `string_commands.ts`. */
+const moreStringSteps: SuiteStep[] = [
+  {
+    name: "INCRBYFLOAT adds as Redis's long double does and prints the result as Redis does",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [k, fresh, big] = [ctx.key("k"), ctx.key("fresh"), ctx.key("big")];
+      await check(c, ["SET", k, "1.5"], "+OK\r\n");
+      // A 53-bit double would print 1.60000000000000009 here; Redis's 64-bit mantissa prints 1.6.
+      await check(c, ["INCRBYFLOAT", k, "0.1"], bulk("1.6"));
+      await check(c, ["INCRBYFLOAT", k, "-0.6"], bulk("1"));
+      await check(c, ["INCRBYFLOAT", k, "1e-17"], bulk("1.00000000000000001"));
+      await check(c, ["INCRBYFLOAT", k, "-1.00000000000000001"], bulk("0"));
+      await check(c, ["INCRBYFLOAT", fresh, "3.0e3"], bulk("3000"));
+      await check(c, ["INCRBYFLOAT", fresh, ".5"], bulk("3000.5"));
+      await check(c, ["GET", fresh], bulk("3000.5"));
+      // 10^18 + 1 needs 60 bits: exact in a long double, rounded to 10^18 in a JS number.
+      await check(c, ["SET", big, "1e18"], "+OK\r\n");
+      await check(c, ["INCRBYFLOAT", big, "+1"], bulk("1000000000000000001"));
+      await check(c, ["INCRBYFLOAT", big, "0x1p-1"], bulk("1000000000000000001.5"));
+      // 10^20 + 1 needs 67 bits: rounded away, as in Redis.
+      await check(c, ["SET", big, "1e20"], "+OK\r\n");
+      await check(c, ["INCRBYFLOAT", big, "1"], bulk("100000000000000000000"));
+    },
+  },
+  {
+    name: "INCRBYFLOAT refuses a value or increment that is not a float, and an infinite result",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [k, text] = [ctx.key("k"), ctx.key("text")];
+      const notFloat = "-ERR value is not a valid float\r\n";
+      const infinite = "-ERR increment would produce NaN or Infinity\r\n";
+      await check(c, ["SET", text, "abc"], "+OK\r\n");
+      await check(c, ["INCRBYFLOAT", text, "1"], notFloat);
+      for (const bad of ["", " 1", "1 ", "1e", "nan", "1e5000", "0x"]) {
+        await check(c, ["INCRBYFLOAT", k, bad], notFloat);
+      }
+      await check(c, ["INCRBYFLOAT", k, "inf"], infinite);
+      // Past the largest long double, about 1.19e4932.
+      await check(c, ["SET", k, "1e4932"], "+OK\r\n");
+      await check(c, ["INCRBYFLOAT", k, "1e4932"], infinite);
+      await check(
+        c,
+        ["INCRBYFLOAT", k],
+        "-ERR wrong number of arguments for 'incrbyfloat' command\r\n",
+      );
+    },
+  },
+  {
+    name: "SETRANGE overwrites from an offset, padding a short value with zero bytes",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [k, empty] = [ctx.key("k"), ctx.key("empty")];
+      await check(c, ["SETRANGE", k, "3", "ab"], ":5\r\n");
+      await check(c, ["GET", k], bulk("\0\0\0ab"));
+      await check(c, ["SETRANGE", k, "1", "XYZW"], ":5\r\n");
+      await check(c, ["GET", k], bulk("\0XYZW"));
+      await check(c, ["SETRANGE", k, "0", ""], ":5\r\n");
+      // Nothing to write creates nothing, however far the offset.
+      await check(c, ["SETRANGE", empty, "100", ""], ":0\r\n");
+      await check(c, ["EXISTS", empty], ":0\r\n");
+    },
+  },
+  {
+    name: "SETRANGE refuses a negative offset and a result past proto-max-bulk-len",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const k = ctx.key();
+      const tooLong = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
+      await check(c, ["SETRANGE", k, "-1", "x"], "-ERR offset is out of range\r\n");
+      await check(c, ["SETRANGE", k, "x", "x"], "-ERR value is not an integer or out of range\r\n");
+      await check(c, ["SETRANGE", k, "536870912", "x"], tooLong);
+      await check(c, ["SET", k, "v"], "+OK\r\n");
+      await check(c, ["SETRANGE", k, "536870911", "xy"], tooLong);
+      await check(c, ["GET", k], bulk("v"));
+    },
+  },
+  {
+    name: "GETRANGE and SUBSTR return a substring; negative indexes count from the end",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const k = ctx.key();
+      await check(c, ["SET", k, "Hello World"], "+OK\r\n");
+      await check(c, ["GETRANGE", k, "0", "4"], bulk("Hello"));
+      await check(c, ["GETRANGE", k, "-5", "-1"], bulk("World"));
+      await check(c, ["GETRANGE", k, "5", "100"], bulk(" World"));
+      await check(c, ["GETRANGE", k, "-1", "-5"], bulk(""));
+      await check(c, ["GETRANGE", k, "-100", "-90"], bulk("H"));
+      await check(c, ["GETRANGE", k, "20", "30"], bulk(""));
+      await check(c, ["SUBSTR", k, "6", "-1"], bulk("World"));
+      await check(c, ["GETRANGE", ctx.key("missing"), "0", "-1"], bulk(""));
+      await check(c, ["GETRANGE", k, "0", "x"], "-ERR value is not an integer or out of range\r\n");
+    },
+  },
+  {
+    name: "MSETNX sets every pair only if none of the keys exists",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b, c2] = [ctx.key("a"), ctx.key("b"), ctx.key("c")];
+      await check(c, ["MSETNX", a, "1", b, "2"], ":1\r\n");
+      await check(c, ["MSETNX", c2, "3", b, "x"], ":0\r\n");
+      await c.send(command("MGET", a, b, c2));
+      await c.expect(bulkArray("1", "2", null));
+      await check(
+        c,
+        ["MSETNX", a, "1", b],
+        "-ERR wrong number of arguments for 'msetnx' command\r\n",
+      );
+    },
+  },
+];
+
+/**
+ * The commands tools send to browse and manage a keyspace (GUI browsers, `redis-cli`, client
+ * libraries): ready-made in `keyspace_commands.ts`, checked against Redis like everything else.
+ */
+const keyspaceSteps: SuiteStep[] = [
+  {
+    name: "UNLINK deletes keys like DEL and counts those that existed",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b] = [ctx.key("a"), ctx.key("b")];
+      await check(c, ["MSET", a, "1", b, "2"], "+OK\r\n");
+      await check(c, ["UNLINK", a, b, ctx.key("missing"), a], ":2\r\n");
+      await check(c, ["EXISTS", a, b], ":0\r\n");
+      await check(c, ["UNLINK"], "-ERR wrong number of arguments for 'unlink' command\r\n");
+    },
+  },
+  {
+    name: "RENAME moves a value, overwriting the new name; a missing key is an error",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [from, to] = [ctx.key("from"), ctx.key("to")];
+      await check(c, ["MSET", from, "moved", to, "overwritten"], "+OK\r\n");
+      await check(c, ["RENAME", from, to], "+OK\r\n");
+      await c.send(command("GET", from) + command("GET", to));
+      await c.expect("$-1\r\n" + bulk("moved"));
+      await check(c, ["RENAME", from, to], "-ERR no such key\r\n");
+      // The same name: nothing to do if the key exists, still an error if it does not.
+      await check(c, ["RENAME", to, to], "+OK\r\n");
+      await check(c, ["RENAME", from, from], "-ERR no such key\r\n");
+      await check(c, ["RENAME", from], "-ERR wrong number of arguments for 'rename' command\r\n");
+    },
+  },
+  {
+    name: "RENAMENX renames only if the new name is free",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b, free] = [ctx.key("a"), ctx.key("b"), ctx.key("free")];
+      await check(c, ["MSET", a, "1", b, "2"], "+OK\r\n");
+      await check(c, ["RENAMENX", a, b], ":0\r\n");
+      await check(c, ["RENAMENX", a, a], ":0\r\n");
+      await check(c, ["RENAMENX", a, free], ":1\r\n");
+      await c.send(command("GET", a) + command("GET", b) + command("GET", free));
+      await c.expect("$-1\r\n" + bulk("2") + bulk("1"));
+      await check(c, ["RENAMENX", a, free], "-ERR no such key\r\n");
+    },
+  },
+  {
+    name: "COPY copies a value; REPLACE overwrites; DB 0 is this database",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [src, dst, taken] = [ctx.key("src"), ctx.key("dst"), ctx.key("taken")];
+      await check(c, ["MSET", src, "value", taken, "old"], "+OK\r\n");
+      await check(c, ["COPY", src, dst], ":1\r\n");
+      await check(c, ["COPY", src, taken], ":0\r\n");
+      await check(c, ["GET", taken], bulk("old"));
+      await check(c, ["COPY", src, taken, "db", "0", "REPLACE"], ":1\r\n");
+      await c.send(command("GET", src) + command("GET", dst) + command("GET", taken));
+      await c.expect(bulk("value") + bulk("value") + bulk("value"));
+      await check(c, ["COPY", ctx.key("missing"), dst, "REPLACE"], ":0\r\n");
+    },
+  },
+  {
+    name: "COPY's errors: same key, bad or out-of-range DB, unknown option",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [src, dst] = [ctx.key("src"), ctx.key("dst")];
+      await check(c, ["SET", src, "v"], "+OK\r\n");
+      await check(c, ["COPY", src, src], "-ERR source and destination objects are the same\r\n");
+      // Past the last database: this server has one, Redis by default sixteen.
+      await check(c, ["COPY", src, dst, "DB", "100000"], "-ERR DB index is out of range\r\n");
+      await check(c, ["COPY", src, dst, "DB", "-1"], "-ERR DB index is out of range\r\n");
+      await check(
+        c,
+        ["COPY", src, dst, "DB", "x"],
+        "-ERR value is not an integer or out of range\r\n",
+      );
+      await check(
+        c,
+        ["COPY", src, dst, "DB", "4294967296"],
+        "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n",
+      );
+      await check(c, ["COPY", src, dst, "DB"], "-ERR syntax error\r\n");
+      await check(c, ["COPY", src, dst, "NOW"], "-ERR syntax error\r\n");
+      await check(c, ["EXISTS", dst], ":0\r\n");
+    },
+  },
+  {
+    name: "TOUCH counts the keys that exist, a repeated key each time",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["TOUCH", key, ctx.key("missing"), key], ":2\r\n");
+    },
+  },
+  {
+    name: "SCAN walks every key in steps; MATCH and TYPE filter what each step returns",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      const users = Array.from({ length: 25 }, (_, i) => ctx.key(`user${i}`));
+      const others = Array.from({ length: 10 }, (_, i) => ctx.key(`other${i}`));
+      await check(c, ["MSET", ...[...users, ...others].flatMap((k) => [k, "v"])], "+OK\r\n");
+      const all = new Set(await scanAll(c, ["COUNT", "5"]));
+      assert.deepEqual([...all].sort(), [...users, ...others].sort());
+      const matched = new Set(await scanAll(c, ["MATCH", "*:user*", "COUNT", "3"]));
+      assert.deepEqual([...matched].sort(), [...users].sort());
+      assert.equal(new Set(await scanAll(c, ["TYPE", "STRING"])).size, 35);
+      assert.deepEqual(await scanAll(c, ["TYPE", "hash", "COUNT", "100"]), []);
+    },
+  },
+  {
+    name: "SCAN returns every key that stays while another client adds and deletes keys",
+    redis: true,
+    async run(ctx) {
+      const [c, writer] = await connectMany(ctx, 2);
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      const stable = Array.from({ length: 200 }, (_, i) => ctx.key(`stable${i}`));
+      const churn = Array.from({ length: 200 }, (_, i) => ctx.key(`churn${i}`));
+      // Interleaved, so deleting churn keys shifts stable ones in any insertion-ordered structure.
+      await check(c, ["MSET", ...stable.flatMap((k, i) => [k, "v", churn[i], "v"])], "+OK\r\n");
+      let step = 0;
+      const returned = new Set(
+        await scanAll(c, ["COUNT", "7"], async () => {
+          step++;
+          await writer.send(
+            command("DEL", ...churn.slice(step * 4, step * 4 + 4)) +
+              command("SET", ctx.key(`new${step}`), "v") +
+              command("SET", stable[(step * 37) % stable.length], "overwritten"),
+          );
+          await writer.readReply();
+          await writer.readReply();
+          await writer.readReply();
+        }),
+      );
+      for (const key of stable) assert.ok(returned.has(key), `${key} was returned`);
+    },
+  },
+  {
+    name: "SCAN refuses a bad cursor, a COUNT below 1 and unknown options",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["SCAN", "abc"], "-ERR invalid cursor\r\n");
+      await check(c, ["SCAN", "1x"], "-ERR invalid cursor\r\n");
+      await check(c, ["SCAN", " 1"], "-ERR invalid cursor\r\n");
+      await check(c, ["SCAN", "18446744073709551616"], "-ERR invalid cursor\r\n");
+      await check(c, ["SCAN", "0", "COUNT", "0"], "-ERR syntax error\r\n");
+      await check(
+        c,
+        ["SCAN", "0", "COUNT", "x"],
+        "-ERR value is not an integer or out of range\r\n",
+      );
+      await check(c, ["SCAN", "0", "MATCH"], "-ERR syntax error\r\n");
+      await check(c, ["SCAN", "0", "SORT", "x"], "-ERR syntax error\r\n");
+      await check(c, ["SCAN"], "-ERR wrong number of arguments for 'scan' command\r\n");
+    },
+  },
+  {
+    name: "TYPE says string for a value and none for a missing key",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "v"], "+OK\r\n");
+      await check(c, ["TYPE", key], "+string\r\n");
+      await check(c, ["TYPE", ctx.key("missing")], "+none\r\n");
+    },
+  },
+  {
+    name: "RANDOMKEY returns one of the keys, and nil when there are none",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      await check(c, ["RANDOMKEY"], "$-1\r\n");
+      const keys = [ctx.key("a"), ctx.key("b"), ctx.key("c")];
+      await check(c, ["MSET", ...keys.flatMap((k) => [k, "v"])], "+OK\r\n");
+      const seen = new Set<Reply>();
+      // Thirty draws from three keys miss one with probability 3 * (2/3)^30, about 1 in 190,000.
+      for (let i = 0; i < 30; i++) seen.add(await c.call("RANDOMKEY"));
+      assert.deepEqual([...seen].sort(), [...keys].sort());
+    },
+  },
+];
+
+/** TIME, OBJECT and MEMORY USAGE (`server_commands.ts`), and CONFIG GET's memory defaults. */
+const introspectionSteps: SuiteStep[] = [
+  {
+    name: "TIME replies with the Unix time in seconds and microseconds",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const before = Date.now();
+      const reply = await c.call("TIME");
+      assert.ok(Array.isArray(reply) && reply.length === 2, `two bulk strings: ${reply}`);
+      const [seconds, micros] = reply.map(Number);
+      assert.ok(Number.isInteger(micros) && micros >= 0 && micros < 1e6, `microseconds: ${micros}`);
+      const ms = seconds * 1000 + micros / 1000;
+      assert.ok(Math.abs(ms - before) < 5_000, `the server's time is now: ${ms} vs ${before}`);
+      await check(c, ["TIME", "x"], "-ERR wrong number of arguments for 'time' command\r\n");
+    },
+  },
+  {
+    name: "OBJECT ENCODING says int, embstr or raw as Redis chooses for a value set by SET",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const k = ctx.key();
+      for (
+        const [value, encoding] of [
+          ["12345", "int"],
+          ["-9223372036854775808", "int"],
+          ["9223372036854775808", "embstr"],
+          ["007", "embstr"],
+          ["x".repeat(44), "embstr"],
+          ["x".repeat(45), "raw"],
+        ]
+      ) {
+        await check(c, ["SET", k, value], "+OK\r\n");
+        await check(c, ["OBJECT", "ENCODING", k], bulk(encoding));
+      }
+      await check(c, ["OBJECT", "ENCODING", ctx.key("missing")], "$-1\r\n");
+    },
+  },
+  {
+    name: "OBJECT REFCOUNT, IDLETIME, FREQ and HELP answer as Redis does without an LFU policy",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [shared, own, missing] = [ctx.key("shared"), ctx.key("own"), ctx.key("missing")];
+      await check(c, ["MSET", shared, "42", own, "hello"], "+OK\r\n");
+      // Redis shares the integers 0..9999 between keys: their count is the largest int.
+      await check(c, ["OBJECT", "REFCOUNT", shared], ":2147483647\r\n");
+      await check(c, ["OBJECT", "REFCOUNT", own], ":1\r\n");
+      await check(c, ["OBJECT", "REFCOUNT", missing], "$-1\r\n");
+      await check(c, ["OBJECT", "IDLETIME", own], ":0\r\n");
+      await check(
+        c,
+        ["OBJECT", "FREQ", own],
+        "-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note " +
+          "that when switching between policies at runtime LRU and LFU data will take some time " +
+          "to adjust.\r\n",
+      );
+      const help = await c.call("OBJECT", "HELP");
+      assert.ok(Array.isArray(help) && help.length === 15, `OBJECT HELP has 15 lines: ${help}`);
+      await check(
+        c,
+        ["OBJECT", "NOPE", own],
+        "-ERR unknown subcommand 'NOPE'. Try OBJECT HELP.\r\n",
+      );
+      await check(
+        c,
+        ["OBJECT", "ENCODING"],
+        "-ERR wrong number of arguments for 'object|encoding' command\r\n",
+      );
+    },
+  },
+  {
+    name: "MEMORY USAGE estimates a key's bytes, nil for a missing key, and checks SAMPLES",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const k = ctx.key();
+      await check(c, ["SET", k, "x".repeat(100)], "+OK\r\n");
+      const bytes = await c.call("MEMORY", "USAGE", k, "SAMPLES", "0");
+      // An estimate, not Redis's exact count: at least the key and value, at most a few times that.
+      assert.ok(typeof bytes === "number" && bytes > 100 + k.length && bytes < 1000, `${bytes}`);
+      await check(c, ["MEMORY", "USAGE", ctx.key("missing")], "$-1\r\n");
+      await check(c, ["MEMORY", "USAGE", k, "SAMPLES"], "-ERR syntax error\r\n");
+      await check(c, ["MEMORY", "USAGE", k, "SAMPLES", "-1"], "-ERR syntax error\r\n");
+      await check(
+        c,
+        ["MEMORY", "USAGE", k, "SAMPLES", "x"],
+        "-ERR value is not an integer or out of range\r\n",
+      );
+    },
+  },
+  {
+    name: "CONFIG SET changes maxclients and timeout, all or none, with Redis's errors",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const failed = (name: string, why: string) =>
+        `-ERR CONFIG SET failed (possibly related to argument '${name}') - ${why}\r\n`;
+      await check(c, ["CONFIG", "SET", "maxclients", "500", "TIMEOUT", "0"], "+OK\r\n");
+      await check(c, ["CONFIG", "GET", "maxclients"], bulkArray("maxclients", "500"));
+      await check(
+        c,
+        ["CONFIG", "SET", "maxclients", "0"],
+        failed("maxclients", "argument must be between 1 and 4294967295 inclusive"),
+      );
+      await check(
+        c,
+        ["CONFIG", "SET", "maxclients", "many"],
+        failed("maxclients", "argument couldn't be parsed into an integer"),
+      );
+      // One bad value and nothing changes: maxclients keeps 500.
+      await check(
+        c,
+        ["CONFIG", "SET", "maxclients", "100", "timeout", "-1"],
+        failed("timeout", "argument must be between 0 and 2147483647 inclusive"),
+      );
+      await check(c, ["CONFIG", "GET", "maxclients"], bulkArray("maxclients", "500"));
+      await check(
+        c,
+        ["CONFIG", "SET", "timeout", "5", "timeout", "6"],
+        failed("timeout", "duplicate parameter"),
+      );
+      await check(
+        c,
+        ["CONFIG", "SET", "databases", "2"],
+        failed("databases", "can't set immutable config"),
+      );
+      await check(
+        c,
+        ["CONFIG", "SET", "no-such-thing", "1", "databases", "2"],
+        "-ERR Unknown option or number of arguments for CONFIG SET - 'no-such-thing'\r\n",
+      );
+      await check(c, ["CONFIG", "SET", "timeout", "1", "maxclients"], "-ERR syntax error\r\n");
+      await check(c, ["CONFIG", "SET", "maxclients", "10000"], "+OK\r\n");
+      await check(c, ["CONFIG", "GET", "timeout"], bulkArray("timeout", "0"));
+    },
+  },
+  {
+    name: "CONFIG RESETSTAT zeroes the counters INFO stats reports",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      for (let i = 0; i < 20; i++) await check(c, ["PING"], "+PONG\r\n");
+      await check(c, ["CONFIG", "RESETSTAT"], "+OK\r\n");
+      const info = await c.call("INFO", "stats") as string;
+      const field = (name: string) => Number(info.match(new RegExp(`\r\n${name}:(\\d+)\r\n`))?.[1]);
+      // RESETSTAT itself, and perhaps INFO, may be counted already; the twenty PINGs may not.
+      assert.ok(field("total_commands_processed") <= 2, info);
+      assert.equal(field("total_connections_received"), 0);
+    },
+  },
+  {
+    name: "CONFIG GET maxmemory is 0 and maxmemory-policy noeviction: no memory limit",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["CONFIG", "GET", "maxmemory"], bulkArray("maxmemory", "0"));
+      await check(
+        c,
+        ["CONFIG", "GET", "maxmemory-policy"],
+        bulkArray("maxmemory-policy", "noeviction"),
+      );
     },
   },
 ];
@@ -589,6 +1142,30 @@ const transactionSteps: SuiteStep[] = [
     },
   },
   {
+    name: "RESET leaves MULTI, forgets watches and the name, and goes back to RESP2",
+    redis: true,
+    async run(ctx) {
+      const [c, other] = await connectMany(ctx, 2);
+      const key = ctx.key();
+      await c.send(command("HELLO", "3"));
+      await c.readReply();
+      await check(c, ["CLIENT", "SETNAME", "pooled"], "+OK\r\n");
+      await check(c, ["WATCH", key], "+OK\r\n");
+      await check(c, ["MULTI"], "+OK\r\n");
+      await check(c, ["SET", key, "queued"], "+QUEUED\r\n");
+      await check(c, ["RESET"], "+RESET\r\n");
+      await check(c, ["EXEC"], "-ERR EXEC without MULTI\r\n");
+      // RESP2 again: a missing name is $-1, not RESP3's _.
+      await check(c, ["CLIENT", "GETNAME"], "$-1\r\n");
+      await check(c, ["GET", key], "$-1\r\n");
+      // The watch is gone: another client's write no longer fails the next transaction.
+      await check(other, ["SET", key, "changed"], "+OK\r\n");
+      await c.send(command("MULTI") + command("GET", key) + command("EXEC"));
+      await c.expect("+OK\r\n+QUEUED\r\n*1\r\n" + bulk("changed"));
+      await check(c, ["RESET", "x"], "-ERR wrong number of arguments for 'reset' command\r\n");
+    },
+  },
+  {
     name: "UNWATCH, EXEC and DISCARD each forget the watched keys",
     redis: true,
     async run(ctx) {
@@ -682,6 +1259,9 @@ export const lab2Steps: readonly SuiteStep[] = [
   ...concurrencySteps,
   ...counterSteps,
   ...stringSteps,
+  ...moreStringSteps,
+  ...keyspaceSteps,
+  ...introspectionSteps,
   ...seedSteps,
   ...transactionSteps,
   ...limitSteps,

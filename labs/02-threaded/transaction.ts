@@ -30,6 +30,7 @@ import { WatchedKeyspace, type Watcher } from "./watched_keyspace.ts";
 
 const QUEUED = new SimpleString("QUEUED");
 const NOT_IN_MULTI = new ErrorReply("ERR Command not allowed inside a transaction");
+const RESET = new SimpleString("RESET");
 
 /** One client's transaction state. */
 export class Transaction implements Watcher {
@@ -232,6 +233,23 @@ export const transactionCommands: readonly CommandSpec[] = [
     group: "transactions",
     summary: "Runs every queued command of the transaction",
     handler: exec,
+  },
+  {
+    // Redis 6.2's way to hand a pooled connection to its next user in a known state.
+    name: "reset",
+    arity: 1,
+    flags: ["noauth", "noscript", "loading", "stale", "fast"],
+    group: "connection",
+    summary: "Resets the connection: leaves MULTI, unwatches, back to RESP2, no name",
+    // What Redis's clearClientConnectionState() clears that this server has. Lab 3's
+    // authentication is not undone here: Redis would return the client to the default user.
+    handler: (session) => {
+      const tx = transactions.get(session.client);
+      if (tx !== undefined) reset(session, tx);
+      session.client.protocol = 2;
+      session.client.name = "";
+      return RESET;
+    },
   },
   {
     name: "discard",

@@ -406,6 +406,10 @@ export const lab4Commands: readonly CommandSpec[] = [
 export const NEVER_DENIED: ReadonlySet<string> = new Set([
   "del",
   "delete",
+  "unlink",
+  // RENAME moves what exists and adds nothing, so Redis does not mark it denyoom; COPY it does.
+  "rename",
+  "renamenx",
   "getdel",
   "getex",
   "expire",

@@ -78,8 +78,8 @@ const MAX_STRIDE = 16;
  * ```
  */
 export class Evictor {
-  readonly maxmemory: number;
-  readonly policy: EvictionPolicy;
+  #maxmemory: number;
+  #policy: EvictionPolicy;
   #db: ExpiringKeyspace;
   #random: () => number;
   /** Where the last eviction stopped; walking on from there avoids rescanning removed entries. */
@@ -94,10 +94,36 @@ export class Evictor {
    */
   constructor(db: ExpiringKeyspace, options: EvictorOptions) {
     this.#db = db;
-    this.maxmemory = options.maxmemory;
-    this.policy = options.policy;
+    this.#maxmemory = options.maxmemory;
+    this.#policy = options.policy;
     this.#random = options.random ?? Math.random;
     db.trackAccess = options.policy.endsWith("-lru");
+  }
+
+  /** The limit in bytes; 0 means none. */
+  get maxmemory(): number {
+    return this.#maxmemory;
+  }
+
+  /** Which keys go first. */
+  get policy(): EvictionPolicy {
+    return this.#policy;
+  }
+
+  /**
+   * Changes the limit or the policy while the server runs (`CONFIG SET`). Switching to an LRU
+   * policy starts tracking accesses now, so until keys are used again the order is the order they
+   * were written in: Redis warns likewise that its LRU data "will take some time to adjust".
+   *
+   * @param options The new limit, policy, or both.
+   */
+  reconfigure(options: { maxmemory?: number; policy?: EvictionPolicy }): void {
+    if (options.maxmemory !== undefined) this.#maxmemory = options.maxmemory;
+    if (options.policy !== undefined) {
+      this.#policy = options.policy;
+      this.#db.trackAccess = options.policy.endsWith("-lru");
+      this.#cursor = null;
+    }
   }
 
   /** Whether the data is over the limit now. */

@@ -184,3 +184,25 @@ Deno.test("memcached writes obey --maxmemory too: noeviction answers SERVER_ERRO
   await using resp = await RawClient.connect(server.addr);
   assert.ok(await infoField(resp, "memory", "used_memory") <= 64 * 1024 + ONE_WRITE);
 });
+
+Deno.test("CONFIG SET maxmemory changes the limit at runtime when the server started with one", async () => {
+  await using server = await startLab4("256kb", "allkeys-lru");
+  await using c = await RawClient.connect(server.addr);
+  await setMany(c, (i) => `key:${i}`, 500);
+  const before = await c.call("DBSIZE") as number;
+  assert.deepEqual(await c.call("CONFIG", "SET", "maxmemory", "64kb"), new SimpleString("OK"));
+  assert.deepEqual(await c.call("CONFIG", "GET", "maxmemory"), ["maxmemory", "65536"]);
+  // The next write evicts down to the new limit.
+  await setMany(c, (i) => `more:${i}`, 1);
+  const after = await c.call("DBSIZE") as number;
+  assert.ok(after < before / 2, `DBSIZE ${before} -> ${after}: evicted down to 64kb`);
+  assert.ok(await infoField(c, "memory", "used_memory") <= 65536 + ONE_WRITE);
+});
+
+Deno.test("CONFIG SET maxmemory is refused by a server started without a limit", async () => {
+  await using server = await startLab4("0", "noeviction");
+  await using c = await RawClient.connect(server.addr);
+  const reply = await c.call("CONFIG", "SET", "maxmemory", "1mb");
+  assert.ok(reply instanceof ErrorReply && /started without --maxmemory/.test(reply.message));
+  assert.deepEqual(await c.call("CONFIG", "SET", "maxmemory", "0"), new SimpleString("OK"));
+});

@@ -77,7 +77,8 @@ export class ActiveExpiry {
   timeCapReached = 0;
   /** Average remaining TTL of sampled keys in milliseconds, smoothed (`avg_ttl`). */
   avgTtl = 0;
-  readonly hz: number;
+  #hz: number;
+  #timeBudget: number;
   #db: ExpiringKeyspace;
   #keysPerSample: number;
   #acceptableStale: number;
@@ -94,11 +95,32 @@ export class ActiveExpiry {
    */
   constructor(db: ExpiringKeyspace, options: ActiveExpiryOptions = {}) {
     this.#db = db;
-    this.hz = options.hz ?? 10;
+    this.#hz = options.hz ?? 10;
+    this.#timeBudget = options.timeBudget ?? 0.25;
     this.#keysPerSample = options.keysPerSample ?? 20;
     this.#acceptableStale = options.acceptableStale ?? 0.1;
-    this.#budgetMs = (1000 / this.hz) * (options.timeBudget ?? 0.25);
+    this.#budgetMs = (1000 / this.#hz) * this.#timeBudget;
     this.#elapsed = options.elapsed ?? (() => performance.now());
+  }
+
+  /** Ticks per second. */
+  get hz(): number {
+    return this.#hz;
+  }
+
+  /**
+   * Changes the ticks per second while running (`CONFIG SET hz`), each tick's time budget with
+   * it, clamped to 1..500 as Redis clamps its own.
+   *
+   * @param hz The wanted frequency.
+   */
+  setHz(hz: number): void {
+    this.#hz = Math.min(500, Math.max(1, hz));
+    this.#budgetMs = (1000 / this.#hz) * this.#timeBudget;
+    if (this.#timer !== undefined) {
+      this.stop();
+      this.start();
+    }
   }
 
   /** Starts ticking `hz` times a second. */

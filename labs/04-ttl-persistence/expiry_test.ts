@@ -99,3 +99,15 @@ Deno.test("start() ticks on a timer and stop() ends it", async () => {
   assert.equal(db.size, 0);
   assert.ok(expiry.cycles >= 1);
 });
+
+Deno.test("setHz() changes the frequency at runtime, clamped to 1..500 as Redis clamps it", () => {
+  const expiry = new ActiveExpiry(new ExpiringKeyspace(new ManualClock(0)), { hz: 10 });
+  expiry.setHz(1000);
+  assert.equal(expiry.hz, 500);
+  expiry.setHz(0);
+  assert.equal(expiry.hz, 1);
+  expiry.start();
+  expiry.setHz(20);
+  assert.equal(expiry.hz, 20);
+  expiry.stop();
+});

@@ -39,6 +39,7 @@
  */
 
 import { Keyspace } from "../../shared/keyspace.ts";
+import type { ScanStep } from "../../shared/scan_index.ts";
 import { WatchedKeyspace, type Watcher } from "../02-threaded/watched_keyspace.ts";
 import { type Clock, systemClock } from "./clock.ts";
 
@@ -253,6 +254,20 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   }
 
   /**
+   * Copies a key with its expiry time and flags (`COPY`, and `RENAME` which then deletes the
+   * source), as Redis's `copyCommand()` and `renameGenericCommand()` carry the TTL over. An expired
+   * source is removed and reads as missing. The destination's own TTL and flags are replaced.
+   */
+  override copy(from: string, to: string): boolean {
+    const value = this.get(from);
+    if (value === undefined) return false;
+    this.set(to, value, this.#expires.get(from) ?? null);
+    const flags = this.#flags.get(from);
+    if (flags !== undefined) this.setFlags(to, flags);
+    return true;
+  }
+
+  /**
    * Removes a key. A key whose time has passed is expired instead and reported as missing, as
    * Redis's `DEL` of such a key replies 0.
    */
@@ -280,6 +295,16 @@ export class ExpiringKeyspace extends WatchedKeyspace {
       const at = this.#expires.get(key);
       if (at === undefined || at > now) yield key;
     }
+  }
+
+  /**
+   * One step of `SCAN`, skipping keys whose time has passed: they are removed on the spot, as
+   * Redis's SCAN expires what it meets. Nothing is moved in the LRU order: a scan is not a use.
+   */
+  override scan(cursor: bigint, count: number): ScanStep {
+    const step = super.scan(cursor, count);
+    step.keys = step.keys.filter((key) => !this.expireIfNeeded(key));
+    return step;
   }
 
   /**

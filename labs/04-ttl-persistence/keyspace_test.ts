@@ -199,3 +199,48 @@ Deno.test("onRemoved reports expired and evicted keys, and nothing else", () => 
   assert.deepEqual(removed, ["expired a", "evicted b"]);
   assert.deepEqual([db.expiredKeys, db.evictedKeys], [1, 1]);
 });
+
+Deno.test("copy() carries the expiry and flags, replaces the destination's, and keeps the estimate", () => {
+  const { clock, db } = setup();
+  const at = clock.now() + 5_000;
+  db.set("src", "value", at);
+  db.setFlags("src", 7);
+  db.set("dst", "old", clock.now() + 100);
+  db.setFlags("dst", 9);
+  assert.equal(db.copy("src", "dst"), true);
+  assert.deepEqual(db.peek("dst"), { key: "dst", value: "value", expiresAt: at, flags: 7 });
+  db.set("plain", "p");
+  assert.equal(db.copy("plain", "dst"), true);
+  assert.deepEqual(db.peek("dst"), { key: "dst", value: "p", expiresAt: null, flags: 0 });
+  assert.equal(db.copy("missing", "dst"), false);
+  const expected = entryBytes("src", "value") + EXPIRY_BYTES + MAP_ENTRY_BYTES +
+    entryBytes("dst", "p") + entryBytes("plain", "p");
+  assert.equal(db.usedMemory, expected);
+  // An expired source is missing: it is removed, and nothing is copied.
+  clock.advance(5_000);
+  assert.equal(db.copy("src", "gone"), false);
+  assert.equal(db.peek("gone"), undefined);
+  assert.equal(db.expiredKeys, 1);
+});
+
+Deno.test("scan() skips expired keys and, in LRU order, still returns keys read between steps", () => {
+  const { clock, db } = setup();
+  db.trackAccess = true;
+  for (let i = 0; i < 100; i++) db.set(`k${i}`, "v");
+  db.set("doomed", "v", clock.now() + 10);
+  clock.advance(10);
+  const returned = new Set<string>();
+  let cursor = 0n;
+  let steps = 0;
+  do {
+    const step = db.scan(cursor, 7);
+    step.keys.forEach((k) => returned.add(k));
+    cursor = step.cursor;
+    // Reading keys moves them to the end of the Map: ahead of the cursor or behind it.
+    for (let i = 0; i < 100; i += 9) db.get(`k${(i + steps * 13) % 100}`);
+    assert.ok(++steps < 1000, "the scan ends");
+  } while (cursor !== 0n);
+  assert.equal(returned.size, 100);
+  assert.ok(!returned.has("doomed"));
+  assert.equal(db.expiredKeys, 1, "the scan removed the expired key it met");
+});

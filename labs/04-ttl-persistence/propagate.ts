@@ -13,6 +13,7 @@
  * GETEX k PX 500          →  PEXPIREAT k 1767225600500
  * GETEX k PERSIST         →  PERSIST k
  * EXPIRE k -1             →  DEL k          (a time already past deleted the key)
+ * INCRBYFLOAT k 0.1       →  SET k 1.6 KEEPTTL
  * ```
  *
  * The absolute time is read back from the keyspace after the command ran, not computed again, so
@@ -51,9 +52,14 @@ function expireAt(key: string, state: KeyState): string[] {
  *
  * @param args The command as the client sent it, after it ran and changed the keyspace.
  * @param stateOf Reads a key's state now; called only if the command set an expiry.
+ * @param valueOf Reads a key's value now (INCRBYFLOAT's result).
  * @returns The arguments to log; the same array when nothing needs rewriting.
  */
-export type LogRewrite = (args: string[], stateOf: (key: string) => KeyState) => string[];
+export type LogRewrite = (
+  args: string[],
+  stateOf: (key: string) => KeyState,
+  valueOf: (key: string) => string | undefined,
+) => string[];
 
 const rewriteSet: LogRewrite = (args, stateOf) => {
   for (let i = 3; i < args.length; i++) {
@@ -75,7 +81,19 @@ const rewriteGetex: LogRewrite = (args, stateOf) => {
   return args;
 };
 
-/** The commands that can carry a relative time, by their name in the command table. */
+/**
+ * `INCRBYFLOAT key increment` is logged as its result, `SET key <value> KEEPTTL`, as Redis logs
+ * it: replayed as an addition, the sum would depend on the floating point of whatever machine
+ * replays it; the value it produced is a plain string. KEEPTTL, because INCRBYFLOAT kept the TTL.
+ */
+const rewriteIncrbyfloat: LogRewrite = (args, _stateOf, valueOf) => [
+  "SET",
+  args[1],
+  valueOf(args[1]) ?? "",
+  "KEEPTTL",
+];
+
+/** The commands that can carry a relative time, or a float, by their name in the table. */
 const REWRITES = new Map<string, LogRewrite>([
   ["set", rewriteSet],
   ["setex", rewriteSetex],
@@ -85,6 +103,7 @@ const REWRITES = new Map<string, LogRewrite>([
   ["expireat", rewriteExpire],
   ["pexpireat", rewriteExpire],
   ["getex", rewriteGetex],
+  ["incrbyfloat", rewriteIncrbyfloat],
 ]);
 
 /**

@@ -16,9 +16,13 @@ import { entryBytes, ExpiringKeyspace } from "./keyspace.ts";
 import { type KeyState, logRewriteFor } from "./propagate.ts";
 
 /** What the write path logs for a command, as `writes.ts` composes it. */
-function argsForLog(args: string[], stateOf: (key: string) => KeyState): string[] {
+function argsForLog(
+  args: string[],
+  stateOf: (key: string) => KeyState,
+  valueOf: (key: string) => string | undefined = () => assert.fail("no value is needed"),
+): string[] {
   const rewrite = logRewriteFor(args[0].toLowerCase());
-  return rewrite === null ? args : rewrite(args, stateOf);
+  return rewrite === null ? args : rewrite(args, stateOf, valueOf);
 }
 import { lab4CommandTable } from "./server.ts";
 import { WritePath } from "./writes.ts";
@@ -110,6 +114,22 @@ Deno.test("the write path logs writes that changed something, with absolute time
   run("GET", "t"); // a read that finds it expired: logged as DEL, as Redis does
   run("DEL", "t"); // nothing left to delete: not logged
   assert.deepEqual(logged, [["SET", "t", "v", "PXAT", String(AT - 9_900)], ["DEL", "t"]]);
+});
+
+Deno.test("INCRBYFLOAT is logged as SET of its result with KEEPTTL; RENAME and COPY as sent", () => {
+  const { writes, logged, run } = harness();
+  writes.start({ propagate: (args) => logged.push(args), writeDenied: () => null });
+  run("SET", "f", "1.5", "EX", "10");
+  run("INCRBYFLOAT", "f", "0.1");
+  run("INCRBYFLOAT", "f", "x"); // refused: nothing changed, nothing logged
+  run("RENAME", "f", "g");
+  run("COPY", "g", "h");
+  assert.deepEqual(logged, [
+    ["SET", "f", "1.5", "PXAT", String(AT)],
+    ["SET", "f", "1.6", "KEEPTTL"],
+    ["RENAME", "f", "g"],
+    ["COPY", "g", "h"],
+  ]);
 });
 
 Deno.test("commands run inside EXEC are logged too, between MULTI and EXEC as Redis logs them", () => {

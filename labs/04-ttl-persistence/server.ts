@@ -23,14 +23,16 @@
  */
 
 import type { CommandTable } from "../../shared/server/command_table.ts";
+import { type ConfigSetter, integerSetter } from "../../shared/server/config.ts";
 import { type InfoFields } from "../../shared/server/info.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import { lab2CommandTable, runServer, type ServerHooks } from "../02-threaded/server.ts";
+import { parseSize } from "../02-threaded/cli.ts";
 import { Shutdown } from "../02-threaded/shutdown.ts";
 import { systemClock } from "./clock.ts";
 import { type Lab4Options, parseLab4Args } from "./cli.ts";
 import { expiringDb, lab4Commands } from "./commands.ts";
-import { Evictor } from "./eviction.ts";
+import { Evictor, isEvictionPolicy } from "./eviction.ts";
 import { ActiveExpiry } from "./expiry.ts";
 import { ExpiringKeyspace } from "./keyspace.ts";
 import { memcacheLogCommands, type MemcacheServer, startMemcacheServer } from "./memcache/mod.ts";
@@ -82,17 +84,76 @@ interface Lab4Parts {
   options: Lab4Options;
 }
 
+/** Every policy Redis 7.0 knows, in the order its CONFIG SET error lists them. */
+const REDIS_POLICIES = [
+  "volatile-lru",
+  "volatile-lfu",
+  "volatile-random",
+  "volatile-ttl",
+  "allkeys-lru",
+  "allkeys-lfu",
+  "allkeys-random",
+  "noeviction",
+];
+
+/**
+ * `CONFIG SET maxmemory-policy`: Redis's error for a word that is no policy at all; a policy
+ * Redis has and this lab does not (the LFU ones, volatile-ttl) is refused and named as such.
+ */
+function setPolicy(evictor: Evictor): ConfigSetter {
+  return (value) => {
+    const policy = value.toLowerCase();
+    if (isEvictionPolicy(policy)) {
+      evictor.reconfigure({ policy });
+      return null;
+    }
+    return REDIS_POLICIES.includes(policy)
+      ? `this server does not implement the ${policy} policy`
+      : `argument(s) must be one of the following: ${REDIS_POLICIES.join(", ")}`;
+  };
+}
+
+/**
+ * `CONFIG SET maxmemory`, with Redis's sizes (`100mb`). A server started without a limit
+ * skips the memory checks on its hot path altogether (no eviction step, no transaction gate), so
+ * it cannot take one on later: it says so, where Redis would accept.
+ */
+function setMaxmemory(evictor: Evictor, options: Lab4Options): ConfigSetter {
+  return (value) => {
+    const bytes = parseSize(value);
+    if (bytes === null) return "argument must be a memory value";
+    if (options.maxmemory === 0 && bytes !== 0) {
+      return "this server was started without --maxmemory and cannot take a limit at runtime";
+    }
+    evictor.reconfigure({ maxmemory: bytes });
+    return null;
+  };
+}
+
 /**
  * Adds lab 4's fields to `INFO` (memory, expiry and eviction counters, the keyspace line) and its
  * parameters to `CONFIG GET`.
  */
-function describe(server: ServerState, { db, expiry, evictor }: Lab4Parts): void {
+function describe(server: ServerState, { db, expiry, evictor, options }: Lab4Parts): void {
   let peak = 0;
+  let hz = expiry.hz;
   server.config
-    .define("maxmemory", () => String(evictor.maxmemory))
-    .define("maxmemory-policy", () => evictor.policy)
-    .define("hz", () => String(expiry.hz));
+    .define("maxmemory", () => String(evictor.maxmemory), setMaxmemory(evictor, options))
+    .define("maxmemory-policy", () => evictor.policy, setPolicy(evictor))
+    // Redis reports the value as set and runs at it clamped to 1..500; so does this.
+    .define(
+      "hz",
+      () => String(hz),
+      integerSetter(0, 2147483647, (n) => {
+        hz = n;
+        expiry.setHz(n);
+      }),
+    );
   // dir, dbfilename, save and the appendonly settings are defined by the persistence module.
+  server.onResetStats(() => {
+    db.expiredKeys = 0;
+    db.evictedKeys = 0;
+  });
   server.info
     .define("Memory", (): InfoFields => {
       const m = Deno.memoryUsage();

@@ -184,6 +184,30 @@ const setSteps: SuiteStep[] = [
     },
   },
   {
+    name: "RENAME, RENAMENX and COPY carry the TTL; the overwritten key's TTL goes",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [a, b, copy, plain] = [ctx.key("a"), ctx.key("b"), ctx.key("copy"), ctx.key("plain")];
+      // An absolute time, so that the moment read back is exactly the one stored.
+      const at = String(Date.now() + 3_600_000);
+      await check(c, ["SET", a, "v", "PXAT", at], "+OK\r\n");
+      await check(c, ["SET", b, "old", "EX", "100"], "+OK\r\n");
+      await check(c, ["COPY", a, copy], ":1\r\n");
+      await check(c, ["PEXPIRETIME", copy], `:${at}\r\n`);
+      await check(c, ["RENAME", a, b], "+OK\r\n");
+      await check(c, ["PEXPIRETIME", b], `:${at}\r\n`);
+      await check(c, ["RENAMENX", b, a], ":1\r\n");
+      await check(c, ["PEXPIRETIME", a], `:${at}\r\n`);
+      // A key without a TTL copied over one with a TTL leaves none.
+      await check(c, ["SET", plain, "p"], "+OK\r\n");
+      await check(c, ["COPY", plain, a, "REPLACE"], ":1\r\n");
+      await check(c, ["TTL", a], ":-1\r\n");
+      await check(c, ["RENAME", plain, copy], "+OK\r\n");
+      await check(c, ["TTL", copy], ":-1\r\n");
+    },
+  },
+  {
     name: "SET's expiry combines with NX, XX and GET",
     redis: true,
     async run(ctx) {
@@ -508,6 +532,54 @@ const keyspaceSteps: SuiteStep[] = [
         replyText(await c.call("INFO", "stats"), "INFO stats"),
         /\r\nevicted_keys:0\r\n/,
       );
+    },
+  },
+  {
+    name: "CONFIG SET maxmemory-policy switches the policy; an unknown one gets Redis's list",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["CONFIG", "SET", "maxmemory-policy", "ALLKEYS-LRU"], "+OK\r\n");
+      await check(
+        c,
+        ["CONFIG", "GET", "maxmemory-policy"],
+        "*2\r\n" + bulk("maxmemory-policy") + bulk("allkeys-lru"),
+      );
+      await check(
+        c,
+        ["CONFIG", "SET", "maxmemory-policy", "sometimes"],
+        err(
+          "CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must " +
+            "be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, " +
+            "allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+        ),
+      );
+      await check(c, ["CONFIG", "SET", "maxmemory-policy", "noeviction"], "+OK\r\n");
+      await check(
+        c,
+        ["CONFIG", "SET", "maxmemory", "lots"],
+        err(
+          "CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value",
+        ),
+      );
+    },
+  },
+  {
+    name: "CONFIG SET hz changes active expiry's frequency and CONFIG GET reports it as set",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["CONFIG", "SET", "hz", "50"], "+OK\r\n");
+      await check(c, ["CONFIG", "GET", "hz"], "*2\r\n" + bulk("hz") + bulk("50"));
+      await check(
+        c,
+        ["CONFIG", "SET", "hz", "-1"],
+        err(
+          "CONFIG SET failed (possibly related to argument 'hz') - argument must be between 0 and " +
+            "2147483647 inclusive",
+        ),
+      );
+      await check(c, ["CONFIG", "SET", "hz", "10"], "+OK\r\n");
     },
   },
   {

@@ -58,3 +58,38 @@ Deno.test("--memcache-port serves the same keyspace, with the same expiry", asyn
   await memcache.send("get from-resp\r\n");
   await memcache.expect("VALUE from-resp 0 2\r\nhi\r\nEND\r\n");
 });
+
+Deno.test("RENAME, COPY and INCRBYFLOAT of keys with a TTL come back through the log with it", async () => {
+  const dir = scratchDir();
+  const args = ["--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"];
+  const start = () => startLabServer(LAB4_ENTRY, { args, denoFlags: [...LAB4_DENO_FLAGS] });
+  const at = String(Date.now() + 3_600_000);
+  {
+    await using server = await start();
+    await using c = await RawClient.connect(server.addr);
+    await c.send(
+      command("SET", "a", "v", "PXAT", at) + command("SET", "b", "old", "EX", "5") +
+        command("RENAME", "a", "b") + command("COPY", "b", "c") + command("SET", "d", "x") +
+        command("RENAMENX", "c", "e") + command("COPY", "d", "e", "REPLACE") +
+        command("SET", "f", "1.5", "PXAT", at) + command("INCRBYFLOAT", "f", "0.1"),
+    );
+    await c.expect("+OK\r\n+OK\r\n+OK\r\n:1\r\n+OK\r\n:1\r\n:1\r\n+OK\r\n" + bulk("1.6"));
+  }
+  // The TTL travels with the key inside the command, so no rewrite is needed: replaying RENAME
+  // moves the key and its TTL again, exactly as the first time.
+  const log = await Deno.readTextFile(join(dir, "appendonly.aof"));
+  assert.ok(log.includes(command("RENAME", "a", "b")), "RENAME is logged as sent");
+  assert.ok(log.includes(command("COPY", "d", "e", "REPLACE")), "COPY is logged as sent");
+  assert.ok(log.includes(command("SET", "f", "1.6", "KEEPTTL")), "INCRBYFLOAT logs its result");
+
+  await using server = await start();
+  await using c = await RawClient.connect(server.addr);
+  await c.send(
+    command("EXISTS", "a", "c") + command("GET", "b") + command("PEXPIRETIME", "b") +
+      command("GET", "e") + command("PEXPIRETIME", "e") + command("GET", "f") +
+      command("PEXPIRETIME", "f"),
+  );
+  await c.expect(
+    ":0\r\n" + bulk("v") + `:${at}\r\n` + bulk("x") + ":-1\r\n" + bulk("1.6") + `:${at}\r\n`,
+  );
+});

@@ -82,6 +82,8 @@ export class WritePath {
   #changes = 0;
   /** What a rewrite reads about a key; made once, not once per write. */
   #stateOf: (key: string) => KeyState;
+  /** What INCRBYFLOAT's rewrite reads: the value as stored, without touching its LRU place. */
+  #valueOf: (key: string) => string | undefined;
   /**
    * Inside `EXEC`: "open" until its first write is logged, then "logged" (`MULTI` is in the log
    * and `EXEC` must follow). A transaction that wrote nothing logs nothing, as in Redis.
@@ -99,6 +101,7 @@ export class WritePath {
     this.#db = db;
     this.#evictor = evictor;
     this.#stateOf = (key) => ({ exists: db.has(key), expiresAt: db.expiresAt(key) });
+    this.#valueOf = (key) => db.peek(key)?.value;
     db.onChange(() => this.#changes++);
     db.onRemoved((key) => this.#log(["DEL", key]));
   }
@@ -203,7 +206,7 @@ export class WritePath {
     // Each removal by the keyspace counted as one change and was logged already, as DEL.
     const removed = db.expiredKeys + db.evictedKeys - removedBefore;
     if (this.#changes - changesBefore - removed <= 0) return;
-    const logged = rewrite === null ? args : rewrite(args, this.#stateOf);
+    const logged = rewrite === null ? args : rewrite(args, this.#stateOf, this.#valueOf);
     this.#log(logged, logged === args ? session.requests : undefined);
   }
 

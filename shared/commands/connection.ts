@@ -145,13 +145,70 @@ function clientList({ server }: Session, args: string[]): Reply {
   }
   const now = Date.now();
   let text = "";
-  for (const c of clients) {
-    text += `id=${c.id} addr=${c.addr} laddr=${c.localAddr} name=${c.name} ` +
-      `age=${Math.floor((now - c.connectedAt) / 1000)} ` +
-      `idle=${Math.floor((now - c.lastInteraction) / 1000)} flags=N db=0 ` +
-      `cmd=${c.lastCommand} lib-name=${c.libName} lib-ver=${c.libVersion} resp=${c.protocol}\n`;
-  }
+  for (const c of clients) text += clientLine(c, now);
   return new VerbatimString(text);
+}
+
+/** One client as a line of `CLIENT LIST` (and the whole of `CLIENT INFO`). */
+function clientLine(c: ClientState, now: number): string {
+  // flags: N for a normal client with nothing special, e once CLIENT NO-EVICT is on.
+  return `id=${c.id} addr=${c.addr} laddr=${c.localAddr} name=${c.name} ` +
+    `age=${Math.floor((now - c.connectedAt) / 1000)} ` +
+    `idle=${Math.floor((now - c.lastInteraction) / 1000)} flags=${c.noEvict ? "e" : "N"} db=0 ` +
+    `cmd=${c.lastCommand} lib-name=${c.libName} lib-ver=${c.libVersion} resp=${c.protocol}\n`;
+}
+
+/**
+ * `CLIENT KILL addr` (the old form: `+OK`, or an error if nobody matched; may kill the caller) and
+ * `CLIENT KILL <filter> <value> ...` (ID, ADDR, LADDR, TYPE, SKIPME; replies with how many were
+ * killed, never the caller unless `SKIPME no`), after Redis's `clientCommand()`.
+ */
+function clientKill({ client: self, server }: Session, args: string[]): Reply {
+  let addr: string | null = null;
+  let laddr: string | null = null;
+  let id = 0;
+  let normal = true;
+  let skipMe = true;
+  if (args.length === 3) {
+    addr = args[2];
+    skipMe = false;
+  } else {
+    for (let i = 2; i < args.length; i += 2) {
+      const option = args[i].toLowerCase();
+      const value = args[i + 1];
+      if (value === undefined) return err("syntax error");
+      if (option === "id") {
+        const n = parseLongLong(value);
+        if (n === undefined || n < 1n) return err("client-id should be greater than 0");
+        id = Number(n);
+      } else if (option === "type") {
+        const type = value.toLowerCase();
+        if (!CLIENT_TYPES.has(type)) return err(`Unknown client type '${cString(value)}'`);
+        normal = type === "normal";
+      } else if (option === "addr") addr = value;
+      else if (option === "laddr") laddr = value;
+      else if (option === "skipme") {
+        const answer = value.toLowerCase();
+        if (answer !== "yes" && answer !== "no") return err("syntax error");
+        skipMe = answer === "yes";
+      } else return err("syntax error");
+    }
+  }
+  let killed = 0;
+  for (const c of [...server.clients.values()]) {
+    if (
+      !normal || (addr !== null && c.addr !== addr) || (laddr !== null && c.localAddr !== laddr)
+    ) {
+      continue;
+    }
+    if ((id !== 0 && c.id !== id) || (c === self && skipMe)) continue;
+    // The caller goes after its reply, as Redis's CLIENT_CLOSE_AFTER_REPLY.
+    if (c === self) c.closeAfterReply = true;
+    else server.killClient(c.id);
+    killed++;
+  }
+  if (args.length > 3) return killed;
+  return killed === 0 ? err("No such client") : OK;
 }
 
 function clientSetinfo({ client }: Session, args: string[]): Reply {
@@ -173,14 +230,32 @@ const CLIENT_HELP = [
   "    Return the name of the current connection.",
   "ID",
   "    Return the ID of the current connection.",
+  "INFO",
+  "    Return information about the current client connection.",
+  "KILL <ip:port>",
+  "    Kill connection made from <ip:port>.",
+  "KILL <option> <value> [<option> <value> [...]]",
+  "    Kill connections. Options are:",
+  "    * ADDR (<ip:port>|<unixsocket>:0)",
+  "      Kill connections made from the specified address",
+  "    * LADDR (<ip:port>|<unixsocket>:0)",
+  "      Kill connections made to specified local address",
+  "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+  "      Kill connections by type.",
+  "    * ID <client-id>",
+  "      Kill connections by client id.",
+  "    * SKIPME (YES|NO)",
+  "      Skip killing current connection (default: yes).",
   "LIST",
   "    Return information about client connections.",
   "SETINFO <option> <value>",
   "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
   "SETNAME <name>",
   "    Assign the name <name> to the current connection.",
+  "NO-EVICT (ON|OFF)",
+  "    Protect current client connection from eviction.",
   "HELP",
-  "    Print this help.",
+  "    Prints this help.",
 ].map((line) => new SimpleString(line));
 
 /** `HELLO`, `QUIT` and `CLIENT`, as every lab's server registers them. */
@@ -234,6 +309,37 @@ export const connectionCommands: readonly CommandSpec[] = [
         group: "connection",
         summary: "Returns the unique client ID of the connection",
         handler: ({ client }) => client.id,
+      },
+      {
+        name: "client|info",
+        arity: 2,
+        flags: [],
+        group: "connection",
+        summary: "Returns information about the connection",
+        handler: ({ client }) => new VerbatimString(clientLine(client, Date.now())),
+      },
+      {
+        name: "client|kill",
+        arity: -3,
+        flags: ["admin"],
+        group: "connection",
+        summary: "Terminates open connections",
+        handler: clientKill,
+      },
+      {
+        name: "client|no-evict",
+        arity: 3,
+        flags: ["admin"],
+        group: "connection",
+        summary: "Sets the client eviction mode of the connection",
+        // Redis may evict clients to stay under maxmemory-clients; no lab does, so this is a
+        // flag CLIENT LIST shows (e) and nothing else.
+        handler: ({ client }, args) => {
+          const mode = args[2].toLowerCase();
+          if (mode !== "on" && mode !== "off") return err("syntax error");
+          client.noEvict = mode === "on";
+          return OK;
+        },
       },
       {
         name: "client|list",

@@ -1,5 +1,5 @@
 /**
- * Commands that describe the server: `INFO`, `CONFIG GET`, `COMMAND`.
+ * Commands that describe the server: `INFO`, `CONFIG GET`/`SET`/`RESETSTAT`, `COMMAND`.
  *
  * Tools ask these on connect. `redis-cli` fetches `COMMAND DOCS` to show hints as you type,
  * `redis-benchmark` reads `CONFIG GET save`, ioredis reads `INFO` to see whether the server is still
@@ -9,7 +9,15 @@
  * @module
  */
 
-import { MapReply, type Reply, SetReply, SimpleString, VerbatimString } from "../resp/reply.ts";
+import {
+  err,
+  MapReply,
+  OK,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimString,
+} from "../resp/reply.ts";
 import type { ArgumentDoc, CommandSpec, CommandTable } from "../server/command_table.ts";
 import type { Session } from "../server/session.ts";
 
@@ -60,12 +68,17 @@ function named(table: CommandTable, names: readonly string[]): (CommandSpec | un
   return names.map((name) => table.get(name));
 }
 
+// Redis 7.0's text, less REWRITE: there is no configuration file to rewrite.
 const CONFIG_HELP = [
   "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
   "GET <pattern>",
   "    Return parameters matching the glob-like <pattern> and their values.",
+  "SET <directive> <value>",
+  "    Set the configuration <directive> to <value>.",
+  "RESETSTAT",
+  "    Reset statistics reported by the INFO command.",
   "HELP",
-  "    Print this help.",
+  "    Prints this help.",
 ].map((line) => new SimpleString(line));
 
 /** `INFO`, `CONFIG` and `COMMAND`, as every lab's server registers them. */
@@ -93,6 +106,32 @@ export const introspectionCommands: readonly CommandSpec[] = [
         group: "server",
         summary: "Returns the effective values of configuration parameters",
         handler: ({ server }, args) => new MapReply(server.config.match(args.slice(2))),
+      },
+      {
+        name: "config|set",
+        arity: -4,
+        flags: ["admin", "loading", "stale"],
+        group: "server",
+        summary: "Sets configuration parameters in-flight, all or none",
+        handler: ({ server }, args) => {
+          // Parameter and value pairs: an odd count is Redis's syntax error, not an arity error.
+          if (args.length % 2 === 1) return err("syntax error");
+          const pairs: [string, string][] = [];
+          for (let i = 2; i < args.length; i += 2) pairs.push([args[i], args[i + 1]]);
+          const error = server.config.apply(pairs);
+          return error === null ? OK : err(error);
+        },
+      },
+      {
+        name: "config|resetstat",
+        arity: 2,
+        flags: ["admin", "loading", "stale"],
+        group: "server",
+        summary: "Resets the statistics INFO reports",
+        handler: ({ server }) => {
+          server.resetStats();
+          return OK;
+        },
       },
       {
         name: "config|help",

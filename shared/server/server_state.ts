@@ -68,6 +68,7 @@ export class ServerState {
   /** Writes one line to the server's log. */
   readonly log: (message: string) => void;
   #nextClientId = 1;
+  #statResets: (() => void)[] = [];
 
   /**
    * Creates the state of a server that has not started listening yet.
@@ -84,6 +85,34 @@ export class ServerState {
     this.#defineBasics();
   }
 
+  /**
+   * Zeroes the counters `INFO stats` reports (`CONFIG RESETSTAT`), here and in every part that
+   * registered its own with {@link onResetStats}.
+   */
+  resetStats(): void {
+    this.stats.connectionsReceived = 0;
+    this.stats.commandsProcessed = 0;
+    this.stats.rejectedConnections = 0;
+    for (const reset of this.#statResets) reset();
+  }
+
+  /**
+   * Registers more counters for {@link resetStats} to zero (lab 4's expired and evicted keys).
+   *
+   * @param reset Zeroes them.
+   */
+  onResetStats(reset: () => void): void {
+    this.#statResets.push(reset);
+  }
+
+  /**
+   * Closes another client's connection (`CLIENT KILL`). The server loop that owns the connections
+   * sets this; until one does, no client can be killed.
+   *
+   * @returns Whether a connection with that id was open.
+   */
+  killClient: (id: number) => boolean = () => false;
+
   /** Hands out client ids: 1, 2, 3... never reused while the server runs. */
   nextClientId(): number {
     return this.#nextClientId++;
@@ -97,6 +126,10 @@ export class ServerState {
       .define("save", () => "")
       .define("appendonly", () => "no")
       .define("databases", () => "1")
+      // No memory limit until lab 4 adds one (and redefines these): Redis's defaults, which
+      // clients such as redis-benchmark read to decide what to warn about.
+      .define("maxmemory", () => "0")
+      .define("maxmemory-policy", () => "noeviction")
       .define("proto-max-bulk-len", () => String(this.limits.maxBulkLength));
     this.info
       .define("Server", () => [

@@ -26,6 +26,8 @@ export class ClientState {
    * already received in the same batch are not run, as in Redis.
    */
   closeAfterReply = false;
+  /** Set by `CLIENT NO-EVICT on`: shown in `CLIENT LIST` as flag `e` (no lab evicts clients). */
+  noEvict = false;
   /** The protocol its replies are written in: RESP2, or RESP3 after `HELLO 3` (`CLIENT LIST` `resp=`). */
   protocol: Protocol = 2;
 
