@@ -38,7 +38,9 @@ export async function task(repo: string, ...args: string[]): Promise<TaskRun> {
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["task", ...args],
       cwd: repo,
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      // INIT_CWD is where the user typed the command; `deno task` sets it only if it is not set
+      // already, so one inherited from an outer `deno task test` would point elsewhere.
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", INIT_CWD: repo },
       stdin: "null",
       signal: abort.signal,
     }).output();

@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { bigKeyspaceSteps } from "../../shared/testing/big_keyspace.ts";
-import { replyArray, replyText } from "../../shared/testing/raw_client.ts";
+import { replyArray, replyText, showValue } from "../../shared/testing/raw_client.ts";
 import type { SuiteStep } from "../../shared/testing/suite.ts";
 
 /** `$<len>\r\n<data>\r\n` for a byte string. */
@@ -462,8 +462,9 @@ export const lab1Steps: readonly SuiteStep[] = [
     async run(ctx) {
       const c = await ctx.connect();
       const id = await c.call("CLIENT", "ID");
-      const list = await c.call("CLIENT", "LIST", "ID", String(id));
-      assert.match(String(list), new RegExp(`^id=${id} [^\n]*\n$`));
+      assert.equal(typeof id, "number", `CLIENT ID replies with an integer, got ${showValue(id)}`);
+      const list = replyText(await c.call("CLIENT", "LIST", "ID", String(id)), "CLIENT LIST ID");
+      assert.match(list, new RegExp(`^id=${id} [^\n]*\n$`));
       await c.send(command("CLIENT", "LIST", "ID", "999999"));
       await c.expect("$0\r\n\r\n");
       await c.send(command("CLIENT", "LIST", "ID", "abc"));

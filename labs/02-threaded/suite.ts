@@ -60,9 +60,15 @@ async function scanAll(
   let steps = 0;
   do {
     const reply = await c.call("SCAN", cursor, ...options);
-    assert.ok(Array.isArray(reply) && reply.length === 2, `SCAN replies [cursor, keys]: ${reply}`);
+    assert.ok(
+      Array.isArray(reply) && reply.length === 2,
+      `SCAN replies [cursor, keys]: ${showValue(reply)}`,
+    );
     const [next, page] = reply;
-    assert.ok(typeof next === "string" && Array.isArray(page), `cursor and keys: ${reply}`);
+    assert.ok(
+      typeof next === "string" && Array.isArray(page),
+      `cursor and keys: ${showValue(reply)}`,
+    );
     for (const key of page) keys.push(String(key));
     cursor = next;
     await between();
@@ -369,7 +375,7 @@ const stringSteps: SuiteStep[] = [
       const c = await ctx.connect();
       const id = await c.call("CLIENT", "ID");
       await check(c, ["CLIENT", "SETNAME", "me"], "+OK\r\n");
-      const info = await c.call("CLIENT", "INFO") as string;
+      const info = replyText(await c.call("CLIENT", "INFO"), "CLIENT INFO");
       assert.match(info, new RegExp(`^id=${id} addr=\\S+ laddr=\\S+ .*name=me .*flags=N .*\n$`));
       assert.equal(info.split("\n").length, 2, "one line");
       const list = await c.call("CLIENT", "LIST", "ID", String(id)) as string;
@@ -743,7 +749,10 @@ const introspectionSteps: SuiteStep[] = [
       const c = await ctx.connect();
       const before = Date.now();
       const reply = await c.call("TIME");
-      assert.ok(Array.isArray(reply) && reply.length === 2, `two bulk strings: ${reply}`);
+      assert.ok(
+        Array.isArray(reply) && reply.length === 2,
+        `two bulk strings: ${showValue(reply)}`,
+      );
       const [seconds, micros] = reply.map(Number);
       assert.ok(Number.isInteger(micros) && micros >= 0 && micros < 1e6, `microseconds: ${micros}`);
       const ms = seconds * 1000 + micros / 1000;
@@ -793,7 +802,10 @@ const introspectionSteps: SuiteStep[] = [
           "to adjust.\r\n",
       );
       const help = await c.call("OBJECT", "HELP");
-      assert.ok(Array.isArray(help) && help.length === 15, `OBJECT HELP has 15 lines: ${help}`);
+      assert.ok(
+        Array.isArray(help) && help.length === 15,
+        `OBJECT HELP has 15 lines: ${showValue(help)}`,
+      );
       await check(
         c,
         ["OBJECT", "NOPE", own],
@@ -815,7 +827,10 @@ const introspectionSteps: SuiteStep[] = [
       await check(c, ["SET", k, "x".repeat(100)], "+OK\r\n");
       const bytes = await c.call("MEMORY", "USAGE", k, "SAMPLES", "0");
       // An estimate, not Redis's exact count: at least the key and value, at most a few times that.
-      assert.ok(typeof bytes === "number" && bytes > 100 + k.length && bytes < 1000, `${bytes}`);
+      assert.ok(
+        typeof bytes === "number" && bytes > 100 + k.length && bytes < 1000,
+        `MEMORY USAGE: ${showValue(bytes)}`,
+      );
       await check(c, ["MEMORY", "USAGE", ctx.key("missing")], "$-1\r\n");
       await check(c, ["MEMORY", "USAGE", k, "SAMPLES"], "-ERR syntax error\r\n");
       await check(c, ["MEMORY", "USAGE", k, "SAMPLES", "-1"], "-ERR syntax error\r\n");
@@ -879,7 +894,7 @@ const introspectionSteps: SuiteStep[] = [
       const c = await ctx.connect();
       for (let i = 0; i < 20; i++) await check(c, ["PING"], "+PONG\r\n");
       await check(c, ["CONFIG", "RESETSTAT"], "+OK\r\n");
-      const info = await c.call("INFO", "stats") as string;
+      const info = replyText(await c.call("INFO", "stats"), "INFO stats");
       const field = (name: string) => Number(info.match(new RegExp(`\r\n${name}:(\\d+)\r\n`))?.[1]);
       // RESETSTAT itself, and perhaps INFO, may be counted already; the twenty PINGs may not.
       assert.ok(field("total_commands_processed") <= 2, info);

@@ -13,8 +13,8 @@
  * GET    key                readonly                   ─▶ nothing
  * ```
  *
- * A real Redis upstream knows hundreds of commands lab 2 does not (`RENAME`, `GETEX`, `SETRANGE`,
- * `LPUSH`...). For those the proxy asks the upstream itself, once per command name, with
+ * A real Redis upstream knows hundreds of commands lab 2 does not (`SETEX`, `GETEX`, `LPUSH`,
+ * `SADD`...). For those the proxy asks the upstream itself, once per command name, with
  * `COMMAND INFO name`, and remembers the answer: the upstream's own table, in the same shape. When
  * the answer cannot be trusted to name every key — the command moves its keys around (`EVAL`,
  * `SORT ... STORE`: flag `movablekeys`), or the upstream could not be asked — the proxy assumes the
@@ -143,7 +143,7 @@ function parseCommandInfo(entry: Reply): CommandFacts | null | undefined {
  * ```ts
  * const effects = new CommandEffects(lab2CommandTable(), (args) => upstream.call(args));
  * effects.of(["MSET", "a", "1", "b", "2"]); // { kind: "keys", keys: ["a", "b"] }
- * await effects.of(["RENAME", "a", "b"]);    // asks the upstream once: { kind: "keys", ... }
+ * await effects.of(["SETEX", "a", "10", "v"]); // asks the upstream once: { kind: "keys", ... }
  * ```
  */
 export class CommandEffects {

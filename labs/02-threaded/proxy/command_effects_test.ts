@@ -14,7 +14,7 @@ const flags = (...names: string[]) => names.map((n) => new SimpleString(n));
 
 /** Redis 7.0's `COMMAND INFO` entries for a few commands lab 2 does not have. */
 const REDIS_INFO: Record<string, Reply> = {
-  rename: ["rename", 3, flags("write"), 1, 2, 1, [], [], [], []],
+  setex: ["setex", 4, flags("write", "denyoom"), 1, 1, 1, [], [], [], []],
   lrange: ["lrange", 4, flags("readonly"), 1, 1, 1, [], [], [], []],
   eval: [
     "eval",
@@ -78,10 +78,10 @@ Deno.test("CommandEffects reads lab 2's table: writes name their keys, reads cha
 
 Deno.test("CommandEffects asks the upstream once about a command lab 2 does not know", async () => {
   const { effects, asked } = upstreamInfo();
-  assert.deepEqual(await effects.of(["RENAME", "a", "b"]), { kind: "keys", keys: ["a", "b"] });
-  assert.deepEqual(effects.of(["rename", "c", "d"]), { kind: "keys", keys: ["c", "d"] });
+  assert.deepEqual(await effects.of(["SETEX", "a", "10", "v"]), { kind: "keys", keys: ["a"] });
+  assert.deepEqual(effects.of(["setex", "c", "10", "v"]), { kind: "keys", keys: ["c"] });
   assert.deepEqual(await effects.of(["LRANGE", "l", "0", "-1"]), { kind: "none" });
-  assert.deepEqual(asked, ["COMMAND INFO rename", "COMMAND INFO lrange"]);
+  assert.deepEqual(asked, ["COMMAND INFO setex", "COMMAND INFO lrange"]);
 });
 
 Deno.test("CommandEffects: keys that move (EVAL, SORT) mean everything may change", async () => {
@@ -108,12 +108,12 @@ Deno.test("CommandEffects: a command the upstream does not know changes nothing 
 
 Deno.test("CommandEffects assumes the worst when the upstream cannot be asked", async () => {
   const down = new CommandEffects(lab2CommandTable(), () => Promise.reject(new Error("down")));
-  assert.deepEqual(await down.of(["RENAME", "a", "b"]), { kind: "all" });
+  assert.deepEqual(await down.of(["SETEX", "a", "10", "v"]), { kind: "all" });
   const refusing = new CommandEffects(
     lab2CommandTable(),
     () => Promise.resolve(new ErrorReply("ERR unknown command 'COMMAND'")),
   );
-  assert.deepEqual(await refusing.of(["RENAME", "a", "b"]), { kind: "all" });
+  assert.deepEqual(await refusing.of(["SETEX", "a", "10", "v"]), { kind: "all" });
 });
 
 Deno.test("combineEffects() unions keys, and anything touching every key wins", () => {
