@@ -378,7 +378,7 @@ const stringSteps: SuiteStep[] = [
       const info = replyText(await c.call("CLIENT", "INFO"), "CLIENT INFO");
       assert.match(info, new RegExp(`^id=${id} addr=\\S+ laddr=\\S+ .*name=me .*flags=N .*\n$`));
       assert.equal(info.split("\n").length, 2, "one line");
-      const list = await c.call("CLIENT", "LIST", "ID", String(id)) as string;
+      const list = replyText(await c.call("CLIENT", "LIST", "ID", String(id)), "CLIENT LIST ID");
       assert.equal(list.split(" ")[1], info.split(" ")[1], "the same addr= as CLIENT LIST");
       await check(c, ["CLIENT", "NO-EVICT", "on"], "+OK\r\n");
       assert.match(await c.call("CLIENT", "INFO") as string, / flags=e /);
