@@ -61,6 +61,18 @@ async function startFails(
   return { code, output: text.decode(stdout) + text.decode(stderr) };
 }
 
+/** Runs BGSAVE and waits until it has finished; returns INFO persistence. */
+async function bgsave(client: RawClient): Promise<string> {
+  assert.equal(await call(client, "BGSAVE"), "Background saving started");
+  let info = "";
+  for (let i = 0; i < 100; i++) {
+    info = String(await call(client, "INFO", "persistence"));
+    if (info.includes("rdb_bgsave_in_progress:0")) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return info;
+}
+
 Deno.test("a snapshot saved by SAVE, and on shutdown, comes back after a restart", async () => {
   await withDir(async (dir) => {
     {
@@ -92,13 +104,7 @@ Deno.test("INFO persistence and BGSAVE over the wire", async () => {
     await using server = await start(dir, "--save", "", "--appendonly", "yes");
     await using client = await RawClient.connect(server.addr);
     await call(client, "SET", "k", "v");
-    assert.equal(await call(client, "BGSAVE"), "Background saving started");
-    let info = "";
-    for (let i = 0; i < 100; i++) {
-      info = String(await call(client, "INFO", "persistence"));
-      if (info.includes("rdb_bgsave_in_progress:0")) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const info = await bgsave(client);
     assert.match(info, /rdb_bgsave_in_progress:0\r\n/);
     assert.match(info, /rdb_last_bgsave_status:ok\r\n/);
     assert.match(info, /rdb_changes_since_last_save:0\r\n/);
@@ -114,18 +120,6 @@ const BGSAVE_MISCONF = "-MISCONF Redis is configured to save RDB snapshots, but 
   "instance is configured to report errors during writes if RDB snapshotting fails " +
   "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB " +
   "error.\r\n";
-
-/** Runs BGSAVE and waits until it has finished; returns INFO persistence. */
-async function bgsave(client: RawClient): Promise<string> {
-  assert.equal(await call(client, "BGSAVE"), "Background saving started");
-  let info = "";
-  for (let i = 0; i < 100; i++) {
-    info = String(await call(client, "INFO", "persistence"));
-    if (info.includes("rdb_bgsave_in_progress:0")) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return info;
-}
 
 Deno.test("with save points, a failed BGSAVE refuses writes with Redis's MISCONF until a save succeeds", async () => {
   await withDir(async (dir) => {
