@@ -152,6 +152,20 @@ async function processesTagged(tag: string): Promise<string[]> {
 }
 
 /**
+ * The `--cmd` that starts a submission from its folder, with a fresh tag among its arguments so
+ * that the test can find every process it left behind.
+ *
+ * @param dir The submission's folder.
+ * @param args The server's arguments, placeholders included.
+ * @returns The tag and the command.
+ */
+function serverCommand(dir: string, args: string): { tag: string; cmd: string } {
+  const tag = `tag-${crypto.randomUUID()}`;
+  const before = args === "" ? "" : `${args} `;
+  return { tag, cmd: `cd '${dir}' && python3 server.py ${before}--tag ${tag}` };
+}
+
+/**
  * Runs `deno task grade`, checks it ended within `withinMs` and left no tagged process, and
  * returns what it printed.
  */
@@ -292,8 +306,7 @@ Deno.test({
   fn: async () => {
     await using repo = await copyRepo();
     const dir = await submission(repo, "ipv6");
-    const tag = `tag-${crypto.randomUUID()}`;
-    const cmd = `cd '${dir}' && python3 server.py --host ::1 --port {port} --tag ${tag}`;
+    const { tag, cmd } = serverCommand(dir, "--host ::1 --port {port}");
     const run = await gradeRun(repo, tag, 60_000, "lab1", "--timeout", "1000", "--cmd", cmd);
     assert.equal(run.code, 1, shown(run));
     assert.match(run.stdout, /grading \[::1\]:\d+/, shown(run));
@@ -308,8 +321,7 @@ Deno.test({
   fn: async () => {
     await using repo = await copyRepo();
     const dir = await submission(repo, "forgetful");
-    const tag = `tag-${crypto.randomUUID()}`;
-    const cmd = `cd '${dir}' && python3 server.py --keep 3 --port {port} --tag ${tag}`;
+    const { tag, cmd } = serverCommand(dir, "--keep 3 --port {port}");
     const json = join(repo.path, "forgetful.json");
     const run = await gradeRun(
       repo,
@@ -352,8 +364,7 @@ Deno.test({
   fn: async () => {
     await using repo = await copyRepo();
     const dir = await submission(repo, "amnesiac");
-    const tag = `tag-${crypto.randomUUID()}`;
-    const cmd = `cd '${dir}' && python3 server.py --port {port} --tag ${tag}`;
+    const { tag, cmd } = serverCommand(dir, "--port {port}");
     const run = await gradeRun(
       repo,
       tag,
@@ -391,8 +402,7 @@ Deno.test({
   fn: async () => {
     await using repo = await copyRepo();
     const dir = await submission(repo, "no-limits");
-    const tag = `tag-${crypto.randomUUID()}`;
-    const cmd = `cd '${dir}' && python3 server.py --port {port} --tag ${tag} {flags}`;
+    const { tag, cmd } = serverCommand(dir, "--port {port} {flags}");
     const run = await gradeRun(
       repo,
       tag,
@@ -423,8 +433,7 @@ Deno.test({
   fn: async () => {
     await using repo = await copyRepo();
     const dir = await submission(repo, "silent");
-    const tag = `tag-${crypto.randomUUID()}`;
-    const cmd = `cd '${dir}' && python3 server.py --silent --port {port} --tag ${tag}`;
+    const { tag, cmd } = serverCommand(dir, "--silent --port {port}");
     // Two reads of 500 ms (the check, the probe) and the start: far below 40 checks' worth.
     const run = await gradeRun(repo, tag, 20_000, "lab2", "--timeout", "500", "--cmd", cmd);
     assert.equal(run.code, 1, shown(run));
@@ -441,8 +450,7 @@ Deno.test({
   fn: async () => {
     await using repo = await copyRepo();
     const dir = await submission(repo, "tutorial");
-    const tag = `tag-${crypto.randomUUID()}`;
-    const cmd = `cd '${dir}' && python3 server.py --port {port} --tag ${tag}`;
+    const { tag, cmd } = serverCommand(dir, "--port {port}");
     // A 3 s read timeout: a check that waited for it would show in its time. (Two checks do wait
     // for it, rightly: this server never answers a malformed frame, so they time out.)
     const run = await gradeRun(
@@ -486,16 +494,14 @@ Deno.test({
     await using repo = await copyRepo();
     const dir = await submission(repo, "codes");
     await t.step("a server that exits at once: 3, with its output", async () => {
-      const tag = `tag-${crypto.randomUUID()}`;
-      const cmd = `cd '${dir}' && python3 server.py --tag ${tag}`;
+      const { tag, cmd } = serverCommand(dir, "");
       const run = await gradeRun(repo, tag, 30_000, "lab1", "--cmd", cmd);
       assert.equal(run.code, 3, shown(run));
       assert.match(run.stdout, /could not run: The server exited with status 2 before it listened/);
       assert.match(run.stdout, /the following arguments are required: --port/);
     });
     await t.step("--fail-fast: one failure, the rest not run, in every format", async () => {
-      const tag = `tag-${crypto.randomUUID()}`;
-      const cmd = `cd '${dir}' && python3 server.py --port {port} --tag ${tag}`;
+      const { tag, cmd } = serverCommand(dir, "--port {port}");
       const run = await gradeRun(
         repo,
         tag,
@@ -517,8 +523,7 @@ Deno.test({
       assert.equal(report.serverLost, "Stopped at the first failure (--fail-fast).");
     });
     await t.step("--seed: the same keys on the same seed, and the seed printed", async () => {
-      const tag = `tag-${crypto.randomUUID()}`;
-      const cmd = `cd '${dir}' && python3 server.py --keep 3 --port {port} --tag ${tag}`;
+      const { tag, cmd } = serverCommand(dir, "--keep 3 --port {port}");
       const errors = [];
       for (let i = 0; i < 2; i++) {
         const run = await gradeRun(
@@ -565,8 +570,7 @@ Deno.test({
   fn: async () => {
     await using repo = await copyRepo();
     const dir = await submission(repo, "formats");
-    const tag = `tag-${crypto.randomUUID()}`;
-    const cmd = `cd '${dir}' && python3 server.py --port {port} --tag ${tag} --crash-after 1000`;
+    const { tag, cmd } = serverCommand(dir, "--port {port} --crash-after 1000");
     const xml = join(repo.path, "junit.xml");
     const junit = await gradeRun(
       repo,

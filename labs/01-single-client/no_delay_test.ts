@@ -7,10 +7,8 @@
  * @module
  */
 
-import assert from "node:assert/strict";
 import { ServerState } from "../../shared/server/server_state.ts";
 import { NoDelaySpy } from "../../shared/testing/no_delay_spy.ts";
-import { RawClient } from "../../shared/testing/raw_client.ts";
 import { lab1CommandTable, serveOneAtATime } from "./server.ts";
 
 Deno.test("lab 1's accept loop sets TCP_NODELAY on each connection it accepts", async () => {
@@ -19,17 +17,7 @@ Deno.test("lab 1's accept loop sets TCP_NODELAY on each connection it accepts", 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serving = serveOneAtATime(server, listener, { onListening: () => {} });
   try {
-    for (let i = 0; i < 2; i++) {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-      await using client = RawClient.over(conn);
-      await client.send("PING\r\n");
-      // The answer proves the server accepted this connection; the loop sets the option first.
-      await client.expect("+PONG\r\n");
-      assert.ok(
-        spy.setOnServerEndOf(conn),
-        `connection ${i + 1}: the server's end has TCP_NODELAY`,
-      );
-    }
+    await spy.assertAcceptLoop(listener.addr.port, "PING\r\n", "+PONG\r\n");
   } finally {
     listener.close();
     await serving;

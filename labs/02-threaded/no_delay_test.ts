@@ -41,17 +41,7 @@ Deno.test("lab 2's accept loop sets TCP_NODELAY on each connection it accepts", 
   const listener = listen();
   const serving = startLab2(listener);
   try {
-    for (let i = 0; i < 2; i++) {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-      await using client = RawClient.over(conn);
-      await client.send("PING\r\n");
-      // The answer proves the server accepted this connection; the loop sets the option first.
-      await client.expect("+PONG\r\n");
-      assert.ok(
-        spy.setOnServerEndOf(conn),
-        `connection ${i + 1}: the server's end has TCP_NODELAY`,
-      );
-    }
+    await spy.assertAcceptLoop(listener.addr.port, "PING\r\n", "+PONG\r\n");
   } finally {
     listener.close();
     await serving;

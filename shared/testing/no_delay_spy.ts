@@ -15,6 +15,9 @@
  * @module
  */
 
+import assert from "node:assert/strict";
+import { RawClient } from "./raw_client.ts";
+
 /** One recorded `setNoDelay()` call. */
 export interface NoDelayCall {
   /** The local end of the connection it was called on, `host:port`. */
@@ -90,6 +93,28 @@ export class NoDelaySpy implements Disposable {
    */
   setOnConnectionTo(server: string): boolean {
     return this.calls.some((c) => c.remote === server && c.noDelay);
+  }
+
+  /**
+   * Opens a few connections to a server's accept loop, one after another, and fails unless the
+   * server's end of each was given `TCP_NODELAY`. Each connection first gets an answer to
+   * `request`, which proves the server accepted it (a loop sets the option before it serves).
+   *
+   * @param port Where the server listens, on 127.0.0.1.
+   * @param request Bytes the server answers, such as `PING\r\n`.
+   * @param reply The exact answer.
+   */
+  async assertAcceptLoop(port: number, request: string, reply: string): Promise<void> {
+    for (let i = 0; i < 2; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await using client = RawClient.over(conn);
+      await client.send(request);
+      await client.expect(reply);
+      assert.ok(
+        this.setOnServerEndOf(conn),
+        `connection ${i + 1}: the server's end has TCP_NODELAY`,
+      );
+    }
   }
 
   #called(local: string, remote: string): boolean {

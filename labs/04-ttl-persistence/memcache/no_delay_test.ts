@@ -7,9 +7,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
 import { NoDelaySpy } from "../../../shared/testing/no_delay_spy.ts";
-import { RawClient } from "../../../shared/testing/raw_client.ts";
 import { ExpiringKeyspace } from "../keyspace.ts";
 import { MEMCACHED_VERSION, startMemcacheServer } from "./mod.ts";
 
@@ -24,17 +22,11 @@ Deno.test("the memcached port sets TCP_NODELAY on each connection it accepts", a
     log: () => {},
   });
   try {
-    for (let i = 0; i < 2; i++) {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.address.port });
-      await using client = RawClient.over(conn);
-      await client.send("version\r\n");
-      // The answer proves the server accepted this connection; the loop sets the option first.
-      await client.expect(`VERSION ${MEMCACHED_VERSION}\r\n`);
-      assert.ok(
-        spy.setOnServerEndOf(conn),
-        `connection ${i + 1}: the server's end has TCP_NODELAY`,
-      );
-    }
+    await spy.assertAcceptLoop(
+      server.address.port,
+      "version\r\n",
+      `VERSION ${MEMCACHED_VERSION}\r\n`,
+    );
   } finally {
     await server.close();
   }
