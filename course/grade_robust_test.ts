@@ -234,7 +234,7 @@ Deno.test({
         args: ["-c", "import time; time.sleep(600)", tag],
       }).spawn();
       try {
-        for (let i = 0; i < 50 && (await processesTagged(tag)).length === 0; i++) {
+        for (let i = 0; i < 250 && (await processesTagged(tag)).length === 0; i++) {
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
         assert.equal((await processesTagged(tag)).length, 1);

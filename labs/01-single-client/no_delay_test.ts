@@ -9,7 +9,8 @@
 
 import { ServerState } from "../../shared/server/server_state.ts";
 import { NoDelaySpy } from "../../shared/testing/no_delay_spy.ts";
-import { lab1CommandTable, serveOneAtATime } from "./server.ts";
+import { lab1CommandTable } from "./server.ts";
+import { serveOneAtATime } from "./serve_one.ts";
 
 Deno.test("lab 1's accept loop sets TCP_NODELAY on each connection it accepts", async () => {
   using spy = await NoDelaySpy.install();

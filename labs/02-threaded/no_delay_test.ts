@@ -17,7 +17,8 @@ import { NoDelaySpy } from "../../shared/testing/no_delay_spy.ts";
 import { RawClient } from "../../shared/testing/raw_client.ts";
 import { bulk, command } from "../01-single-client/suite.ts";
 import { runProxy } from "./proxy.ts";
-import { lab2CommandTable, runServer } from "./server.ts";
+import { runServer } from "./serve_many.ts";
+import { lab2CommandTable } from "./server.ts";
 import { WatchedKeyspace } from "./watched_keyspace.ts";
 
 const LIMITS = { maxclients: 100, timeout: 0, maxOutputBuffer: 1024 * 1024 };

@@ -30,7 +30,8 @@ import { ServerState } from "../../shared/server/server_state.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { CachingProxy } from "./proxy/caching_proxy.ts";
 import { parseProxyArgs, type ProxyCliOptions } from "./proxy/cli.ts";
-import { lab2CommandTable, runServer } from "./server.ts";
+import { runServer } from "./serve_many.ts";
+import { lab2CommandTable } from "./server.ts";
 
 /**
  * Runs the caching proxy on a listener until SIGINT or SIGTERM, then closes every client and

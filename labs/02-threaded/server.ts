@@ -3,274 +3,54 @@
  *
  * Run it with `deno task lab2` (add `--port 0` for any free port, `--help` for the limits).
  *
- * The lesson is one missing word. Lab 1's accept loop awaited each client before accepting the
- * next; this one starts the client's task and goes straight back to `accept()`:
+ * Lab 1's stages, then lab 2's (see `shared/server/stage.ts`):
  *
- * ```ts
- * serveClient(server, conn, ...);   // no await: the task runs while we accept the next client
  * ```
- *
- * Each `serveClient` call is an async function that spends nearly all its life parked at an
- * `await` (waiting for bytes, or for a write to finish). While one is parked, the event loop runs
- * whichever other task has something to do. That is how Redis serves ten thousand clients on one
- * thread, and how the `select()` seed does it by hand; the seeds' `threading.Thread` per client
- * gets the same effect from the operating system, at the price of a stack per client and a lock
- * around everything they share.
+ * connect-time commands   HELLO, CLIENT, COMMAND, INFO, CONFIG                  (lab 1)
+ * lab 1's commands        PING, ECHO, SET, GET, DEL, EXISTS                     (lab 1)
+ * serve one client        replaced by the next stage                            (lab 1)
+ * serve many              one task per client, maxclients, timeout, output bound (serve_many.ts)
+ * lab 2's commands        SET NX/XX/GET, counters, strings, KEYS, SCAN, RENAME…  (commands.ts …)
+ * transactions            MULTI/EXEC/WATCH; commands run through dispatch()     (transaction.ts)
+ * ```
  *
  * @module
  */
 
-import type { Reply } from "../../shared/resp/reply.ts";
-import { MAX_BYTE_STRING } from "../../shared/resp/request_decoder.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
-import { formatAddr, type Peer } from "../../shared/server/connection.ts";
-import { noDelay } from "../../shared/no_delay.ts";
-import { integerSetter } from "../../shared/server/config.ts";
-import { ServerState } from "../../shared/server/server_state.ts";
-import type { Transport } from "../../shared/transport.ts";
-import { lab1CommandTable } from "../01-single-client/server.ts";
-import type { Session } from "../../shared/server/session.ts";
+import { commandStage, runStages, type Stage } from "../../shared/server/stage.ts";
+import { lab1CommandTable, lab1Stages } from "../01-single-client/server.ts";
 import { type Lab2Options, parseLab2Args } from "./cli.ts";
 import { lab2Commands } from "./commands.ts";
 import { keyspaceCommands } from "./keyspace_commands.ts";
+import { serveMany } from "./serve_many.ts";
 import { serverCommands } from "./server_commands.ts";
 import { stringCommands } from "./string_commands.ts";
-import { serveClient } from "./connection.ts";
-import { Shutdown } from "./shutdown.ts";
-import { dispatch, transactionCommands } from "./transaction.ts";
-import { WatchedKeyspace } from "./watched_keyspace.ts";
+import { transactionCommands, transactions } from "./transaction.ts";
 
-/** Redis's reply to a connection past `maxclients`, sent before closing it. */
-const MAX_CLIENTS_REPLY = new TextEncoder().encode("-ERR max number of clients reached\r\n");
+/** Lab 2's own commands, in the order they are registered: each may replace an earlier one. */
+const LAB2_COMMANDS = [
+  ...lab2Commands,
+  ...stringCommands,
+  ...keyspaceCommands,
+  ...serverCommands,
+];
 
-/** How long to wait before accepting again after accept() fails (out of file descriptors, say). */
-const ACCEPT_BACKOFF_MS = 100;
+/** Lab 2's stages, in the order they are installed. */
+export const lab2Stages: readonly Stage<Lab2Options>[] = [
+  ...lab1Stages,
+  serveMany,
+  commandStage("lab 2's commands", import.meta.resolve("./commands.ts"), LAB2_COMMANDS),
+  transactions,
+];
 
 /**
- * Builds lab 2's command table: lab 1's, with SET replaced by the one that knows NX/XX/GET, plus
- * lab 2's string and keyspace commands and transactions.
+ * Builds lab 2's command table without a server: lab 1's, with SET replaced by the one that knows
+ * NX/XX/GET, plus lab 2's string and keyspace commands and transactions. For tools that run
+ * commands themselves (the caching proxy, the race demo, benchmarks).
  */
 export function lab2CommandTable(): CommandTable {
-  return lab1CommandTable().registerAll(lab2Commands).registerAll(stringCommands)
-    .registerAll(keyspaceCommands).registerAll(serverCommands).registerAll(transactionCommands);
+  return lab1CommandTable().registerAll(LAB2_COMMANDS).registerAll(transactionCommands);
 }
 
-/**
- * Tells a connection the server is full and closes it, as Redis does: the client reads one error
- * and then end of stream. A short write on a fresh socket completes at once, so this never waits on
- * the client.
- */
-async function refuse(server: ServerState, conn: Deno.Conn): Promise<void> {
-  server.stats.rejectedConnections++;
-  try {
-    await conn.write(MAX_CLIENTS_REPLY);
-  } catch {
-    // The client already left; nothing to tell it.
-  } finally {
-    closeQuietly(conn);
-  }
-}
-
-/**
- * What a later lab may add around lab 2's server without copying it. Lab 3 puts its secure channel
- * in front (`upgrade`) and checks `AUTH` (`execute`); lab 4 logs writes and, with
- * `appendfsync always`, holds replies until the log is on disk (`beforeWrite`).
- */
-export interface ServerHooks {
-  /**
-   * Turns an accepted connection into the transport commands run over (lab 3: the handshake). If
-   * it rejects, the connection is closed, the reason logged, and nobody else notices.
-   */
-  upgrade?: (conn: Deno.Conn, peer: Peer) => Promise<Transport>;
-  /** Runs one command; lab 2's transaction-aware `dispatch` by default. */
-  execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
-  /** Awaited before a batch's replies are written (lab 4: until its writes are on disk). */
-  beforeWrite?: () => Promise<void> | undefined;
-  /** Called as each client starts, before its first command (lab 3: limits until `AUTH`). */
-  onConnect?: (session: Session) => void;
-  /** A client's own reply limit, or `undefined` for `--max-output-buffer` (lab 3: before `AUTH`). */
-  outputLimit?: (session: Session) => number | undefined;
-  /** Prints the ready line; `listening on HOST:PORT` on stdout by default. */
-  onListening?: (address: { host: string; port: number }) => void;
-  /**
-   * How the server stops: a signal or lab 4's `SHUTDOWN` asks it, and lab 4's final save may
-   * refuse (see `shutdown.ts`). By default, one with no prepare steps: the first signal stops.
-   */
-  shutdown?: Shutdown;
-}
-
-/**
- * Runs lab 2's server on a listener until SIGINT or SIGTERM (or whatever else asks
- * `hooks.shutdown`, and is not refused), then closes every connection and returns once each
- * client's task has finished.
- *
- * @param server The server's state: command table, keyspace, registries.
- * @param listener Where clients connect (`Deno.listen`, or `Deno.listenTls` for lab 3's TLS mode).
- * @param options The limits from the command line, and any hooks.
- */
-export async function runServer(
-  server: ServerState,
-  listener: Deno.Listener,
-  options: Omit<Lab2Options, "host" | "port"> & { hooks?: ServerHooks },
-): Promise<void> {
-  const hooks = options.hooks ?? {};
-  const open = new Map<number, Transport>();
-  const tasks = new Set<Promise<void>>();
-  if (options.protoMaxBulkLen !== undefined) {
-    // Read by every connection's decoder when it starts, and by APPEND. A JavaScript string is a
-    // little shorter than Redis's longest, so a longer setting is capped, and the log says so.
-    // Set here, after lab 4 has replayed its log, so the log replays as it was written: Redis
-    // exempts its own log from this limit too.
-    server.limits.maxBulkLength = Math.min(options.protoMaxBulkLen, MAX_BYTE_STRING);
-    if (options.protoMaxBulkLen > MAX_BYTE_STRING) {
-      server.log(
-        `proto-max-bulk-len ${options.protoMaxBulkLen} is longer than the longest string this ` +
-          `runtime can hold; using ${MAX_BYTE_STRING}`,
-      );
-    }
-  }
-  // Both can change while the server runs (CONFIG SET): read from `limits` at each use.
-  const limits = { maxclients: options.maxclients, timeout: options.timeout };
-  server.config
-    .define(
-      "maxclients",
-      () => String(limits.maxclients),
-      integerSetter(1, 4294967295, (n) => limits.maxclients = n),
-    )
-    .define(
-      "timeout",
-      () => String(limits.timeout),
-      integerSetter(0, 2147483647, (n) => {
-        limits.timeout = n;
-        startSweep();
-      }),
-    );
-  server.info.define("Clients", () => [
-    ["connected_clients", server.clients.size],
-    ["maxclients", limits.maxclients],
-  ]);
-  // CLIENT KILL: close the connection; its task then ends and forgets the client.
-  server.killClient = (id) => {
-    const transport = open.get(id);
-    if (transport === undefined) return false;
-    open.delete(id);
-    closeQuietly(transport);
-    return true;
-  };
-  const addr = listener.addr as Deno.NetAddr;
-  server.address = { host: addr.hostname, port: addr.port };
-  let stopping = false;
-  // Connections still in `upgrade` (a handshake): counted against maxclients, closed at shutdown.
-  const upgrading = new Set<Deno.Conn>();
-
-  // Redis's `timeout`: a sweep every so often closes clients that have sent nothing for too long.
-  // One timer for the whole server, like Redis's clientsCron, rather than one per connection.
-  // Restarted when CONFIG SET changes the timeout; none runs while it is 0.
-  let sweep: ReturnType<typeof setInterval> | undefined;
-  function startSweep(): void {
-    clearInterval(sweep);
-    sweep = undefined;
-    const timeoutMs = limits.timeout * 1000;
-    if (timeoutMs <= 0 || stopping) return;
-    sweep = setInterval(() => {
-      const now = Date.now();
-      for (const [id, transport] of open) {
-        const client = server.clients.get(id);
-        if (client === undefined || now - client.lastInteraction <= timeoutMs) continue;
-        server.log(
-          `Closing idle client id=${id} addr=${client.addr} (timeout ${limits.timeout}s)`,
-        );
-        open.delete(id);
-        closeQuietly(transport);
-      }
-    }, Math.min(1000, Math.max(100, timeoutMs / 4)));
-  }
-  startSweep();
-
-  const shutdown = hooks.shutdown ?? new Shutdown(server.log);
-  shutdown.onStop(() => {
-    stopping = true;
-    clearInterval(sweep);
-    listener.close();
-    for (const transport of open.values()) closeQuietly(transport);
-    for (const conn of upgrading) closeQuietly(conn);
-  });
-  const stopListening = shutdown.listenForSignals();
-  (hooks.onListening ?? printReady)(server.address);
-
-  const serve = async (conn: Deno.Conn): Promise<void> => {
-    const peer = { remote: formatAddr(conn.remoteAddr), local: formatAddr(conn.localAddr) };
-    let transport: Transport = conn;
-    if (hooks.upgrade !== undefined) {
-      upgrading.add(conn);
-      try {
-        transport = await hooks.upgrade(conn, peer);
-      } catch (error) {
-        server.log(`Connection from ${peer.remote} refused: ${errorText(error)}`);
-        closeQuietly(conn);
-        return;
-      } finally {
-        upgrading.delete(conn);
-      }
-      if (stopping) return closeQuietly(transport);
-    }
-    await serveClient(server, transport, peer, {
-      maxOutputBuffer: options.maxOutputBuffer,
-      open,
-      execute: hooks.execute ?? dispatch,
-      beforeWrite: hooks.beforeWrite,
-      onConnect: hooks.onConnect,
-      outputLimit: hooks.outputLimit,
-    });
-  };
-
-  while (!stopping) {
-    let conn: Deno.Conn;
-    try {
-      conn = await listener.accept();
-    } catch (error) {
-      if (stopping || error instanceof Deno.errors.BadResource) break;
-      // Most likely out of file descriptors: wait a little instead of spinning, as mini-redis does.
-      server.log(`Accept failed: ${error}; retrying in ${ACCEPT_BACKOFF_MS} ms`);
-      await new Promise((resolve) => setTimeout(resolve, ACCEPT_BACKOFF_MS));
-      continue;
-    }
-    // Replies leave at once, not after the client's delayed ACK: see shared/no_delay.ts.
-    noDelay(conn);
-    // Many clients at once: start this client's task and do NOT await it.
-    // exercise step 1: start the client's task without awaiting it, so accept() runs again at once
-    const task = open.size + upgrading.size >= limits.maxclients
-      ? refuse(server, conn)
-      : serve(conn);
-    // exercise starter: const task = Promise.resolve(await serve(conn));
-    // Keep the promise so shutdown can wait for every client to finish closing.
-    tasks.add(task);
-    task.finally(() => tasks.delete(task));
-  }
-  stopListening();
-  clearInterval(sweep);
-  await Promise.allSettled(tasks);
-}
-
-function printReady(address: { host: string; port: number }): void {
-  console.log(`listening on ${address.host}:${address.port}`);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // Closed in the meantime (the client left, or shutdown got there first).
-  }
-}
-
-if (import.meta.main) {
-  const options = parseLab2Args(Deno.args);
-  const server = new ServerState({ commands: lab2CommandTable(), db: new WatchedKeyspace() });
-  const listener = Deno.listen({ hostname: options.host, port: options.port });
-  await runServer(server, listener, options);
-}
+if (import.meta.main) await runStages(lab2Stages, parseLab2Args(Deno.args));

@@ -26,6 +26,7 @@ import { ErrorReply, NULL_ARRAY, OK, type Reply, SimpleString } from "../../shar
 import type { CommandSpec } from "../../shared/server/command_table.ts";
 import { execute } from "../../shared/server/connection.ts";
 import type { ClientState, Session } from "../../shared/server/session.ts";
+import type { Stage } from "../../shared/server/stage.ts";
 import { WatchedKeyspace, type Watcher } from "./watched_keyspace.ts";
 
 const QUEUED = new SimpleString("QUEUED");
@@ -48,11 +49,11 @@ export class Transaction implements Watcher {
  * Each client's transaction, kept beside the client rather than in the shared `ClientState`:
  * transactions are lab 2's concept, and a `WeakMap` lets a departed client's entry go with it.
  */
-const transactions = new WeakMap<ClientState, Transaction>();
+const byClient = new WeakMap<ClientState, Transaction>();
 
 function transactionOf(client: ClientState): Transaction {
-  let tx = transactions.get(client);
-  if (tx === undefined) transactions.set(client, tx = new Transaction());
+  let tx = byClient.get(client);
+  if (tx === undefined) byClient.set(client, tx = new Transaction());
   return tx;
 }
 
@@ -85,7 +86,7 @@ function reset(session: Session, tx: Transaction): void {
  * @param session The departing client's session.
  */
 export function endTransaction(session: Session): void {
-  const tx = transactions.get(session.client);
+  const tx = byClient.get(session.client);
   if (tx !== undefined) reset(session, tx);
 }
 
@@ -96,7 +97,7 @@ export function endTransaction(session: Session): void {
  * @returns `true` between `MULTI` and `EXEC` or `DISCARD`.
  */
 export function inMulti(session: Session): boolean {
-  return (transactions.get(session.client)?.queue ?? null) !== null;
+  return (byClient.get(session.client)?.queue ?? null) !== null;
 }
 
 /**
@@ -107,7 +108,7 @@ export function inMulti(session: Session): boolean {
  * @returns The queue; empty outside `MULTI`.
  */
 export function queuedCommands(session: Session): readonly string[][] {
-  return transactions.get(session.client)?.queue ?? [];
+  return byClient.get(session.client)?.queue ?? [];
 }
 
 /**
@@ -149,7 +150,7 @@ const RUN_IMMEDIATELY = new Set(["multi", "exec", "discard", "watch", "quit", "r
  * @returns The reply (`+QUEUED` for a queued command), or a promise of it.
  */
 export function dispatch(session: Session, args: string[]): Reply | Promise<Reply> {
-  const tx = transactions.get(session.client);
+  const tx = byClient.get(session.client);
   // The hot path: not in a transaction, so this is exactly lab 1's execute().
   if (tx === undefined || tx.queue === null) return execute(session, args);
 
@@ -244,7 +245,7 @@ export const transactionCommands: readonly CommandSpec[] = [
     // What Redis's clearClientConnectionState() clears that this server has. Lab 3's
     // authentication is not undone here: Redis would return the client to the default user.
     handler: (session) => {
-      const tx = transactions.get(session.client);
+      const tx = byClient.get(session.client);
       if (tx !== undefined) reset(session, tx);
       session.client.protocol = 2;
       session.client.name = "";
@@ -291,9 +292,23 @@ export const transactionCommands: readonly CommandSpec[] = [
     group: "transactions",
     summary: "Forgets every watched key",
     handler: (session) => {
-      const tx = transactions.get(session.client);
+      const tx = byClient.get(session.client);
       if (tx !== undefined) unwatchAll(session, tx);
       return OK;
     },
   },
 ];
+
+/**
+ * The stage: a keyspace that can be watched, MULTI/EXEC/DISCARD/WATCH/UNWATCH, and every command
+ * run through {@link dispatch}, which queues it while its client is inside `MULTI`.
+ */
+export const transactions: Stage<unknown> = {
+  name: "transactions",
+  module: import.meta.url,
+  keyspace: () => new WatchedKeyspace(),
+  install(assembly) {
+    assembly.commands.registerAll(transactionCommands);
+    assembly.execute = dispatch;
+  },
+};

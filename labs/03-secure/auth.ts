@@ -53,6 +53,7 @@ import type { CommandHandler, CommandSpec } from "../../shared/server/command_ta
 import type { ClientState, Session } from "../../shared/server/session.ts";
 import { helloVersion } from "../../shared/commands/connection.ts";
 import { dispatch } from "../02-threaded/transaction.ts";
+import type { Stage } from "../../shared/server/stage.ts";
 
 /** Redis's reply to a command sent before `AUTH`. */
 export const NOAUTH: ErrorReply = new ErrorReply("NOAUTH Authentication required.");
@@ -350,3 +351,26 @@ export function authGate(
     return NOAUTH;
   };
 }
+
+/**
+ * The stage: `AUTH`, `HELLO … AUTH`, `CONFIG GET requirepass`, and, with a password, every
+ * command refused until the client has given it, with Redis's limits on what it may send and
+ * receive before then.
+ */
+export const auth: Stage<{ requirepass: string | undefined }> = {
+  name: "auth",
+  module: import.meta.url,
+  install(assembly) {
+    const gate = new PasswordGate(assembly.options.requirepass);
+    const hello = assembly.commands.get("hello");
+    if (hello === undefined) throw new TypeError("Cannot add AUTH: the table has no HELLO");
+    assembly.commands.registerAll(authCommands(gate, hello));
+    // Redis answers CONFIG GET requirepass with the password, to a client that has given it.
+    assembly.server.config.define("requirepass", () => gate.configured);
+    assembly.wrapExecute((run) => authGate(gate, run));
+    if (gate.required) {
+      assembly.onConnect = (session) => gate.admit(session);
+      assembly.outputLimit = (session) => gate.outputLimit(session);
+    }
+  },
+};

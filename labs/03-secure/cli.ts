@@ -8,7 +8,12 @@
 
 import { utf8ToByteString } from "../../shared/resp/bytes.ts";
 import { usageError } from "../../shared/cli.ts";
-import { type Lab2Options, parseLab2ArgsWith } from "../02-threaded/cli.ts";
+import {
+  type ExtraArgValues,
+  type Lab2Options,
+  parseLab2ArgsWith,
+  type ServerArgsSpec,
+} from "../02-threaded/cli.ts";
 import {
   type CipherName,
   CRYPTO_CHOICES,
@@ -32,6 +37,11 @@ export interface Lab3Options extends Lab2Options {
   handshakeTimeoutMs: number;
   /** Show every frame on the wire, before and after encryption. */
   trace: boolean;
+  /**
+   * Serve through the secure channel. Always in lab 3; lab 4 turns it on with `--secure`. With
+   * `tls`, connections speak TLS whatever this says.
+   */
+  secure: boolean;
 }
 
 /** The task that runs lab 3's server. */
@@ -39,8 +49,9 @@ export const USAGE = "deno task lab3";
 
 const CIPHERS: readonly CipherName[] = ["aes-256-gcm", "chacha20-poly1305", "fernet"];
 
-const HELP = `  --dir PATH                where the server's identity key is kept, created on first
-                            start (default ./data)
+const HELP =
+  `  --dir DIR                 data directory: the server's identity key, created on first
+                            start (and in lab 4 the snapshot and the log) (default ./data)
   --cipher NAME             record format of the secure channel: aes-256-gcm,
                             chacha20-poly1305 or fernet (default aes-256-gcm)
   --crypto LIBRARY          who computes AES-GCM and ChaCha20-Poly1305: openssl (the
@@ -69,12 +80,31 @@ const HELP = `  --dir PATH                where the server's identity key is kep
  * @returns The options.
  */
 export function parseLab3Args(argv: string[]): Lab3Options {
-  const { options, extra } = parseLab2ArgsWith(argv, {
+  return parseLab3ArgsWith(argv, {
     usage: USAGE,
     description:
       "Lab 3: lab 2's cache server behind an encrypted, authenticated channel (or standard TLS).\n" +
       "Clients connect with deno task lab3:client; a plaintext client is refused.",
+  }).options;
+}
+
+/**
+ * Parses lab 3's arguments plus a later lab's own flags, with one `--help` listing them all, as
+ * lab 2's {@link parseLab2ArgsWith} does for lab 3.
+ *
+ * @param argv The arguments, usually `Deno.args`.
+ * @param spec The lab's usage line, description, extra flags and their help.
+ * @returns Lab 3's options (`secure` true), and the raw values of the extra flags.
+ */
+export function parseLab3ArgsWith(
+  argv: string[],
+  spec: ServerArgsSpec,
+): { options: Lab3Options; extra: ExtraArgValues } {
+  const usage = spec.usage;
+  const { options, extra } = parseLab2ArgsWith(argv, {
+    ...spec,
     options: {
+      ...spec.options,
       dir: { type: "string" },
       cipher: { type: "string" },
       crypto: { type: "string" },
@@ -85,7 +115,7 @@ export function parseLab3Args(argv: string[]): Lab3Options {
       "handshake-timeout": { type: "string" },
       trace: { type: "boolean" },
     },
-    help: HELP,
+    help: HELP + (spec.help ?? ""),
   });
   const text = (name: string): string | undefined => {
     const value = extra[name];
@@ -97,24 +127,24 @@ export function parseLab3Args(argv: string[]): Lab3Options {
   if (cipher === undefined) {
     usageError(
       `Invalid cipher: "${cipherText}" is not aes-256-gcm, chacha20-poly1305 or fernet`,
-      USAGE,
+      usage,
     );
   }
 
   const cryptoText = text("crypto") ?? "auto";
   const crypto = CRYPTO_CHOICES.find((c) => c === cryptoText);
   if (crypto === undefined) {
-    usageError(`Invalid crypto: "${cryptoText}" is not openssl, node or auto`, USAGE);
+    usageError(`Invalid crypto: "${cryptoText}" is not openssl, node or auto`, usage);
   }
 
   const certFile = text("tls-cert");
   const keyFile = text("tls-key");
   if ((certFile === undefined) !== (keyFile === undefined)) {
-    usageError("TLS needs both --tls-cert and --tls-key", USAGE);
+    usageError("TLS needs both --tls-cert and --tls-key", usage);
   }
   const tls = certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined;
   if (tls !== undefined && cipherText !== undefined) {
-    usageError("--cipher chooses the secure channel's records; TLS chooses its own", USAGE);
+    usageError("--cipher chooses the secure channel's records; TLS chooses its own", usage);
   }
 
   const timeoutText = text("handshake-timeout") ?? String(DEFAULT_HANDSHAKE_TIMEOUT_MS);
@@ -123,13 +153,13 @@ export function parseLab3Args(argv: string[]): Lab3Options {
     usageError(
       `Invalid handshake-timeout: "${timeoutText}" is not a number of milliseconds from 1 ` +
         "to 3600000",
-      USAGE,
+      usage,
     );
   }
 
-  const requirepass = readPassword(text("requirepass"), text("requirepass-file"));
+  const requirepass = readPassword(text("requirepass"), text("requirepass-file"), usage);
 
-  return {
+  const lab3: Lab3Options = {
     ...options,
     dir: text("dir") ?? "./data",
     cipher,
@@ -139,7 +169,9 @@ export function parseLab3Args(argv: string[]): Lab3Options {
     tls,
     handshakeTimeoutMs,
     trace: extra.trace === true,
+    secure: true,
   };
+  return { options: lab3, extra };
 }
 
 /** The environment variable that may hold the server's password, as `REDISCLI_AUTH` holds redis-cli's. */
@@ -153,13 +185,17 @@ export const REQUIREPASS_ENV = "CACHELAB_REQUIREPASS";
  * A file only its owner can read, or the environment (readable by the same user and root only),
  * keeps the password to the people who already have the server's privileges.
  */
-function readPassword(flag: string | undefined, file: string | undefined): string | undefined {
+function readPassword(
+  flag: string | undefined,
+  file: string | undefined,
+  usage: string,
+): string | undefined {
   const env = Deno.env.get(REQUIREPASS_ENV);
   const given = [flag, file, env].filter((v) => v !== undefined).length;
   if (given > 1) {
     usageError(
       `Give the password one way: --requirepass, --requirepass-file or ${REQUIREPASS_ENV}`,
-      USAGE,
+      usage,
     );
   }
   let password = flag ?? env;
@@ -170,18 +206,18 @@ function readPassword(flag: string | undefined, file: string | undefined): strin
       // One line: the trailing newline an editor adds is not part of the password.
       password = Deno.readTextFileSync(file).split(/\r?\n/)[0];
     } catch (error) {
-      usageError(`Cannot read requirepass-file ${file}: ${(error as Error).message}`, USAGE);
+      usageError(`Cannot read requirepass-file ${file}: ${(error as Error).message}`, usage);
     }
     if (mode !== null && (mode & 0o077) !== 0) {
       const octal = (mode & 0o777).toString(8).padStart(4, "0");
       usageError(
         `requirepass-file ${file} may be read by others (mode ${octal}). Run: chmod 600 ${file}`,
-        USAGE,
+        usage,
       );
     }
   }
   if (password === "") {
-    usageError("Invalid requirepass: the password is empty (leave the flag out for none)", USAGE);
+    usageError("Invalid requirepass: the password is empty (leave the flag out for none)", usage);
   }
   return password;
 }

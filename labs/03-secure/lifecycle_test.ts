@@ -22,7 +22,7 @@ Deno.test("server --help lists lab 2's flags and the channel's, and exits 0", as
       "--maxclients N",
       "--timeout SECONDS",
       "--max-output-buffer SIZE",
-      "--dir PATH",
+      "--dir DIR",
       "--cipher NAME",
       "--crypto LIBRARY",
       "--requirepass PASSWORD",

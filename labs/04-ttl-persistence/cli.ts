@@ -1,7 +1,7 @@
 /**
- * Lab 4's command line: lab 2's flags (`--host`, `--port`, `--maxclients`, `--timeout`,
- * `--max-output-buffer`), taken as they are through lab 2's parser, plus persistence, memory,
- * expiry, the memcached port and the secure channel.
+ * Lab 4's command line: lab 3's flags (lab 2's limits, the secure channel's, `--requirepass`),
+ * taken as they are through lab 3's parser, plus persistence, memory, expiry, the memcached port,
+ * and `--secure` to turn lab 3's channel on.
  *
  * The persistence flags are spelt as `redis-server` spells them, so what a student learns here
  * carries over: `--save 60 1000`, `--appendonly yes`, `--appendfsync everysec`,
@@ -11,12 +11,13 @@
  */
 
 import { usageError } from "../../shared/cli.ts";
-import { type Lab2Options, parseLab2ArgsWith, parseSize } from "../02-threaded/cli.ts";
+import { parseSize } from "../02-threaded/cli.ts";
+import { type Lab3Options, parseLab3ArgsWith } from "../03-secure/cli.ts";
 import { EVICTION_POLICIES, type EvictionPolicy, isEvictionPolicy } from "./eviction.ts";
 import type { FsyncPolicy, PersistenceOptions } from "./persistence/mod.ts";
 
 /** Lab 4's server options. */
-export interface Lab4Options extends Lab2Options {
+export interface Lab4Options extends Lab3Options {
   /** Snapshot and log: where, which files, when. */
   persistence: PersistenceOptions;
   /** Most bytes of data before eviction (`--maxmemory`); 0 means no limit. */
@@ -27,8 +28,6 @@ export interface Lab4Options extends Lab2Options {
   hz: number;
   /** The memcached protocol's port (`--memcache-port`); `null` when off. */
   memcachePort: number | null;
-  /** Serve through lab 3's secure channel (`--secure`). */
-  secure: boolean;
 }
 
 const USAGE = "deno task lab4";
@@ -36,9 +35,7 @@ const USAGE = "deno task lab4";
 /** Redis's default save points: 1 hour and 1 change, 5 minutes and 100, 1 minute and 10000. */
 const DEFAULT_SAVE = "3600 1 300 100 60 10000";
 
-const HELP =
-  `  --dir DIR                 data directory for the snapshot and the log (default ./data)
-  --dbfilename NAME         snapshot file in DIR (default dump.cdb)
+const HELP = `  --dbfilename NAME         snapshot file in DIR (default dump.cdb)
   --save SECONDS CHANGES    snapshot after SECONDS if at least CHANGES writes happened; repeat
                             for more save points, or --save "" for none
                             (default ${DEFAULT_SAVE})
@@ -54,7 +51,8 @@ const HELP =
                             allkeys-lru, volatile-lru, allkeys-random or volatile-random
   --hz N                    active expiry ticks per second, 1 to 500 (default 10)
   --memcache-port PORT      also speak the memcached text protocol on PORT (default off)
-  --secure                  serve through lab 3's encrypted channel
+  --secure                  serve through lab 3's encrypted channel (its identity key is
+                            kept in DIR)
 `;
 
 /**
@@ -112,11 +110,10 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
  * @returns The options.
  */
 export function parseLab4Args(argv: string[]): Lab4Options {
-  const { options, extra } = parseLab2ArgsWith(joinSaveArgs(argv), {
+  const { options, extra } = parseLab3ArgsWith(joinSaveArgs(argv), {
     usage: USAGE,
     description: "Lab 4: a Redis-compatible cache with expiry, eviction and persistence.",
     options: {
-      dir: { type: "string", default: "./data" },
       dbfilename: { type: "string", default: "dump.cdb" },
       save: { type: "string", multiple: true },
       appendonly: { type: "string", default: "no" },
@@ -174,10 +171,13 @@ export function parseLab4Args(argv: string[]): Lab4Options {
       );
     }
   }
+  if (extra.secure === true && options.tls !== undefined) {
+    usageError("--secure serves the secure channel, --tls-cert standard TLS: choose one", USAGE);
+  }
   return {
     ...options,
     persistence: {
-      dir: text("dir"),
+      dir: options.dir,
       dbfilename: text("dbfilename"),
       save,
       appendonly,
@@ -191,6 +191,7 @@ export function parseLab4Args(argv: string[]): Lab4Options {
     maxmemoryPolicy: policy,
     hz,
     memcachePort,
+    // Lab 3 always serves through its channel; lab 4 only when asked.
     secure: extra.secure === true,
   };
 }

@@ -26,7 +26,11 @@
  */
 
 import { ErrorReply } from "../../shared/resp/reply.ts";
-import type { ExpiringKeyspace } from "./keyspace.ts";
+import type { ConfigSetter } from "../../shared/server/config.ts";
+import type { InfoFields } from "../../shared/server/info.ts";
+import { Part, type Stage } from "../../shared/server/stage.ts";
+import { parseSize } from "../02-threaded/cli.ts";
+import { type ExpiringKeyspace, expiringKeyspaceOf } from "./keyspace.ts";
 
 /** The policies `--maxmemory-policy` accepts. */
 export const EVICTION_POLICIES = [
@@ -176,3 +180,109 @@ export class Evictor {
     return step.done ? undefined : step.value;
   }
 }
+
+/** Bytes as Redis's `*_human` fields show them: `1.50M`, `512B`. */
+export function humanBytes(bytes: number): string {
+  const units = ["B", "K", "M", "G", "T"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes}B` : `${value.toFixed(2)}${units[unit]}`;
+}
+
+/** Every policy Redis 7.0 knows, in the order its CONFIG SET error lists them. */
+const REDIS_POLICIES = [
+  "volatile-lru",
+  "volatile-lfu",
+  "volatile-random",
+  "volatile-ttl",
+  "allkeys-lru",
+  "allkeys-lfu",
+  "allkeys-random",
+  "noeviction",
+];
+
+/**
+ * `CONFIG SET maxmemory-policy`: Redis's error for a word that is no policy at all; a policy
+ * Redis has and this lab does not (the LFU ones, volatile-ttl) is refused and named as such.
+ */
+function setPolicy(evictor: Evictor): ConfigSetter {
+  return (value) => {
+    const policy = value.toLowerCase();
+    if (isEvictionPolicy(policy)) {
+      evictor.reconfigure({ policy });
+      return null;
+    }
+    return REDIS_POLICIES.includes(policy)
+      ? `this server does not implement the ${policy} policy`
+      : `argument(s) must be one of the following: ${REDIS_POLICIES.join(", ")}`;
+  };
+}
+
+/**
+ * `CONFIG SET maxmemory`, with Redis's sizes (`100mb`). A server started without a limit
+ * skips the memory checks on its hot path altogether (no eviction step, no transaction gate), so
+ * it cannot take one on later: it says so, where Redis would accept.
+ */
+function setMaxmemory(evictor: Evictor, options: { maxmemory: number }): ConfigSetter {
+  return (value) => {
+    const bytes = parseSize(value);
+    if (bytes === null) return "argument must be a memory value";
+    if (options.maxmemory === 0 && bytes !== 0) {
+      return "this server was started without --maxmemory and cannot take a limit at runtime";
+    }
+    evictor.reconfigure({ maxmemory: bytes });
+    return null;
+  };
+}
+
+/** What the {@link eviction} stage provides to later ones: the write path and memcached's port. */
+export const EVICTOR: Part<Evictor> = new Part("eviction");
+
+/**
+ * The stage: an {@link Evictor} for `--maxmemory` and its policy, `CONFIG GET/SET` for both, and
+ * `INFO memory` computed from the keyspace's own count of its data, which is what the limit is
+ * compared against. The write path (`writes.ts`) asks the evictor for room before each write.
+ */
+export const eviction: Stage<{ maxmemory: number; maxmemoryPolicy: EvictionPolicy }> = {
+  name: "eviction",
+  module: import.meta.url,
+  install(assembly) {
+    const { server, options } = assembly;
+    const db = expiringKeyspaceOf(server.db);
+    const evictor = new Evictor(db, {
+      maxmemory: options.maxmemory,
+      policy: options.maxmemoryPolicy,
+    });
+    assembly.provide(EVICTOR, evictor);
+    server.config
+      .define("maxmemory", () => String(evictor.maxmemory), setMaxmemory(evictor, options))
+      .define("maxmemory-policy", () => evictor.policy, setPolicy(evictor));
+    server.onResetStats(() => db.evictedKeys = 0);
+    let peak = 0;
+    server.info
+      .extend("Memory", (): InfoFields => {
+        const m = Deno.memoryUsage();
+        const used = db.usedMemory;
+        peak = Math.max(peak, used);
+        return [
+          // What --maxmemory compares against: the keyspace's estimate of its data (keyspace.ts).
+          ["used_memory", used],
+          ["used_memory_human", humanBytes(used)],
+          ["used_memory_rss", m.rss],
+          ["used_memory_rss_human", humanBytes(m.rss)],
+          ["used_memory_peak", peak],
+          ["used_memory_peak_human", humanBytes(peak)],
+          // The JavaScript heap as V8 sees it, garbage included: why it is not what eviction uses.
+          ["used_memory_vm_heap", m.heapUsed + m.external],
+          ["maxmemory", evictor.maxmemory],
+          ["maxmemory_human", humanBytes(evictor.maxmemory)],
+          ["maxmemory_policy", evictor.policy],
+        ];
+      })
+      .extend("Stats", () => [["evicted_keys", db.evictedKeys]]);
+  },
+};

@@ -33,7 +33,12 @@
  * @module
  */
 
-import type { ExpiringKeyspace } from "./keyspace.ts";
+import { integerSetter } from "../../shared/server/config.ts";
+import type { Stage } from "../../shared/server/stage.ts";
+import { SHUTDOWN } from "../02-threaded/serve_many.ts";
+import { systemClock } from "./clock.ts";
+import { expiringDb, lab4Commands } from "./commands.ts";
+import { ExpiringKeyspace, expiringKeyspaceOf } from "./keyspace.ts";
 
 /** Options for {@link ActiveExpiry}. */
 export interface ActiveExpiryOptions {
@@ -198,3 +203,61 @@ export class ActiveExpiry {
     return step.done ? undefined : step.value;
   }
 }
+
+/**
+ * The stage: a keyspace whose keys can expire (lazily, on every read: `keyspace.ts`), the TTL
+ * commands and the SET that knows EX/PX/KEEPTTL (`commands.ts`), an EXEC that first expires
+ * watched keys whose time has come (Redis 7 fails such a transaction even if nothing read the
+ * key since), and {@link ActiveExpiry} in the background, `--hz` times a second once the server
+ * is serving.
+ */
+export const expiry: Stage<{ hz: number }> = {
+  name: "expiry",
+  module: import.meta.url,
+  keyspace: () => new ExpiringKeyspace(systemClock),
+  install(assembly) {
+    const { server, commands, options } = assembly;
+    const db = expiringKeyspaceOf(server.db);
+    commands.registerAll(lab4Commands);
+    const exec = commands.get("exec");
+    const run = exec?.handler;
+    if (exec === undefined || run === undefined) {
+      throw new TypeError("The transactions stage must come before expiry");
+    }
+    commands.register({
+      ...exec,
+      handler: (session, args) => {
+        expiringDb(session).expireWatchedKeys();
+        return run(session, args);
+      },
+    });
+
+    const active = new ActiveExpiry(db, { hz: options.hz });
+    // Redis reports the value as set and runs at it clamped to 1..500; so does this.
+    let hz = active.hz;
+    server.config.define(
+      "hz",
+      () => String(hz),
+      integerSetter(0, 2147483647, (n) => {
+        hz = n;
+        active.setHz(n);
+      }),
+    );
+    server.onResetStats(() => db.expiredKeys = 0);
+    server.info
+      .extend("Stats", () => [
+        ["expired_keys", db.expiredKeys],
+        ["expired_time_cap_reached_count", active.timeCapReached],
+      ])
+      .extend("Keyspace", () => {
+        if (db.size === 0) return [];
+        // Like Redis after a FLUSHDB, no key with a TTL means no average, before the next tick too.
+        const avgTtl = db.expiringCount === 0 ? 0 : Math.round(active.avgTtl);
+        return [["db0", `keys=${db.size},expires=${db.expiringCount},avg_ttl=${avgTtl}`]];
+      });
+    // Not while loading: the data is not all there yet, and nothing may expire then.
+    assembly.onServing.push(() => active.start());
+    assembly.need(SHUTDOWN).onStop(() => active.stop());
+    assembly.onStop(() => active.stop());
+  },
+};

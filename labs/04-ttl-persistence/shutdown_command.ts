@@ -19,6 +19,8 @@
 
 import { err, OK, type Reply } from "../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../shared/server/command_table.ts";
+import type { Stage } from "../../shared/server/stage.ts";
+import { SHUTDOWN } from "../02-threaded/serve_many.ts";
 import type { Shutdown, ShutdownRequest } from "../02-threaded/shutdown.ts";
 
 const SYNTAX_ERROR = err("syntax error");
@@ -103,3 +105,12 @@ export function shutdownCommand(shutdown: Shutdown): CommandSpec {
     },
   };
 }
+
+/** The stage: `SHUTDOWN`, on the same path as a signal (lab 2's {@link SHUTDOWN}). */
+export const shutdownStage: Stage<unknown> = {
+  name: "shutdown command",
+  module: import.meta.url,
+  install(assembly) {
+    assembly.commands.register(shutdownCommand(assembly.need(SHUTDOWN)));
+  },
+};

@@ -42,7 +42,10 @@ import {
   refuseQueued,
 } from "../02-threaded/transaction.ts";
 import { refusedWhenFull } from "./commands.ts";
-import { type Evictor, OOM_ERROR } from "./eviction.ts";
+import { EVICTOR, type Evictor, OOM_ERROR } from "./eviction.ts";
+import type { PersistenceOptions } from "./persistence/mod.ts";
+import { PERSISTENCE } from "./persistence/stage.ts";
+import type { Stage } from "../../shared/server/stage.ts";
 
 /** Runs one command for a client: lab 2's transaction-aware `dispatch`, or a wrapper of it. */
 export type Execute = (session: Session, args: string[]) => Reply | Promise<Reply>;
@@ -103,3 +106,21 @@ function mayAddData(spec: CommandSpec | ErrorReply): boolean {
 function isWrite(spec: CommandSpec | ErrorReply): boolean {
   return !(spec instanceof ErrorReply) && spec.flags.includes("write");
 }
+
+/**
+ * The stage: {@link transactionGate} around the command runner, when there is something to check
+ * (a memory limit, or persistence that may fail). Without either, it adds nothing to the hot path.
+ */
+export const writeGate: Stage<{ maxmemory: number; persistence: PersistenceOptions }> = {
+  name: "write gate",
+  module: import.meta.url,
+  when: ({ maxmemory, persistence }) =>
+    maxmemory > 0 || persistence.appendonly || persistence.save.length > 0,
+  install(assembly) {
+    const running = assembly.need(PERSISTENCE);
+    const evictor = assembly.options.maxmemory > 0 ? assembly.need(EVICTOR) : null;
+    assembly.wrapExecute((run) =>
+      transactionGate({ evictor, writeDenied: () => running.writeDenied() }, run)
+    );
+  },
+};

@@ -23,7 +23,8 @@ export type InfoFields = [string, string | number][];
 
 interface Section {
   title: string;
-  fields: () => InfoFields;
+  /** Each part's fields, in the order the parts were added (see `extend`). */
+  fields: (() => InfoFields)[];
   /** Part of the plain `INFO` with no argument, as in Redis (`commandstats` is not, for instance). */
   inDefault: boolean;
 }
@@ -43,9 +44,26 @@ export class InfoRegistry {
   define(title: string, fields: () => InfoFields, options: { inDefault?: boolean } = {}): this {
     this.#sections.set(title.toLowerCase(), {
       title,
-      fields,
+      fields: [fields],
       inDefault: options.inDefault ?? true,
     });
+    return this;
+  }
+
+  /**
+   * Adds fields to a section, creating it if need be: how a later stage reports what it adds
+   * (lab 2's `maxclients` in `Clients`, lab 4's `expired_keys` in `Stats`). A field with the name
+   * of an earlier one takes its place, where it was: lab 4's `used_memory` is its keyspace's
+   * estimate, not the heap's size.
+   *
+   * @param title The section, such as `Stats`.
+   * @param fields Computes the added fields.
+   * @returns The registry, for chaining.
+   */
+  extend(title: string, fields: () => InfoFields): this {
+    const section = this.#sections.get(title.toLowerCase());
+    if (section === undefined) return this.define(title, fields);
+    section.fields.push(fields);
     return this;
   }
 
@@ -63,7 +81,15 @@ export class InfoRegistry {
       wanted.includes(key)
     );
     return chosen.map(([, s]) =>
-      `# ${s.title}\r\n` + s.fields().map(([k, v]) => `${k}:${v}\r\n`).join("")
+      `# ${s.title}\r\n` + merged(s).map(([k, v]) => `${k}:${v}\r\n`).join("")
     ).join("\r\n");
   }
+}
+
+/** A section's fields, each name once: a later part's value replaces an earlier one in place. */
+function merged(section: Section): InfoFields {
+  if (section.fields.length === 1) return section.fields[0]();
+  const values = new Map<string, string | number>();
+  for (const part of section.fields) for (const [name, value] of part()) values.set(name, value);
+  return [...values];
 }
