@@ -23,10 +23,9 @@
  * by that number would evict far too much after a burst of garbage, or nothing at all. So the
  * keyspace adds up what each key costs in V8's heap as it is written and removed: a string is a
  * 16-byte header plus one byte per character rounded up to 8, and an entry in a `Map` about 32
- * bytes. Measured against V8's own heap statistics for a million keys of 16 bytes with 32-byte
- * values, the estimate is 112 bytes a key where the heap grew by 110 (`bench/memory.ts` prints
- * both). The estimate is exact in a test, moves by a known amount on every write, and drops the
- * moment a key is evicted.
+ * bytes; `bench/memory.ts` prints it beside V8's own heap statistics, and the two agree closely
+ * (`bench/README.md`). The estimate is exact in a test, moves by a known amount on every write, and
+ * drops the moment a key is evicted.
  *
  * **Least recently used, exactly.** A JavaScript `Map` iterates in insertion order. Delete a key
  * and set it again, and it moves to the end; so if every access does that, the first key is always
