@@ -139,7 +139,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   trackAccess = false;
   /**
    * While the server loads its files: nothing expires. Set and cleared by persistence around
-   * loading (see `persistence/mod.ts`).
+   * loading (see `persistence/persistence.ts`).
    *
    * A log is a history, and replaying it is only right if every command meets the keyspace it
    * met the first time. `SET s v PX 1000` then `PERSIST s` made `s` permanent; replayed an hour
