@@ -14,6 +14,7 @@ import { showValue } from "../shared/testing/raw_client.ts";
  * adapters in `labs.ts` wrap them in this, adding the bytes each connection exchanged.
  */
 export class CheckFailure extends Error {
+  /** The error's name, as stack traces and logs print it. */
   override name = "CheckFailure";
   /**
    * Wraps what a check threw.

@@ -74,7 +74,7 @@ const STRING_HEADER_BYTES = 16;
 /** One entry of a V8 `Map`: key, value and chain pointers, plus its share of the bucket array. */
 export const MAP_ENTRY_BYTES = 32;
 /** An expiry: an entry in the expiry `Map`, and the boxed number (too big for a small integer). */
-export const EXPIRY_BYTES = MAP_ENTRY_BYTES + 16;
+export const EXPIRY_BYTES: number = MAP_ENTRY_BYTES + 16;
 
 /**
  * What a byte string costs in V8's heap, by the layout of a sequential one-byte string.

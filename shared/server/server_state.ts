@@ -62,7 +62,7 @@ export class ServerState {
     rejectedConnections: 0,
   };
   /** When the server started, in milliseconds since the epoch. */
-  readonly startedAt = Date.now();
+  readonly startedAt: number = Date.now();
   /** The address the server listens on, once it does. */
   address: { host: string; port: number } = { host: "", port: 0 };
   /** Writes one line to the server's log. */

@@ -145,6 +145,14 @@ export class OpenSslAead {
   #context: Deno.PointerObject | null;
   readonly #release: { free: () => void };
 
+  /**
+   * Allocates a cipher context and sets its algorithm and key, once for the connection.
+   *
+   * @param symbols The loaded library.
+   * @param algorithm Which AEAD.
+   * @param key The direction's key.
+   * @param direction Whether this context seals or opens.
+   */
   constructor(
     symbols: Symbols,
     algorithm: AeadAlgorithm,
