@@ -153,7 +153,11 @@ export class Measurements {
   #titles = new Map<string, string>();
   #round = 0;
 
-  /** @param options Run sizes and the tools available. */
+  /**
+   * Prepares the measurements; nothing runs until asked.
+   *
+   * @param options Run sizes and the tools available.
+   */
   constructor(options: MeasureOptions) {
     this.#options = options;
     this.#timeoutMs = options.quick ? 60_000 : 300_000;

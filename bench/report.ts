@@ -54,11 +54,15 @@ export interface ServerColumn {
 
 /** Everything a report shows. */
 export interface Report {
+  /** When the runs were made. */
   date: Date;
   /** Whether the runs were shortened for a smoke test. */
   quick: boolean;
+  /** The machine, the versions, and how busy it was. */
   machine: MachineInfo;
+  /** The servers compared, one column each. */
   servers: ServerColumn[];
+  /** The workloads, one row each. */
   rows: ReportRow[];
   /** Sentences on what was skipped, what failed, and how to read the rows. */
   notes: string[];

@@ -8,7 +8,9 @@
 export interface ProgramOutcome {
   /** Its exit code. */
   code: number;
+  /** Everything it printed to standard output. */
   stdout: string;
+  /** Everything it printed to standard error. */
   stderr: string;
   /** Whether it was killed for running too long. */
   timedOut: boolean;

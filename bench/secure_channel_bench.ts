@@ -14,7 +14,7 @@
  * - **handshakes**: connect, full handshake, close, against connect and close alone.
  *
  * The client and the server run in this one process, so every number includes both ends' work.
- * `labs/03-secure/bench.ts` measures the end-to-end target (lab 3 against lab 2).
+ * `bench/secure_channel.ts` measures the end-to-end target (lab 3 against lab 2).
  *
  * @module
  */

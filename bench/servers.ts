@@ -12,10 +12,7 @@ import {
   startLabServer,
   startRedisServer,
 } from "../shared/testing/processes.ts";
-import {
-  describeLab3BehindTunnel,
-  startLab3BehindTunnel,
-} from "../labs/03-secure/bench_profile.ts";
+import { describeLab3BehindTunnel, startLab3BehindTunnel } from "./lab3_profile.ts";
 import { commandLine, REDIS_ID, type ServerColumn } from "./report.ts";
 
 /** What the comparison must know about a lab beyond where its server is. */

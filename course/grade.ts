@@ -321,9 +321,12 @@ export function parseManifest(text: string): Manifest {
 }
 
 /** One student's line in the batch summary. */
-interface BatchRow {
+export interface BatchRow {
+  /** The submission's folder name. */
   student: string;
+  /** What the grader found. */
   report: GradeReport;
+  /** How long grading took. */
   seconds: number;
 }
 

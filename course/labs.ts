@@ -11,7 +11,7 @@ import { RawClient } from "../shared/testing/raw_client.ts";
 import { type RawConnect, StepContext, type SuiteStep } from "../shared/testing/suite.ts";
 import type { McStep } from "../labs/04-ttl-persistence/memcache/testing.ts";
 import { McStepContext } from "../labs/04-ttl-persistence/memcache/testing.ts";
-import { CheckFailure } from "./run_checks.ts";
+import { CheckFailure } from "./check_failure.ts";
 import type { RestartOptions } from "./target.ts";
 
 /** What every check of one run shares: the seed its keys and values come from, the timeout. */

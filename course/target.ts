@@ -115,6 +115,7 @@ export async function repoServer(
 
 /** Raised when a command never becomes a server: the grader could not run the submission. */
 export class StartError extends Error {
+  /** The error's name, as stack traces and logs print it. */
   override name = "StartError";
 }
 

@@ -14,8 +14,11 @@ import { REPO_ROOT } from "../shared/testing/processes.ts";
 
 /** What a task printed, and how it exited. */
 export interface TaskRun {
+  /** The exit code. */
   code: number;
+  /** Everything it printed to standard output. */
   stdout: string;
+  /** Everything it printed to standard error. */
   stderr: string;
 }
 
@@ -93,6 +96,12 @@ export function assertGradePassed(run: TaskRun, lab: string): void {
 /** What the course tasks need from the repository: their config, the tools, the labs. */
 const COPIED = ["deno.json", "deno.lock", "course", "shared", "labs"];
 
+/**
+ * Copies a file, or a directory and everything under it.
+ *
+ * @param from The file or directory to copy.
+ * @param to Where the copy goes; directories are created as needed.
+ */
 export async function copyTree(from: string, to: string): Promise<void> {
   if ((await Deno.stat(from)).isFile) return await Deno.copyFile(from, to);
   await Deno.mkdir(to, { recursive: true });
@@ -103,6 +112,7 @@ export async function copyTree(from: string, to: string): Promise<void> {
 
 /** A copy of the repository to run tasks in, removed at the end of an `await using` block. */
 export interface RepoCopy extends AsyncDisposable {
+  /** The copy's directory. */
   path: string;
 }
 

@@ -130,7 +130,11 @@ export class AuthError extends Error {
   /** The server's reply, such as `WRONGPASS invalid username-password pair ...`. */
   readonly reply: ErrorReply;
 
-  /** @param reply The server's error reply. */
+  /**
+   * Wraps the server's refusal.
+   *
+   * @param reply The server's error reply.
+   */
   constructor(reply: ErrorReply) {
     super(`AUTH failed: ${reply.message}`);
     this.name = "AuthError";

@@ -171,8 +171,9 @@ export async function startLab3(
 export interface TestCertificates {
   /** The CA certificate, PEM: what clients trust (`--cacert`). */
   caFile: string;
-  /** The server's certificate and key, PEM (`--tls-cert`, `--tls-key`). */
+  /** The server's certificate, PEM (`--tls-cert`). */
   certFile: string;
+  /** The server's private key, PEM (`--tls-key`). */
   keyFile: string;
 }
 
@@ -266,8 +267,11 @@ export async function redisCliHasTls(): Promise<boolean> {
 
 /** What a program printed and how it ended. */
 export interface ProgramResult {
+  /** The exit code. */
   code: number;
+  /** Everything it printed to standard output. */
   stdout: string;
+  /** Everything it printed to standard error. */
   stderr: string;
 }
 

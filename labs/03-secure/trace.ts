@@ -183,7 +183,11 @@ export class Tracer {
   readonly #secretText: string;
   readonly #write: (line: string) => void;
 
-  /** @param options Whether to trace, the secret to hide, and where to write. */
+  /**
+   * Makes a tracer.
+   *
+   * @param options Whether to trace, the secret to hide, and where to write.
+   */
   constructor(options: TracerOptions) {
     this.enabled = options.enabled;
     this.#secretText = options.secret ?? "";

@@ -38,7 +38,7 @@ function invalidExpireTime(command: string): ErrorReply {
 }
 
 /** How an expiry argument is meant: relative or absolute, seconds or milliseconds. */
-type ExpireUnit = "ex" | "px" | "exat" | "pxat";
+export type ExpireUnit = "ex" | "px" | "exat" | "pxat";
 
 /**
  * Turns `SET`'s, `SETEX`'s or `GETEX`'s expiry argument into an absolute time in milliseconds,

@@ -23,10 +23,9 @@
  * by that number would evict far too much after a burst of garbage, or nothing at all. So the
  * keyspace adds up what each key costs in V8's heap as it is written and removed: a string is a
  * 16-byte header plus one byte per character rounded up to 8, and an entry in a `Map` about 32
- * bytes. Measured against V8's own heap statistics for a million keys of 16 bytes with 32-byte
- * values, the estimate is 112 bytes a key where the heap grew by 110 (`bench/memory.ts` prints
- * both). The estimate is exact in a test, moves by a known amount on every write, and drops the
- * moment a key is evicted.
+ * bytes; `bench/memory.ts` prints it beside V8's own heap statistics, and the two agree closely
+ * (`bench/README.md`). The estimate is exact in a test, moves by a known amount on every write, and
+ * drops the moment a key is evicted.
  *
  * **Least recently used, exactly.** A JavaScript `Map` iterates in insertion order. Delete a key
  * and set it again, and it moves to the end; so if every access does that, the first key is always
@@ -75,7 +74,7 @@ const STRING_HEADER_BYTES = 16;
 /** One entry of a V8 `Map`: key, value and chain pointers, plus its share of the bucket array. */
 export const MAP_ENTRY_BYTES = 32;
 /** An expiry: an entry in the expiry `Map`, and the boxed number (too big for a small integer). */
-export const EXPIRY_BYTES = MAP_ENTRY_BYTES + 16;
+export const EXPIRY_BYTES: number = MAP_ENTRY_BYTES + 16;
 
 /**
  * What a byte string costs in V8's heap, by the layout of a sequential one-byte string.
@@ -140,7 +139,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   trackAccess = false;
   /**
    * While the server loads its files: nothing expires. Set and cleared by persistence around
-   * loading (see `persistence/mod.ts`).
+   * loading (see `persistence/persistence.ts`).
    *
    * A log is a history, and replaying it is only right if every command meets the keyspace it
    * met the first time. `SET s v PX 1000` then `PERSIST s` made `s` permanent; replayed an hour

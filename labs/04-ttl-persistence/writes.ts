@@ -54,7 +54,7 @@ export type Propagate = (args: string[], sentBy?: RequestDecoder) => void;
 export interface WriteSink {
   /** Receives each write to log. */
   propagate: Propagate;
-  /** `-MISCONF` while the server cannot persist (see `persistence/mod.ts`), else `null`. */
+  /** `-MISCONF` while the server cannot persist (see `persistence/persistence.ts`), else `null`. */
   writeDenied(): ErrorReply | null;
 }
 

@@ -1,10 +1,10 @@
 /**
  * A first-in, first-out queue whose `shift()` stays cheap however long the queue grows.
  *
- * `Array.prototype.shift()` moves every remaining element, so a client with 100,000 commands in
- * flight would copy 100,000 slots per reply: measured, 200,000 pipelined GETs ran at 10k replies/s
- * instead of 350k. This queue reads from a moving head index instead, and copies only now and then,
- * when the consumed part is at least half of the array.
+ * `Array.prototype.shift()` moves every remaining element, so a client with many commands in flight
+ * would copy the whole backlog per reply (`bench/README.md` has the measurement). This queue reads
+ * from a moving head index instead, and copies only now and then, when the consumed part is at
+ * least half of the array.
  *
  * @module
  */

@@ -18,7 +18,7 @@ import {
   SimpleString,
   VerbatimString,
 } from "../resp/reply.ts";
-import type { ArgumentDoc, CommandSpec, CommandTable } from "../server/command_table.ts";
+import type { ArgumentDoc, CommandRegistry, CommandSpec } from "../server/command_table.ts";
 import type { Session } from "../server/session.ts";
 
 /**
@@ -64,7 +64,7 @@ function commandDocs(spec: CommandSpec): Reply {
   return new MapReply(docs);
 }
 
-function named(table: CommandTable, names: readonly string[]): (CommandSpec | undefined)[] {
+function named(table: CommandRegistry, names: readonly string[]): (CommandSpec | undefined)[] {
   return names.map((name) => table.get(name));
 }
 

@@ -5,15 +5,6 @@
  * @module
  */
 
-import type { CommandSpec } from "../server/command_table.ts";
-import { connectionCommands } from "./connection.ts";
-import { introspectionCommands } from "./introspection.ts";
-
+export { clientCompatCommands } from "./client_compat.ts";
 export { connectionCommands } from "./connection.ts";
 export { introspectionCommands } from "./introspection.ts";
-
-/** Every command real clients expect on connect. */
-export const clientCompatCommands: readonly CommandSpec[] = [
-  ...connectionCommands,
-  ...introspectionCommands,
-];

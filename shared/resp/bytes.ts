@@ -2,8 +2,8 @@
  * Byte strings: how this server holds binary data in JavaScript strings.
  *
  * Redis keys and values are arbitrary bytes. A `Uint8Array` can hold them, but it is a poor Map key
- * (two arrays with the same bytes are different keys) and costs about three times the memory of a
- * string for a small value (measured: 553 MB against 180 MB of RSS for a million 32-byte values).
+ * (two arrays with the same bytes are different keys) and costs several times the memory of a
+ * string for a small value (`bench/README.md` has the measurement).
  * So the server holds every key and value as a *byte string*: a JavaScript string in which each
  * character is one byte, code 0 to 255 (Node calls this encoding "latin1"). It is binary-safe by
  * construction, compares by content, and V8 stores it one byte per character.
@@ -25,10 +25,8 @@ const utf8Decoder = new TextDecoder();
  *
  * `Buffer`'s latin1 conversion is native, so its cost barely depends on the length; but each call
  * crosses from JavaScript into Deno's runtime and back, and for a key or a small value that crossing
- * is most of the work. `String.fromCharCode` with one argument per byte stays inside V8. Measured on
- * the server's decoder (`deno bench bench/server_path_bench.ts`, and the CPU time per command of the
- * same loop): 16-byte keys decode about 25 % faster, and a batch of SETs of 32-byte values runs
- * about 15 % faster. Past a few dozen bytes the native copy wins.
+ * is most of the work. `String.fromCharCode` with one argument per byte stays inside V8, which wins
+ * for keys and small values; past a few dozen bytes the native copy wins (`bench/README.md`).
  */
 export const SHORT_BYTE_STRING = 32;
 

@@ -165,9 +165,8 @@ export class RespWriter {
    *
    * The same bytes as {@link arrayHeader} followed by {@link bulk} for each string, but each of
    * those costs a method call, a capacity check and a helper for the bytes. That matters on lab 4's
-   * hot path, its append-only log, which encodes most write commands: measured on the commands
-   * `redis-benchmark -t set` sends (a 16-byte key, a 3-byte value), decoded by the server's
-   * decoder, a third less time (`deno bench`, 800 commands, fastest runs: 76 µs → 52 µs).
+   * hot path, its append-only log, which encodes most write commands (measured in
+   * `bench/README.md`).
    *
    * @param args Byte strings.
    * @returns How many bytes it took.
@@ -238,9 +237,8 @@ export class RespWriter {
    * spaces rather than letting an error message break the framing.
    *
    * The bytes are copied one by one, checking each for CR and LF on the way: a status line is a
-   * few bytes (`+OK`), and a regular expression test per reply cost more than the copy itself.
-   * With the digits below, this took 7 to 16 % off the server's JavaScript per SET or GET
-   * (`deno bench bench/server_path_bench.ts`).
+   * few bytes (`+OK`), and a regular expression test per reply cost more than the copy itself
+   * (measured in `bench/README.md`).
    */
   #line(prefix: number, text: string): void {
     const n = text.length;

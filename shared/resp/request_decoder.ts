@@ -104,8 +104,7 @@ const SKIPPED = Symbol("skipped");
  * table's `Map` looks it up, because the first time a string is used as a `Map` key V8 hashes it
  * and searches its table of unique strings for it. A string used before has both done already.
  * Handing back the string made last time for the same bytes skips all of that; comparing a few
- * bytes is cheaper. Measured with `deno bench bench/server_path_bench.ts`: about a sixth less of
- * lab 2's JavaScript per GET or SET.
+ * bytes is cheaper (measured in `bench/README.md`).
  *
  * It is a small direct-mapped table, like a CPU cache: a slot is chosen from the name's length and
  * first and last bytes, and a different name landing on the same slot simply replaces it. Only

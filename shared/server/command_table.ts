@@ -16,88 +16,27 @@
  * @module
  */
 
-import { cString, ErrorReply, type Reply } from "../resp/reply.ts";
-import type { Session } from "./session.ts";
+import { cString, ErrorReply } from "../resp/reply.ts";
+import type {
+  ArgumentDoc,
+  CommandFlag,
+  CommandHandler,
+  CommandRegistry,
+  CommandSpec,
+  KeyPositions,
+} from "./server_state.ts";
 
-/** What a command does, as Redis labels it (`COMMAND INFO` reports these). */
-export type CommandFlag =
-  | "write"
-  | "readonly"
-  | "fast"
-  | "admin"
-  | "noauth"
-  | "loading"
-  | "stale"
-  | "noscript"
-  // Adds data, so it is refused when memory is full (lab 4's maxmemory), as in Redis.
-  | "denyoom"
-  // Cannot be queued in MULTI: Redis refuses it there (SAVE, SHUTDOWN), or its handler may await,
-  // which would break EXEC's isolation.
-  | "no-multi";
-
-/**
- * A command handler. It receives the session (the client and the server it talks to) and the
- * arguments as byte strings, `args[0]` being the command name as the client spelt it.
- *
- * Most handlers return their reply at once. One that must wait for something returns a promise,
- * and the connection waits for it before running the next command of that client.
- */
-export type CommandHandler = (session: Session, args: string[]) => Reply | Promise<Reply>;
-
-/** Where the keys are in a command's arguments, as `COMMAND INFO` reports: first, last, step. */
-export interface KeyPositions {
-  /** Index of the first key argument (1 for `GET key`). */
-  first: number;
-  /** Index of the last key argument; -1 means "the last argument". */
-  last: number;
-  /** Distance between keys (2 for `MSET k v k v`). */
-  step: number;
-}
-
-/** One argument as `COMMAND DOCS` describes it; `redis-cli` builds its hints from these. */
-export interface ArgumentDoc {
-  /** What the hint shows, such as `key` or `message`. */
-  name: string;
-  /** Redis's argument type; `oneof` and `block` group the nested `arguments`. */
-  type:
-    | "key"
-    | "string"
-    | "integer"
-    | "double"
-    | "pattern"
-    | "unix-time"
-    | "pure-token"
-    | "oneof"
-    | "block";
-  /** A literal word that introduces the argument, such as `EX` in `SET key value EX seconds`. */
-  token?: string;
-  /** `optional` shows it in brackets; `multiple` as `key [key ...]`. */
-  flags?: readonly ("optional" | "multiple" | "multiple_token")[];
-  /** The alternatives of a `oneof`, or the parts of a `block`. */
-  arguments?: readonly ArgumentDoc[];
-}
-
-/** A command, described as data. */
-export interface CommandSpec {
-  /** The name in lower case, as Redis reports it. */
-  name: string;
-  /** Redis's arity: positive for exactly that many words, negative for at least that many. */
-  arity: number;
-  /** What kind of command it is. */
-  flags: readonly CommandFlag[];
-  /** One line for `COMMAND DOCS` and the REPL's help. */
-  summary: string;
-  /** The group `COMMAND DOCS` files it under (`string`, `connection`, `server`, `generic`...). */
-  group: string;
-  /** The arguments after the name, for `COMMAND DOCS`. */
-  arguments?: readonly ArgumentDoc[];
-  /** Which arguments are keys; omitted for commands without keys. */
-  keys?: KeyPositions;
-  /** The code that runs it. A container command such as `CLIENT` has subcommands instead. */
-  handler?: CommandHandler;
-  /** For a container command: its subcommands, each with `name` like `client|setname`. */
-  subcommands?: readonly CommandSpec[];
-}
+// The types a command is described with live beside the server state that holds the table (a
+// handler's session points at the server, whose table holds the handler); this module is where
+// the labs import them from.
+export type {
+  ArgumentDoc,
+  CommandFlag,
+  CommandHandler,
+  CommandRegistry,
+  CommandSpec,
+  KeyPositions,
+};
 
 /**
  * Redis 7's reply to a command it does not know, quoting up to 128 bytes of its arguments.
@@ -141,7 +80,7 @@ function arityOk(arity: number, argc: number): boolean {
  * table.resolve(["PING"]); // the ping spec
  * ```
  */
-export class CommandTable {
+export class CommandTable implements CommandRegistry {
   #commands = new Map<string, CommandSpec>();
 
   /**

@@ -35,12 +35,8 @@ let turnEnd: Promise<void> | undefined;
  * commands, so their replies go out together, after all the work. When several reads complete at
  * once, each connection's continuation is already in the microtask queue; the microtask queued
  * here runs after them all. Redis does the same: it writes every client's replies at the end of a
- * turn of its loop (`handleClientsWithPendingWrites()`, called from `beforeSleep()`).
- *
- * Measured with `redis-benchmark -c 50 -P 16 -t set -r 100000` against lab 4 without its log,
- * server CPU per request from `INFO cpu`, runs taking turns: 4.4–4.8 µs writing each batch's
- * replies at once, 3.5–3.6 µs waiting for the end of the turn. The system calls were the same
- * (`strace -c`: one read and one write per batch); only the order of the work changed.
+ * turn of its loop (`handleClientsWithPendingWrites()`, called from `beforeSleep()`). Doing all the
+ * work before any write costs less CPU per request (`bench/README.md` has the measurement).
  */
 function endOfTurn(): Promise<void> {
   return turnEnd ??= new Promise<void>((resolve) => {
@@ -219,8 +215,7 @@ export type BatchEnd = "more" | "close" | "send" | "overflow";
  * An `async` function always returns a promise, and awaiting it costs a trip through the
  * microtask queue even when every handler answered at once, which is nearly always. So this stays
  * an ordinary function while the replies are plain values, and hands the rest of the batch to an
- * async helper only when a handler returns a promise. Measured on batches of 16 GETs or SETs
- * (`deno bench bench/server_path_bench.ts`): up to a tenth of the server's JavaScript per batch.
+ * async helper only when a handler returns a promise (measured in `bench/README.md`).
  *
  * @param session The client and server.
  * @param decoder Holds the bytes received so far.
@@ -310,9 +305,8 @@ function nextCommand(
  * but it must not take the server down: the client gets an error and the log gets the stack.
  *
  * It does not touch `client.lastInteraction`: the connection loop sets it once per read, which is
- * when Redis sets it too. `Date.now()` is a call out of V8 into the operating system's clock;
- * made for each of sixteen pipelined commands it cost 40 to 120 ns per command, 5 to 20 % of the
- * JavaScript a GET or SET takes (`deno bench bench/server_path_bench.ts`).
+ * when Redis sets it too. `Date.now()` is a call out of V8 into the operating system's clock, too
+ * dear to make per pipelined command (measured in `bench/README.md`).
  *
  * @param session The client and server.
  * @param args The command and its arguments.

@@ -44,6 +44,8 @@ export function todoHandler(
 /** Thrown by a TODO that is not a command handler, such as a piece of the accept loop. */
 export class NotImplementedError extends Error {
   /**
+   * Names the step that replaces this TODO.
+   *
    * @param step The lesson step that implements it.
    * @param hint What to do, in a few words.
    */

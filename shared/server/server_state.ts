@@ -2,22 +2,166 @@
  * Everything about a running server that outlives a single connection: the keyspace, the command
  * table, the connected clients, configuration, statistics.
  *
+ * It also declares the types that refer back to the server: {@link Session}, what a handler
+ * receives, and {@link CommandSpec}, how a command and its handler are described. Labs import them
+ * from `session.ts` and `command_table.ts`, which re-export them.
+ *
  * @module
  */
 
 import { cpuUsage } from "node:process";
 import { Keyspace } from "../keyspace.ts";
-import { type DecoderLimits, DEFAULT_LIMITS, MAX_BYTE_STRING } from "../resp/request_decoder.ts";
-import type { CommandTable } from "./command_table.ts";
+import {
+  type DecoderLimits,
+  DEFAULT_LIMITS,
+  MAX_BYTE_STRING,
+  type RequestDecoder,
+} from "../resp/request_decoder.ts";
 import { ConfigRegistry } from "./config.ts";
 import { InfoRegistry } from "./info.ts";
-import type { ClientState } from "./session.ts";
+import type { ClientState } from "./client_state.ts";
+import type { ErrorReply, Reply } from "../resp/reply.ts";
 
 /** The version this server reports as `redis_version`: the Redis whose replies it reproduces. */
 export const REDIS_COMPAT_VERSION = "7.0.0";
 
 /** This project's own version. */
 export const CACHELAB_VERSION = "0.1.0";
+
+/** What a command does, as Redis labels it (`COMMAND INFO` reports these). */
+export type CommandFlag =
+  | "write"
+  | "readonly"
+  | "fast"
+  | "admin"
+  | "noauth"
+  | "loading"
+  | "stale"
+  | "noscript"
+  // Adds data, so it is refused when memory is full (lab 4's maxmemory), as in Redis.
+  | "denyoom"
+  // Cannot be queued in MULTI: Redis refuses it there (SAVE, SHUTDOWN), or its handler may await,
+  // which would break EXEC's isolation.
+  | "no-multi";
+
+/**
+ * A command handler. It receives the session (the client and the server it talks to) and the
+ * arguments as byte strings, `args[0]` being the command name as the client spelt it.
+ *
+ * Most handlers return their reply at once. One that must wait for something returns a promise,
+ * and the connection waits for it before running the next command of that client.
+ */
+export type CommandHandler = (session: Session, args: string[]) => Reply | Promise<Reply>;
+
+/** Where the keys are in a command's arguments, as `COMMAND INFO` reports: first, last, step. */
+export interface KeyPositions {
+  /** Index of the first key argument (1 for `GET key`). */
+  first: number;
+  /** Index of the last key argument; -1 means "the last argument". */
+  last: number;
+  /** Distance between keys (2 for `MSET k v k v`). */
+  step: number;
+}
+
+/** One argument as `COMMAND DOCS` describes it; `redis-cli` builds its hints from these. */
+export interface ArgumentDoc {
+  /** What the hint shows, such as `key` or `message`. */
+  name: string;
+  /** Redis's argument type; `oneof` and `block` group the nested `arguments`. */
+  type:
+    | "key"
+    | "string"
+    | "integer"
+    | "double"
+    | "pattern"
+    | "unix-time"
+    | "pure-token"
+    | "oneof"
+    | "block";
+  /** A literal word that introduces the argument, such as `EX` in `SET key value EX seconds`. */
+  token?: string;
+  /** `optional` shows it in brackets; `multiple` as `key [key ...]`. */
+  flags?: readonly ("optional" | "multiple" | "multiple_token")[];
+  /** The alternatives of a `oneof`, or the parts of a `block`. */
+  arguments?: readonly ArgumentDoc[];
+}
+
+/** A command, described as data. */
+export interface CommandSpec {
+  /** The name in lower case, as Redis reports it. */
+  name: string;
+  /** Redis's arity: positive for exactly that many words, negative for at least that many. */
+  arity: number;
+  /** What kind of command it is. */
+  flags: readonly CommandFlag[];
+  /** One line for `COMMAND DOCS` and the REPL's help. */
+  summary: string;
+  /** The group `COMMAND DOCS` files it under (`string`, `connection`, `server`, `generic`...). */
+  group: string;
+  /** The arguments after the name, for `COMMAND DOCS`. */
+  arguments?: readonly ArgumentDoc[];
+  /** Which arguments are keys; omitted for commands without keys. */
+  keys?: KeyPositions;
+  /** The code that runs it. A container command such as `CLIENT` has subcommands instead. */
+  handler?: CommandHandler;
+  /** For a container command: its subcommands, each with `name` like `client|setname`. */
+  subcommands?: readonly CommandSpec[];
+}
+
+/** The context every command handler receives. */
+export interface Session {
+  /** The keyspace the command reads and writes. */
+  readonly db: Keyspace;
+  /** The client that sent the command. */
+  readonly client: ClientState;
+  /** The server: its configuration, statistics, other clients. */
+  readonly server: ServerState;
+  /**
+   * The decoder the client's commands come from, when they come from a socket. Lab 4's log copies
+   * a command's bytes from it rather than encoding the arguments again
+   * ({@link RequestDecoder.lastFrameLength}).
+   */
+  readonly requests?: RequestDecoder;
+}
+
+/**
+ * What the server needs of its command table; `CommandTable` in `command_table.ts` is the
+ * implementation. Declared here, with {@link Session} and {@link CommandSpec}, because the three
+ * refer to each other: a handler receives a session, the session points at the server, and the
+ * server holds the table of handlers. Keeping them in one module keeps the import graph acyclic.
+ */
+export interface CommandRegistry {
+  /**
+   * Adds a command, or replaces one of the same name.
+   *
+   * @param spec The command.
+   * @returns The registry, for chaining.
+   */
+  register(spec: CommandSpec): this;
+  /**
+   * Registers several commands.
+   *
+   * @param specs The commands.
+   * @returns The registry, for chaining.
+   */
+  registerAll(specs: Iterable<CommandSpec>): this;
+  /**
+   * Finds a command by name, in any case.
+   *
+   * @param name The name as a client spelt it.
+   * @returns The command, or `undefined`.
+   */
+  get(name: string): CommandSpec | undefined;
+  /**
+   * Finds the command a request names and checks its arity.
+   *
+   * @param args The request: command name and arguments.
+   * @returns The command to run, or the error reply to send instead.
+   */
+  resolve(args: readonly string[]): CommandSpec | ErrorReply;
+  /** Every registered command, each once, in registration order. */
+  [Symbol.iterator](): IterableIterator<CommandSpec>;
+}
 
 /** Counters an operator reads in `INFO stats`. */
 export interface ServerStats {
@@ -32,7 +176,7 @@ export interface ServerStats {
 /** Options for {@link ServerState}. */
 export interface ServerStateOptions {
   /** The commands this server understands. */
-  commands: CommandTable;
+  commands: CommandRegistry;
   /** The keyspace; a new empty one by default. */
   db?: Keyspace;
   /** Protocol limits; Redis's defaults if omitted. */
@@ -44,7 +188,7 @@ export interface ServerStateOptions {
 /** One running server's shared state. */
 export class ServerState {
   /** The commands this server understands. */
-  readonly commands: CommandTable;
+  readonly commands: CommandRegistry;
   /** The keyspace. */
   readonly db: Keyspace;
   /** Protocol limits every connection's decoder enforces. */
@@ -62,7 +206,7 @@ export class ServerState {
     rejectedConnections: 0,
   };
   /** When the server started, in milliseconds since the epoch. */
-  readonly startedAt = Date.now();
+  readonly startedAt: number = Date.now();
   /** The address the server listens on, once it does. */
   address: { host: string; port: number } = { host: "", port: 0 };
   /** Writes one line to the server's log. */

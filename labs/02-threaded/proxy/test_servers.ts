@@ -33,7 +33,9 @@ export function available(kind: UpstreamKind): boolean {
 
 /** An upstream server process. */
 export interface TestUpstream extends AsyncDisposable {
+  /** Which server program it is. */
   readonly kind: UpstreamKind;
+  /** The port it listens on. */
   readonly port: number;
   /** `127.0.0.1:port`. */
   readonly addr: string;

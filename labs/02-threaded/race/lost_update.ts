@@ -79,7 +79,11 @@ export class ArrivalGate implements SlowService {
   readonly #opened: Promise<void>;
   #watchers: { count: number; wake: () => void }[] = [];
 
-  /** @param expected How many requests must arrive before any call returns. */
+  /**
+   * Makes a gate that opens once enough requests wait at it.
+   *
+   * @param expected How many requests must arrive before any call returns.
+   */
   constructor(expected: number) {
     this.#expected = expected;
     this.#opened = new Promise((resolve) => this.#open = resolve);

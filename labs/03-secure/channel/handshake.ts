@@ -221,17 +221,25 @@ export interface HandshakeResult {
 
 /** The server side's settings. */
 export interface ServerHandshakeOptions {
+  /** The server's long-term key pair, which signs the handshake. */
   identity: Identity;
+  /** The record format this server uses; the client must offer it. */
   cipher: CipherName;
+  /** The largest record this side accepts, announced to the peer. */
   maxRecordSize: number;
+  /** Where to describe each step, for the lab's `--trace`. */
   trace?: (line: string) => void;
 }
 
 /** The client side's settings. */
 export interface ClientHandshakeOptions {
+  /** The record formats offered, in order of preference. */
   ciphers: readonly CipherName[];
+  /** The largest record this side accepts, announced to the peer. */
   maxRecordSize: number;
+  /** Decides whether to trust the server's key; throws to refuse it. */
   verifyServerKey: (publicKey: Uint8Array, fingerprint: string) => void | Promise<void>;
+  /** Where to describe each step, for the lab's `--trace`. */
   trace?: (line: string) => void;
 }
 

@@ -4,12 +4,11 @@
  *
  * # Why call a C library from a TypeScript course
  *
- * Because the same algorithm costs an eighth as much there. The AES-GCM in Deno's `node:crypto` is
- * a portable software implementation: on the course's build machine it runs at about 90 MB/s, and
- * sealing and opening a 1,100-byte record costs about 48 µs. OpenSSL uses the CPU's AES and
- * carry-less-multiply instructions (check yours with `grep -o -w 'aes\|pclmulqdq' /proc/cpuinfo`,
- * and its speed with `openssl speed -evp aes-256-gcm`): the same record costs about 6 µs, FFI
- * calls included, and a 16 KiB one 22 µs against 275 µs. Production servers do exactly this; Node's own `crypto` module is OpenSSL.
+ * Because the same algorithm costs far less there: the AES-GCM in Deno's `node:crypto` is a
+ * portable software implementation, while OpenSSL uses the CPU's AES and carry-less-multiply
+ * instructions. Production servers do exactly this; Node's own `crypto` module is OpenSSL. The
+ * figures, and how to measure yours, are in `bench/README.md` ("Why the hot path looks the way it
+ * does").
  *
  * # What it costs in safety
  *
@@ -146,6 +145,14 @@ export class OpenSslAead {
   #context: Deno.PointerObject | null;
   readonly #release: { free: () => void };
 
+  /**
+   * Allocates a cipher context and sets its algorithm and key, once for the connection.
+   *
+   * @param symbols The loaded library.
+   * @param algorithm Which AEAD.
+   * @param key The direction's key.
+   * @param direction Whether this context seals or opens.
+   */
   constructor(
     symbols: Symbols,
     algorithm: AeadAlgorithm,

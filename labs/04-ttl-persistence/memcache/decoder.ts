@@ -50,6 +50,7 @@ export const DEFAULT_DECODER_LIMITS: Readonly<DecoderLimits> = Object.freeze({
 
 /** Thrown when the connection must be closed: the byte stream cannot be followed any more. */
 export class FramingError extends Error {
+  /** The error's name, as stack traces and logs print it. */
   override name = "FramingError";
 }
 

@@ -42,8 +42,11 @@ export type StorageCommand = "set" | "add" | "replace" | "append" | "prepend" | 
 
 /** A storage command whose line has been read; `data` is filled in once the block has arrived. */
 export interface StoreRequest {
+  /** Tells this request from the others. */
   kind: "store";
+  /** Which storage command. */
   command: StorageCommand;
+  /** The item's key. */
   key: string;
   /** Opaque 32-bit flags stored with the item (ignored by append/prepend). */
   flags: number;
@@ -53,6 +56,7 @@ export interface StoreRequest {
   bytes: number;
   /** The `cas` command's unique; 0 for the others. */
   cas: bigint;
+  /** `noreply` was given: the client wants no answer. */
   noreply: boolean;
   /** The data block, once read. */
   data: string;

@@ -53,31 +53,58 @@ export type Outcome = string | string[] | null | typeof CLOSE;
 /** The outcome that ends the connection (`quit`, an HTTP request line). */
 export const CLOSE: unique symbol = Symbol("close");
 
-/** Counters `stats` reports, named as memcached names them. */
+/**
+ * Counters `stats` reports, named as memcached names them. `stats reset` sets all but the two
+ * connection totals back to zero.
+ */
 export interface MemcacheStats {
+  /** Connections open now. */
   curr_connections: number;
+  /** Connections accepted since the server started. */
   total_connections: number;
+  /** Connections refused because the server was full. */
   rejected_connections: number;
+  /** Keys requested by `get` and `gets` (each key counts). */
   cmd_get: number;
+  /** Storage commands run. */
   cmd_set: number;
+  /** `flush_all` commands run. */
   cmd_flush: number;
+  /** Keys touched by `touch`, `gat` and `gats`. */
   cmd_touch: number;
+  /** Keys requested and found. */
   get_hits: number;
+  /** Keys requested and not found. */
   get_misses: number;
+  /** `delete` of a missing key. */
   delete_misses: number;
+  /** `delete` that removed a key. */
   delete_hits: number;
+  /** `incr` of a missing key. */
   incr_misses: number;
+  /** `incr` that changed a value. */
   incr_hits: number;
+  /** `decr` of a missing key. */
   decr_misses: number;
+  /** `decr` that changed a value. */
   decr_hits: number;
+  /** `cas` of a missing key. */
   cas_misses: number;
+  /** `cas` that stored its value. */
   cas_hits: number;
+  /** `cas` refused because the item had changed. */
   cas_badval: number;
+  /** Touches of a key that exists. */
   touch_hits: number;
+  /** Touches of a missing key. */
   touch_misses: number;
+  /** Storage commands refused because the item was too large. */
   store_too_large: number;
+  /** Bytes received from clients. */
   bytes_read: number;
+  /** Bytes sent to clients. */
   bytes_written: number;
+  /** Items stored. */
   total_items: number;
 }
 

@@ -34,7 +34,7 @@ export function ioError(code: "ENOSPC" | "EIO"): Error {
 export class FaultyFile implements LogFile {
   readonly #file: Deno.FsFile;
   /** Bytes the disk still takes; `Infinity` for no limit. A write past it is cut short, then fails. */
-  spaceLeft = Infinity;
+  spaceLeft: number = Infinity;
   /** The next this-many writes fail with `EIO` before writing anything. */
   failingWrites = 0;
   /** The next this-many fsyncs fail with `EIO`. */

@@ -58,7 +58,7 @@ export class PointInTime {
     this.#db = db;
     this.at = db.clock.now();
     // Every stored key, expired ones too (`next()` skips those): copying the Map's own key order
-    // is one native pass, about 8 ms for a million keys, where `keys()` checks each expiry.
+    // is one native pass, where `keys()` checks each expiry.
     this.#keys = Array.from(db.storedKeys());
     this.#unsubscribe = db.onChange((key) => key === null ? this.#saveRest() : this.#save(key));
   }

@@ -4,8 +4,8 @@
  * option, and how many handshakes per second the server completes.
  *
  * ```sh
- * deno run --allow-net --allow-run --allow-read --allow-write --allow-env --allow-ffi labs/03-secure/bench.ts
- * deno run ... labs/03-secure/bench.ts --quick       # a smoke test: a second per run, numbers are noise
+ * deno run --allow-net --allow-run --allow-read --allow-write --allow-env --allow-ffi bench/secure_channel.ts
+ * deno run ... bench/secure_channel.ts --quick       # a smoke test: a second per run, numbers are noise
  * ```
  *
  * The course's target: lab 3 at least half of lab 2's throughput, pipelined. Each server runs
@@ -16,10 +16,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseCommandLine, usageError } from "../../shared/cli.ts";
-import { runLoad } from "../../bench/loadgen.ts";
-import { type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
-import type { Transport } from "../../shared/transport.ts";
+import { parseCommandLine, usageError } from "../shared/cli.ts";
+import { runLoad } from "./loadgen.ts";
+import { type RunningServer, startLabServer } from "../shared/testing/processes.ts";
+import type { Transport } from "../shared/transport.ts";
 import {
   type AeadLibrary,
   aeadLibrary,
@@ -27,13 +27,13 @@ import {
   connectSecure,
   type CryptoChoice,
   type SecureChannel,
-} from "./channel/mod.ts";
-import { ENTRY, prepareIdentity, SERVER_FLAGS, trustOnly } from "./test_support.ts";
+} from "../labs/03-secure/channel/mod.ts";
+import { ENTRY, prepareIdentity, SERVER_FLAGS, trustOnly } from "../labs/03-secure/test_support.ts";
 
-const USAGE = "deno run labs/03-secure/bench.ts";
+const USAGE = "deno run bench/secure_channel.ts";
 
 const HELP = `Usage: deno run --allow-net --allow-run --allow-read --allow-write --allow-env \\
-  --allow-ffi labs/03-secure/bench.ts [options]
+  --allow-ffi bench/secure_channel.ts [options]
 
 Measures lab 2 and lab 3 (AES-256-GCM and ChaCha20-Poly1305 records from OpenSSL and from
 node:crypto, and Fernet records) with the project's load generator, pipelined, and lab 3's

@@ -1,18 +1,18 @@
 /**
- * How `deno task bench` measures lab 3: its server, with a tunnel in front (`tunnel.ts`), so that
+ * How `deno task bench` measures lab 3: its server, with a tunnel in front (`labs/03-secure/tunnel.ts`), so that
  * `redis-benchmark` and the load generator, which speak plaintext RESP, go through the secure
  * channel like any client would. The tunnel runs inside the benchmark's own process, so every
  * request is encrypted and decrypted twice (tunnel and server), on the same cores as everything
- * else: the numbers are a lower bound. `labs/03-secure/bench.ts` measures the channel without the
+ * else: the numbers are a lower bound. `bench/secure_channel.ts` measures the channel without the
  * extra hop, with the load generator speaking it directly.
  *
  * @module
  */
 
-import { REPO_ROOT, type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
-import { loadOrCreateIdentity, pinnedFingerprint } from "./channel/mod.ts";
-import { ENTRY, SERVER_FLAGS } from "./test_support.ts";
-import { startTunnel } from "./tunnel.ts";
+import { REPO_ROOT, type RunningServer, startLabServer } from "../shared/testing/processes.ts";
+import { loadOrCreateIdentity, pinnedFingerprint } from "../labs/03-secure/channel/mod.ts";
+import { ENTRY, SERVER_FLAGS } from "../labs/03-secure/test_support.ts";
+import { startTunnel } from "../labs/03-secure/tunnel.ts";
 
 /** Where the benchmark keeps lab 3's identity key: a directory git ignores, that bench may write. */
 const IDENTITY_DIR = "bench/results/lab3-identity";

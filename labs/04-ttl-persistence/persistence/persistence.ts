@@ -1,0 +1,722 @@
+/**
+ * Lab 4's persistence wired together: {@link openPersistence} loads the data at start-up, then
+ * serves `SAVE`, `BGSAVE`, `LASTSAVE`, `BGREWRITEAOF`, the log's writes and `INFO persistence`.
+ * `mod.ts` explains the design and re-exports what the server uses.
+ *
+ * @module
+ */
+
+import { dirname, join, resolve } from "node:path";
+import { dispatch, endTransaction } from "../../02-threaded/transaction.ts";
+import { RespWriter } from "../../../shared/resp/encoder.ts";
+import { err, ErrorReply, OK, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
+import type { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
+import type { CommandSpec } from "../../../shared/server/command_table.ts";
+import type { ServerState } from "../../../shared/server/server_state.ts";
+import type { ShutdownRequest } from "../../02-threaded/shutdown.ts";
+import { ClientState, type Session } from "../../../shared/server/session.ts";
+import type { Entry, ExpiringKeyspace } from "../keyspace.ts";
+import {
+  AofError,
+  AofReader,
+  AppendOnlyLog,
+  describeIoError,
+  type FsyncPolicy,
+  type WrapLogFile,
+  writeCompact,
+} from "./aof.ts";
+import {
+  fsyncDir,
+  fsyncDirSync,
+  removeQuietly,
+  removeStaleTempFiles,
+  tempPath,
+  writeAllSync,
+} from "./files.ts";
+import { LogManifest, MissingLogError } from "./manifest.ts";
+import { PointInTime } from "./point_in_time.ts";
+import { loadSnapshotFile, SnapshotError, writeSnapshot, writeSnapshotSync } from "./snapshot.ts";
+
+export type { FsyncPolicy };
+export { AofError, MissingLogError, SnapshotError };
+
+/** What the command line says about persistence. */
+export interface PersistenceOptions {
+  /** The data directory (`--dir`, default `./data`). */
+  dir: string;
+  /** The snapshot's file name in `dir` (`--dbfilename`, default `dump.cdb`). */
+  dbfilename: string;
+  /** `--save SECONDS CHANGES`, any number of times; empty means no automatic snapshots. */
+  save: { seconds: number; changes: number }[];
+  /** `--appendonly yes`. */
+  appendonly: boolean;
+  /** `--appendfsync`. */
+  appendfsync: FsyncPolicy;
+  /** The log's file name in `dir` (`--appendfilename`, default `appendonly.aof`). */
+  appendfilename: string;
+  /**
+   * `--stop-writes-on-bgsave-error` (default yes): with save points set, refuse writes while the
+   * last background save failed.
+   */
+  stopWritesOnBgsaveError?: boolean;
+}
+
+/** A running server's persistence. */
+export interface Persistence {
+  /** SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF: registered in the server's command table. */
+  readonly commands: CommandSpec[];
+  /**
+   * Records a write that changed the keyspace, with relative times already made absolute.
+   * `sentBy`, when given, is the decoder the command came from: if it still holds the command's
+   * bytes as the client sent them, the log copies those (see `AppendOnlyLog.append`).
+   */
+  propagate(args: string[], sentBy?: RequestDecoder): void;
+  /** Awaited before replies are written; with `appendfsync always`, until the log is on disk. */
+  beforeWrite(): Promise<void> | undefined;
+  /**
+   * Redis's `-MISCONF` error while the server cannot persist (the log's last write or fsync
+   * failed, or, with save points, the last background save did); `null` when writes may go on.
+   */
+  writeDenied(): ErrorReply | null;
+  /**
+   * Before the server stops, while clients are still served: fsync the log and write the final
+   * snapshot (`request.save` and `request.force` are `SHUTDOWN`'s flags). `false` means something
+   * could not be written and the server must keep running; the log says why.
+   */
+  shutdown(request?: ShutdownRequest): Promise<boolean>;
+  /** After the clients are gone: stop the save timer, write the log's last bytes, close it. */
+  close(): Promise<void>;
+}
+
+/** What tests may change; the server never passes these. */
+export interface PersistenceTuning {
+  /** The file layer the log writes through (a test injects faults or counts fsyncs). */
+  wrapLogFile?: WrapLogFile;
+  /** What a fatal log error does (the server logs it and exits; a test records it). */
+  fatal?: (message: string) => void;
+  /** Keys per chunk of `BGSAVE` and `BGREWRITEAOF` (a test makes it tiny to catch them midway). */
+  chunkKeys?: number;
+}
+
+/**
+ * Redis's refusal while background saves fail, word for word: clients and operators look for it.
+ * It names Redis because clients' documentation and search results do.
+ */
+const BGSAVE_MISCONF = new ErrorReply(
+  "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to " +
+    "disk. Commands that may modify the data set are disabled, because this instance is " +
+    "configured to report errors during writes if RDB snapshotting fails " +
+    "(stop-writes-on-bgsave-error option). Please check the Redis logs for details about the " +
+    "RDB error.",
+);
+
+/** Keys per chunk of a background job: about half a megabyte of small keys between two yields. */
+const CHUNK_KEYS = 8192;
+/** After a failed automatic `BGSAVE`, wait this long before the next try (Redis: 5 s). */
+const BGSAVE_RETRY_DELAY_MS = 5000;
+/** How often the save points are checked. */
+const CRON_MS = 100;
+
+/**
+ * Loads the snapshot, replays the log, and starts persistence.
+ *
+ * @param server The server (its command table replays the log).
+ * @param db The keyspace to load into.
+ * @param options From the command line.
+ * @param tuning For tests only.
+ * @returns The running persistence.
+ * @throws {SnapshotError} If the snapshot is damaged; the file is left as it is.
+ * @throws {AofError} If the log is damaged before its end; the file is left as it is.
+ * @throws {MissingLogError} If the log's manifest is there and the log is not.
+ */
+export async function openPersistence(
+  server: ServerState,
+  db: ExpiringKeyspace,
+  options: PersistenceOptions,
+  tuning: PersistenceTuning = {},
+): Promise<Persistence> {
+  const engine = new PersistenceEngine(server, db, options, tuning);
+  await engine.start();
+  return {
+    commands: engine.commands(),
+    propagate: (args, sentBy) => engine.propagate(args, sentBy),
+    beforeWrite: () => engine.beforeWrite(),
+    writeDenied: () => engine.writeDenied(),
+    shutdown: (request) => engine.shutdown(request),
+    close: () => engine.close(),
+  };
+}
+
+type JobStatus = "ok" | "err";
+
+/** The state behind {@link Persistence}: files, jobs in progress, and what INFO reports. */
+class PersistenceEngine {
+  readonly #server: ServerState;
+  readonly #db: ExpiringKeyspace;
+  readonly #options: PersistenceOptions;
+  readonly #tuning: PersistenceTuning;
+  readonly #snapshotPath: string;
+  readonly #aofPath: string;
+  #aof: AppendOnlyLog | null = null;
+  #loading = true;
+  #cron: ReturnType<typeof setInterval> | undefined;
+  /** When the last snapshot was saved (or the server started), in ms since the epoch. */
+  #lastSave = Date.now();
+  #lastBgsaveTry = 0;
+  #bgsave: { job: Promise<void>; view: PointInTime; started: number } | null = null;
+  #rewrite: { job: Promise<void>; started: number } | null = null;
+  #bgsaveScheduled = false;
+  #rewriteScheduled = false;
+  #stats = {
+    saves: 0,
+    lastBgsaveStatus: "ok" as JobStatus,
+    lastBgsaveSeconds: -1,
+    rewrites: 0,
+    lastRewriteStatus: "ok" as JobStatus,
+    lastRewriteSeconds: -1,
+  };
+
+  constructor(
+    server: ServerState,
+    db: ExpiringKeyspace,
+    options: PersistenceOptions,
+    tuning: PersistenceTuning,
+  ) {
+    this.#server = server;
+    this.#db = db;
+    this.#options = options;
+    this.#tuning = tuning;
+    this.#snapshotPath = join(options.dir, options.dbfilename);
+    this.#aofPath = join(options.dir, options.appendfilename);
+  }
+
+  get #log(): (line: string) => void {
+    return this.#server.log;
+  }
+
+  /**
+   * Creates the data directory, removes what a crashed run left in it, loads what is on disk,
+   * opens the log, starts the save timer.
+   */
+  async start(): Promise<void> {
+    Deno.mkdirSync(this.#options.dir, { recursive: true });
+    removeStaleTempFiles(this.#options.dir, this.#log);
+    const started = performance.now();
+    const aofExists = exists(this.#aofPath);
+    const manifest = new LogManifest(this.#options.dir, this.#options.appendfilename);
+    if (this.#options.appendonly) manifest.check(aofExists);
+    // Nothing expires until everything is loaded (see the keyspace's `loading`).
+    this.#db.loading = true;
+    try {
+      if (this.#options.appendonly && aofExists) {
+        if (exists(this.#snapshotPath)) {
+          this.#log(
+            `Loading the append only file only; ${this.#snapshotPath} is ignored (AOF wins)`,
+          );
+        }
+        await this.#replay();
+      } else {
+        this.#loadSnapshot();
+        if (this.#options.appendonly) this.#createLog();
+      }
+    } finally {
+      this.#db.loading = false;
+    }
+    if (this.#options.appendonly) manifest.record();
+    const seconds = ((performance.now() - started) / 1000).toFixed(3);
+    this.#log(`DB loaded from disk: ${this.#db.size} keys in ${seconds} seconds`);
+    // What was just loaded is on disk already: no changes since the last save.
+    this.#db.dirty = 0;
+    this.#loading = false;
+    if (this.#options.appendonly) {
+      this.#aof = await AppendOnlyLog.open(this.#aofPath, {
+        policy: this.#options.appendfsync,
+        wrap: this.#tuning.wrapLogFile,
+        fatal: this.#tuning.fatal,
+        log: this.#log,
+      });
+    }
+    this.#register();
+    if (this.#options.save.length > 0) {
+      this.#cron = setInterval(() => this.#checkSavePoints(), CRON_MS);
+    }
+  }
+
+  propagate(args: string[], sentBy?: RequestDecoder): void {
+    // While the log is replayed, its own commands must not be logged again.
+    if (this.#loading) return;
+    this.#aof?.append(args, sentBy);
+  }
+
+  beforeWrite(): Promise<void> | undefined {
+    return this.#aof?.beforeWrite();
+  }
+
+  writeDenied(): ErrorReply | null {
+    if (
+      this.#stats.lastBgsaveStatus === "err" && this.#options.save.length > 0 &&
+      this.#options.stopWritesOnBgsaveError !== false
+    ) {
+      return BGSAVE_MISCONF;
+    }
+    const failure = this.#aof?.failure ?? null;
+    if (failure === null) return null;
+    return new ErrorReply(`MISCONF Errors writing to the AOF file: ${describeIoError(failure)}`);
+  }
+
+  /**
+   * Redis's `finishShutdown()`: what must be on disk before the server may exit. Nothing is
+   * closed here, so after a failure everything goes on as before: the log stays open, the save
+   * points keep firing, and a later shutdown tries again.
+   */
+  async shutdown(request: ShutdownRequest = {}): Promise<boolean> {
+    // Let a background job finish rather than leave a half-written temporary file behind.
+    await this.#bgsave?.job;
+    await this.#rewrite?.job;
+    const force = request.force === true;
+    const aof = this.#aof;
+    if (aof !== null) {
+      this.#log("Calling fsync() on the AOF file.");
+      try {
+        // Throws if the last bytes cannot be written or fsynced (see aof.ts).
+        await aof.sync();
+      } catch (error) {
+        this.#log(`Fail to fsync the AOF file: ${describeIoError(error)}.`);
+        // Redis 7 only warns here. We refuse: with the log on, the log is the data's only copy.
+        if (!force) return this.#cannotExit("Error trying to fsync the AOF, can't exit.");
+        this.#log("Error trying to fsync the AOF. Exit anyway.");
+      }
+    }
+    // Like Redis, a server configured to save snapshots saves one on the way out.
+    const save = request.save === "save" ||
+      (request.save !== "nosave" && this.#options.save.length > 0);
+    if (save) {
+      this.#log("Saving the final snapshot before exiting.");
+      try {
+        this.#saveNow();
+      } catch (error) {
+        this.#log(`Failed saving the snapshot ${this.#snapshotPath}: ${error}`);
+        if (!force) return this.#cannotExit("Error trying to save the DB, can't exit.");
+        this.#log("Error trying to save the DB. Exit anyway.");
+      }
+    }
+    return true;
+  }
+
+  #cannotExit(line: string): false {
+    this.#log(line);
+    return false;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#cron);
+    this.#bgsaveScheduled = this.#rewriteScheduled = false;
+    // A save point may have started a job since shutdown(): let it finish, as there.
+    await this.#bgsave?.job;
+    await this.#rewrite?.job;
+    if (this.#aof !== null) {
+      const aof = this.#aof;
+      this.#aof = null;
+      await aof.close();
+      this.#log("Append only file fsynced and closed");
+    }
+  }
+
+  commands(): CommandSpec[] {
+    return [
+      {
+        name: "save",
+        arity: 1,
+        // no-multi: as in Redis, a transaction may not block every client while it writes a file.
+        flags: ["admin", "noscript", "no-multi"],
+        group: "server",
+        summary: "Synchronously saves the database(s) to disk",
+        handler: () => this.#save(),
+      },
+      {
+        name: "bgsave",
+        arity: -1,
+        flags: ["admin", "noscript"],
+        group: "server",
+        summary: "Asynchronously saves the database(s) to disk",
+        arguments: [{
+          name: "schedule",
+          type: "pure-token",
+          token: "SCHEDULE",
+          flags: ["optional"],
+        }],
+        handler: (_session, args) => this.#bgsaveCommand(args),
+      },
+      {
+        name: "lastsave",
+        arity: 1,
+        flags: ["fast", "loading", "stale"],
+        group: "server",
+        summary: "Returns the Unix timestamp of the last successful save to disk",
+        handler: () => Math.floor(this.#lastSave / 1000),
+      },
+      {
+        name: "bgrewriteaof",
+        arity: 1,
+        flags: ["admin", "noscript"],
+        group: "server",
+        summary: "Asynchronously rewrites the append-only file to disk",
+        handler: () => this.#bgrewriteaofCommand(),
+      },
+    ];
+  }
+
+  // ---- loading ----
+
+  #loadSnapshot(): void {
+    const db = this.#db;
+    const result = loadSnapshotFile(this.#snapshotPath, (entry) => db.load(entry), this.#log);
+    if (result === null) return;
+    this.#log(
+      `Snapshot loaded: ${result.loaded} keys` +
+        (result.expired > 0 ? `, ${result.expired} already expired and skipped` : ""),
+    );
+  }
+
+  /**
+   * Replays the log through the command table, as Redis does with a "fake client": each command
+   * runs exactly as if a client had sent it, so the log needs no code of its own per command.
+   */
+  async #replay(): Promise<void> {
+    const path = this.#aofPath;
+    const bytes = Deno.readFileSync(path);
+    this.#log(`Replaying the append only file ${path} (${bytes.length} bytes)`);
+    const client = new ClientState(0, "aof", "", Date.now());
+    const session: Session = { db: this.#db, client, server: this.#server };
+    const reader = new AofReader(bytes);
+    let lastReport = performance.now();
+    let errors = 0;
+    for (let command = reader.next(); command !== null; command = reader.next()) {
+      const spec = this.#server.commands.resolve(command.args);
+      if (spec instanceof ErrorReply) throw new AofError(path, command.offset, spec.message);
+      let reply: Reply = dispatch(session, command.args);
+      if (reply instanceof Promise) reply = await reply;
+      if (reply instanceof ErrorReply && errors++ < 10) {
+        this.#log(`Command at byte offset ${command.offset} of ${path} failed: ${reply.message}`);
+      }
+      if ((reader.commands & 0xffff) === 0 && performance.now() - lastReport >= 1000) {
+        lastReport = performance.now();
+        const share = Math.floor(command.end / bytes.length * 100);
+        this.#log(`Replaying: ${share}% done, ${reader.commands} commands so far`);
+      }
+    }
+    endTransaction(session);
+    const end = reader.end;
+    if (end?.kind === "corrupt") throw new AofError(path, end.offset, end.detail);
+    if (end?.kind === "torn") {
+      // A crash in the middle of a write leaves half a command at the end. Nobody was told that
+      // command succeeded (its reply waits for the write), so it is safe to drop.
+      this.#log(
+        `!!! Warning: ${path} ends with ${end.detail} at byte offset ${end.validUpTo}; ` +
+          `cutting the last ${bytes.length - end.validUpTo} bytes off`,
+      );
+      const file = Deno.openSync(path, { write: true });
+      try {
+        file.truncateSync(end.validUpTo);
+        file.syncSync();
+      } finally {
+        file.close();
+      }
+    }
+    this.#log(`Append only file replayed: ${reader.commands} commands`);
+  }
+
+  /** `--appendonly yes` with no log yet: start the log with the keys already loaded. */
+  #createLog(): void {
+    const temp = tempPath(this.#options.dir, "rewriteaof", "aof");
+    const file = Deno.openSync(temp, { write: true, create: true, truncate: true });
+    try {
+      const out = new RespWriter();
+      let keys = 0;
+      for (const entry of this.#db.entries()) {
+        this.#encodeEntry(out, entry);
+        keys++;
+        if (out.length > 1024 * 1024) writeAllSync(file, out.take());
+      }
+      writeAllSync(file, out.take());
+      file.syncDataSync();
+      file.close();
+      Deno.renameSync(temp, this.#aofPath);
+      fsyncDirSync(this.#options.dir);
+      this.#log(`Append only file ${this.#aofPath} created with ${keys} keys`);
+    } catch (error) {
+      try {
+        file.close();
+      } catch {
+        // Already closed.
+      }
+      removeQuietly(temp);
+      throw error;
+    }
+  }
+
+  // ---- snapshots ----
+
+  #save(): Reply {
+    if (this.#bgsave !== null) return err("Background save already in progress");
+    try {
+      this.#saveNow();
+      return OK;
+    } catch (error) {
+      this.#log(`Failed saving the snapshot ${this.#snapshotPath}: ${error}`);
+      // Redis answers a failed SAVE with a bare "-ERR"; the log says why.
+      return new ErrorReply("ERR");
+    }
+  }
+
+  /** Writes the snapshot synchronously; nothing else runs until it is on disk. */
+  #saveNow(): void {
+    const db = this.#db;
+    const dirtyBefore = db.dirty;
+    const started = performance.now();
+    const { keys, bytes } = writeSnapshotSync(this.#snapshotPath, db.entries(), {
+      createdAt: db.clock.now(),
+      tempPath: tempPath(this.#options.dir, "snapshot", "cdb"),
+    });
+    db.dirty = Math.max(0, db.dirty - dirtyBefore);
+    this.#lastSave = Date.now();
+    this.#stats.saves++;
+    // As in Redis, a snapshot saved in the foreground also ends a `-MISCONF` from a failed BGSAVE.
+    this.#stats.lastBgsaveStatus = "ok";
+    const ms = (performance.now() - started).toFixed(0);
+    this.#log(`DB saved on disk: ${keys} keys, ${bytes} bytes in ${ms} ms`);
+  }
+
+  #bgsaveCommand(args: string[]): Reply {
+    if (args.length > 2 || (args.length === 2 && args[1].toLowerCase() !== "schedule")) {
+      return err("syntax error");
+    }
+    if (this.#bgsave !== null) return err("Background save already in progress");
+    if (this.#rewrite !== null) {
+      if (args.length === 2) {
+        this.#bgsaveScheduled = true;
+        return new SimpleString("Background saving scheduled");
+      }
+      return err(
+        "Another child process is active (AOF?): can't BGSAVE right now. " +
+          "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+      );
+    }
+    this.#startBgsave();
+    return new SimpleString("Background saving started");
+  }
+
+  /** Starts a `BGSAVE`: freeze the keyspace now, write it out between other clients' commands. */
+  #startBgsave(): void {
+    const db = this.#db;
+    const view = new PointInTime(db);
+    const dirtyBefore = db.dirty;
+    const started = Date.now();
+    this.#lastBgsaveTry = started;
+    this.#log(`Background saving started (${view.size} keys)`);
+    const job = writeSnapshot(
+      this.#snapshotPath,
+      view.chunks(this.#tuning.chunkKeys ?? CHUNK_KEYS),
+      { createdAt: view.at, tempPath: tempPath(this.#options.dir, "bgsave", "cdb") },
+    ).then(
+      ({ keys, bytes }) => {
+        db.dirty = Math.max(0, db.dirty - dirtyBefore);
+        this.#lastSave = Date.now();
+        this.#stats.saves++;
+        this.#stats.lastBgsaveStatus = "ok";
+        this.#log(`Background saving terminated with success: ${keys} keys, ${bytes} bytes`);
+      },
+      (error) => {
+        view.close();
+        this.#stats.lastBgsaveStatus = "err";
+        this.#log(`Background saving error: ${error}`);
+      },
+    ).finally(() => {
+      this.#stats.lastBgsaveSeconds = Math.round((Date.now() - started) / 1000);
+      this.#bgsave = null;
+      if (this.#rewriteScheduled) {
+        this.#rewriteScheduled = false;
+        this.#startRewrite();
+      }
+    });
+    this.#bgsave = { job, view, started };
+  }
+
+  /** Redis's save points: `--save 60 1000` saves when 1000 changes are 60 seconds old. */
+  #checkSavePoints(): void {
+    if (this.#bgsave !== null || this.#rewrite !== null) return;
+    const now = Date.now();
+    const dirty = this.#db.dirty;
+    for (const { seconds, changes } of this.#options.save) {
+      if (dirty < changes || now - this.#lastSave < seconds * 1000) continue;
+      // After a failure, retry only now and then rather than on every tick.
+      if (
+        this.#stats.lastBgsaveStatus === "err" && now - this.#lastBgsaveTry < BGSAVE_RETRY_DELAY_MS
+      ) {
+        continue;
+      }
+      this.#log(`${changes} changes in ${seconds} seconds. Saving...`);
+      this.#startBgsave();
+      return;
+    }
+  }
+
+  // ---- log rewriting ----
+
+  #bgrewriteaofCommand(): Reply {
+    if (this.#rewrite !== null) {
+      return err("Background append only file rewriting already in progress");
+    }
+    if (this.#bgsave !== null) {
+      this.#rewriteScheduled = true;
+      return new SimpleString("Background append only file rewriting scheduled");
+    }
+    this.#startRewrite();
+    return new SimpleString("Background append only file rewriting started");
+  }
+
+  #startRewrite(): void {
+    const started = Date.now();
+    const chunkKeys = this.#tuning.chunkKeys ?? CHUNK_KEYS;
+    const temp = tempPath(this.#options.dir, "rewriteaof", "aof");
+    const start = () => new PointInTime(this.#db).chunks(chunkKeys);
+    const encode = (out: RespWriter, entry: Entry) => this.#encodeEntry(out, entry);
+    this.#log("Background append only file rewriting started");
+    const job = this.#aof !== null
+      ? this.#aof.rewrite(start, { tempPath: temp, encode })
+      : rewriteWithoutLog(this.#aofPath, start(), { tempPath: temp, encode });
+    this.#rewrite = {
+      started,
+      job: job.then(
+        (keys) => {
+          this.#stats.rewrites++;
+          this.#stats.lastRewriteStatus = "ok";
+          this.#log(`Background AOF rewrite finished successfully: ${keys} keys`);
+        },
+        (error) => {
+          this.#stats.lastRewriteStatus = "err";
+          this.#log(`Background AOF rewrite failed: ${error}`);
+        },
+      ).finally(() => {
+        this.#stats.lastRewriteSeconds = Math.round((Date.now() - started) / 1000);
+        this.#rewrite = null;
+        if (this.#bgsaveScheduled) {
+          this.#bgsaveScheduled = false;
+          this.#startBgsave();
+        }
+      }),
+    };
+  }
+
+  /**
+   * The commands that recreate one key: `SET key value`, with `PXAT` for its expiry. Memcached's
+   * flags, which no Redis command sets, use the log command the memcache module registers.
+   */
+  #encodeEntry(out: RespWriter, entry: Entry): void {
+    if (entry.expiresAt === null) out.bulkArray(["SET", entry.key, entry.value]);
+    else out.bulkArray(["SET", entry.key, entry.value, "PXAT", String(entry.expiresAt)]);
+    if (entry.flags !== 0) {
+      const args = flagsCommand(this.#server, entry);
+      if (args !== null) out.bulkArray(args);
+    }
+  }
+
+  // ---- CONFIG and INFO ----
+
+  #register(): void {
+    const options = this.#options;
+    const dir = resolve(options.dir);
+    this.#server.config
+      .define("save", () => options.save.map((p) => `${p.seconds} ${p.changes}`).join(" "))
+      .define("appendonly", () => options.appendonly ? "yes" : "no")
+      .define("appendfsync", () => options.appendfsync)
+      .define("appendfilename", () => options.appendfilename)
+      .define("dir", () => dir)
+      .define("dbfilename", () => options.dbfilename)
+      .define(
+        "stop-writes-on-bgsave-error",
+        () => options.stopWritesOnBgsaveError === false ? "no" : "yes",
+      );
+    this.#server.info.define("Persistence", () => this.#info());
+  }
+
+  #info(): [string, string | number][] {
+    const now = Date.now();
+    const bgsave = this.#bgsave;
+    const rewrite = this.#rewrite;
+    const aof = this.#aof;
+    const stats = this.#stats;
+    return [
+      ["loading", this.#loading ? 1 : 0],
+      ["async_loading", 0],
+      ["current_save_keys_processed", bgsave?.view.done ?? 0],
+      ["current_save_keys_total", bgsave?.view.size ?? 0],
+      // Ours, not Redis's: the keys copied by copy-on-write during the current BGSAVE.
+      ["current_cow_keys", bgsave?.view.copies ?? 0],
+      ["rdb_changes_since_last_save", this.#db.dirty],
+      ["rdb_bgsave_in_progress", bgsave !== null ? 1 : 0],
+      ["rdb_last_save_time", Math.floor(this.#lastSave / 1000)],
+      ["rdb_last_bgsave_status", stats.lastBgsaveStatus],
+      ["rdb_last_bgsave_time_sec", stats.lastBgsaveSeconds],
+      ["rdb_current_bgsave_time_sec", bgsave ? Math.round((now - bgsave.started) / 1000) : -1],
+      ["rdb_saves", stats.saves],
+      ["aof_enabled", this.#options.appendonly ? 1 : 0],
+      ["aof_rewrite_in_progress", rewrite !== null ? 1 : 0],
+      ["aof_rewrite_scheduled", this.#rewriteScheduled ? 1 : 0],
+      ["aof_last_rewrite_time_sec", stats.lastRewriteSeconds],
+      ["aof_current_rewrite_time_sec", rewrite ? Math.round((now - rewrite.started) / 1000) : -1],
+      ["aof_last_bgrewrite_status", stats.lastRewriteStatus],
+      ["aof_rewrites", stats.rewrites],
+      ["aof_last_write_status", (aof?.failure ?? null) !== null ? "err" : "ok"],
+      ...(aof !== null ? [["aof_pending_fsync_bytes", aof.unsynced] as [string, number]] : []),
+    ];
+  }
+}
+
+/** `BGREWRITEAOF` with the log off, as Redis allows: write a compact log file all the same. */
+async function rewriteWithoutLog(
+  path: string,
+  chunks: Iterable<Entry[]>,
+  options: { tempPath: string; encode: (out: RespWriter, entry: Entry) => void },
+): Promise<number> {
+  const file = await Deno.open(options.tempPath, { write: true, create: true, truncate: true });
+  try {
+    const keys = await writeCompact(file, chunks, options.encode);
+    await file.syncData();
+    file.close();
+    await Deno.rename(options.tempPath, path);
+    await fsyncDir(dirname(path));
+    return keys;
+  } catch (error) {
+    try {
+      file.close();
+    } catch {
+      // Already closed.
+    }
+    removeQuietly(options.tempPath);
+    throw error;
+  }
+}
+
+/**
+ * The log command that gives a key its memcached flags, if the memcache module registered one.
+ * It is looked up by name so that this module does not depend on the memcache module.
+ */
+function flagsCommand(server: ServerState, entry: Entry): string[] | null {
+  return server.commands.get(FLAGS_COMMAND) !== undefined
+    ? [FLAGS_COMMAND, entry.key, String(entry.flags)]
+    : null;
+}
+
+/** The memcache module's log command for flags: `MCFLAGS key flags` (see `memcache/`). */
+const FLAGS_COMMAND = "MCFLAGS";
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
