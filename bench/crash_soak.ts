@@ -1,5 +1,5 @@
 /**
- * The crash experiment of `shared/testing/lab4_crash.ts`, many times over: start
+ * The crash experiment of `bench/lab4_crash.ts`, many times over: start
  * lab 4 with `--appendonly yes`, write from several clients, `kill -9` it at a random moment,
  * restart, and check that every acknowledged write came back.
  *
@@ -10,7 +10,7 @@
  * deno task bench:crash-soak --equivalence 50      # then 50 state-equivalence rounds
  * ```
  *
- * `--equivalence N` adds rounds of the experiment in `shared/testing/lab4_equivalence.ts`: a seeded mix of
+ * `--equivalence N` adds rounds of the experiment in `bench/lab4_equivalence.ts`: a seeded mix of
  * writes that set, change and remove TTLs over RESP and memcached, a stop (`kill -9` or SIGTERM,
  * with the log under `always` or `everysec`, or snapshots alone), a restart, and a comparison of
  * every key, value, TTL and flag with what the server acknowledged. Each round's seed is printed,
@@ -28,8 +28,8 @@
 
 import { parseArgs } from "node:util";
 import { parseCommandLine, usageError, wholeNumber } from "../shared/cli.ts";
-import { crashRound } from "../shared/testing/lab4_crash.ts";
-import { type EquivalenceMode, equivalenceRound } from "../shared/testing/lab4_equivalence.ts";
+import { crashRound } from "./lab4_crash.ts";
+import { type EquivalenceMode, equivalenceRound } from "./lab4_equivalence.ts";
 
 const USAGE = "deno task bench:crash-soak";
 

@@ -68,6 +68,8 @@ export interface Stage<O> {
 export class Assembly<O> {
   /** The server's shared state: command table, keyspace, config, INFO. */
   readonly server: ServerState;
+  /** The server's command table, for stages that register commands. */
+  readonly commands: CommandTable;
   /** The lab's options, from its command line. */
   readonly options: O;
   /** Opens the listener (lab 3 with `--tls-cert`: a TLS listener). */
@@ -99,10 +101,12 @@ export class Assembly<O> {
    * Starts an assembly with an empty command table filled by the stages.
    *
    * @param server The server's state.
+   * @param commands Its command table.
    * @param options The lab's options.
    */
-  constructor(server: ServerState, options: O & ServerCliOptions) {
+  constructor(server: ServerState, commands: CommandTable, options: O & ServerCliOptions) {
     this.server = server;
+    this.commands = commands;
     this.options = options;
     this.listen = () => Deno.listen({ hostname: options.host, port: options.port });
     this.serve = undefined;
@@ -123,11 +127,6 @@ export class Assembly<O> {
   ready(address: { host: string; port: number }): void {
     console.log(`listening on ${address.host}:${address.port}`);
     for (const line of this.readyLines) console.log(line());
-  }
-
-  /** The command table, for stages that register commands. */
-  get commands(): CommandTable {
-    return this.server.commands;
   }
 
   /**
@@ -260,8 +259,9 @@ export async function assemble<O extends ServerCliOptions>(
 ): Promise<Assembly<O>> {
   const active = activeStages(stages, options);
   const keyspace = active.findLast((stage) => stage.keyspace !== undefined)?.keyspace;
-  const server = new ServerState({ commands: new CommandTable(), db: keyspace?.(options) });
-  const assembly = new Assembly(server, options);
+  const commands = new CommandTable();
+  const server = new ServerState({ commands, db: keyspace?.(options) });
+  const assembly = new Assembly(server, commands, options);
   try {
     for (const stage of active) await stage.install(assembly);
   } catch (error) {

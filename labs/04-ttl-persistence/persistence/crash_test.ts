@@ -1,11 +1,11 @@
 /**
- * kill -9 during writes with `--appendfsync always` loses no acknowledged write (see `shared/testing/lab4_crash.ts`).
+ * kill -9 during writes with `--appendfsync always` loses no acknowledged write (see `bench/lab4_crash.ts`).
  * A few rounds here, on one data directory so that later rounds also replay the earlier rounds'
  * log; `deno task bench:crash-soak` runs many more.
  */
 
 import assert from "node:assert/strict";
-import { crashRound } from "../../../shared/testing/lab4_crash.ts";
+import { crashRound } from "../../../bench/lab4_crash.ts";
 
 Deno.test("kill -9 under write load loses no acknowledged write (appendfsync always)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "crash_test_" });

@@ -1,15 +1,12 @@
 /**
  * After a stop and a restart, lab 4 holds exactly what it acknowledged: values, TTLs and memcached
- * flags, with the keys that were due while it was down gone (see `shared/testing/lab4_equivalence.ts`). A few seeded
+ * flags, with the keys that were due while it was down gone (see `bench/lab4_equivalence.ts`). A few seeded
  * rounds, one per set-up and kind of stop; `deno task bench:crash-soak --equivalence N` runs many.
  * A failure names its seed, so it can be replayed.
  */
 
 import assert from "node:assert/strict";
-import {
-  type EquivalenceMode,
-  equivalenceRound,
-} from "../../../shared/testing/lab4_equivalence.ts";
+import { type EquivalenceMode, equivalenceRound } from "../../../bench/lab4_equivalence.ts";
 
 const ROUNDS: { name: string; mode: EquivalenceMode; stop: "clean" | "kill"; seed: number }[] = [
   {

@@ -26,12 +26,12 @@
  * @module
  */
 
-import { RawClient } from "./raw_client.ts";
-import { SeededRandom } from "./random.ts";
-import { type RunningServer, startLabServer } from "./processes.ts";
-import { ErrorReply, type Reply, SimpleString } from "../resp/reply.ts";
-import { McClient } from "../../labs/04-ttl-persistence/memcache/testing.ts";
-import { LAB4_DENO_FLAGS, LAB4_ENTRY } from "../../labs/04-ttl-persistence/test_support.ts";
+import { RawClient } from "../shared/testing/raw_client.ts";
+import { SeededRandom } from "../shared/testing/random.ts";
+import { type RunningServer, startLabServer } from "../shared/testing/processes.ts";
+import { ErrorReply, type Reply, SimpleString } from "../shared/resp/reply.ts";
+import { McClient } from "../labs/04-ttl-persistence/memcache/testing.ts";
+import { LAB4_DENO_FLAGS, LAB4_ENTRY } from "../labs/04-ttl-persistence/test_support.ts";
 
 /** Which persistence the round runs with. */
 export type EquivalenceMode = "always" | "everysec" | "snapshot";

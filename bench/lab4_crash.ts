@@ -20,8 +20,8 @@
  * @module
  */
 
-import { REPO_ROOT } from "./processes.ts";
-import { RawClient } from "./raw_client.ts";
+import { REPO_ROOT } from "../shared/testing/processes.ts";
+import { RawClient } from "../shared/testing/raw_client.ts";
 
 /** What one round found. */
 export interface CrashRound {
