@@ -16,8 +16,9 @@
 import { encodeReply, RespWriter } from "../shared/resp/encoder.ts";
 import { OK, type Reply } from "../shared/resp/reply.ts";
 import { ReplyDecoder } from "../shared/resp/reply_decoder.ts";
-import { RequestDecoder } from "../shared/resp/request_decoder.ts";
-import { runCommands } from "../shared/server/connection.ts";
+import { RequestDecoder } from "../labs/02-threaded/request_decoder.ts";
+import { runCommands } from "../labs/02-threaded/batch_loop.ts";
+import { Decoder } from "../labs/01-single-client/decoder.ts";
 import { ServerState } from "../shared/server/server_state.ts";
 import { ClientState, type Session } from "../shared/server/session.ts";
 import { lab2CommandTable } from "../labs/02-threaded/server.ts";
@@ -102,6 +103,37 @@ Deno.bench({
       for (let n = 0; n < 100; n++) {
         decoder.push(stream.full(i++));
         while (decoder.next() !== null) { /* decode only */ }
+      }
+    },
+  });
+}
+
+{
+  // The same batches through lab 1's plain decoder (check, then parse; no name cache, no
+  // resuming), against lab 2's above and in a group of their own: what lab 2's decoder buys.
+  const stream = batches("set");
+  const lab1 = new Decoder();
+  const lab2 = new RequestDecoder();
+  let i = 0;
+  let j = 0;
+  Deno.bench({
+    name: "lab 2's RequestDecoder: 100 batches of 16 SET",
+    group: "lab 1 vs lab 2 decoder",
+    baseline: true,
+    fn: () => {
+      for (let n = 0; n < 100; n++) {
+        lab2.push(stream.full(i++));
+        while (lab2.next() !== null) { /* decode only */ }
+      }
+    },
+  });
+  Deno.bench({
+    name: "lab 1's Decoder: 100 batches of 16 SET",
+    group: "lab 1 vs lab 2 decoder",
+    fn: () => {
+      for (let n = 0; n < 100; n++) {
+        lab1.push(stream.full(j++));
+        while (lab1.next() !== null) { /* decode only */ }
       }
     },
   });

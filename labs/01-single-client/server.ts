@@ -15,10 +15,10 @@
 import { clientCompatCommands } from "../../shared/commands/mod.ts";
 import { onShutdownSignal, parseServerArgs } from "../../shared/server/cli.ts";
 import { CommandTable } from "../../shared/server/command_table.ts";
-import { formatAddr, serveConnection } from "../../shared/server/connection.ts";
 import { noDelay } from "../../shared/no_delay.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import { lab1Commands } from "./commands.ts";
+import { formatAddr, serveConnection } from "./connection.ts";
 
 /** Builds lab 1's command table: the connect-time commands and lab 1's own. */
 export function lab1CommandTable(): CommandTable {

@@ -21,9 +21,9 @@
  */
 
 import type { Reply } from "../../shared/resp/reply.ts";
-import { MAX_BYTE_STRING } from "../../shared/resp/request_decoder.ts";
+import { MAX_BYTE_STRING } from "../../shared/resp/limits.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
-import { formatAddr, type Peer } from "../../shared/server/connection.ts";
+import { formatAddr, type Peer } from "../01-single-client/connection.ts";
 import { noDelay } from "../../shared/no_delay.ts";
 import { integerSetter } from "../../shared/server/config.ts";
 import { ServerState } from "../../shared/server/server_state.ts";

@@ -22,7 +22,7 @@
  */
 
 import { ServerState } from "../../shared/server/server_state.ts";
-import type { Peer } from "../../shared/server/connection.ts";
+import type { Peer } from "../01-single-client/connection.ts";
 import type { CommandTable } from "../../shared/server/command_table.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { lab2CommandTable, runServer, type ServerHooks } from "../02-threaded/server.ts";

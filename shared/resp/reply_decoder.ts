@@ -30,7 +30,7 @@ import {
   SimpleString,
   VerbatimString,
 } from "./reply.ts";
-import { parseStrictInteger } from "./request_decoder.ts";
+import { parseStrictInteger } from "./limits.ts";
 
 const CR = 0x0d;
 

@@ -7,7 +7,7 @@
 
 import { cpuUsage } from "node:process";
 import { Keyspace } from "../keyspace.ts";
-import { type DecoderLimits, DEFAULT_LIMITS, MAX_BYTE_STRING } from "../resp/request_decoder.ts";
+import { type DecoderLimits, withDefaults } from "../resp/limits.ts";
 import type { CommandTable } from "./command_table.ts";
 import { ConfigRegistry } from "./config.ts";
 import { InfoRegistry } from "./info.ts";
@@ -78,9 +78,8 @@ export class ServerState {
   constructor(options: ServerStateOptions) {
     this.commands = options.commands;
     this.db = options.db ?? new Keyspace();
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    // CONFIG GET and APPEND read this too: it must be what the decoder enforces (see there).
-    this.limits.maxBulkLength = Math.min(this.limits.maxBulkLength, MAX_BYTE_STRING);
+    // CONFIG GET and APPEND read these too: they must be what the decoder enforces.
+    this.limits = withDefaults(options.limits);
     this.log = options.log ?? logToStderr;
     this.#defineBasics();
   }

@@ -6,7 +6,6 @@
 
 import type { Keyspace } from "../keyspace.ts";
 import type { Protocol } from "../resp/reply.ts";
-import type { RequestDecoder } from "../resp/request_decoder.ts";
 import type { ServerState } from "./server_state.ts";
 
 /** One connected client, as `CLIENT LIST` and `INFO clients` describe it. */
@@ -49,6 +48,23 @@ export class ClientState {
   }
 }
 
+/**
+ * What a command may see of the decoder its client's bytes come through. The decoder itself is a
+ * lab's (lab 2's `RequestDecoder`); this names only the part a handler touches, so that `shared/`
+ * needs no lab.
+ */
+export interface RequestSource {
+  /**
+   * Whether the client has yet to authenticate, so that Redis's tighter limits for such clients
+   * apply (lab 3's `AUTH` sets and clears it).
+   */
+  unauthenticated: boolean;
+  /** See lab 2's `RequestDecoder.lastFrameLength`. */
+  lastFrameLength(command: readonly string[]): number;
+  /** See lab 2's `RequestDecoder.copyLastFrame`. */
+  copyLastFrame(target: Uint8Array, at: number): void;
+}
+
 /** The context every command handler receives. */
 export interface Session {
   /** The keyspace the command reads and writes. */
@@ -60,7 +76,7 @@ export interface Session {
   /**
    * The decoder the client's commands come from, when they come from a socket. Lab 4's log copies
    * a command's bytes from it rather than encoding the arguments again
-   * ({@link RequestDecoder.lastFrameLength}).
+   * (lab 2's `RequestDecoder.lastFrameLength`).
    */
-  readonly requests?: RequestDecoder;
+  readonly requests?: RequestSource;
 }
