@@ -22,9 +22,11 @@
  *    happen here, which keeps this pass short.
  *
  * After "not yet", the next `next()` checks from the start of the frame again. That is simple and
- * cheap, with one exception this file takes care of: a big value arriving in many reads. Once a
- * bulk header has said how many bytes follow, the decoder remembers where they end and does not
- * look again until they are all here, so a 512 MiB value costs one check, not one per read.
+ * cheap: the check reads header lines and skips values by their length. What must not start over
+ * is the copying, for a big value arriving in many reads: the buffer doubles when it is full, so a
+ * 512 MiB value is copied a few times in all, not once per read. And once a bulk header has said
+ * how many bytes follow, the decoder remembers where they end: it does not check again until they
+ * are all here, and it grows the buffer to that size rather than double.
  * Lab 2's decoder (`labs/02-threaded/request_decoder.ts`) goes further, measured: it resumes a
  * half-checked array where it stopped, reads straight from the socket into its buffer, and caches
  * command names.

@@ -44,10 +44,9 @@ let turnEnd: Promise<void> | undefined;
  * here runs after them all. Redis does the same: it writes every client's replies at the end of a
  * turn of its loop (`handleClientsWithPendingWrites()`, called from `beforeSleep()`).
  *
- * Measured with `redis-benchmark -c 50 -P 16 -t set -r 100000` against lab 4 without its log,
- * server CPU per request from `INFO cpu`, runs taking turns: 4.4–4.8 µs writing each batch's
- * replies at once, 3.5–3.6 µs waiting for the end of the turn. The system calls were the same
- * (`strace -c`: one read and one write per batch); only the order of the work changed.
+ * Measured with `redis-benchmark -c 50 -P 16` and the server's CPU time per request: the same
+ * system calls (one read and one write per batch), in a better order, took about a fifth less
+ * (bench/README.md, "Lab 2's optimisations, measured").
  */
 function endOfTurn(): Promise<void> {
   return turnEnd ??= new Promise<void>((resolve) => {
@@ -207,8 +206,8 @@ export type BatchEnd = "more" | "close" | "send" | "overflow";
  * An `async` function always returns a promise, and awaiting it costs a trip through the
  * microtask queue even when every handler answered at once, which is nearly always. So this stays
  * an ordinary function while the replies are plain values, and hands the rest of the batch to an
- * async helper only when a handler returns a promise. Measured on batches of 16 GETs or SETs
- * (`deno bench bench/server_path_bench.ts`): up to a tenth of the server's JavaScript per batch.
+ * async helper only when a handler returns a promise. Measured on batches of 16 GETs or SETs with
+ * `deno bench bench/server_path_bench.ts` (bench/README.md has the numbers).
  *
  * @param session The client and server.
  * @param decoder Holds the bytes received so far.
