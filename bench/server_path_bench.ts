@@ -13,11 +13,12 @@
  * @module
  */
 
-import { encodeReply, RespWriter } from "../shared/resp/encoder.ts";
+import { encodeCommand, encodeReply, RespWriter } from "../shared/resp/encoder.ts";
 import { OK, type Reply } from "../shared/resp/reply.ts";
 import { ReplyDecoder } from "../shared/resp/reply_decoder.ts";
-import { RequestDecoder } from "../shared/resp/request_decoder.ts";
-import { runCommands } from "../shared/server/connection.ts";
+import { RequestDecoder } from "../labs/02-threaded/request_decoder.ts";
+import { runCommands } from "../labs/02-threaded/batch_loop.ts";
+import { Decoder } from "../labs/01-single-client/decoder.ts";
 import { ServerState } from "../shared/server/server_state.ts";
 import { ClientState, type Session } from "../shared/server/session.ts";
 import { lab2CommandTable } from "../labs/02-threaded/server.ts";
@@ -108,6 +109,37 @@ Deno.bench({
 }
 
 {
+  // The same batches through lab 1's plain decoder (check, then parse; no name cache, no
+  // resuming), against lab 2's above and in a group of their own: what lab 2's decoder buys.
+  const stream = batches("set");
+  const lab1 = new Decoder();
+  const lab2 = new RequestDecoder();
+  let i = 0;
+  let j = 0;
+  Deno.bench({
+    name: "lab 2's RequestDecoder: 100 batches of 16 SET",
+    group: "lab 1 vs lab 2 decoder",
+    baseline: true,
+    fn: () => {
+      for (let n = 0; n < 100; n++) {
+        lab2.push(stream.full(i++));
+        while (lab2.next() !== null) { /* decode only */ }
+      }
+    },
+  });
+  Deno.bench({
+    name: "lab 1's Decoder: 100 batches of 16 SET",
+    group: "lab 1 vs lab 2 decoder",
+    fn: () => {
+      for (let n = 0; n < 100; n++) {
+        lab1.push(stream.full(j++));
+        while (lab1.next() !== null) { /* decode only */ }
+      }
+    },
+  });
+}
+
+{
   const out = new RespWriter();
   const value = "x".repeat(VALUE_SIZE);
   Deno.bench({
@@ -129,6 +161,37 @@ Deno.bench({
         out.take();
       }
     },
+  });
+}
+
+{
+  // One big command arriving in many reads: an MSET of 20,000 keys, 16 KiB at a time. Lab 1's
+  // decoder checks the frame from its first byte again after every read; lab 2's resumes where
+  // the last read ended. The gap grows with the square of the command's size.
+  const args: string[] = ["MSET"];
+  for (let i = 0; i < 20_000; i++) args.push(`key:${String(i).padStart(12, "0")}`, "x".repeat(8));
+  const frame = encodeCommand(args);
+  const reads: Uint8Array[] = [];
+  for (let i = 0; i < frame.length; i += 16_384) reads.push(frame.subarray(i, i + 16_384));
+  const decodeWith = (decoder: { push(b: Uint8Array): void; next(): string[] | null }) => {
+    let command: string[] | null = null;
+    for (const read of reads) {
+      decoder.push(read);
+      command = decoder.next();
+    }
+    if (command === null) throw new Error("the MSET did not decode");
+  };
+  Deno.bench({
+    name: "lab 2's RequestDecoder: an MSET of 20,000 keys in 16 KiB reads",
+    group: "big command",
+    baseline: true,
+    fn: () => decodeWith(new RequestDecoder()),
+  });
+  Deno.bench({
+    name: "lab 1's Decoder: an MSET of 20,000 keys in 16 KiB reads",
+    group: "big command",
+    n: 20,
+    fn: () => decodeWith(new Decoder()),
   });
 }
 

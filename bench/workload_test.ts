@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RequestDecoder } from "../shared/resp/request_decoder.ts";
+import { RequestDecoder } from "../labs/02-threaded/request_decoder.ts";
 import { Batches, formatMix, parseMix } from "./workload.ts";
 
 Deno.test("parseMix() reads weights and defaults a missing weight to 1", () => {

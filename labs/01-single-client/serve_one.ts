@@ -10,7 +10,7 @@
  */
 
 import { onShutdownSignal } from "../../shared/server/cli.ts";
-import { execute, formatAddr, serveConnection } from "../../shared/server/connection.ts";
+import { execute, formatAddr, serveConnection } from "./connection.ts";
 import { noDelay } from "../../shared/no_delay.ts";
 import type { ServerState } from "../../shared/server/server_state.ts";
 import type { Stage } from "../../shared/server/stage.ts";

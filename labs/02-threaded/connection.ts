@@ -1,6 +1,6 @@
 /**
- * Lab 2's connection: lab 1's loop (`serveConnection` in `shared/server/connection.ts`), given the
- * three things it needs once other clients exist.
+ * Lab 2's connection: the batch loop (`runBatchLoop` in `batch_loop.ts`, lab 1's loop made fast),
+ * given the three things it needs once other clients exist.
  *
  * 1. **Transactions.** Commands go through `dispatch()` (see `transaction.ts`), which queues them
  *    while the client is inside `MULTI`; when the client leaves, its watches are dropped.
@@ -9,7 +9,7 @@
  *    `maxOutputBuffer` bytes the client is disconnected with a line in the log, like Redis's
  *    `client-output-buffer-limit`. One reply bigger than the limit on its own is the exception:
  *    it is sent whole before the batch goes on, because a value the server stored must stay
- *    readable (see `runCommands` in `shared/server/connection.ts`).
+ *    readable (see `runCommands` in `batch_loop.ts`).
  * 3. **A table of open connections**, so the server can close idle clients (`--timeout`) and, at
  *    shutdown, everyone.
  *
@@ -24,10 +24,11 @@
  */
 
 import type { Reply } from "../../shared/resp/reply.ts";
-import { type Peer, serveConnection } from "../../shared/server/connection.ts";
+import type { Peer } from "../01-single-client/connection.ts";
 import type { ServerState } from "../../shared/server/server_state.ts";
 import type { Session } from "../../shared/server/session.ts";
 import type { Transport } from "../../shared/transport.ts";
+import { runBatchLoop } from "./batch_loop.ts";
 import { dispatch, endTransaction } from "./transaction.ts";
 
 /** Options for {@link serveClient}. */
@@ -62,7 +63,7 @@ export function serveClient(
   peer: Peer,
   options: ServeOptions,
 ): Promise<void> {
-  return serveConnection(server, transport, peer, {
+  return runBatchLoop(server, transport, peer, {
     execute: options.execute ?? dispatch,
     maxOutput: options.maxOutputBuffer,
     beforeWrite: options.beforeWrite,

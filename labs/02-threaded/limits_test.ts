@@ -18,7 +18,7 @@ import {
   startRedisServer,
 } from "../../shared/testing/processes.ts";
 import { RawClient } from "../../shared/testing/raw_client.ts";
-import { MAX_BYTE_STRING } from "../../shared/resp/request_decoder.ts";
+import { MAX_BYTE_STRING } from "../../shared/resp/limits.ts";
 import { bulk, command } from "../01-single-client/suite.ts";
 
 const ENTRY = "labs/02-threaded/server.ts";

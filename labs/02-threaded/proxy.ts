@@ -25,7 +25,7 @@
 
 import { clientCompatCommands } from "../../shared/commands/mod.ts";
 import { CommandTable } from "../../shared/server/command_table.ts";
-import type { Peer } from "../../shared/server/connection.ts";
+import type { Peer } from "../01-single-client/connection.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { CachingProxy } from "./proxy/caching_proxy.ts";

@@ -22,8 +22,8 @@
  */
 
 import type { Reply } from "../../shared/resp/reply.ts";
-import { MAX_BYTE_STRING } from "../../shared/resp/request_decoder.ts";
-import { formatAddr, type Peer } from "../../shared/server/connection.ts";
+import { MAX_BYTE_STRING } from "../../shared/resp/limits.ts";
+import { formatAddr, type Peer } from "../../shared/server/peer.ts";
 import { noDelay } from "../../shared/no_delay.ts";
 import { integerSetter } from "../../shared/server/config.ts";
 import { ServerState } from "../../shared/server/server_state.ts";

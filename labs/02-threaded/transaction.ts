@@ -24,7 +24,7 @@
 
 import { ErrorReply, NULL_ARRAY, OK, type Reply, SimpleString } from "../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../shared/server/command_table.ts";
-import { execute } from "../../shared/server/connection.ts";
+import { execute } from "../01-single-client/connection.ts";
 import type { ClientState, Session } from "../../shared/server/session.ts";
 import type { Stage } from "../../shared/server/stage.ts";
 import { WatchedKeyspace, type Watcher } from "./watched_keyspace.ts";

@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { Peer } from "../../shared/server/connection.ts";
+import type { Peer } from "../../shared/server/peer.ts";
 import type { Stage } from "../../shared/server/stage.ts";
 import type { Transport } from "../../shared/transport.ts";
 import {

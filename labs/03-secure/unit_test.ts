@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RequestDecoder } from "../../shared/resp/request_decoder.ts";
+import { RequestDecoder } from "../02-threaded/request_decoder.ts";
 import { CommandTable } from "../../shared/server/command_table.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import { ClientState, type Session } from "../../shared/server/session.ts";

@@ -31,13 +31,12 @@
  */
 
 import type { ErrorReply, Reply } from "../../shared/resp/reply.ts";
-import type { RequestDecoder } from "../../shared/resp/request_decoder.ts";
 import type {
   CommandHandler,
   CommandSpec,
   CommandTable,
 } from "../../shared/server/command_table.ts";
-import type { Session } from "../../shared/server/session.ts";
+import type { RequestSource, Session } from "../../shared/server/session.ts";
 import { refusedWhenFull } from "./commands.ts";
 import { type Evictor, OOM_ERROR } from "./eviction.ts";
 import type { ExpiringKeyspace } from "./keyspace.ts";
@@ -48,7 +47,7 @@ import { type KeyState, type LogRewrite, logRewriteFor } from "./propagate.ts";
  * command came from, passed when the command is logged as the client sent it: the log may then
  * copy its bytes rather than encode it again.
  */
-export type Propagate = (args: string[], sentBy?: RequestDecoder) => void;
+export type Propagate = (args: string[], sentBy?: RequestSource) => void;
 
 /** What the write path needs of persistence: where writes go, and whether they may happen. */
 export interface WriteSink {
@@ -211,7 +210,7 @@ export class WritePath {
   }
 
   /** Sends one command to the log, after a `MULTI` if it is a transaction's first write. */
-  #log(args: string[], sentBy?: RequestDecoder): void {
+  #log(args: string[], sentBy?: RequestSource): void {
     const propagate = this.#propagate;
     if (propagate === null) return;
     if (this.#transaction === "open") {

@@ -1,9 +1,9 @@
 /**
  * The client's streaming decoder: reply bytes in, {@link Reply} values out.
  *
- * It works like the server's `RequestDecoder`: keep unread bytes, try to parse one whole value from
- * the front, return `undefined` (not `null`, which is a real reply: the null bulk string) when the
- * bytes run out. Unlike a request, a reply can be any RESP2 or RESP3 type, and aggregates (arrays,
+ * It works like the server's request decoder (lab 2's `RequestDecoder` most closely): keep unread
+ * bytes, try to parse one whole value from the front, return `undefined` (not `null`, which is a
+ * real reply: the null bulk string) when the bytes run out. Unlike a request, a reply can be any RESP2 or RESP3 type, and aggregates (arrays,
  * maps, sets, pushes) can nest.
  *
  * Like the request decoder, it consumes nothing until a whole reply is there, but it remembers how
@@ -30,7 +30,7 @@ import {
   SimpleString,
   VerbatimString,
 } from "./reply.ts";
-import { parseStrictInteger } from "./request_decoder.ts";
+import { parseStrictInteger } from "./limits.ts";
 
 const CR = 0x0d;
 

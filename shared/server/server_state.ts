@@ -11,12 +11,7 @@
 
 import { cpuUsage } from "node:process";
 import { Keyspace } from "../keyspace.ts";
-import {
-  type DecoderLimits,
-  DEFAULT_LIMITS,
-  MAX_BYTE_STRING,
-  type RequestDecoder,
-} from "../resp/request_decoder.ts";
+import { type DecoderLimits, withDefaults } from "../resp/limits.ts";
 import { ConfigRegistry } from "./config.ts";
 import { InfoRegistry } from "./info.ts";
 import type { ClientState } from "./client_state.ts";
@@ -119,9 +114,26 @@ export interface Session {
   /**
    * The decoder the client's commands come from, when they come from a socket. Lab 4's log copies
    * a command's bytes from it rather than encoding the arguments again
-   * ({@link RequestDecoder.lastFrameLength}).
+   * ({@link RequestSource.lastFrameLength}).
    */
-  readonly requests?: RequestDecoder;
+  readonly requests?: RequestSource;
+}
+
+/**
+ * What a command may see of the decoder its client's bytes come through. The decoder itself is a
+ * lab's (lab 2's `RequestDecoder`); this names only the part a handler touches, so that `shared/`
+ * needs no lab.
+ */
+export interface RequestSource {
+  /**
+   * Whether the client has yet to authenticate, so that Redis's tighter limits for such clients
+   * apply (lab 3's `AUTH` sets and clears it).
+   */
+  unauthenticated: boolean;
+  /** See lab 2's `RequestDecoder.lastFrameLength`. */
+  lastFrameLength(command: readonly string[]): number;
+  /** See lab 2's `RequestDecoder.copyLastFrame`. */
+  copyLastFrame(target: Uint8Array, at: number): void;
 }
 
 /**
@@ -222,9 +234,8 @@ export class ServerState {
   constructor(options: ServerStateOptions) {
     this.commands = options.commands;
     this.db = options.db ?? new Keyspace();
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    // CONFIG GET and APPEND read this too: it must be what the decoder enforces (see there).
-    this.limits.maxBulkLength = Math.min(this.limits.maxBulkLength, MAX_BYTE_STRING);
+    // CONFIG GET and APPEND read these too: they must be what the decoder enforces.
+    this.limits = withDefaults(options.limits);
     this.log = options.log ?? logToStderr;
     this.#defineBasics();
   }

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { MAX_BYTE_STRING } from "../resp/request_decoder.ts";
+import { MAX_BYTE_STRING } from "../resp/limits.ts";
 import { CommandTable } from "./command_table.ts";
 import { ServerState } from "./server_state.ts";
 

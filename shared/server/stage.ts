@@ -27,7 +27,7 @@ import type { Keyspace } from "../keyspace.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { ServerCliOptions } from "./cli.ts";
 import { type CommandSpec, CommandTable } from "./command_table.ts";
-import type { Peer } from "./connection.ts";
+import type { Peer } from "./peer.ts";
 import { ServerState } from "./server_state.ts";
 import type { Session } from "./session.ts";
 import type { Transport } from "../transport.ts";

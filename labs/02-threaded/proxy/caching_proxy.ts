@@ -48,7 +48,7 @@
 
 import { ErrorReply, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
 import type { CommandTable } from "../../../shared/server/command_table.ts";
-import { execute } from "../../../shared/server/connection.ts";
+import { execute } from "../../01-single-client/connection.ts";
 import type { InfoFields } from "../../../shared/server/info.ts";
 import type { Session } from "../../../shared/server/session.ts";
 import { type CacheOptions, LruCache } from "./cache.ts";

@@ -33,7 +33,7 @@ import { RedisClient } from "../../../shared/client/client.ts";
 import { noDelay } from "../../../shared/no_delay.ts";
 import { ErrorReply, type Reply } from "../../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../../shared/server/command_table.ts";
-import { formatAddr } from "../../../shared/server/connection.ts";
+import { formatAddr } from "../../01-single-client/connection.ts";
 import { ServerState } from "../../../shared/server/server_state.ts";
 import type { Session } from "../../../shared/server/session.ts";
 import type { Transport } from "../../../shared/transport.ts";

@@ -1,9 +1,9 @@
 /**
  * The memcached connection's streaming decoder: bytes in, requests out.
  *
- * Like the RESP decoder (`shared/resp/request_decoder.ts`), it keeps the bytes it has not used and
- * `next()` returns one whole request or `null` for "not enough bytes yet": a command line split
- * across two reads, or a data block still arriving, is the normal case.
+ * Like the RESP decoders (lab 1's `decoder.ts`, lab 2's `request_decoder.ts`), it keeps the bytes
+ * it has not used and `next()` returns one whole request or `null` for "not enough bytes yet": a
+ * command line split across two reads, or a data block still arriving, is the normal case.
  *
  * Memcached framing has two shapes, and which one comes next depends on what came before:
  *

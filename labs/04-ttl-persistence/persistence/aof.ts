@@ -76,7 +76,8 @@ import { dirname } from "node:path";
 import { Mutex } from "../../02-threaded/lock.ts";
 import { RespWriter } from "../../../shared/resp/encoder.ts";
 import { ProtocolError } from "../../../shared/resp/errors.ts";
-import { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
+import { RequestDecoder } from "../../02-threaded/request_decoder.ts";
+import type { RequestSource } from "../../../shared/server/session.ts";
 import type { Entry } from "../keyspace.ts";
 import { fsyncDir, removeQuietly, writeAll, writeAllSync } from "./files.ts";
 
@@ -252,7 +253,7 @@ export class AppendOnlyLog {
    *   the write, so it must not be changed afterwards (no handler changes its arguments).
    * @param sentBy The decoder `args` came from, if the command is logged as the client sent it.
    */
-  append(args: readonly string[], sentBy?: RequestDecoder): void {
+  append(args: readonly string[], sentBy?: RequestSource): void {
     if (sentBy !== undefined) {
       const length = sentBy.lastFrameLength(args);
       if (length >= 0) {
@@ -828,7 +829,7 @@ function findBadTerminator(bytes: Uint8Array, start: number, args: string[]): nu
  * @param length What `source.lastFrameLength()` said of the command (not -1).
  * @param out Where the log's bytes collect.
  */
-export function copyLastFrame(source: RequestDecoder, length: number, out: RespWriter): void {
+export function copyLastFrame(source: RequestSource, length: number, out: RespWriter): void {
   source.copyLastFrame(out.reserve(length), out.length);
   out.advance(length);
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeCommand, RespWriter } from "../../../shared/resp/encoder.ts";
-import { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
+import { RequestDecoder } from "../../02-threaded/request_decoder.ts";
 import { byteStringToBytes } from "../../../shared/resp/bytes.ts";
 import { ManualClock } from "../clock.ts";
 import { type Entry, ExpiringKeyspace } from "../keyspace.ts";

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { dispatch, endTransaction } from "../../02-threaded/transaction.ts";
 import { RespWriter } from "../../../shared/resp/encoder.ts";
 import { err, ErrorReply, OK, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
-import type { RequestDecoder } from "../../../shared/resp/request_decoder.ts";
+import type { RequestSource } from "../../../shared/server/session.ts";
 import type { CommandSpec } from "../../../shared/server/command_table.ts";
 import type { ServerState } from "../../../shared/server/server_state.ts";
 import type { ShutdownRequest } from "../../02-threaded/shutdown.ts";
@@ -70,7 +70,7 @@ export interface Persistence {
    * `sentBy`, when given, is the decoder the command came from: if it still holds the command's
    * bytes as the client sent them, the log copies those (see `AppendOnlyLog.append`).
    */
-  propagate(args: string[], sentBy?: RequestDecoder): void;
+  propagate(args: string[], sentBy?: RequestSource): void;
   /** Awaited before replies are written; with `appendfsync always`, until the log is on disk. */
   beforeWrite(): Promise<void> | undefined;
   /**
@@ -242,7 +242,7 @@ class PersistenceEngine {
     }
   }
 
-  propagate(args: string[], sentBy?: RequestDecoder): void {
+  propagate(args: string[], sentBy?: RequestSource): void {
     // While the log is replayed, its own commands must not be logged again.
     if (this.#loading) return;
     this.#aof?.append(args, sentBy);

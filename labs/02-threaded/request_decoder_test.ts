@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
-import { byteStringToBytes } from "./bytes.ts";
-import { showBytes } from "../testing/raw_client.ts";
-import { SHRINK_WINDOW } from "./buffer_size.ts";
-import { encodeCommand } from "./encoder.ts";
-import { ProtocolError } from "./errors.ts";
-import {
-  type DecoderLimits,
-  MAX_BYTE_STRING,
-  parseStrictInteger,
-  RequestDecoder,
-} from "./request_decoder.ts";
+import { byteStringToBytes } from "../../shared/resp/bytes.ts";
+import { showBytes } from "../../shared/testing/raw_client.ts";
+import { SHRINK_WINDOW } from "../../shared/resp/buffer_size.ts";
+import { encodeCommand } from "../../shared/resp/encoder.ts";
+import { ProtocolError } from "../../shared/resp/errors.ts";
+import { type DecoderLimits, MAX_BYTE_STRING } from "../../shared/resp/limits.ts";
+import { RequestDecoder } from "./request_decoder.ts";
 
 /** What a decoder made of some bytes: the commands, then the error that stopped it, if any. */
 interface Outcome {
@@ -393,34 +389,6 @@ Deno.test("RequestDecoder decodes an MSET of 200,000 arguments arriving in 16 Ki
   assert.deepEqual(outcome.commands[0], args);
 });
 
-Deno.test("parseStrictInteger accepts exactly what Redis's string2ll accepts", () => {
-  const parse = (s: string) => parseStrictInteger(byteStringToBytes(s), 0, s.length);
-  assert.equal(parse("0"), 0);
-  assert.equal(parse("7"), 7);
-  assert.equal(parse("-7"), -7);
-  assert.equal(parse("9007199254740991"), Number.MAX_SAFE_INTEGER);
-  for (
-    const bad of [
-      "",
-      "-",
-      "-0",
-      "00",
-      "01",
-      "+1",
-      " 1",
-      "1 ",
-      "1a",
-      "1.0",
-      "0x10",
-      "1234567890123456789",
-    ]
-  ) {
-    assert.ok(Number.isNaN(parse(bad)), JSON.stringify(bad));
-  }
-  // It reads only [start, end), so a header can be parsed in place.
-  assert.equal(parseStrictInteger(byteStringToBytes("$123\r\n"), 1, 4), 123);
-});
-
 Deno.test("RequestDecoder allocates for a big bulk string only as its bytes arrive", () => {
   // A header is a claim, not bytes: the largest bulk header followed by nothing must not cost
   // half a gigabyte.
@@ -538,19 +506,6 @@ Deno.test("RequestDecoder keeps a frame that arrived in pieces whole, until the 
   assert.deepEqual(copy, frame);
   decoder.push(byteStringToBytes("*1\r\n$4\r\nPI"));
   assert.equal(decoder.lastFrameLength(command), -1, "a push may move or overwrite the frame");
-});
-
-Deno.test("MAX_BYTE_STRING is the length of V8's longest string", () => {
-  // Built from halves that share their characters (V8 joins long strings without copying them),
-  // so this costs a few objects, not half a gigabyte.
-  let longest = "";
-  let piece = "x";
-  for (let n = MAX_BYTE_STRING; n > 0; n = Math.floor(n / 2)) {
-    if (n % 2 === 1) longest += piece;
-    if (n > 1) piece += piece;
-  }
-  assert.equal(longest.length, MAX_BYTE_STRING);
-  assert.throws(() => longest + "x", RangeError);
 });
 
 Deno.test("RequestDecoder refuses a bulk string longer than any string, whatever the limit", () => {

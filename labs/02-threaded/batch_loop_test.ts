@@ -3,18 +3,18 @@
  * that add up past the limit end the batch with "overflow" (the caller disconnects), while one
  * reply that is bigger than the limit on its own ends it with "send" (the caller writes it, then
  * calls again for the rest). The black-box checks over a socket are in
- * `labs/02-threaded/limits_test.ts`.
+ * `limits_test.ts`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { RespWriter } from "../resp/encoder.ts";
-import { RequestDecoder } from "../resp/request_decoder.ts";
-import { CommandTable } from "./command_table.ts";
-import { runCommands } from "./connection.ts";
-import { ServerState } from "./server_state.ts";
-import { ClientState, type Session } from "./session.ts";
+import { RespWriter } from "../../shared/resp/encoder.ts";
+import { CommandTable } from "../../shared/server/command_table.ts";
+import { ServerState } from "../../shared/server/server_state.ts";
+import { ClientState, type Session } from "../../shared/server/session.ts";
+import { runCommands } from "./batch_loop.ts";
+import { RequestDecoder } from "./request_decoder.ts";
 
 /** `BLOB n` answers n bytes: a stand-in for `GET` of a value that size. */
 function session(): Session {

@@ -1,0 +1,167 @@
+/**
+ * One client's connection, from the first byte to the close: the whole data path of lab 1.
+ *
+ * ```
+ * read bytes ─▶ decoder ─▶ command table ─▶ handler ─▶ encoder ─▶ one write per read
+ * ```
+ *
+ * A client may pipeline: send many commands without waiting for the replies. One read then holds
+ * many commands, so the loop runs every whole command the read completed, collects the replies in
+ * one buffer, and sends them with a single write. One system call per batch instead of one per
+ * reply is most of why a pipelined benchmark is many times faster than one request at a time.
+ * Replies go out in the order the commands came in, because a client matches them by position.
+ *
+ * This is the plain version, written to be read. Lab 2 serves many clients at once and makes this
+ * loop fast, one measured step at a time (`labs/02-threaded/batch_loop.ts`, and its lesson's
+ * "Many clients, fast"); what it does for each client stays what this file does.
+ *
+ * @module
+ */
+
+import { RespWriter } from "../../shared/resp/encoder.ts";
+import { ProtocolError } from "../../shared/resp/errors.ts";
+import { ErrorReply, type Reply } from "../../shared/resp/reply.ts";
+import { wrongArity } from "../../shared/server/command_table.ts";
+import { NotImplementedError } from "../../shared/server/not_implemented.ts";
+import type { ServerState } from "../../shared/server/server_state.ts";
+import { ClientState, type Session } from "../../shared/server/session.ts";
+import { isDisconnect, type Transport, writeAll } from "../../shared/transport.ts";
+import { Decoder } from "./decoder.ts";
+import type { Peer } from "../../shared/server/peer.ts";
+
+export { formatAddr, type Peer } from "../../shared/server/peer.ts";
+
+/**
+ * How many bytes one read may bring: Redis reads 16 KiB at a time (`PROTO_IOBUF_LEN`). A bigger
+ * command simply takes several reads; the decoder keeps what it has not used.
+ */
+const READ_SIZE = 16 * 1024;
+
+/**
+ * Serves one connection until the client leaves, sends `QUIT`, or breaks the protocol. Never
+ * throws; always closes the transport.
+ *
+ * The loop waits for each batch's write before it reads again. With one client that is simply
+ * the natural order; lab 2 explains why it also matters once there are many (backpressure).
+ *
+ * @param server The server's shared state: keyspace, command table, clients.
+ * @param transport The connection.
+ * @param peer The two ends' addresses.
+ * @example
+ * ```ts
+ * for await (const conn of listener) {
+ *   await serveConnection(server, conn, { remote: "127.0.0.1:50000", local: "127.0.0.1:6379" });
+ * }
+ * ```
+ */
+export async function serveConnection(
+  server: ServerState,
+  transport: Transport,
+  peer: Peer,
+): Promise<void> {
+  const client = new ClientState(server.nextClientId(), peer.remote, peer.local, Date.now());
+  const session: Session = { db: server.db, client, server };
+  const decoder = new Decoder(server.limits);
+  const readBuffer = new Uint8Array(READ_SIZE);
+  const out = new RespWriter();
+  server.clients.set(client.id, client);
+  server.stats.connectionsReceived++;
+  try {
+    let open = true;
+    while (open) {
+      const n = await transport.read(readBuffer);
+      if (n === null) break; // the client closed its end
+      // Any bytes count as activity (CLIENT LIST's idle time), even half a command, as in Redis.
+      client.lastInteraction = Date.now();
+      // The decoder copies the bytes, so the same read buffer serves the next read.
+      decoder.push(readBuffer.subarray(0, n));
+      open = await runBatch(session, decoder, out);
+      // Everything this read completed is answered in one write; possibly nothing, if the read
+      // held only part of a command.
+      if (out.length > 0) await writeAll(transport, out.take());
+      // A buffer that grew for one big reply (a GET of a large value) is let go once it is sent.
+      out.shrink();
+    }
+  } catch (error) {
+    // A client that vanishes mid-write is ordinary; anything else is worth a line in the log.
+    if (!isDisconnect(error)) {
+      server.log(`Client id=${client.id} addr=${client.addr} failed: ${error}`);
+    }
+  } finally {
+    server.clients.delete(client.id);
+    try {
+      transport.close();
+    } catch {
+      // Already closed (the server is shutting down): nothing left to release.
+    }
+  }
+}
+
+/**
+ * Runs every whole command the decoder holds, writing each reply into `out`.
+ *
+ * @returns `false` once the connection must close after these replies: the client sent `QUIT`,
+ *   or bytes that break the protocol.
+ */
+async function runBatch(session: Session, decoder: Decoder, out: RespWriter): Promise<boolean> {
+  for (;;) {
+    let args: string[] | null;
+    try {
+      args = decoder.next();
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      // Past a framing error nobody can tell where the next command starts, so, like Redis,
+      // answer with the error and close. The replies before it still go out first.
+      out.write(new ErrorReply(`ERR ${error.message}`));
+      session.server.log(
+        `Protocol error (${error.detail}) from client id=${session.client.id} ` +
+          `addr=${session.client.addr}: closing`,
+      );
+      return false;
+    }
+    if (args === null) return true; // no whole command left: read more
+    out.write(await execute(session, args), session.client.protocol);
+    // QUIT: its +OK goes out, and nothing after it in the same batch runs, as in Redis.
+    if (session.client.closeAfterReply) return false;
+  }
+}
+
+/**
+ * Runs one command: look it up, check its arity, call its handler. A handler that throws is a bug,
+ * but it must not take the server down: the client gets an error and the log gets the stack.
+ *
+ * @param session The client and server.
+ * @param args The command and its arguments, as byte strings.
+ * @returns The reply, or a promise of it (a handler may wait, in later labs for the disk).
+ * @example
+ * ```ts
+ * execute(session, ["GET", "name"]); // the value, or null
+ * execute(session, ["GET"]); // ErrorReply: wrong number of arguments for 'get' command
+ * ```
+ */
+export function execute(session: Session, args: string[]): Reply | Promise<Reply> {
+  const { server, client } = session;
+  // resolve() finds the command in any letter case and checks its arity, with Redis's errors.
+  const spec = server.commands.resolve(args);
+  server.stats.commandsProcessed++;
+  if (spec instanceof ErrorReply) return spec;
+  client.lastCommand = spec.name;
+  // A container such as CLIENT has no handler of its own; resolve() sent it to a subcommand.
+  const handler = spec.handler;
+  if (handler === undefined) return wrongArity(spec.name);
+  try {
+    const reply = handler(session, args);
+    return reply instanceof Promise
+      ? reply.catch((e) => internalError(session, spec.name, e))
+      : reply;
+  } catch (error) {
+    return internalError(session, spec.name, error);
+  }
+}
+
+function internalError(session: Session, name: string, error: unknown): ErrorReply {
+  // In an exercise workspace a TODO throws this on purpose: tell the student which step it is.
+  if (error instanceof NotImplementedError) return new ErrorReply(`ERR ${error.message}`);
+  session.server.log(`Command '${name}' failed: ${error instanceof Error ? error.stack : error}`);
+  return new ErrorReply(`ERR internal error in '${name}'`);
+}
