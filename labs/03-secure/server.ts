@@ -132,6 +132,8 @@ if (import.meta.main) {
       execute: authGate(gate),
       onConnect: (session) => gate.admit(session),
       outputLimit: (session) => gate.outputLimit(session),
+      // With a password, protected mode lets clients from other machines in: AUTH guards them.
+      hasPassword: () => gate.required,
     },
   });
 }
