@@ -54,7 +54,10 @@ const HELP =
                             allkeys-lru, volatile-lru, allkeys-random or volatile-random
   --hz N                    active expiry ticks per second, 1 to 500 (default 10)
   --memcache-port PORT      also speak the memcached text protocol on PORT (default off)
-  --secure                  serve through lab 3's encrypted channel
+  --secure                  serve through lab 3's encrypted channel; refused together with
+                            --memcache-port, whose plaintext would undo it, unless you also say
+  --memcache-insecure       I accept a memcached port with no encryption and no password on
+                            the same keyspace as the secure one
 `;
 
 /**
@@ -128,6 +131,7 @@ export function parseLab4Args(argv: string[]): Lab4Options {
       hz: { type: "string", default: "10" },
       "memcache-port": { type: "string" },
       secure: { type: "boolean", default: false },
+      "memcache-insecure": { type: "boolean", default: false },
     },
     help: HELP,
   });
@@ -174,6 +178,21 @@ export function parseLab4Args(argv: string[]): Lab4Options {
       );
     }
   }
+  const secure = extra.secure === true;
+  // The memcached protocol has no encryption and (in its text form) no password: next to a
+  // secure port, it serves the same keys to anyone in plaintext, so a key written through the
+  // channel can be read, or erased with flush_all, on the memcached port. Only an operator who
+  // says so explicitly gets both.
+  if (memcachePort !== null && secure && extra["memcache-insecure"] !== true) {
+    usageError(
+      "--memcache-port serves the same keys in plaintext with no password, which undoes " +
+        "--secure. Leave one out, or add --memcache-insecure to accept that",
+      USAGE,
+    );
+  }
+  if (extra["memcache-insecure"] === true && (memcachePort === null || !secure)) {
+    usageError("--memcache-insecure is for --secure together with --memcache-port", USAGE);
+  }
   return {
     ...options,
     persistence: {
@@ -191,6 +210,6 @@ export function parseLab4Args(argv: string[]): Lab4Options {
     maxmemoryPolicy: policy,
     hz,
     memcachePort,
-    secure: extra.secure === true,
+    secure,
   };
 }
