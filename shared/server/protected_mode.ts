@@ -21,7 +21,7 @@ import { type ConfigSetter } from "./config.ts";
  * Redis 7.0's reply to a client refused by protected mode, word for word from `networking.c`
  * (`clientAcceptHandler`), its typo ("Setup a an") included: scripts match these words.
  */
-export const PROTECTED_MODE_DENIED = "-DENIED Redis is running in protected mode because " +
+export const PROTECTED_MODE_DENIED: string = "-DENIED Redis is running in protected mode because " +
   "protected mode is enabled and no password is set for the default user. In this mode " +
   "connections are only accepted from the loopback interface. If you want to connect from " +
   "external computers to Redis you may adopt one of the following solutions: 1) Just disable " +

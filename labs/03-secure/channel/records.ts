@@ -88,7 +88,7 @@ export const RECORD_LIMIT = 2 ** 32;
  * Records one AES-256-GCM key may seal: TLS 1.3's bound (RFC 8446 §5.5), rounded down. Past it
  * the margin against forgery shrinks below what TLS accepts.
  */
-export const AES_GCM_RECORD_LIMIT = Math.floor(2 ** 24.5);
+export const AES_GCM_RECORD_LIMIT: number = Math.floor(2 ** 24.5);
 
 /**
  * How many records each direction may carry under one key, for a record format.
