@@ -3,8 +3,8 @@
  * interface.
  *
  * A cache started with `--host 0.0.0.0` "just to try it" is reachable by the whole network, and
- * with no password anyone there can read, change and erase every key. Redis's answer (since 3.2,
- * after thousands of open instances were wiped and ransomed) is to refuse such clients with a
+ * with no password anyone there can read, change and erase every key. Redis's answer, after open
+ * instances by the thousand were wiped and held to ransom, is to refuse such clients with a
  * long error that tells the operator the four ways out, then close the connection. This module
  * is that decision and that text; `runServer` asks it once per accepted connection.
  *

@@ -16,8 +16,9 @@
  * Lab 3 teaches `AUTH` properly (`labs/03-secure/auth.ts`), and lab 2 cannot import a later lab,
  * so this is the same idea kept small: the password is compared as SHA-256 digests with
  * `timingSafeEqual`, so the time a guess takes says nothing about how much of it was right; until
- * a client has authenticated its decoder holds it to Redis's limits for strangers (10 arguments,
- * 16 KiB each) and it may have little output waiting; and a connection that sends
+ * a client has authenticated its decoder holds it to Redis's limits for strangers (few and short
+ * arguments: `UNAUTHENTICATED_LIMITS` in the shared decoder) and it may have little output
+ * waiting; and a connection that sends
  * {@link MAX_AUTH_FAILURES} wrong passwords is answered, then closed, with one log line. One
  * simplification: before `AUTH`, a misspelt command gets `-NOAUTH` here, where Redis first says
  * it is unknown. Without TLS in front, the password crosses the network in the clear, as it does

@@ -304,7 +304,7 @@ Deno.test("a direction that reaches its record limit refuses to send rather than
 
 Deno.test("a server that reaches its record limit closes, and says why, rather than seal one more", async () => {
   await using server = startEchoServer({ identity, recordLimit: 2 });
-  // Records of 4 KiB towards the client: the echo of one 10,000-byte record needs three.
+  // Small records towards the client: the echo of one bigger record needs more than the limit.
   const channel = await connectClient(server.port, { ...trustServer, maxRecordSize: 4096 });
   try {
     await writeAll(channel, new Uint8Array(10_000));

@@ -27,17 +27,16 @@
  *   four bytes and lets the error name the attack: a tampered record fails the tag; a replayed one
  *   passes the tag (it is a genuine record) but carries a number already seen; a reordered or
  *   dropped one carries a number from the future.
- * - **A key carries a bounded number of records.** Counters must never wrap (wrapping to 0 would
+ * - **A key carries a bounded number of records.** Counters must never wrap (wrapping would
  *   reuse nonces), and AES-GCM must stop well before that: each record a key seals gives an
- *   attacker a little more to work with, and RFC 8446 §5.5 caps an AES-GCM key at 2^24.5
- *   full-size records (about 24 million), where the chance of a successful forgery or of telling
- *   the ciphertext from random is still about 2^-57. ChaCha20-Poly1305's margin outlasts the
- *   32-bit counter, and Fernet draws a fresh random IV for every record, so those two stop only
- *   where the counter would wrap, 2^32. A direction that reaches its limit stops sending, and a
- *   record past it is refused on arrival: the connection ends with a logged reason, and the
- *   client reconnects with fresh keys. TLS 1.3 sends a KeyUpdate instead, which keeps the
- *   connection; this channel does not rekey (see the lesson's "Going further"). At 16 KiB a
- *   record, the AES-GCM limit is about 370 GiB through one connection.
+ *   attacker a little more to work with, and RFC 8446 §5.5 caps an AES-GCM key at the number of
+ *   full-size records where a forgery is still negligibly likely ({@link AES_GCM_RECORD_LIMIT}).
+ *   ChaCha20-Poly1305's margin outlasts the counter, and Fernet draws a fresh random IV for every
+ *   record, so those two stop only where the counter would wrap ({@link RECORD_LIMIT}). A
+ *   direction that reaches its limit stops sending, and a record past it is refused on arrival:
+ *   the connection ends with a logged reason, and the client reconnects with fresh keys. TLS
+ *   sends a KeyUpdate instead, which keeps the connection; this channel does not rekey (the
+ *   lesson says how much data the limit allows, and how a rekey would work).
  * - **A maximum record size**, announced by each side in its hello, bounds what a reader must
  *   buffer: a header announcing more is refused before a byte of the body is read. Writes larger
  *   than the peer's limit are split into several records.
