@@ -7,6 +7,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { listenPort, parseCommandLine, usageError, wholeNumber } from "../../shared/cli.ts";
+import { parseYesNo } from "../../shared/server/protected_mode.ts";
 
 /** Lab 2's server options. */
 export interface Lab2Options {
@@ -25,6 +26,11 @@ export interface Lab2Options {
    * `proto-max-bulk-len`); the decoder's default when absent.
    */
   protoMaxBulkLen?: number;
+  /**
+   * Redis's `protected-mode` (`--protected-mode yes|no`): without a password, only loopback
+   * clients are served. On when absent.
+   */
+  protectedMode?: boolean;
 }
 
 /**
@@ -66,6 +72,8 @@ Options:
                             reply bigger than this is still sent whole (default 256mb)
   --proto-max-bulk-len SIZE largest string a client may send or APPEND may make, at least
                             1mb (default 512mb, less the few bytes a JavaScript string lacks)
+  --protected-mode yes|no   with no password, refuse clients that are not on the loopback
+                            interface, as Redis does (default yes)
 ${spec.help ?? ""}  --help                    show this help
 
 Prints "listening on HOST:PORT" when ready. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.`;
@@ -145,6 +153,7 @@ export function parseLab2ArgsWith(
         timeout: { type: "string", default: "0" },
         "max-output-buffer": { type: "string", default: "256mb" },
         "proto-max-bulk-len": { type: "string" },
+        "protected-mode": { type: "string", default: "yes" },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -178,11 +187,26 @@ export function parseLab2ArgsWith(
       spec.usage,
     );
   }
+  const protectedMode = parseYesNo(values["protected-mode"]);
+  if (protectedMode === null) {
+    usageError(
+      `Invalid protected-mode: "${values["protected-mode"]}" is not yes or no`,
+      spec.usage,
+    );
+  }
   const extra: ExtraArgValues = {};
   const all: ExtraArgValues = values;
   for (const name of Object.keys(spec.options ?? {})) extra[name] = all[name];
   return {
-    options: { host: values.host, port, maxclients, timeout, maxOutputBuffer, protoMaxBulkLen },
+    options: {
+      host: values.host,
+      port,
+      maxclients,
+      timeout,
+      maxOutputBuffer,
+      protoMaxBulkLen,
+      protectedMode,
+    },
     extra,
   };
 }

@@ -29,6 +29,7 @@ import type { Peer } from "../01-single-client/connection.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { CachingProxy } from "./proxy/caching_proxy.ts";
+import { ProxyAuth } from "./proxy/client_auth.ts";
 import { parseProxyArgs, type ProxyCliOptions } from "./proxy/cli.ts";
 import { runServer } from "./serve_many.ts";
 import { lab2CommandTable } from "./server.ts";
@@ -46,11 +47,19 @@ export async function runProxy(
 ): Promise<void> {
   // The proxy's own table holds only what it answers itself (INFO, CLIENT, CONFIG, HELLO, QUIT);
   // lab 2's full table tells it which forwarded commands write which keys.
-  const server = new ServerState({
-    commands: new CommandTable().registerAll(clientCompatCommands),
-  });
+  const commands = new CommandTable().registerAll(clientCompatCommands);
+  // AUTH is the proxy's own: its clients authenticate to it, and it to the upstream.
+  const auth = new ProxyAuth(options.requirepass);
+  const hello = commands.get("hello");
+  if (hello === undefined) throw new TypeError("Cannot add AUTH: the proxy's table has no HELLO");
+  commands.registerAll(auth.commands(hello));
+  const server = new ServerState({ commands });
   const proxy = new CachingProxy({
     upstream: options.upstream,
+    upstreamAuth: options.upstreamPassword === undefined
+      ? undefined
+      : { user: options.upstreamUser, password: options.upstreamPassword },
+    allowCommands: options.allowCommands,
     timeoutMs: options.upstreamTimeoutMs,
     cache: {
       maxEntries: options.maxEntries,
@@ -65,7 +74,8 @@ export async function runProxy(
     .define("proxy-upstream", () => proxy.upstream.address)
     .define("proxy-max-entries", () => String(options.maxEntries))
     .define("proxy-max-bytes", () => String(options.maxBytes))
-    .define("proxy-max-age-ms", () => String(options.maxAgeMs));
+    .define("proxy-max-age-ms", () => String(options.maxAgeMs))
+    .define("requirepass", () => auth.configured);
   // Not awaited: the proxy listens whether or not the upstream is up yet.
   proxy.connect();
 
@@ -74,8 +84,13 @@ export async function runProxy(
       maxclients: options.maxclients,
       timeout: options.timeout,
       maxOutputBuffer: options.maxOutputBuffer,
+      protectedMode: options.protectedMode,
       hooks: {
-        execute: proxy.execute,
+        execute: auth.gate(proxy.execute),
+        onConnect: (session) => auth.admit(session),
+        outputLimit: (session) => auth.outputLimit(session),
+        // A proxy with a password may serve other machines; one without is loopback only.
+        hasPassword: () => auth.required,
         // Not an upgrade of the bytes (lab 3 uses this hook for encryption), only a way to hear
         // when a client's connection closes, so its own upstream connection (if it has one, for a
         // transaction) closes too. runServer closes every connection through the transport it

@@ -26,6 +26,11 @@ import { MAX_BYTE_STRING } from "../../shared/resp/limits.ts";
 import { formatAddr, type Peer } from "../../shared/server/peer.ts";
 import { noDelay } from "../../shared/no_delay.ts";
 import { integerSetter } from "../../shared/server/config.ts";
+import {
+  protectedModeRefusal,
+  protectedModeSetter,
+  type ProtectedModeState,
+} from "../../shared/server/protected_mode.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import type { Transport } from "../../shared/transport.ts";
 import type { Session } from "../../shared/server/session.ts";
@@ -42,14 +47,14 @@ const MAX_CLIENTS_REPLY = new TextEncoder().encode("-ERR max number of clients r
 const ACCEPT_BACKOFF_MS = 100;
 
 /**
- * Tells a connection the server is full and closes it, as Redis does: the client reads one error
- * and then end of stream. A short write on a fresh socket completes at once, so this never waits on
- * the client.
+ * Tells a connection why it is turned away (the server is full, or protected mode) and closes it,
+ * as Redis does: the client reads one error and then end of stream. A short write on a fresh
+ * socket completes at once, so this never waits on the client.
  */
-async function refuse(server: ServerState, conn: Deno.Conn): Promise<void> {
+async function refuse(server: ServerState, conn: Deno.Conn, reply: Uint8Array): Promise<void> {
   server.stats.rejectedConnections++;
   try {
-    await conn.write(MAX_CLIENTS_REPLY);
+    await conn.write(reply);
   } catch {
     // The client already left; nothing to tell it.
   } finally {
@@ -76,6 +81,11 @@ export interface ServerHooks {
   onConnect?: (session: Session) => void;
   /** A client's own reply limit, or `undefined` for `--max-output-buffer` (lab 3: before `AUTH`). */
   outputLimit?: (session: Session) => number | undefined;
+  /**
+   * Whether clients must authenticate (lab 3's `--requirepass`). Without a password, protected
+   * mode turns away every client not on the loopback interface (`protected_mode.ts`).
+   */
+  hasPassword?: () => boolean;
   /** Prints the ready line; `listening on HOST:PORT` on stdout by default. */
   onListening?: (address: { host: string; port: number }) => void;
   /**
@@ -131,6 +141,16 @@ export async function runServer(
         startSweep();
       }),
     );
+  // Redis's protected mode, on by default: see shared/server/protected_mode.ts.
+  const protection: ProtectedModeState = {
+    enabled: options.protectedMode ?? true,
+    hasPassword: hooks.hasPassword ?? (() => false),
+  };
+  server.config.define(
+    "protected-mode",
+    () => protection.enabled ? "yes" : "no",
+    protectedModeSetter(protection),
+  );
   server.info.extend("Clients", () => [["maxclients", limits.maxclients]]);
   // CLIENT KILL: close the connection; its task then ends and forgets the client.
   server.killClient = (id) => {
@@ -207,6 +227,12 @@ export async function runServer(
     });
   };
 
+  // Protected mode decides per connection, before any byte is read (or, in lab 3, a handshake).
+  const admit = (conn: Deno.Conn): Promise<void> => {
+    const denied = protectedModeRefusal(conn.remoteAddr, protection);
+    return denied === null ? serve(conn) : refuse(server, conn, denied);
+  };
+
   while (!stopping) {
     let conn: Deno.Conn;
     try {
@@ -223,8 +249,8 @@ export async function runServer(
     // Many clients at once: start this client's task and do NOT await it.
     // exercise step 1: start the client's task without awaiting it, so accept() runs again at once
     const task = open.size + upgrading.size >= limits.maxclients
-      ? refuse(server, conn)
-      : serve(conn);
+      ? refuse(server, conn, MAX_CLIENTS_REPLY)
+      : admit(conn);
     // exercise starter: const task = Promise.resolve(await serve(conn));
     // Keep the promise so shutdown can wait for every client to finish closing.
     tasks.add(task);
@@ -274,6 +300,7 @@ export const serveMany: Stage<Lab2Options> = {
           beforeWrite: assembly.beforeWrite,
           onConnect: assembly.onConnect,
           outputLimit: assembly.outputLimit,
+          hasPassword: assembly.hasPassword,
           onListening: (address) => assembly.ready(address),
           shutdown,
         },

@@ -368,6 +368,7 @@ export const auth: Stage<{ requirepass: string | undefined }> = {
     // Redis answers CONFIG GET requirepass with the password, to a client that has given it.
     assembly.server.config.define("requirepass", () => gate.configured);
     assembly.wrapExecute((run) => authGate(gate, run));
+    assembly.hasPassword = () => gate.required;
     if (gate.required) {
       assembly.onConnect = (session) => gate.admit(session);
       assembly.outputLimit = (session) => gate.outputLimit(session);

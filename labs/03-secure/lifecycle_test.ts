@@ -110,3 +110,36 @@ Deno.test("server shuts down cleanly on SIGTERM, closing clients and unfinished 
   await new Promise((resolve) => setTimeout(resolve, 100));
   await expectCleanShutdown(server, "SIGTERM", [client, stalled]);
 });
+
+Deno.test("server refuses a data directory others can write, without --allow-sys, and exits 1", async () => {
+  // The permissions deno task lab3 grants: no --allow-sys, so the server learns its uid from a
+  // file it creates. The check still runs, and the key is never read.
+  await using dir = await tempDir();
+  await Deno.chmod(dir.path, 0o777);
+  const { code, stderr } = await runServer("--port", "0", "--dir", dir.path);
+  assert.equal(code, 1);
+  assert.match(stderr, /Cannot start: Permissions 0777 for directory .* are too open/);
+  assert.deepEqual([...Deno.readDirSync(dir.path)], [], "no key and no probe left behind");
+});
+
+Deno.test("server refuses an identity key another user planted, and exits 1", async (t) => {
+  await using dir = await tempDir();
+  await start(dir.path).then((server) => server.stop("SIGTERM"));
+  try {
+    // Only root may give a file away; the test then plays the other user.
+    await Deno.chown(`${dir.path}/${IDENTITY_FILE}`, 65534, 65534);
+  } catch {
+    await t.step({
+      name: "skipped: only root can give a file to another user",
+      ignore: true,
+      fn() {},
+    });
+    return;
+  }
+  const { code, stderr } = await runServer("--port", "0", "--dir", dir.path);
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /Cannot start: Bad ownership for .*identity_ed25519: it belongs to uid 65534/,
+  );
+});

@@ -53,6 +53,8 @@ const HELP = `  --dbfilename NAME         snapshot file in DIR (default dump.cdb
   --memcache-port PORT      also speak the memcached text protocol on PORT (default off)
   --secure                  serve through lab 3's encrypted channel (its identity key is
                             kept in DIR)
+  --memcache-insecure       accept a memcached port, which has no encryption and no
+                            password, beside --secure, --tls-cert or --requirepass
 `;
 
 /**
@@ -125,6 +127,7 @@ export function parseLab4Args(argv: string[]): Lab4Options {
       hz: { type: "string", default: "10" },
       "memcache-port": { type: "string" },
       secure: { type: "boolean", default: false },
+      "memcache-insecure": { type: "boolean", default: false },
     },
     help: HELP,
   });
@@ -171,8 +174,28 @@ export function parseLab4Args(argv: string[]): Lab4Options {
       );
     }
   }
-  if (extra.secure === true && options.tls !== undefined) {
+  const secure = extra.secure === true;
+  if (secure && options.tls !== undefined) {
     usageError("--secure serves the secure channel, --tls-cert standard TLS: choose one", USAGE);
+  }
+  // The memcached protocol has no encryption and (in its text form) no password: next to a
+  // protected port, it serves the same keys to anyone in plaintext, so a key written through the
+  // channel can be read, or erased with flush_all, on the memcached port. Only an operator who
+  // says so explicitly gets both.
+  const guarded = secure || options.tls !== undefined || options.requirepass !== undefined;
+  if (memcachePort !== null && guarded && extra["memcache-insecure"] !== true) {
+    usageError(
+      "--memcache-port serves the same keys in plaintext with no password, which undoes " +
+        "--secure, --tls-cert and --requirepass. Leave one out, or add --memcache-insecure to " +
+        "accept that",
+      USAGE,
+    );
+  }
+  if (extra["memcache-insecure"] === true && (memcachePort === null || !guarded)) {
+    usageError(
+      "--memcache-insecure is for --memcache-port beside --secure, --tls-cert or --requirepass",
+      USAGE,
+    );
   }
   return {
     ...options,
@@ -192,6 +215,6 @@ export function parseLab4Args(argv: string[]): Lab4Options {
     hz,
     memcachePort,
     // Lab 3 always serves through its channel; lab 4 only when asked.
-    secure: extra.secure === true,
+    secure,
   };
 }

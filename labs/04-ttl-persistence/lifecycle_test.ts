@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { expectCleanShutdown, runEntry, spawnEntry } from "../../shared/testing/lifecycle.ts";
 import { RawClient } from "../../shared/testing/raw_client.ts";
-import { joinSaveArgs, parseSavePoints } from "./cli.ts";
+import { joinSaveArgs, parseLab4Args, parseSavePoints } from "./cli.ts";
 import { LAB4_DENO_FLAGS, LAB4_ENTRY, scratchDir } from "./test_support.ts";
 
 const runServer = (...args: string[]) => runEntry(LAB4_ENTRY, args, { denoFlags: LAB4_DENO_FLAGS });
@@ -44,6 +44,16 @@ for (
     [["--save", "60"], /Invalid save: "60"/],
     [["--hz", "0"], /Invalid hz: "0"/],
     [["--memcache-port", "eleven"], /Invalid memcache-port: "eleven"/],
+    [
+      ["--secure", "--memcache-port", "0"],
+      /--memcache-port serves the same keys in plaintext .*--memcache-insecure/,
+    ],
+    [
+      ["--requirepass", "hunter2", "--memcache-port", "0"],
+      /--memcache-port serves the same keys in plaintext .*--memcache-insecure/,
+    ],
+    [["--memcache-insecure"], /--memcache-insecure is for --memcache-port beside --secure/],
+    [["--secure", "--tls-cert", "a.crt", "--tls-key", "a.key"], /choose one/],
     [["--dbfilename", "../x"], /Invalid dbfilename: "..\/x"/],
     [["--maxclients", "0"], /Invalid maxclients: "0"/],
     [["--bogus"], /bogus/],
@@ -85,4 +95,17 @@ Deno.test("server shuts down cleanly on SIGTERM, closing every connected client"
   await a.send("SET k v EX 100\r\nTTL k\r\n");
   await a.expect("+OK\r\n:100\r\n");
   await expectCleanShutdown(server, "SIGTERM", [a]);
+});
+
+Deno.test("--secure or --requirepass with --memcache-port starts only with --memcache-insecure", () => {
+  const options = parseLab4Args(["--secure", "--memcache-port", "0", "--memcache-insecure"]);
+  assert.equal(options.secure, true);
+  assert.equal(options.memcachePort, 0);
+  const withPassword = parseLab4Args(
+    ["--requirepass", "hunter2", "--memcache-port", "0", "--memcache-insecure"],
+  );
+  assert.equal(withPassword.requirepass, "hunter2");
+  // Each alone needs no such word.
+  assert.equal(parseLab4Args(["--memcache-port", "0"]).memcachePort, 0);
+  assert.equal(parseLab4Args(["--secure"]).secure, true);
 });

@@ -89,6 +89,11 @@ export class Assembly<O> {
   outputLimit: ((session: Session) => number | undefined) | undefined;
   /** Called as each client starts, before its first command (lab 3: limits until AUTH). */
   onConnect: ((session: Session) => void) | undefined;
+  /**
+   * Whether clients must authenticate (lab 3's `--requirepass`): without a password, protected
+   * mode turns away clients that are not on the loopback interface.
+   */
+  hasPassword: (() => boolean) | undefined;
   /** More lines for {@link ready} to print (lab 4: where the memcached port listens). */
   readonly readyLines: (() => string)[] = [];
   /** Called once the listener is open, before the first client (lab 4: active expiry). */
@@ -115,6 +120,7 @@ export class Assembly<O> {
     this.beforeWrite = undefined;
     this.outputLimit = undefined;
     this.onConnect = undefined;
+    this.hasPassword = undefined;
   }
 
   /**

@@ -53,7 +53,7 @@ import type { InfoFields } from "../../../shared/server/info.ts";
 import type { Session } from "../../../shared/server/session.ts";
 import { type CacheOptions, LruCache } from "./cache.ts";
 import { combineEffects, CommandEffects, type Effect, NO_EFFECT } from "./command_effects.ts";
-import { LOCAL_COMMANDS, refusalOf } from "./routing.ts";
+import { FORWARDED, LOCAL_COMMANDS, refusalOf } from "./routing.ts";
 import { type Flight, SingleFlight } from "./single_flight.ts";
 import { Upstream, UpstreamError, type UpstreamLink } from "./upstream.ts";
 
@@ -61,6 +61,10 @@ import { Upstream, UpstreamError, type UpstreamLink } from "./upstream.ts";
 export interface CachingProxyOptions {
   /** The upstream server. */
   upstream: { host: string; port: number };
+  /** Sent as `AUTH [user] password` on every upstream connection, when the upstream needs it. */
+  upstreamAuth?: { user?: string; password: string };
+  /** Commands forwarded besides the default allow-list (`routing.ts`), in lower case. */
+  allowCommands?: readonly string[];
   /** How long a connect, or requests with no reply at all, may take upstream. */
   timeoutMs: number;
   /** The cache's bounds, and optionally its clock. */
@@ -95,6 +99,11 @@ interface Pinned {
   watching: boolean;
   /** What the queued commands will do to the cache when `EXEC` runs them. */
   queued: Effect[];
+  /**
+   * The proxy refused a command inside `MULTI`. The upstream never saw it, so it would run the
+   * rest; Redis aborts a transaction with a rejected command, so the proxy aborts it at `EXEC`.
+   */
+  dirty: boolean;
   /** The client has left: a connection opened for it meanwhile must be closed at once. */
   left: boolean;
 }
@@ -132,6 +141,8 @@ export class CachingProxy {
   readonly stats: ProxyStats = { hits: 0, misses: 0, sharedFlights: 0, invalidations: 0 };
   readonly #flights = new SingleFlight<string, Reply>();
   readonly #effects: CommandEffects;
+  /** What is forwarded: the default allow-list and the operator's additions. */
+  readonly #allowed: ReadonlySet<string>;
   readonly #cacheOptions: CacheOptions;
   /** Clients with their own upstream connection, by address (unique while connected). */
   readonly #pinned = new Map<string, Pinned>();
@@ -144,9 +155,11 @@ export class CachingProxy {
    */
   constructor(options: CachingProxyOptions) {
     this.#cacheOptions = options.cache;
+    this.#allowed = new Set([...FORWARDED, ...(options.allowCommands ?? [])]);
     this.cache = new LruCache(options.cache);
     this.upstream = new Upstream({
       ...options.upstream,
+      auth: options.upstreamAuth,
       timeoutMs: options.timeoutMs,
       log: options.log,
       // A new connection may reach a restarted upstream that lost every key, or one that missed
@@ -183,9 +196,12 @@ export class CachingProxy {
     client.lastInteraction = Date.now();
     if (PLAIN_NAME.test(name)) client.lastCommand = name;
 
-    const refusal = refusalOf(name, args);
-    if (refusal !== undefined) return refusal;
+    const refusal = refusalOf(name, args, this.#allowed);
     const pinned = this.#pinned.get(client.addr);
+    if (refusal !== undefined) {
+      if (pinned?.inMulti) pinned.dirty = true;
+      return refusal;
+    }
     if (name === "multi" || name === "watch" || (pinned && (pinned.inMulti || pinned.watching))) {
       return this.#transaction(session, args, name);
     }
@@ -291,7 +307,14 @@ export class CachingProxy {
     const { addr } = session.client;
     let pinned = this.#pinned.get(addr);
     if (pinned === undefined) {
-      pinned = { link: null, inMulti: false, watching: false, queued: [], left: false };
+      pinned = {
+        link: null,
+        inMulti: false,
+        watching: false,
+        queued: [],
+        dirty: false,
+        left: false,
+      };
       this.#pinned.set(addr, pinned);
     }
     const active = pinned.inMulti || pinned.watching;
@@ -311,6 +334,7 @@ export class CachingProxy {
       }
     }
 
+    if (name === "exec" && pinned.inMulti && pinned.dirty) return await this.#abort(pinned);
     const queuing = pinned.inMulti && !RUN_IMMEDIATELY.has(name);
     let effect: Effect = NO_EFFECT;
     if (name === "exec") {
@@ -345,6 +369,7 @@ export class CachingProxy {
         pinned.inMulti = false;
         pinned.watching = false;
         pinned.queued = [];
+        pinned.dirty = false;
       }
     } else if (name === "watch") {
       if (!(reply instanceof ErrorReply)) pinned.watching = true;
@@ -355,6 +380,25 @@ export class CachingProxy {
   }
 
   /**
+   * `EXEC` of a transaction in which the proxy refused a command: `DISCARD` it upstream (which
+   * forgets the watches too, as `EXEC` would) and answer as Redis answers such an `EXEC`.
+   */
+  async #abort(pinned: Pinned): Promise<Reply> {
+    pinned.inMulti = false;
+    pinned.watching = false;
+    pinned.queued = [];
+    pinned.dirty = false;
+    if (pinned.link !== null) {
+      try {
+        await this.upstream.callOn(pinned.link, ["DISCARD"]);
+      } catch {
+        pinned.link = null;
+      }
+    }
+    return new ErrorReply("EXECABORT Transaction discarded because of previous errors.");
+  }
+
+  /**
    * The client's own upstream connection died mid-transaction, and its queue and watches with it.
    * Its later commands must not run unqueued as if nothing happened: answer an error and close.
    */
@@ -362,6 +406,7 @@ export class CachingProxy {
     pinned.inMulti = false;
     pinned.watching = false;
     pinned.queued = [];
+    pinned.dirty = false;
     pinned.link = null;
     session.client.closeAfterReply = true;
     return new ErrorReply(`${why.message}; closing the connection: its transaction is lost`);

@@ -7,7 +7,10 @@
 
 import { parseArgs } from "node:util";
 import { parseHostPort, usageError, wholeNumber } from "../../../shared/cli.ts";
+import { utf8ToByteString } from "../../../shared/resp/bytes.ts";
+import { parseYesNo } from "../../../shared/server/protected_mode.ts";
 import { type Lab2Options, parseSize } from "../cli.ts";
+import { whyNeverForwarded } from "./routing.ts";
 
 /** The proxy's options. */
 export interface ProxyCliOptions extends Lab2Options {
@@ -21,7 +24,21 @@ export interface ProxyCliOptions extends Lab2Options {
   maxAgeMs: number;
   /** How long connecting upstream, or waiting with no reply at all, may take. */
   upstreamTimeoutMs: number;
+  /** Commands forwarded besides the default allow-list (`--allow-commands`), in lower case. */
+  allowCommands?: readonly string[];
+  /** The password the proxy's own clients must give with `AUTH`, as a byte string. */
+  requirepass?: string;
+  /** Sent with `AUTH` on every new upstream connection, as a byte string. */
+  upstreamPassword?: string;
+  /** The user for that `AUTH` (Redis 6 ACLs); `AUTH password` alone when absent. */
+  upstreamUser?: string;
 }
+
+/** Environment variables that may hold the passwords, so they stay out of `ps`. */
+export const PROXY_PASSWORD_ENV = {
+  requirepass: "CACHELAB_PROXY_REQUIREPASS",
+  upstreamPassword: "CACHELAB_UPSTREAM_PASSWORD",
+} as const;
 
 const USAGE = "deno task lab2:proxy";
 
@@ -45,6 +62,16 @@ Options:
                               pass through the proxy stays unseen at most this long (default 10000)
   --upstream-timeout-ms MS    fail a connect, or requests left with no reply, after this long
                               (default 5000)
+  --upstream-password PASS    send AUTH PASS on every upstream connection (or set
+                              ${PROXY_PASSWORD_ENV.upstreamPassword}: a flag is visible in ps)
+  --upstream-user NAME        send AUTH NAME PASS instead, for a Redis 6+ ACL user
+  --requirepass PASS          the proxy's own clients must send AUTH PASS first (or set
+                              ${PROXY_PASSWORD_ENV.requirepass})
+  --allow-commands A,B        also forward these commands (such as flushdb,flushall); only
+                              data commands are forwarded by default, so that nobody reaches
+                              the upstream's admin commands through the proxy
+  --protected-mode yes|no     with no --requirepass, refuse clients not on the loopback
+                              interface, as Redis does (default yes)
   --maxclients N              most clients connected at once (default 10000)
   --timeout SECONDS           close a client idle this long; 0 means never (default 0)
   --max-output-buffer SIZE    most bytes of replies held for one client (default 256mb)
@@ -65,7 +92,10 @@ export type ProxyArgsResult =
  * @param argv The arguments, usually `Deno.args`.
  * @returns The options, the help text for `--help`, or what is wrong.
  */
-export function readProxyArgs(argv: string[]): ProxyArgsResult {
+export function readProxyArgs(
+  argv: string[],
+  env: (name: string) => string | undefined = readEnv,
+): ProxyArgsResult {
   let values;
   try {
     ({ values } = parseArgs({
@@ -81,6 +111,11 @@ export function readProxyArgs(argv: string[]): ProxyArgsResult {
         maxclients: { type: "string", default: "10000" },
         timeout: { type: "string", default: "0" },
         "max-output-buffer": { type: "string", default: "256mb" },
+        "upstream-password": { type: "string" },
+        "upstream-user": { type: "string" },
+        requirepass: { type: "string" },
+        "allow-commands": { type: "string", default: "" },
+        "protected-mode": { type: "string", default: "yes" },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -135,6 +170,37 @@ export function readProxyArgs(argv: string[]): ProxyArgsResult {
   if (maxOutputBuffer === null || maxOutputBuffer < 1) {
     return bad(`Invalid max-output-buffer: "${values["max-output-buffer"]}" is not a size`);
   }
+  const allowCommands = values["allow-commands"].split(",").map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== "");
+  for (const name of allowCommands) {
+    const why = whyNeverForwarded(name);
+    if (why !== undefined) return bad(`Cannot forward '${name}': ${why}`);
+  }
+  const protectedMode = parseYesNo(values["protected-mode"]);
+  if (protectedMode === null) {
+    return bad(`Invalid protected-mode: "${values["protected-mode"]}" is not yes or no`);
+  }
+  const passwords: { requirepass?: string; upstreamPassword?: string } = {};
+  for (
+    const [key, flag] of [["requirepass", "requirepass"], [
+      "upstreamPassword",
+      "upstream-password",
+    ]] as const
+  ) {
+    const given = values[flag];
+    const fromEnv = env(PROXY_PASSWORD_ENV[key]);
+    if (given !== undefined && fromEnv !== undefined) {
+      return bad(`Give the ${flag} one way: --${flag} or ${PROXY_PASSWORD_ENV[key]}`);
+    }
+    const password = given ?? fromEnv;
+    if (password === "") return bad(`Invalid ${flag}: the password is empty`);
+    // Typed as text; sent and compared as the UTF-8 bytes clients send.
+    if (password !== undefined) passwords[key] = utf8ToByteString(password);
+  }
+  const upstreamUser = values["upstream-user"];
+  if (upstreamUser !== undefined && passwords.upstreamPassword === undefined) {
+    return bad("--upstream-user needs --upstream-password");
+  }
   return {
     kind: "options",
     options: {
@@ -148,8 +214,22 @@ export function readProxyArgs(argv: string[]): ProxyArgsResult {
       maxclients,
       timeout,
       maxOutputBuffer,
+      allowCommands,
+      requirepass: passwords.requirepass,
+      upstreamPassword: passwords.upstreamPassword,
+      upstreamUser: upstreamUser === undefined ? undefined : utf8ToByteString(upstreamUser),
+      protectedMode,
     },
   };
+}
+
+/**
+ * Reads an environment variable if the process may, without a permission prompt:
+ * `deno task lab2:proxy` grants only the two password variables.
+ */
+function readEnv(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  return state === "granted" ? Deno.env.get(name) : undefined;
 }
 
 /**

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { REPO_ROOT } from "../../../shared/testing/processes.ts";
 import { parseHostPort } from "../../../shared/cli.ts";
-import { readProxyArgs } from "./cli.ts";
+import { PROXY_PASSWORD_ENV, readProxyArgs } from "./cli.ts";
 
 const ENTRY = "labs/02-threaded/proxy.ts";
 
@@ -20,7 +20,7 @@ async function runProxy(...args: string[]): Promise<Deno.CommandOutput> {
 }
 
 Deno.test("readProxyArgs() defaults: port 6380 in front of 127.0.0.1:6379", () => {
-  const result = readProxyArgs([]);
+  const result = readProxyArgs([], () => undefined);
   assert.equal(result.kind, "options");
   if (result.kind !== "options") return;
   assert.deepEqual(result.options, {
@@ -34,6 +34,11 @@ Deno.test("readProxyArgs() defaults: port 6380 in front of 127.0.0.1:6379", () =
     maxclients: 10000,
     timeout: 0,
     maxOutputBuffer: 256 * 1024 * 1024,
+    allowCommands: [],
+    requirepass: undefined,
+    upstreamPassword: undefined,
+    upstreamUser: undefined,
+    protectedMode: true,
   });
 });
 
@@ -74,7 +79,7 @@ Deno.test("readProxyArgs() refuses bad values, saying which and why", () => {
       [["--bogus"], /bogus/],
     ] as const
   ) {
-    const result = readProxyArgs([...args]);
+    const result = readProxyArgs([...args], () => undefined);
     assert.equal(result.kind, "error", args.join(" "));
     if (result.kind === "error") assert.match(result.message, message);
   }
@@ -105,5 +110,54 @@ Deno.test("proxy refuses a bad flag with exit code 2", async () => {
     const { code, stderr } = await runProxy(...args);
     assert.equal(code, 2, args.join(" "));
     assert.match(new TextDecoder().decode(stderr), /Run "deno task lab2:proxy --help" for usage/);
+  }
+});
+
+Deno.test("readProxyArgs() reads the passwords, the allow-list and protected mode", () => {
+  const result = readProxyArgs([
+    "--requirepass=pässword",
+    "--upstream-password=up",
+    "--upstream-user=proxy",
+    "--allow-commands= FLUSHDB,flushall ,",
+    "--protected-mode=no",
+  ], () => undefined);
+  assert.equal(result.kind, "options");
+  if (result.kind !== "options") return;
+  // Passwords are compared and sent as the UTF-8 bytes a client sends.
+  assert.equal(result.options.requirepass, "p\xc3\xa4ssword");
+  assert.equal(result.options.upstreamPassword, "up");
+  assert.equal(result.options.upstreamUser, "proxy");
+  assert.deepEqual(result.options.allowCommands, ["flushdb", "flushall"]);
+  assert.equal(result.options.protectedMode, false);
+});
+
+Deno.test("readProxyArgs() takes the passwords from the environment, so ps does not show them", () => {
+  const env: Record<string, string> = {
+    [PROXY_PASSWORD_ENV.requirepass]: "from-env",
+    [PROXY_PASSWORD_ENV.upstreamPassword]: "upstream-env",
+  };
+  const result = readProxyArgs([], (name) => env[name]);
+  assert.equal(result.kind, "options");
+  if (result.kind !== "options") return;
+  assert.equal(result.options.requirepass, "from-env");
+  assert.equal(result.options.upstreamPassword, "upstream-env");
+  const both = readProxyArgs(["--requirepass", "flag"], (name) => env[name]);
+  assert.equal(both.kind, "error");
+});
+
+Deno.test("readProxyArgs() refuses to forward what would break the shared connection", () => {
+  for (
+    const [args, message] of [
+      [["--allow-commands", "get,select"], /Cannot forward 'select': it would change the upstream/],
+      [["--allow-commands", "blpop"], /Cannot forward 'blpop': it would block/],
+      [["--allow-commands", "subscribe"], /Cannot forward 'subscribe'/],
+      [["--requirepass", ""], /Invalid requirepass: the password is empty/],
+      [["--upstream-user", "u"], /--upstream-user needs --upstream-password/],
+      [["--protected-mode", "maybe"], /Invalid protected-mode: "maybe"/],
+    ] as const
+  ) {
+    const result = readProxyArgs([...args], () => undefined);
+    assert.equal(result.kind, "error", args.join(" "));
+    if (result.kind === "error") assert.match(result.message, message);
   }
 });

@@ -68,7 +68,14 @@ function forEachUpstream(
 
 forEachUpstream("caching, single-flight, invalidation, transactions", async (kind, t) => {
   await using upstream = await startUpstream(kind);
-  await using proxy = await startProxy(upstream, "--max-age-ms", "60000");
+  // FLUSHALL is among the writes whose invalidation is checked; it is off the default allow-list.
+  await using proxy = await startProxy(
+    upstream,
+    "--max-age-ms",
+    "60000",
+    "--allow-commands",
+    "flushall",
+  );
   await using client = await RawClient.connect(proxy.addr);
 
   await t.step("repeated GETs of one key make one upstream call", async () => {

@@ -75,6 +75,11 @@ export interface UpstreamOptions {
   port: number;
   /** How long a connect, or a request with no reply at all, may take before it fails. */
   timeoutMs: number;
+  /**
+   * Sent as `AUTH [user] password` on each new connection before anything else, for an upstream
+   * with `requirepass` (or an ACL user). A refusal fails the connect like a refused connection.
+   */
+  auth?: { user?: string; password: string };
   /** Called with a log line on each change: connected, lost, unreachable. */
   log?: (line: string) => void;
   /** Called when the shared connection is lost; the proxy empties its cache then. */
@@ -384,10 +389,6 @@ export class Upstream {
     }
     // Commands leave at once, not after the upstream's delayed ACK: see shared/no_delay.ts.
     noDelay(conn);
-    if (!this.#up) this.#options.log?.(`Upstream ${this.address} reachable again`);
-    this.#up = true;
-    this.#backoffMs = BACKOFF_MIN_MS;
-    this.#retryAt = 0;
     const link = new UpstreamLink(conn, this.address, (ended, reason) => {
       this.#links.delete(ended);
       if (ended === this.#shared) {
@@ -399,7 +400,39 @@ export class Upstream {
       }
     });
     this.#links.add(link);
+    // Before any client's command: the link is in #links, so the hung-link sweep bounds the wait.
+    if (this.#options.auth !== undefined) await this.#authenticate(link, this.#options.auth);
+    if (!this.#up) this.#options.log?.(`Upstream ${this.address} reachable again`);
+    this.#up = true;
+    this.#backoffMs = BACKOFF_MIN_MS;
+    this.#retryAt = 0;
     return link;
+  }
+
+  /**
+   * Sends `AUTH` on a new link. A refusal (a wrong password, say) closes the link and throws a
+   * plain error, so the caller backs off as after a refused connection rather than retrying at
+   * once; the reason names the upstream's reply, never the password.
+   */
+  async #authenticate(
+    link: UpstreamLink,
+    auth: { user?: string; password: string },
+  ): Promise<void> {
+    const args = auth.user === undefined
+      ? ["AUTH", auth.password]
+      : ["AUTH", auth.user, auth.password];
+    let reply: Reply;
+    try {
+      reply = await link.call(args);
+    } catch (error) {
+      throw new Error(
+        `AUTH got no reply: ${error instanceof UpstreamError ? error.reason : error}`,
+      );
+    }
+    if (reply instanceof ErrorReply) {
+      await link.close("AUTH refused");
+      throw new Error(`AUTH refused: ${reply.message}`);
+    }
   }
 
   /** The timeout sweep: a link whose requests have had no reply for too long is closed. */

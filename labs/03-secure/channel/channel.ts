@@ -29,7 +29,7 @@ import {
 import { hexDump } from "./hex_dump.ts";
 import type { Identity } from "./identity.ts";
 import type { AeadLibrary } from "./aead.ts";
-import { RECORD_LIMIT, type RecordFormat, recordFormat } from "./records.ts";
+import { type RecordFormat, recordFormat, recordLimitFor } from "./records.ts";
 
 /** How long a handshake may take by default, in milliseconds. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
@@ -57,8 +57,9 @@ export interface ServerChannelOptions {
   /** `--trace`: receives lines showing each frame before and after encryption. */
   trace?: (line: string) => void;
   /**
-   * Records this side may send before it must close (default 2^32, which the 32-bit sequence
-   * number allows). Tests lower it to see the limit enforced.
+   * Records each direction may carry before the channel closes: never more than the cipher's
+   * own limit ({@link recordLimitFor}), so only a lower value has any effect. Tests lower it to
+   * see the limit enforced without sending millions of records.
    */
   recordLimit?: number;
   /** Which library seals AES-GCM and ChaCha20-Poly1305 records (`aead.ts`). Default: the best found. */
@@ -97,6 +98,11 @@ export interface SecureChannel extends Transport {
   readonly fingerprint: string;
   /** The server's raw 32-byte identity key. */
   readonly serverPublicKey: Uint8Array;
+  /**
+   * Records each direction may carry under its key; the channel closes rather than send or
+   * accept one more (see `records.ts`).
+   */
+  readonly recordLimit: number;
 }
 
 /**
@@ -228,6 +234,7 @@ class RecordChannel implements SecureChannel {
   readonly cipher: CipherName;
   readonly fingerprint: string;
   readonly serverPublicKey: Uint8Array;
+  readonly recordLimit: number;
   readonly #conn: Transport;
   readonly #reader: ByteReader;
   readonly #format: RecordFormat;
@@ -235,7 +242,6 @@ class RecordChannel implements SecureChannel {
   readonly #sendChunk: number;
   /** How much plaintext is sealed before the channel yields: whole records, about 64 KiB. */
   readonly #sliceSize: number;
-  readonly #recordLimit: number;
   readonly #trace: ((line: string) => void) | undefined;
   #sendSequence = 0;
   #receiveSequence = 0;
@@ -271,7 +277,11 @@ class RecordChannel implements SecureChannel {
     // The keys now live only inside the record format.
     this.#sendChunk = result.peerMaxRecordSize;
     this.#sliceSize = Math.max(1, Math.floor(SEAL_SLICE / this.#sendChunk)) * this.#sendChunk;
-    this.#recordLimit = Math.min(options.recordLimit ?? RECORD_LIMIT, RECORD_LIMIT);
+    // The cipher's bound is a ceiling: a caller may ask for fewer records, never for more.
+    this.recordLimit = Math.min(
+      options.recordLimit ?? Number.POSITIVE_INFINITY,
+      recordLimitFor(result.cipher),
+    );
     this.#trace = options.trace;
   }
 
@@ -399,6 +409,16 @@ class RecordChannel implements SecureChannel {
       this.#wanted = size;
       return undefined;
     }
+    if (this.#receiveSequence >= this.recordLimit) {
+      // Refused before it is opened: the peer's key has carried all it may.
+      throw this.#fail(
+        new RecordError(
+          "sequence-exhausted",
+          `The peer sent a record past the ${this.recordLimit} records one ${this.cipher} key ` +
+            "may carry; it should have closed the connection",
+        ),
+      );
+    }
     const record = reader.take(size);
     if (this.#trace !== undefined) {
       this.#traceFrame(
@@ -441,12 +461,13 @@ class RecordChannel implements SecureChannel {
   #seal(data: Uint8Array): Uint8Array {
     const chunk = this.#sendChunk;
     const records = Math.ceil(data.length / chunk);
-    if (this.#sendSequence + records > this.#recordLimit) {
+    if (this.#sendSequence + records > this.recordLimit) {
       throw this.#fail(
         new RecordError(
           "sequence-exhausted",
-          `This direction has sent ${this.#sendSequence} records, the most its ` +
-            "sequence number allows without reusing a nonce; the connection must be closed",
+          `This direction has sent ${this.#sendSequence} records and may send at most ` +
+            `${this.recordLimit} under one ${this.cipher} key; closing the connection (the ` +
+            "client reconnects with fresh keys)",
         ),
       );
     }

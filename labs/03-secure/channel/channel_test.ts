@@ -19,6 +19,7 @@ import { type CipherName, MAGIC, PLAINTEXT_CLIENT_REPLY } from "./handshake.ts";
 import { generateIdentity } from "./identity.ts";
 import { pinnedFingerprint } from "./known_hosts.ts";
 import { acceptSecure, connectSecure, type SecureChannel } from "./channel.ts";
+import { AES_GCM_RECORD_LIMIT, RECORD_LIMIT, recordLimitFor } from "./records.ts";
 
 const identity = generateIdentity();
 const trustServer = { verifyServerKey: pinnedFingerprint(identity.fingerprint) };
@@ -298,6 +299,61 @@ Deno.test("a direction that reaches its record limit refuses to send rather than
     });
   } finally {
     channel.close();
+  }
+});
+
+Deno.test("a server that reaches its record limit closes, and says why, rather than seal one more", async () => {
+  await using server = startEchoServer({ identity, recordLimit: 2 });
+  // Small records towards the client: the echo of one bigger record needs more than the limit.
+  const channel = await connectClient(server.port, { ...trustServer, maxRecordSize: 4096 });
+  try {
+    await writeAll(channel, new Uint8Array(10_000));
+    assert.equal(await readUntilEnd(channel), "closed");
+    const outcome = await server.outcome(0);
+    assertEndedWith(outcome, RecordError, "sequence-exhausted");
+    assert.match(
+      String(outcome),
+      /has sent 0 records and may send at most 2 under one aes-256-gcm key; closing/,
+    );
+  } finally {
+    channel.close();
+  }
+});
+
+Deno.test("a record past the receiver's limit is refused before it is opened", async () => {
+  // The client would send any number; the server accepts two records under the client's key.
+  await using server = startEchoServer({ identity, recordLimit: 2 });
+  const channel = await connectClient(server.port, trustServer);
+  try {
+    await writeAll(channel, encode("one\r\n"));
+    await writeAll(channel, encode("two\r\n"));
+    await writeAll(channel, encode("three\r\n"));
+    const outcome = await server.outcome(0);
+    assertEndedWith(outcome, RecordError, "sequence-exhausted");
+    assert.match(String(outcome), /The peer sent a record past the 2 records/);
+  } finally {
+    channel.close();
+  }
+});
+
+Deno.test("each cipher's record limit: TLS 1.3's bound for AES-GCM, the counter's for the others", async () => {
+  assert.equal(AES_GCM_RECORD_LIMIT, 23_726_566);
+  const expected: Record<CipherName, number> = {
+    "aes-256-gcm": AES_GCM_RECORD_LIMIT,
+    "chacha20-poly1305": RECORD_LIMIT,
+    fernet: RECORD_LIMIT,
+  };
+  for (const cipher of CIPHERS) {
+    assert.equal(recordLimitFor(cipher), expected[cipher]);
+    await using server = startEchoServer({ identity, cipher });
+    // Asking for more than the cipher allows gets the cipher's limit; asking for fewer is kept.
+    for (
+      const [asked, limit] of [[2 ** 40, expected[cipher]], [5, 5], [undefined, expected[cipher]]]
+    ) {
+      const channel = await connectClient(server.port, { ...trustServer, recordLimit: asked });
+      assert.equal(channel.recordLimit, limit, `${cipher}, asked for ${asked}`);
+      channel.close();
+    }
   }
 });
 

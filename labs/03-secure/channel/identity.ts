@@ -17,6 +17,12 @@
  *
  * Both are ordinary formats: `openssl pkey -in identity_ed25519 -text -noout` shows the key.
  *
+ * Who else could have touched the key matters as much as who can read it. Like sshd with
+ * `StrictModes`, the server refuses a key file that another user owns (a key planted in a shared
+ * directory would let its planter impersonate the server) or that anyone else may read or write,
+ * and a data directory that another user owns or that others may write (they could swap the key
+ * between two starts). Unlike sshd, it checks only that directory, not every parent up to `/`.
+ *
  * @module
  */
 
@@ -171,11 +177,14 @@ export function generateIdentity(): Identity {
  * Loads the identity from `dir`, or creates it (readable only by its owner) on first start.
  *
  * Like `ssh`, it refuses a private key file that others can read: a key that may have been copied
- * proves nothing. Two servers starting at once in one directory end up with the same key.
+ * proves nothing. Like sshd's `StrictModes`, it also refuses a key file another user owns, and a
+ * directory another user owns or others can write. Two servers starting at once in one directory
+ * end up with the same key.
  *
  * @param dir The data directory; created (mode 0700) if missing.
  * @returns The identity.
- * @throws {Error} When the key file is readable by others, or is not an Ed25519 key.
+ * @throws {Error} When the key file is owned by another user or open to others, the directory is
+ *   owned by another user or writable by others, or the key is not an Ed25519 key.
  * @example
  * ```ts
  * const identity = await loadOrCreateIdentity("data");
@@ -185,6 +194,9 @@ export function generateIdentity(): Identity {
 export async function loadOrCreateIdentity(dir: string): Promise<Identity> {
   const keyFile = join(dir, IDENTITY_FILE);
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const uid = await processUid(dir);
+  // Checked before the key is read: in a directory others can write, the key proves nothing.
+  await checkDirectory(dir, uid);
   let created = false;
   let pem: string;
   try {
@@ -194,7 +206,7 @@ export async function loadOrCreateIdentity(dir: string): Promise<Identity> {
     pem = await createKeyFile(keyFile);
     created = true;
   }
-  await checkPrivate(keyFile);
+  await checkPrivate(keyFile, uid);
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(pem);
@@ -248,8 +260,56 @@ async function createKeyFile(keyFile: string): Promise<string> {
   }
 }
 
-async function checkPrivate(keyFile: string): Promise<void> {
-  const { mode } = await Deno.stat(keyFile);
+/**
+ * The user this process runs as, or `null` where files have no owners (Windows).
+ *
+ * `Deno.uid()` needs `--allow-sys`, which `deno task lab3` does not grant (and asking for it at a
+ * prompt would stall a server started by a script). Without it, a file the process creates tells
+ * the same thing: its owner is the process's effective user, which is the one that matters for
+ * files it creates.
+ */
+async function processUid(dir: string): Promise<number | null> {
+  if (Deno.build.os === "windows") return null;
+  const sys = await Deno.permissions.query({ name: "sys", kind: "uid" });
+  if (sys.state === "granted") return Deno.uid();
+  const probe = await Deno.makeTempFile({ dir, prefix: ".uid-probe-" });
+  try {
+    return (await Deno.stat(probe)).uid;
+  } finally {
+    await Deno.remove(probe);
+  }
+}
+
+/**
+ * Refuses a data directory that another user owns (root excepted, as sshd excepts it: root can
+ * replace any file anyway) or that group or others may write.
+ */
+async function checkDirectory(dir: string, uid: number | null): Promise<void> {
+  const { mode, uid: owner } = await Deno.stat(dir);
+  if (uid !== null && owner !== null && owner !== uid && owner !== 0) {
+    throw new Error(
+      `Bad owner for directory ${dir}: it belongs to uid ${owner}, and this server runs as uid ` +
+        `${uid}. Another user could replace the identity key; use a --dir of your own`,
+    );
+  }
+  if (mode !== null && (mode & 0o022) !== 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, "0");
+    throw new Error(
+      `Permissions ${octal} for directory ${dir} are too open: others could replace the identity ` +
+        `key. Run: chmod go-w ${dir}`,
+    );
+  }
+}
+
+async function checkPrivate(keyFile: string, uid: number | null): Promise<void> {
+  const { mode, uid: owner } = await Deno.stat(keyFile);
+  // A key someone else wrote is theirs: they can sign as this server. ssh says "bad ownership".
+  if (uid !== null && owner !== null && owner !== uid) {
+    throw new Error(
+      `Bad ownership for ${keyFile}: it belongs to uid ${owner}, and this server runs as uid ` +
+        `${uid}. Remove it (a new key is made on start) or use a --dir of your own`,
+    );
+  }
   // `mode` is null on Windows, which has no such bits to check.
   if (mode !== null && (mode & 0o077) !== 0) {
     const octal = (mode & 0o777).toString(8).padStart(4, "0");

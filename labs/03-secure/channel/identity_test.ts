@@ -57,6 +57,92 @@ Deno.test("loadOrCreateIdentity() refuses a key file others can read, as ssh doe
   }
 });
 
+/** Whether this process may give a file to another user: only root may (tests run as root in CI). */
+async function canChown(): Promise<boolean> {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.chown(file, NOBODY, NOBODY);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+/** The `nobody` user's id on Linux: any uid other than the test's own will do. */
+const NOBODY = 65534;
+const chownSkip = (await canChown()) ? "" : " (skipped: only root can give a file to another user)";
+
+Deno.test({
+  name: "loadOrCreateIdentity() refuses a 0600 key file another user owns, as sshd does" +
+    chownSkip,
+  ignore: chownSkip !== "",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // Another user "plants" a key with the right mode in a directory the server will use.
+      await loadOrCreateIdentity(dir);
+      await Deno.chown(`${dir}/${IDENTITY_FILE}`, NOBODY, NOBODY);
+      assert.equal(await modeOf(`${dir}/${IDENTITY_FILE}`), 0o600);
+      await assert.rejects(
+        loadOrCreateIdentity(dir),
+        /Bad ownership for .*identity_ed25519: it belongs to uid 65534, and this server runs as uid \d+/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "loadOrCreateIdentity() refuses a directory another user owns" + chownSkip,
+  ignore: chownSkip !== "",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.chown(dir, NOBODY, NOBODY);
+      await assert.rejects(
+        loadOrCreateIdentity(dir),
+        /Bad owner for directory .*: it belongs to uid 65534/,
+      );
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "no key was made there");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("loadOrCreateIdentity() refuses a directory others can write, before reading the key", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await loadOrCreateIdentity(dir);
+    for (const mode of [0o777, 0o770, 0o1777]) {
+      await Deno.chmod(dir, mode);
+      await assert.rejects(
+        loadOrCreateIdentity(dir),
+        /Permissions 0(777|770) for directory .* are too open: .*chmod go-w/,
+      );
+    }
+    // Readable by others is fine, as sshd finds it: only writing lets them swap the key.
+    await Deno.chmod(dir, 0o755);
+    await loadOrCreateIdentity(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadOrCreateIdentity() refuses a key file others can write", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await loadOrCreateIdentity(dir);
+    await Deno.chmod(`${dir}/${IDENTITY_FILE}`, 0o622);
+    await assert.rejects(loadOrCreateIdentity(dir), /Permissions 0622 for .* are too open/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("loadOrCreateIdentity() started twice at once ends with one key", async () => {
   const dir = await Deno.makeTempDir();
   try {

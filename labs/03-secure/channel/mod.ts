@@ -93,5 +93,5 @@ export {
   type VerifyOutcome,
   type VerifyServerKey,
 } from "./known_hosts.ts";
-export { RECORD_LIMIT } from "./records.ts";
+export { AES_GCM_RECORD_LIMIT, RECORD_LIMIT, recordLimitFor } from "./records.ts";
 export type { Transport } from "../../../shared/transport.ts";

@@ -27,10 +27,16 @@
  *   four bytes and lets the error name the attack: a tampered record fails the tag; a replayed one
  *   passes the tag (it is a genuine record) but carries a number already seen; a reordered or
  *   dropped one carries a number from the future.
- * - **Counters never wrap.** A direction that reaches 2^32 records stops: wrapping to 0 would
- *   reuse nonces. The connection must then be closed and a new one made (TLS would rekey instead:
- *   a "going further" exercise). At a million records a second that is over an hour, and AES-GCM's
- *   safety margin for small records goes well beyond 2^32 of them.
+ * - **A key carries a bounded number of records.** Counters must never wrap (wrapping would
+ *   reuse nonces), and AES-GCM must stop well before that: each record a key seals gives an
+ *   attacker a little more to work with, and RFC 8446 §5.5 caps an AES-GCM key at the number of
+ *   full-size records where a forgery is still negligibly likely ({@link AES_GCM_RECORD_LIMIT}).
+ *   ChaCha20-Poly1305's margin outlasts the counter, and Fernet draws a fresh random IV for every
+ *   record, so those two stop only where the counter would wrap ({@link RECORD_LIMIT}). A
+ *   direction that reaches its limit stops sending, and a record past it is refused on arrival:
+ *   the connection ends with a logged reason, and the client reconnects with fresh keys. TLS
+ *   sends a KeyUpdate instead, which keeps the connection; this channel does not rekey (the
+ *   lesson says how much data the limit allows, and how a rekey would work).
  * - **A maximum record size**, announced by each side in its hello, bounds what a reader must
  *   buffer: a header announcing more is refused before a byte of the body is read. Writes larger
  *   than the peer's limit are split into several records.
@@ -76,6 +82,27 @@ import type { CipherName } from "./handshake.ts";
 
 /** Records a direction may send before it must close: its 32-bit counter must never wrap. */
 export const RECORD_LIMIT = 2 ** 32;
+
+/**
+ * Records one AES-256-GCM key may seal: TLS 1.3's bound (RFC 8446 §5.5), rounded down. Past it
+ * the margin against forgery shrinks below what TLS accepts.
+ */
+export const AES_GCM_RECORD_LIMIT: number = Math.floor(2 ** 24.5);
+
+/**
+ * How many records each direction may carry under one key, for a record format.
+ *
+ * @param cipher The format the handshake agreed on.
+ * @returns {@link AES_GCM_RECORD_LIMIT} for AES-256-GCM; {@link RECORD_LIMIT} (where the counter
+ *   would wrap) for ChaCha20-Poly1305 and Fernet.
+ * @example
+ * ```ts
+ * recordLimitFor("aes-256-gcm"); // 23726566
+ * ```
+ */
+export function recordLimitFor(cipher: CipherName): number {
+  return cipher === "aes-256-gcm" ? AES_GCM_RECORD_LIMIT : RECORD_LIMIT;
+}
 
 const TAG_SIZE = 16;
 const SEQUENCE_SIZE = 4;
