@@ -38,7 +38,7 @@ const DEFAULT_SAVE = "3600 1 300 100 60 10000";
 
 const HELP =
   `  --dir DIR                 data directory for the snapshot and the log (default ./data)
-  --dbfilename NAME         snapshot file in DIR (default dump.cdb)
+  --dbfilename NAME         snapshot file in DIR, an RDB file (default dump.rdb)
   --save SECONDS CHANGES    snapshot after SECONDS if at least CHANGES writes happened; repeat
                             for more save points, or --save "" for none
                             (default ${DEFAULT_SAVE})
@@ -117,7 +117,7 @@ export function parseLab4Args(argv: string[]): Lab4Options {
     description: "Lab 4: a Redis-compatible cache with expiry, eviction and persistence.",
     options: {
       dir: { type: "string", default: "./data" },
-      dbfilename: { type: "string", default: "dump.cdb" },
+      dbfilename: { type: "string", default: "dump.rdb" },
       save: { type: "string", multiple: true },
       appendonly: { type: "string", default: "no" },
       appendfsync: { type: "string", default: "everysec" },
