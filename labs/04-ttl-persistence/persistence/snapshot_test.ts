@@ -341,3 +341,28 @@ Deno.test("decodeSnapshot() reports progress on a big snapshot", () => {
   assert.equal(seen.length, 3);
   assert.ok(seen.every((d, i) => d > 0 && d < 1 && (i === 0 || d > seen[i - 1])));
 });
+
+Deno.test("random damage behind a recomputed checksum is loaded or refused, never a crash", () => {
+  // The checksum catches accidents; this is the case it cannot: bytes changed and the checksum
+  // recomputed (a buggy writer, a hand-edited file). The reader's own bounds checks must then
+  // stop it with a SnapshotError, never a RangeError, a hang or a half-loaded keyspace.
+  const good = encode(sampleEntries().filter((e) => e.value.length < 1000));
+  let seed = 99;
+  const random = (n: number) =>
+    Math.floor(((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * n);
+  let refused = 0;
+  for (let round = 0; round < 3000; round++) {
+    const bad = good.slice();
+    for (let k = 1 + random(3); k > 0; k--) bad[9 + random(bad.length - 17)] = random(256);
+    const db = new ExpiringKeyspace(new ManualClock(NOW));
+    try {
+      decodeSnapshot(withChecksum(bad), { file: "fuzz", onEntry: (e) => db.load(e) });
+    } catch (error) {
+      assert.ok(error instanceof SnapshotError, `round ${round}: ${error}`);
+      assert.notEqual(error.offset, null);
+      assert.equal(db.size, 0, `round ${round}: nothing loaded before the refusal`);
+      refused++;
+    }
+  }
+  assert.ok(refused > 100, `${refused} refused`);
+});

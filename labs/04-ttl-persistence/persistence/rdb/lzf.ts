@@ -244,3 +244,57 @@ export function lzfDecompress(
   }
   return op - outStart;
 }
+
+/**
+ * Checks LZF data without decompressing it: walks the instructions, keeping only the length the
+ * output would have. A loader that must refuse a damaged file before it loads a single key uses
+ * this in its first pass, where building every value would cost twice.
+ *
+ * @param input The compressed bytes.
+ * @param inStart Where they start.
+ * @param inLength How many there are.
+ * @param outLength How many original bytes there must be.
+ * @throws {RangeError} Where {@link lzfDecompress} would, or if the output would be shorter.
+ *
+ * @example
+ * ```ts
+ * lzfCheck(new Uint8Array([0x00, 0x61, 0x20, 0x00]), 0, 4, 3); // fine: "aaa"
+ * ```
+ */
+export function lzfCheck(
+  input: Uint8Array,
+  inStart: number,
+  inLength: number,
+  outLength: number,
+): void {
+  const inEnd = inStart + inLength;
+  let ip = inStart;
+  let op = 0;
+  while (ip < inEnd) {
+    const ctrl = input[ip++];
+    if (ctrl < MAX_LITERAL) {
+      const n = ctrl + 1;
+      if (op + n > outLength) throw new RangeError("LZF data decodes to more bytes than announced");
+      if (ip + n > inEnd) throw new RangeError("LZF data ends inside a literal run");
+      ip += n;
+      op += n;
+    } else {
+      let len = ctrl >>> 5;
+      if (ip >= inEnd) throw new RangeError("LZF data ends inside a back reference");
+      if (len === 7) {
+        len += input[ip++];
+        if (ip >= inEnd) throw new RangeError("LZF data ends inside a back reference");
+      }
+      const distance = ((ctrl & 0x1f) << 8) + input[ip++] + 1;
+      len += 2;
+      if (op + len > outLength) {
+        throw new RangeError("LZF data decodes to more bytes than announced");
+      }
+      if (distance > op) throw new RangeError("LZF back reference points before the start");
+      op += len;
+    }
+  }
+  if (op !== outLength) {
+    throw new RangeError(`LZF data decodes to ${op} bytes, not the ${outLength} announced`);
+  }
+}

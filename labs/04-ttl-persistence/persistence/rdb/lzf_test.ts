@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LzfCompressor, lzfDecompress } from "./lzf.ts";
+import { lzfCheck, LzfCompressor, lzfDecompress } from "./lzf.ts";
 import { REDIS_DUMP } from "./testdata.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -57,6 +57,8 @@ Deno.test("LZF round-trips random data of every shape, with one compressor reuse
     const packed = compress(lzf, input, length + Math.ceil(length / 32) + 4);
     assert.ok(packed.length > 0);
     assert.deepEqual(decompress(packed, length), input, `case ${t}, ${length} bytes`);
+    lzfCheck(packed, 0, packed.length, length);
+    assert.throws(() => lzfCheck(packed, 0, packed.length, length + 1), /not the/);
   }
 });
 
@@ -102,4 +104,9 @@ Deno.test("lzfDecompress() refuses damaged input instead of reading or writing o
   );
   // A reference cut off before its distance byte.
   assert.throws(() => lzfDecompress(new Uint8Array([0x00, 0x61, 0x20]), 0, 3, out, 0, 10), /ends/);
+  // lzfCheck() finds the same faults without writing anything.
+  assert.throws(() => lzfCheck(new Uint8Array([0x20, 0x05]), 0, 2, 10), /before/);
+  assert.throws(() => lzfCheck(new Uint8Array([0x05, 0x61]), 0, 2, 10), /ends/);
+  assert.throws(() => lzfCheck(new Uint8Array([0x02, 0x61, 0x62, 0x63]), 0, 4, 2), /more bytes/);
+  assert.throws(() => lzfCheck(new Uint8Array([0x00, 0x61, 0x20]), 0, 3, 10), /ends/);
 });

@@ -41,7 +41,7 @@ import {
   TYPE_NAMES,
   TYPE_STRING,
 } from "./format.ts";
-import { lzfDecompress } from "./lzf.ts";
+import { lzfCheck, lzfDecompress } from "./lzf.ts";
 
 const TWO_32 = 2 ** 32;
 /** Magic and four version digits. */
@@ -369,7 +369,7 @@ export class RdbCursor {
     }
   }
 
-  /** Steps over a string without building it. */
+  /** Steps over a string without building it (a compressed one is still checked). */
   skipString(): void {
     const start = this.pos;
     const n = this.#lengthOrEncoding();
@@ -384,9 +384,14 @@ export class RdbCursor {
       this.#need(size, "an integer");
       this.pos += size;
     } else if (encoding === ENC_LZF) {
-      // Two statements, not `this.pos += this.#lzfHeader().packed`: that would read `pos` before
-      // the header moved it.
-      const { packed } = this.#lzfHeader();
+      // Checked, not skipped blindly: the first pass is where damage must be found, before any
+      // key is loaded, and the checksum cannot vouch for a file saved without one.
+      const { packed, length } = this.#lzfHeader();
+      try {
+        lzfCheck(this.#bytes, this.pos, packed, length);
+      } catch (error) {
+        throw new RdbError("corrupt", start, `compressed string: ${(error as Error).message}`);
+      }
       this.pos += packed;
     } else {
       throw new RdbError("corrupt", start, `unknown string encoding ${encoding}`);
