@@ -222,9 +222,9 @@ export function lzfDecompress(
       const n = ctrl + 1;
       if (op + n > outEnd) throw new RangeError("LZF data decodes to more bytes than announced");
       if (ip + n > inEnd) throw new RangeError("LZF data ends inside a literal run");
-      out.set(input.subarray(ip, ip + n), op);
-      ip += n;
-      op += n;
+      // A loop, not `out.set(input.subarray(...))`: a run is at most 32 bytes, and a subarray
+      // is an object allocated per run, which costs more than copying them.
+      for (let k = 0; k < n; k++) out[op++] = input[ip++];
     } else {
       let len = ctrl >>> 5;
       let ref = op - ((ctrl & 0x1f) << 8) - 1;
