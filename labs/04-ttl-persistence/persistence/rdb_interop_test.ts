@@ -153,8 +153,7 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 Deno.test({
-  name: "a snapshot lab 4 writes passes redis-check-rdb and loads in redis-server, every key, " +
-    "value and TTL",
+  name: "lab 4's snapshot passes redis-check-rdb and loads in redis-server, keys, values, TTLs",
   ignore: !HAVE_REDIS,
   fn: () =>
     withDir(async (dir) => {

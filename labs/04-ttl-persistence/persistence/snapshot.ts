@@ -400,7 +400,7 @@ function decode(bytes: Uint8Array, options: DecodeOptions): LoadResult {
       "corrupt",
       end,
       `checksum mismatch (stored 0x${hex(stored ?? 0n)}, computed 0x${hex(computed)}): ` +
-        `some byte between 0 and ${end} was changed`,
+        `some byte before offset ${end}, or the checksum itself, was changed`,
     );
   }
 
