@@ -252,6 +252,24 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a dump.rdb with a Redis function stops lab 4's start, saying so",
+  ignore: !HAVE_REDIS,
+  fn: () =>
+    withDir(async (dir) => {
+      {
+        await using redis = await startRedis(dir);
+        await using client = await RawClient.connect(redis.addr);
+        const code = "#!lua name=mylib\nredis.register_function('one', function() return 1 end)";
+        assert.equal(await call(client, "FUNCTION", "LOAD", code), "mylib");
+        assert.equal(await call(client, "SAVE"), "OK");
+      }
+      const { code, output } = await lab4StartFails(dir);
+      assert.equal(code, 1, output);
+      assert.match(output, /the file holds Redis functions \(FUNCTION LOAD\)/);
+    }),
+});
+
+Deno.test({
   name: "memcached flags ride in an AUX field that redis-check-rdb and redis-server skip",
   ignore: !HAVE_REDIS,
   fn: () =>

@@ -156,3 +156,45 @@ Deno.test("memcached flags encode as length, key, flags, and decode back", () =>
   assert.equal(value.slice(0, 13), "\x07flagged\x80\xde\xad\xbe\xef");
   assert.deepEqual([...decodeMemcacheFlags(value)], flags);
 });
+
+Deno.test("an old file (RDB version 6, expiry in seconds, no AUX fields) reads back", () => {
+  // What Redis 2.8 wrote for `SET k v` with `EXPIREAT k 1800000000`, and `SET n 7`.
+  const body = [
+    ...new TextEncoder().encode("REDIS0006"),
+    0xfe,
+    0x00, // SELECTDB 0
+    0xfd,
+    0x00,
+    0xd2,
+    0x49,
+    0x6b, // EXPIRETIME, seconds, int32 little-endian
+    0x00,
+    0x01,
+    0x6b,
+    0x01,
+    0x76, // "k" = "v"
+    0x00,
+    0x01,
+    0x6e,
+    0xc0,
+    0x07, // "n" = 7
+    0xff,
+  ];
+  const file = new Uint8Array([...body, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const summary = walkRdb(file, {}, { values: false, databases: 1 });
+  assert.equal(summary.version, 6);
+  assert.equal(summary.keys, 2);
+  assert.deepEqual([...readAll(file)], [["k", ["v", 1_800_000_000_000]], ["n", ["7", null]]]);
+});
+
+Deno.test("RDB versions outside 6 to 10 are refused by name", () => {
+  const file = (version: string) => new TextEncoder().encode(`REDIS${version}\xff`);
+  assert.throws(
+    () => walkRdb(file("0011"), {}, { values: false, databases: 1 }),
+    /RDB version 11 is newer than this server reads \(6 to 10/,
+  );
+  assert.throws(
+    () => walkRdb(file("0005"), {}, { values: false, databases: 1 }),
+    /RDB version 5 is older than this server reads/,
+  );
+});
