@@ -41,7 +41,7 @@ import { fsyncDir, fsyncDirSync, removeQuietly, writeAll, writeAllSync } from ".
 import { Crc64 } from "./rdb/crc64.ts";
 import { MEMCACHE_FLAGS_AUX } from "./rdb/format.ts";
 import { decodeMemcacheFlags, MemcacheFlagsEncoder } from "./rdb/memcache_flags.ts";
-import { RdbError, type RdbProblem, walkRdb } from "./rdb/rdb_reader.ts";
+import { RdbError, type RdbProblem, type RdbSummary, walkRdb } from "./rdb/rdb_reader.ts";
 import { RdbWriter } from "./rdb/rdb_writer.ts";
 
 /** The magic of the format this course used before its snapshots were RDB files. */
@@ -352,7 +352,7 @@ function decode(bytes: Uint8Array, options: DecodeOptions): LoadResult {
   let flags = new Map<string, number>();
   let createdAt: number | null = null;
   let writtenBy: string | null = null;
-  let summary;
+  let summary: RdbSummary;
   try {
     summary = walkRdb(bytes, {
       aux(name, value, offset) {

@@ -18,6 +18,9 @@
  * where they were seen. A candidate from the table is checked byte by byte before it is used, so
  * a wrong candidate costs only a literal byte, never a wrong output.
  *
+ * The functions take a buffer with offsets, as C's LZF takes pointers, rather than subarrays: a
+ * subarray is an object allocated per call, and a snapshot makes one call per long value.
+ *
  * This file follows Redis's build of LZF (hash table of 65536 slots, the "very fast" mode that
  * re-hashes only two positions after a match), so that for the same input it makes the same
  * bytes Redis makes, which the tests check against a file written by `redis-server`.
@@ -40,8 +43,8 @@ const MAX_EPOCH = 2 ** 31 - 1;
  * Compresses with LZF, keeping its hash table from one call to the next.
  *
  * C's LZF puts its table on the stack and never clears it: a stale slot is harmless because every
- * candidate is checked against the input. Clearing 64K slots for every 30-byte value would cost
- * far more than compressing it, so this class keeps one table and stamps each slot with a
+ * candidate is checked against the input. Clearing the whole table for every short value would
+ * cost far more than compressing it, so this class keeps one table and stamps each slot with a
  * position that grows across calls ("epoch + offset"). A slot written by an earlier call holds a
  * number below the current epoch and is simply not a candidate.
  *
@@ -50,7 +53,7 @@ const MAX_EPOCH = 2 ** 31 - 1;
  * const lzf = new LzfCompressor();
  * const input = new TextEncoder().encode("a".repeat(100));
  * const out = new Uint8Array(input.length - 4);
- * const n = lzf.compress(input, 0, input.length, out, 0, out.length); // 6
+ * const n = lzf.compress(input, 0, input.length, out, 0, out.length); // 9
  * ```
  */
 export class LzfCompressor {
