@@ -464,3 +464,16 @@ Deno.test("BGREWRITEAOF compacts the log and keeps flags and expiry", async () =
     await stop(b.persistence);
   });
 });
+
+Deno.test("a dump.cdb from an earlier version of the course is named in the log, not loaded", async () => {
+  await withDir(async (dir) => {
+    Deno.writeTextFileSync(join(dir, "dump.cdb"), "CLABSNAP\x01\x00");
+    const a = await open(dir);
+    assert.equal(a.db.size, 0);
+    assert.match(
+      a.lines.join("\n"),
+      /dump\.cdb is there: that is the snapshot format of an earlier/,
+    );
+    await stop(a.persistence);
+  });
+});

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { writeByteString } from "../../../../shared/resp/bytes.ts";
+import { bytesToByteString, writeByteString } from "../../../../shared/resp/bytes.ts";
 import { Crc64 } from "./crc64.ts";
 import {
   ENC_INT16,
@@ -76,8 +76,6 @@ export class RdbWriter {
   #crc = new Crc64();
   #compress: boolean;
   #lzf = new LzfCompressor();
-  /** A long string's bytes, for LZF to read. */
-  #plain = new Uint8Array(1024);
   /** LZF's output, before its length is known and written. */
   #packed = new Uint8Array(1024);
 
@@ -112,7 +110,8 @@ export class RdbWriter {
   aux(name: string, value: string | Uint8Array): void {
     this.#byte(OP_AUX);
     this.#string(name);
-    this.#string(value);
+    // Bytes become a byte string once, so that every string goes through one typed path.
+    this.#string(typeof value === "string" ? value : bytesToByteString(value));
   }
 
   /**
@@ -213,27 +212,37 @@ export class RdbWriter {
     this.#pos += 8;
   }
 
-  /** A string, in the smallest of Redis's encodings that fits it (`rdbSaveRawString`). */
-  #string(s: string | Uint8Array): void {
+  /**
+   * A string, in the smallest of Redis's encodings that fits it (`rdbSaveRawString`). Room is
+   * made once, for the longest form (a nine-byte length and the bytes as they are), and the
+   * pieces are then written unchecked: this runs twice per key.
+   */
+  #string(s: string): void {
     const n = s.length;
-    if (typeof s === "string" && n <= 11) {
+    this.#ensure(n + 9);
+    if (n <= 11) {
       const int = canonicalInt32(s);
       if (int !== null) {
         this.#int32(int);
         return;
       }
     }
-    if (this.#compress && n >= MIN_COMPRESS_LENGTH && this.#lzfString(s)) return;
-    this.#length(n);
-    this.#ensure(n);
-    if (typeof s === "string") writeByteString(s, this.#buf, this.#pos);
-    else this.#buf.set(s, this.#pos);
-    this.#pos += n;
+    // The bytes go where the plain form would put them, after its length. LZF reads them from
+    // there, and only if compressing does not pay is the length written in front of them: the
+    // string is copied out of JavaScript once either way.
+    const buf = this.#buf;
+    const start = this.#pos;
+    const lengthBytes = n < 1 << 6 ? 1 : n < 1 << 14 ? 2 : n < TWO_32 ? 5 : 9;
+    writeByteString(s, buf, start + lengthBytes);
+    if (this.#compress && n >= MIN_COMPRESS_LENGTH && this.#lzfString(start + lengthBytes, n)) {
+      return;
+    }
+    writeLength(buf, start, n);
+    this.#pos = start + lengthBytes + n;
   }
 
   /** `11000000 b`, `11000001 b b` or `11000010 b b b b`: the integer, little-endian. */
   #int32(v: number): void {
-    this.#ensure(5);
     const b = this.#buf;
     const size = v >= -128 && v <= 127 ? 1 : v >= -32768 && v <= 32767 ? 2 : 4;
     b[this.#pos++] = (LEN_ENCODED << 6) |
@@ -241,27 +250,25 @@ export class RdbWriter {
     for (let i = 0; i < size; i++) b[this.#pos++] = (v >> (8 * i)) & 0xff;
   }
 
-  /** `11000011`, compressed length, original length, LZF bytes; false if it would not pay. */
-  #lzfString(s: string | Uint8Array): boolean {
-    const n = s.length;
-    let plain: Uint8Array;
-    if (typeof s === "string") {
-      if (this.#plain.length < n) this.#plain = new Uint8Array(Math.max(n, this.#plain.length * 2));
-      plain = this.#plain;
-      writeByteString(s, plain, 0);
-    } else {
-      plain = s;
-    }
+  /**
+   * `11000011`, compressed length, original length, LZF bytes, written at `#pos` over the plain
+   * bytes at `from` (already compressed into `#packed` by then); false if it would not pay.
+   */
+  #lzfString(from: number, n: number): boolean {
     if (this.#packed.length < n) {
       this.#packed = new Uint8Array(Math.max(n, this.#packed.length * 2));
     }
-    const packed = this.#lzf.compress(plain, 0, n, this.#packed, 0, n - MIN_COMPRESS_SAVING);
+    const out = this.#packed;
+    const buf = this.#buf;
+    const packed = this.#lzf.compress(buf, from, n, out, 0, n - MIN_COMPRESS_SAVING);
     if (packed === 0) return false;
-    this.#byte((LEN_ENCODED << 6) | ENC_LZF);
-    this.#length(packed);
-    this.#length(n);
-    this.#ensure(packed);
-    this.#buf.set(this.#packed.subarray(0, packed), this.#pos);
+    buf[this.#pos++] = (LEN_ENCODED << 6) | ENC_LZF;
+    this.#pos = writeLength(buf, this.#pos, packed);
+    this.#pos = writeLength(buf, this.#pos, n);
+    // A loop for the common short value: `set(subarray(...))` allocates an object per value, and
+    // a snapshot of a million values pays for that in garbage collection.
+    if (packed <= 64) { for (let i = 0; i < packed; i++) buf[this.#pos + i] = out[i]; }
+    else buf.set(out.subarray(0, packed), this.#pos);
     this.#pos += packed;
     return true;
   }
