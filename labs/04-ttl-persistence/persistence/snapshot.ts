@@ -37,6 +37,8 @@
 import { dirname } from "node:path";
 import { REDIS_COMPAT_VERSION } from "../../../shared/server/server_state.ts";
 import type { Entry } from "../keyspace.ts";
+
+export type { Entry };
 import { fsyncDir, fsyncDirSync, removeQuietly, writeAll, writeAllSync } from "./files.ts";
 import { Crc64 } from "./rdb/crc64.ts";
 import { MEMCACHE_FLAGS_AUX } from "./rdb/format.ts";

@@ -69,7 +69,11 @@ export class MemcacheFlagsEncoder {
     this.#count++;
   }
 
-  /** @returns The field's value so far (a view, valid until the next `add`). */
+  /**
+   * The AUX field's value so far.
+   *
+   * @returns A view of the encoder's buffer, valid until the next `add`.
+   */
   bytes(): Uint8Array {
     return this.#buf.subarray(0, this.#pos);
   }

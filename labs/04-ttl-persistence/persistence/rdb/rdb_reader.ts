@@ -284,7 +284,11 @@ export class RdbCursor {
     return this.#bytes[this.pos++];
   }
 
-  /** @returns A length; an encoded-string marker here is damage. */
+  /**
+   * Reads a length (of a string, or a count, or a database number).
+   *
+   * @returns The length; an encoded-string marker here is damage.
+   */
   length(): number {
     const start = this.pos;
     const n = this.#lengthOrEncoding();
@@ -292,7 +296,11 @@ export class RdbCursor {
     return n;
   }
 
-  /** @returns A signed 64-bit little-endian integer (an expiry), as a number. */
+  /**
+   * Reads an expiry in milliseconds: a signed 64-bit little-endian integer.
+   *
+   * @returns It, as a number (exact up to 2^53, far beyond any date).
+   */
   int64(): number {
     this.#need(8, "an expiry time");
     const lo = this.#u32le(this.pos);
@@ -301,7 +309,11 @@ export class RdbCursor {
     return hi * TWO_32 + lo;
   }
 
-  /** @returns A signed 32-bit little-endian integer (an old expiry, in seconds). */
+  /**
+   * Reads an old expiry in seconds: a signed 32-bit little-endian integer.
+   *
+   * @returns It.
+   */
   int32(): number {
     this.#need(4, "an expiry time");
     const v = this.#u32le(this.pos) | 0;
@@ -309,7 +321,11 @@ export class RdbCursor {
     return v;
   }
 
-  /** @returns A string in any of RDB's encodings, as a byte string. */
+  /**
+   * Reads a string in any of RDB's encodings: plain, integer or LZF-compressed.
+   *
+   * @returns Its bytes, as a byte string.
+   */
   string(): string {
     const start = this.pos;
     const n = this.#lengthOrEncoding();
