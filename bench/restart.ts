@@ -73,7 +73,7 @@ const lab4: Contender = {
     }).spawn(),
   ready: /listening on /,
   loaded: /DB loaded from disk: .*/,
-  file: "dump.cdb",
+  file: "dump.rdb",
 };
 
 const redis: Contender = {

@@ -25,7 +25,7 @@
 import { parseArgs } from "node:util";
 import { parseCommandLine, usageError } from "../../shared/cli.ts";
 import { AofReader, preview } from "./persistence/aof.ts";
-import { SNAPSHOT_MAGIC } from "./persistence/snapshot.ts";
+import { RDB_MAGIC } from "./persistence/rdb/format.ts";
 
 const USAGE = "deno task lab4:check-aof";
 
@@ -70,8 +70,10 @@ export function checkAof(
     return { exitCode: 2, okUpTo: 0, size: 0 };
   }
   const size = bytes.length;
-  if (new TextDecoder().decode(bytes.subarray(0, 8)) === SNAPSHOT_MAGIC) {
-    print(`${path} is a snapshot, not an append-only file: the server checks snapshots itself`);
+  if (new TextDecoder().decode(bytes.subarray(0, RDB_MAGIC.length)) === RDB_MAGIC) {
+    print(
+      `${path} is a snapshot (an RDB file), not an append-only file: check it with redis-check-rdb`,
+    );
     return { exitCode: 1, okUpTo: 0, size };
   }
 

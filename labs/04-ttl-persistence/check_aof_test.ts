@@ -91,10 +91,13 @@ Deno.test("check-aof names the offset of corruption in the middle; --fix cuts fr
 });
 
 Deno.test("check-aof refuses a snapshot and a missing file", async () => {
-  await withFile(encoder.encode("CLABSNAP\x01\x00"), (path) => {
+  await withFile(encoder.encode("REDIS0010\xfa"), (path) => {
     const { code, out } = check(path);
     assert.equal(code, 1);
-    assert.match(out, /is a snapshot, not an append-only file/);
+    assert.match(
+      out,
+      /is a snapshot \(an RDB file\), not an append-only file: check it with redis-check-rdb/,
+    );
   });
   assert.equal(check("/nonexistent/appendonly.aof").code, 2);
 });

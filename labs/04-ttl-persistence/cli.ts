@@ -35,7 +35,7 @@ const USAGE = "deno task lab4";
 /** Redis's default save points: 1 hour and 1 change, 5 minutes and 100, 1 minute and 10000. */
 const DEFAULT_SAVE = "3600 1 300 100 60 10000";
 
-const HELP = `  --dbfilename NAME         snapshot file in DIR (default dump.cdb)
+const HELP = `  --dbfilename NAME         snapshot file in DIR, an RDB file (default dump.rdb)
   --save SECONDS CHANGES    snapshot after SECONDS if at least CHANGES writes happened; repeat
                             for more save points, or --save "" for none
                             (default ${DEFAULT_SAVE})
@@ -116,7 +116,7 @@ export function parseLab4Args(argv: string[]): Lab4Options {
     usage: USAGE,
     description: "Lab 4: a Redis-compatible cache with expiry, eviction and persistence.",
     options: {
-      dbfilename: { type: "string", default: "dump.cdb" },
+      dbfilename: { type: "string", default: "dump.rdb" },
       save: { type: "string", multiple: true },
       appendonly: { type: "string", default: "no" },
       appendfsync: { type: "string", default: "everysec" },

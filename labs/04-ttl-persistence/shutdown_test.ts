@@ -35,7 +35,7 @@ async function processId(c: RawClient): Promise<number> {
 
 /** Makes the snapshot impossible to write; returns what undoes it. */
 function blockSnapshot(dir: string): () => void {
-  const path = join(dir, "dump.cdb");
+  const path = join(dir, "dump.rdb");
   Deno.mkdirSync(path);
   return () => Deno.removeSync(path);
 }
@@ -102,7 +102,7 @@ Deno.test("SHUTDOWN answers an error and keeps running while it cannot save; NOS
   await c.send(command("SHUTDOWN", "NOSAVE"));
   assert.deepEqual(await c.expectClosed(), new Uint8Array(), "no reply, as from Redis");
   assert.equal((await server.exited).code, 0, server.log());
-  assert.ok(Deno.statSync(join(dir, "dump.cdb")).isDirectory, "NOSAVE wrote nothing");
+  assert.ok(Deno.statSync(join(dir, "dump.rdb")).isDirectory, "NOSAVE wrote nothing");
 });
 
 Deno.test("SHUTDOWN FORCE exits even though the final save fails, and says so", async () => {

@@ -72,8 +72,8 @@ export async function fsyncDir(dir: string): Promise<void> {
  *
  * @param dir The directory the final file goes to (a rename only is atomic within one file system).
  * @param kind What is being written, such as `snapshot` or `rewriteaof`.
- * @param extension The final file's extension, such as `cdb`.
- * @returns A path such as `data/temp-snapshot-1234.cdb`.
+ * @param extension The final file's extension, such as `rdb`.
+ * @returns A path such as `data/temp-snapshot-1234.rdb`.
  */
 export function tempPath(dir: string, kind: string, extension: string): string {
   return join(dir, `temp-${kind}-${Deno.pid}.${extension}`);

@@ -49,7 +49,7 @@ async function open(
   const server = new ServerState({ commands, db, log: (line) => lines.push(line) });
   const persistence = await openPersistence(server, db, {
     dir,
-    dbfilename: "dump.cdb",
+    dbfilename: "dump.rdb",
     save: [],
     appendonly: false,
     appendfsync: "everysec",
@@ -137,7 +137,7 @@ Deno.test("LASTSAVE, INFO persistence and CONFIG GET describe the state", async 
       Object.fromEntries(
         s.server.config.match(["save", "appendonly", "appendfsync", "dbfilename"]),
       ),
-      { save: "3600 1 60 100", appendonly: "no", appendfsync: "everysec", dbfilename: "dump.cdb" },
+      { save: "3600 1 60 100", appendonly: "no", appendfsync: "everysec", dbfilename: "dump.rdb" },
     );
     assert.equal(s.server.config.match(["dir"])[0][1], await Deno.realPath(dir));
     await stop(s.persistence);
@@ -385,7 +385,7 @@ Deno.test("a corrupt snapshot stops the start and is never overwritten", async (
     await writeSome(a);
     await a.run("SAVE");
     await stop(a.persistence);
-    const path = join(dir, "dump.cdb");
+    const path = join(dir, "dump.rdb");
     const bytes = Deno.readFileSync(path);
     bytes[bytes.length - 20] ^= 0x40;
     Deno.writeFileSync(path, bytes);
@@ -458,9 +458,22 @@ Deno.test("BGREWRITEAOF compacts the log and keeps flags and expiry", async () =
     assert.match(text, /\$7\r\nMCFLAGS\r\n\$7\r\nflagged\r\n\$2\r\n42\r\n/);
     assert.match(text, /\$4\r\nPXAT\r\n\$13\r\n1800000060000\r\n/);
 
-    Deno.removeSync(join(dir, "dump.cdb"));
+    Deno.removeSync(join(dir, "dump.rdb"));
     const b = await open(dir, { appendonly: true });
     assert.deepEqual(entries(b.db), written);
     await stop(b.persistence);
+  });
+});
+
+Deno.test("a dump.cdb from an earlier version of the course is named in the log, not loaded", async () => {
+  await withDir(async (dir) => {
+    Deno.writeTextFileSync(join(dir, "dump.cdb"), "CLABSNAP\x01\x00");
+    const a = await open(dir);
+    assert.equal(a.db.size, 0);
+    assert.match(
+      a.lines.join("\n"),
+      /dump\.cdb is there: that is the snapshot format of an earlier/,
+    );
+    await stop(a.persistence);
   });
 });

@@ -44,7 +44,7 @@ export { AofError, MissingLogError, SnapshotError };
 export interface PersistenceOptions {
   /** The data directory (`--dir`, default `./data`). */
   dir: string;
-  /** The snapshot's file name in `dir` (`--dbfilename`, default `dump.cdb`). */
+  /** The snapshot's file name in `dir` (`--dbfilename`, default `dump.rdb`, as in Redis). */
   dbfilename: string;
   /** `--save SECONDS CHANGES`, any number of times; empty means no automatic snapshots. */
   save: { seconds: number; changes: number }[];
@@ -371,10 +371,22 @@ class PersistenceEngine {
   #loadSnapshot(): void {
     const db = this.#db;
     const result = loadSnapshotFile(this.#snapshotPath, (entry) => db.load(entry), this.#log);
-    if (result === null) return;
+    if (result === null) {
+      // Earlier versions of this course wrote `dump.cdb` in a format of their own; say so rather
+      // than start empty without a word.
+      const old = join(this.#options.dir, "dump.cdb");
+      if (exists(old)) {
+        this.#log(
+          `No ${this.#snapshotPath}, but ${old} is there: that is the snapshot format of an ` +
+            `earlier version of this course, which is not loaded`,
+        );
+      }
+      return;
+    }
     this.#log(
       `Snapshot loaded: ${result.loaded} keys` +
-        (result.expired > 0 ? `, ${result.expired} already expired and skipped` : ""),
+        (result.expired > 0 ? `, ${result.expired} already expired and skipped` : "") +
+        ` (RDB version ${result.version}, redis-ver ${result.writtenBy ?? "not given"})`,
     );
   }
 
@@ -476,7 +488,9 @@ class PersistenceEngine {
     const started = performance.now();
     const { keys, bytes } = writeSnapshotSync(this.#snapshotPath, db.entries(), {
       createdAt: db.clock.now(),
-      tempPath: tempPath(this.#options.dir, "snapshot", "cdb"),
+      tempPath: tempPath(this.#options.dir, "snapshot", "rdb"),
+      sizes: { keys: db.size, expiring: db.expiringCount },
+      usedMemory: db.usedMemory,
     });
     db.dirty = Math.max(0, db.dirty - dirtyBefore);
     this.#lastSave = Date.now();
@@ -510,6 +524,9 @@ class PersistenceEngine {
   #startBgsave(): void {
     const db = this.#db;
     const view = new PointInTime(db);
+    // Counted at the view's moment, like Redis's counts at the moment of its fork.
+    const sizes = { keys: view.size, expiring: db.expiringCount };
+    const usedMemory = db.usedMemory;
     const dirtyBefore = db.dirty;
     const started = Date.now();
     this.#lastBgsaveTry = started;
@@ -517,7 +534,12 @@ class PersistenceEngine {
     const job = writeSnapshot(
       this.#snapshotPath,
       view.chunks(this.#tuning.chunkKeys ?? CHUNK_KEYS),
-      { createdAt: view.at, tempPath: tempPath(this.#options.dir, "bgsave", "cdb") },
+      {
+        createdAt: view.at,
+        tempPath: tempPath(this.#options.dir, "bgsave", "rdb"),
+        sizes,
+        usedMemory,
+      },
     ).then(
       ({ keys, bytes }) => {
         db.dirty = Math.max(0, db.dirty - dirtyBefore);

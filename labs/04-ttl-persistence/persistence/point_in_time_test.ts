@@ -108,7 +108,7 @@ Deno.test("BGSAVE's chunked writer saves one point in time while writes continue
         churn(db, round++);
       }
     };
-    const path = join(dir, "dump.cdb");
+    const path = join(dir, "dump.rdb");
     await writeSnapshot(path, interleaved(), { createdAt: view.at, tempPath: `${path}.tmp` });
     assert.ok(round > 10);
     const loaded: Entry[] = [];

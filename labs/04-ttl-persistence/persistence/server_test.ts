@@ -87,7 +87,7 @@ Deno.test("a snapshot saved by SAVE, and on shutdown, comes back after a restart
       assert.equal(await call(client, "SET", "at-exit", "1"), "OK");
       assert.deepEqual(await call(client, "CONFIG", "GET", "dbfilename"), [
         "dbfilename",
-        "dump.cdb",
+        "dump.rdb",
       ]);
     }
     await using server = await start(dir, "--save", "");
@@ -110,7 +110,7 @@ Deno.test("INFO persistence and BGSAVE over the wire", async () => {
     assert.match(info, /rdb_changes_since_last_save:0\r\n/);
     assert.match(info, /aof_enabled:1\r\n/);
     assert.match(info, /aof_last_write_status:ok\r\n/);
-    assert.ok(Deno.statSync(join(dir, "dump.cdb")).size > 0);
+    assert.ok(Deno.statSync(join(dir, "dump.rdb")).size > 0);
   });
 });
 
@@ -127,7 +127,7 @@ Deno.test("with save points, a failed BGSAVE refuses writes with Redis's MISCONF
     await using client = await RawClient.connect(server.addr);
     assert.equal(await call(client, "SET", "k", "v"), "OK");
     // The snapshot's name taken by a directory: the rename at the end of the save fails.
-    Deno.mkdirSync(join(dir, "dump.cdb"));
+    Deno.mkdirSync(join(dir, "dump.rdb"));
     assert.match(await bgsave(client), /rdb_last_bgsave_status:err\r\n/);
     await client.send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nw\r\n");
     await client.expect(BGSAVE_MISCONF);
@@ -135,7 +135,7 @@ Deno.test("with save points, a failed BGSAVE refuses writes with Redis's MISCONF
     await client.expect(BGSAVE_MISCONF);
     assert.equal(await call(client, "GET", "k"), "v", "reads are served");
     // A save that works (in the foreground, as SAVE is) ends the refusal, as in Redis.
-    Deno.removeSync(join(dir, "dump.cdb"));
+    Deno.removeSync(join(dir, "dump.rdb"));
     assert.equal(await call(client, "SAVE"), "OK");
     assert.equal(await call(client, "SET", "k", "w"), "OK");
   });
@@ -151,14 +151,14 @@ Deno.test("--stop-writes-on-bgsave-error no keeps writes going after a failed BG
       "no",
     );
     await using client = await RawClient.connect(server.addr);
-    Deno.mkdirSync(join(dir, "dump.cdb"));
+    Deno.mkdirSync(join(dir, "dump.rdb"));
     assert.match(await bgsave(client), /rdb_last_bgsave_status:err\r\n/);
     assert.equal(await call(client, "SET", "k", "v"), "OK");
     assert.deepEqual(await call(client, "CONFIG", "GET", "stop-writes-on-bgsave-error"), [
       "stop-writes-on-bgsave-error",
       "no",
     ]);
-    Deno.removeSync(join(dir, "dump.cdb"));
+    Deno.removeSync(join(dir, "dump.rdb"));
   });
 });
 
@@ -170,7 +170,7 @@ Deno.test("a damaged snapshot stops the server, naming the file; the file is kep
       for (let i = 0; i < 20; i++) await call(client, "SET", `k${i}`, "v".repeat(i));
       assert.equal(await call(client, "SAVE"), "OK");
     }
-    const path = join(dir, "dump.cdb");
+    const path = join(dir, "dump.rdb");
     const bytes = Deno.readFileSync(path);
     const cut = bytes.slice(0, bytes.length - 30); // a snapshot cut short
     Deno.writeFileSync(path, cut);

@@ -27,7 +27,7 @@ async function openWithLog(dir: string, disk: { broken: boolean }, lines: string
   const server = new ServerState({ commands, db, log: (line) => lines.push(line) });
   const persistence = await openPersistence(server, db, {
     dir,
-    dbfilename: "dump.cdb",
+    dbfilename: "dump.rdb",
     save: [],
     appendonly: true,
     appendfsync: "everysec",

@@ -1,68 +1,59 @@
 /**
- * The snapshot file: every key at one moment, in a small versioned binary format with a checksum.
+ * The snapshot file: every key at one moment, as a Redis RDB file (version 10, as Redis 7.0
+ * writes it), so that `redis-server` loads what this server saves and the other way round.
  *
- * Redis calls its snapshot an RDB file. Ours is simpler, but it keeps RDB's essentials: a magic
- * number so that a wrong file is recognised at once, a version so that the format can change, and
- * a checksum so that a damaged file is refused rather than loaded half-right. All numbers are
- * little-endian.
+ * The format itself lives in `rdb/`, one job per file: `format.ts` (the opcodes and encodings),
+ * `crc64.ts` (the checksum), `lzf.ts` (compression of long strings), `rdb_writer.ts`,
+ * `rdb_reader.ts`, and `memcache_flags.ts` (the one thing RDB has no place for). This file puts
+ * them to work for the server: it writes a snapshot to disk safely, and it loads one.
+ *
+ * A snapshot of one string key `a` = `1` and nothing else, as `xxd` shows it (the lesson walks
+ * through every byte):
  *
  * ```
- * offset  size  field
- * 0       8     magic: the ASCII bytes "CLABSNAP"
- * 8       2     format version: 1
- * 10      8     when the snapshot's moment was, in milliseconds since the epoch
- * 18            records, one per key:
- *           1     kind: 0x10, plus 0x01 if an expiry follows, plus 0x02 if flags follow
- *           4     key length K
- *           4     value length V
- *           8     expiry, milliseconds since the epoch          (only if kind has 0x01)
- *           4     memcached flags                               (only if kind has 0x02)
- *           K     key bytes
- *           V     value bytes
- * then    1     end marker: 0xFF
- *         8     how many records there were
- *         4     CRC-32 of every byte before it (the IEEE polynomial of zlib, gzip and PNG)
+ * 52 45 44 49 53 30 30 31 30      "REDIS0010"
+ * fa 09 "redis-ver" 05 "7.0.0"    AUX fields: redis-ver, redis-bits, ctime, used-mem, aof-base
+ * ...
+ * fe 00                           SELECTDB 0
+ * fb 01 00                        RESIZEDB: 1 key, 0 with an expiry
+ * 00 01 61 c0 01                  a string key, "a", the integer 1
+ * ff                              EOF
+ * xx xx xx xx xx xx xx xx         CRC-64 of everything above
  * ```
  *
- * Example: the key `a` with value `1`, no expiry, no flags, is the 11 bytes
- * `10 01 00 00 00 01 00 00 00 61 31`.
+ * Writing goes to a temporary file that is fsynced, renamed over the old snapshot in one step,
+ * and then the directory is fsynced (see `files.ts`): a crash at any moment leaves the old
+ * snapshot or the new one, never a mix.
  *
- * The fixed-size fields of a record come before its two byte strings, so the loader reads a
- * record's shape in one place and then cuts the two strings out of the file buffer. Lengths of
- * 32 bits allow values up to 4 GiB, more than Redis's 512 MiB limit. A zero byte is not a valid
- * kind, so a block of zeros (a common kind of damage) is caught at its first byte even before the
- * checksum is compared.
- *
- * Loading reads the whole file with one call, checks the checksum over all of it (zlib's CRC-32
- * runs at gigabytes per second), and only then touches the keyspace: a damaged file is refused
- * before a single key is loaded, and it is never written to.
+ * Loading reads the whole file with one call and walks it twice. The first walk checks the
+ * structure, reads the AUX fields (memcached's flags among them) and proves that every key is a
+ * string, and the checksum is compared; only then does the second walk build the keys. So a
+ * damaged file, or one holding a list or a hash this server cannot store, is refused before a
+ * single key is loaded, and it is never written to.
  *
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import { dirname } from "node:path";
-import { crc32 } from "node:zlib";
-import { SHORT_BYTE_STRING, shortByteString, writeByteString } from "../../../shared/resp/bytes.ts";
+import { REDIS_COMPAT_VERSION } from "../../../shared/server/server_state.ts";
 import type { Entry } from "../keyspace.ts";
+
+export type { Entry };
 import { fsyncDir, fsyncDirSync, removeQuietly, writeAll, writeAllSync } from "./files.ts";
+import { Crc64 } from "./rdb/crc64.ts";
+import { MEMCACHE_FLAGS_AUX } from "./rdb/format.ts";
+import { decodeMemcacheFlags, MemcacheFlagsEncoder } from "./rdb/memcache_flags.ts";
+import { RdbError, type RdbProblem, type RdbSummary, walkRdb } from "./rdb/rdb_reader.ts";
+import { RdbWriter } from "./rdb/rdb_writer.ts";
 
-/** The first eight bytes of every snapshot. */
-export const SNAPSHOT_MAGIC = "CLABSNAP";
-/** The format version this code writes and reads. */
-export const SNAPSHOT_VERSION = 1;
-
-const HEADER_SIZE = 18;
-const TRAILER_SIZE = 1 + 8 + 4;
-const KIND_KEY = 0x10;
-const HAS_EXPIRY = 0x01;
-const HAS_FLAGS = 0x02;
-const END = 0xff;
-const TWO_32 = 2 ** 32;
+/** The magic of the format this course used before its snapshots were RDB files. */
+const OLD_SNAPSHOT_MAGIC = "CLABSNAP";
+/** This server has one database, number 0. */
+const DATABASES = 1;
 /** The encoder hands bytes to the file in pieces of about this size. */
 const CHUNK_BYTES = 1024 * 1024;
 
-/** A snapshot that cannot be loaded: damaged, truncated, or not a snapshot at all. */
+/** A snapshot that cannot be loaded: damaged, truncated, not a snapshot, or holding other types. */
 export class SnapshotError extends Error {
   /**
    * Describes what is wrong with a snapshot file.
@@ -70,51 +61,72 @@ export class SnapshotError extends Error {
    * @param file The file's path.
    * @param offset The byte where the problem was found, or `null` if it cannot be placed.
    * @param detail What is wrong.
+   * @param problem `corrupt` for a damaged file, `unsupported` for a sound one this server
+   *   cannot hold (a list, a hash, a newer RDB version).
    */
-  constructor(readonly file: string, readonly offset: number | null, readonly detail: string) {
+  constructor(
+    readonly file: string,
+    readonly offset: number | null,
+    readonly detail: string,
+    readonly problem: RdbProblem = "corrupt",
+  ) {
     super(
-      `Snapshot ${file} is corrupt${offset === null ? "" : ` at byte offset ${offset}`}: ` +
-        `${detail}. The file was left untouched; move it away to start without it`,
+      `Snapshot ${file} ${problem === "corrupt" ? "is corrupt" : "cannot be loaded"}` +
+        `${offset === null ? "" : ` at byte offset ${offset}`}: ${detail}. ` +
+        `The file was left untouched; move it away to start without it`,
     );
     this.name = "SnapshotError";
   }
 }
 
+/** What the writer may know in advance about the keys it is about to write. */
+export interface SnapshotInfo {
+  /**
+   * How many keys, and how many with an expiry, for RDB's RESIZEDB hint (upper bounds are fine:
+   * keys that expire before they are written are left out). Without it, no RESIZEDB is written.
+   */
+  sizes?: { keys: number; expiring: number };
+  /** The server's memory use, for the `used-mem` AUX field. */
+  usedMemory?: number;
+}
+
 /**
- * Turns entries into snapshot bytes, a chunk at a time, keeping the running checksum.
+ * Turns entries into the bytes of an RDB file, a chunk at a time, with the running checksum.
  *
  * @example
  * ```ts
- * const encoder = new SnapshotEncoder(Date.now());
+ * const encoder = new SnapshotEncoder(Date.now(), { sizes: { keys: 1, expiring: 0 } });
  * encoder.add({ key: "a", value: "1", expiresAt: null, flags: 0 });
- * const bytes = concat(encoder.take(), encoder.finish());
+ * const bytes = concatBytes([encoder.take().slice(), encoder.finish()]);
  * ```
  */
 export class SnapshotEncoder {
-  #buf = new Uint8Array(CHUNK_BYTES + 64);
-  #pos = 0;
-  #crc = 0;
+  #rdb: RdbWriter;
+  #info: SnapshotInfo;
   #count = 0;
+  #flags = new MemcacheFlagsEncoder();
 
   /**
-   * Starts a snapshot with its header.
+   * Starts a snapshot: the header and the AUX fields.
    *
    * @param createdAt The snapshot's moment, in milliseconds since the epoch.
+   * @param info Sizes and memory use, if known.
    */
-  constructor(createdAt: number) {
-    writeByteString(SNAPSHOT_MAGIC, this.#buf, 0);
-    this.#buf[8] = SNAPSHOT_VERSION & 0xff;
-    this.#buf[9] = SNAPSHOT_VERSION >>> 8;
-    this.#pos = 10;
-    this.#u64(createdAt);
+  constructor(createdAt: number, info: SnapshotInfo = {}) {
+    this.#info = info;
+    this.#rdb = new RdbWriter({
+      redisVersion: REDIS_COMPAT_VERSION,
+      ctime: createdAt / 1000,
+      usedMemory: info.usedMemory ?? 0,
+    });
   }
 
   /** Bytes encoded and not yet taken. */
   get length(): number {
-    return this.#pos;
+    return this.#rdb.length;
   }
 
-  /** Records encoded so far. */
+  /** Keys encoded so far. */
   get count(): number {
     return this.#count;
   }
@@ -125,20 +137,13 @@ export class SnapshotEncoder {
    * @param entry The key, its value, expiry and flags.
    */
   add(entry: Entry): void {
-    const { key, value, expiresAt, flags } = entry;
-    let kind = KIND_KEY;
-    if (expiresAt !== null) kind |= HAS_EXPIRY;
-    if (flags !== 0) kind |= HAS_FLAGS;
-    this.#ensure(1 + 4 + 4 + 8 + 4 + key.length + value.length);
-    this.#buf[this.#pos++] = kind;
-    this.#u32(key.length);
-    this.#u32(value.length);
-    if (expiresAt !== null) this.#u64(expiresAt);
-    if (flags !== 0) this.#u32(flags);
-    writeByteString(key, this.#buf, this.#pos);
-    this.#pos += key.length;
-    writeByteString(value, this.#buf, this.#pos);
-    this.#pos += value.length;
+    // Like Redis, an empty database gets no SELECTDB at all: it is written with the first key.
+    if (this.#count === 0) {
+      const sizes = this.#info.sizes;
+      this.#rdb.selectDb(0, sizes?.keys ?? null, sizes?.expiring ?? 0);
+    }
+    this.#rdb.string(entry.key, entry.value, entry.expiresAt);
+    if (entry.flags !== 0) this.#flags.add(entry.key, entry.flags);
     this.#count++;
   }
 
@@ -151,48 +156,17 @@ export class SnapshotEncoder {
    * @returns The bytes.
    */
   take(): Uint8Array {
-    const out = this.#buf.subarray(0, this.#pos);
-    this.#crc = crc32(out, this.#crc);
-    this.#pos = 0;
-    return out;
+    return this.#rdb.take();
   }
 
   /**
-   * Ends the snapshot: the end marker, the record count, the checksum.
+   * Ends the snapshot: memcached's flags (if any key has them), EOF, the checksum.
    *
    * @returns The last bytes of the file (including any not yet taken).
    */
   finish(): Uint8Array {
-    this.#ensure(TRAILER_SIZE);
-    this.#buf[this.#pos++] = END;
-    this.#u64(this.#count);
-    const body = this.#buf.subarray(0, this.#pos);
-    const crc = crc32(body, this.#crc);
-    this.#u32(crc);
-    const out = this.#buf.subarray(0, this.#pos);
-    this.#pos = 0;
-    return out;
-  }
-
-  #u32(n: number): void {
-    const b = this.#buf;
-    b[this.#pos++] = n & 0xff;
-    b[this.#pos++] = (n >>> 8) & 0xff;
-    b[this.#pos++] = (n >>> 16) & 0xff;
-    b[this.#pos++] = n >>> 24;
-  }
-
-  #u64(n: number): void {
-    // A JavaScript number holds integers exactly up to 2^53, far beyond any date or key count.
-    this.#u32(n % TWO_32);
-    this.#u32(Math.floor(n / TWO_32));
-  }
-
-  #ensure(extra: number): void {
-    if (this.#pos + extra <= this.#buf.length) return;
-    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#pos + extra));
-    next.set(this.#buf.subarray(0, this.#pos));
-    this.#buf = next;
+    if (this.#flags.count > 0) this.#rdb.aux(MEMCACHE_FLAGS_AUX, this.#flags.bytes());
+    return this.#rdb.finish();
   }
 }
 
@@ -202,6 +176,14 @@ export interface SaveResult {
   keys: number;
   /** Size of the file. */
   bytes: number;
+}
+
+/** Options for writing a snapshot. */
+export interface WriteOptions extends SnapshotInfo {
+  /** The snapshot's moment, in milliseconds since the epoch. */
+  createdAt: number;
+  /** The temporary file to write before renaming it over the snapshot. */
+  tempPath: string;
 }
 
 /**
@@ -214,18 +196,18 @@ export interface SaveResult {
  *
  * @param path The snapshot's final path.
  * @param entries The keys to write.
- * @param options The snapshot's moment, and the temporary file to write first.
+ * @param options The snapshot's moment, the temporary file to write first, sizes if known.
  * @returns How many keys and bytes were written.
  */
 export function writeSnapshotSync(
   path: string,
   entries: Iterable<Entry>,
-  options: { createdAt: number; tempPath: string },
+  options: WriteOptions,
 ): SaveResult {
   const file = Deno.openSync(options.tempPath, { write: true, create: true, truncate: true });
   let bytes = 0;
   try {
-    const encoder = new SnapshotEncoder(options.createdAt);
+    const encoder = new SnapshotEncoder(options.createdAt, options);
     for (const entry of entries) {
       encoder.add(entry);
       if (encoder.length >= CHUNK_BYTES) bytes += write(file, encoder.take());
@@ -256,18 +238,18 @@ function write(file: Deno.FsFile, bytes: Uint8Array): number {
  *
  * @param path The snapshot's final path.
  * @param chunks The keys, a batch at a time.
- * @param options The snapshot's moment, and the temporary file to write first.
+ * @param options The snapshot's moment, the temporary file to write first, sizes if known.
  * @returns How many keys and bytes were written.
  */
 export async function writeSnapshot(
   path: string,
   chunks: Iterable<Entry[]>,
-  options: { createdAt: number; tempPath: string },
+  options: WriteOptions,
 ): Promise<SaveResult> {
   const file = await Deno.open(options.tempPath, { write: true, create: true, truncate: true });
   let bytes = 0;
   try {
-    const encoder = new SnapshotEncoder(options.createdAt);
+    const encoder = new SnapshotEncoder(options.createdAt, options);
     for (const chunk of chunks) {
       for (const entry of chunk) encoder.add(entry);
       // Every await here is a moment where other clients' commands run.
@@ -304,10 +286,16 @@ export interface LoadResult {
   loaded: number;
   /** Keys in the file whose time had already passed, skipped. */
   expired: number;
-  /** The snapshot's moment, in milliseconds since the epoch. */
-  createdAt: number;
+  /** The snapshot's moment (its `ctime` AUX field, whole seconds), or `null` if it has none. */
+  createdAt: number | null;
   /** Size of the file. */
   bytes: number;
+  /** The file's RDB version. */
+  version: number;
+  /** The `redis-ver` AUX field: which Redis (or this server, claiming a version) wrote it. */
+  writtenBy: string | null;
+  /** False if the file was saved without a checksum (`rdbchecksum no`), so none was compared. */
+  checksummed: boolean;
 }
 
 /** Options for {@link decodeSnapshot}. */
@@ -320,121 +308,131 @@ export interface DecodeOptions {
   onProgress?: (done: number, keys: number) => void;
 }
 
-/** How many records pass between two looks at the clock for a progress line. */
-const PROGRESS_EVERY = 65_536;
-
 /**
- * Checks a snapshot's bytes and hands each key to `onEntry`. The checksum is verified before the
- * first key is handed over, so a damaged file changes nothing.
+ * Checks a snapshot's bytes and hands each key to `onEntry`. The structure, the types and the
+ * checksum are all checked before the first key is handed over, so a file that cannot be loaded
+ * changes nothing.
  *
  * @param bytes The whole file.
  * @param options The file's name and what to do with each key.
  * @returns What was loaded.
- * @throws {SnapshotError} If the file is not a valid snapshot.
+ * @throws {SnapshotError} If the file is not a valid snapshot, or holds what this server cannot.
  */
 export function decodeSnapshot(bytes: Uint8Array, options: DecodeOptions): LoadResult {
   const { file } = options;
-  if (bytes.length < HEADER_SIZE + TRAILER_SIZE) {
-    throw new SnapshotError(file, bytes.length, `file is ${bytes.length} bytes, too short`);
+  try {
+    return decode(bytes, options);
+  } catch (error) {
+    if (error instanceof RdbError) {
+      throw new SnapshotError(file, error.offset, error.detail, error.problem);
+    }
+    throw error;
   }
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const magic = view.toString("latin1", 0, 8);
-  if (magic !== SNAPSHOT_MAGIC) {
-    throw new SnapshotError(file, 0, `not a snapshot (starts with ${JSON.stringify(magic)})`);
-  }
-  const version = bytes[8] | (bytes[9] << 8);
-  if (version !== SNAPSHOT_VERSION) {
-    throw new SnapshotError(file, 8, `format version ${version} is not supported`);
-  }
-  const stored = u32(bytes, bytes.length - 4);
-  const computed = crc32(bytes.subarray(0, bytes.length - 4));
-  if (stored !== computed) {
-    // Walk the records without loading them: a truncated or overwritten file usually breaks the
-    // structure somewhere, and that place is a better clue than "the checksum differs".
-    walk(bytes, view, file, undefined, undefined);
-    throw new SnapshotError(
-      file,
-      null,
-      `checksum mismatch (stored 0x${hex(stored)}, computed 0x${hex(computed)}): ` +
-        `some byte between 0 and ${bytes.length - 4} was changed`,
-    );
-  }
-  return walk(bytes, view, file, options.onEntry, options.onProgress);
 }
 
-/** The decode loop: one pass over the records, cutting keys and values out of the buffer. */
-function walk(
-  bytes: Uint8Array,
-  view: Buffer,
-  file: string,
-  onEntry: ((entry: Entry) => boolean) | undefined,
-  onProgress: ((done: number, keys: number) => void) | undefined,
-): LoadResult {
-  const createdAt = u64(bytes, 10);
-  const limit = bytes.length - 4; // the checksum is not part of the records
-  let pos = HEADER_SIZE;
-  let records = 0;
-  let loaded = 0;
-  for (;;) {
-    if (pos >= limit) throw new SnapshotError(file, pos, "file ends before the end marker");
-    const kind = bytes[pos];
-    if (kind === END) break;
-    if ((kind & 0xfc) !== KIND_KEY) {
-      throw new SnapshotError(file, pos, `unknown record kind 0x${hex(kind, 2)}`);
-    }
-    const fixed = 9 + (kind & HAS_EXPIRY ? 8 : 0) + (kind & HAS_FLAGS ? 4 : 0);
-    if (pos + fixed > limit) throw new SnapshotError(file, pos, "record cut short");
-    const keyLength = u32(bytes, pos + 1);
-    const valueLength = u32(bytes, pos + 5);
-    let p = pos + 9;
-    let expiresAt: number | null = null;
-    if (kind & HAS_EXPIRY) {
-      expiresAt = u64(bytes, p);
-      p += 8;
-    }
-    let flags = 0;
-    if (kind & HAS_FLAGS) {
-      flags = u32(bytes, p);
-      p += 4;
-    }
-    const keyEnd = p + keyLength;
-    const valueEnd = keyEnd + valueLength;
-    if (valueEnd > limit) {
-      throw new SnapshotError(
-        file,
-        pos,
-        `record of ${valueEnd - pos} bytes runs past the end of the file`,
-      );
-    }
-    if (onEntry !== undefined) {
-      // Keys and small values are built in JavaScript: for a few dozen bytes that beats a call
-      // into the runtime (see shared/resp/bytes.ts), and a million keys make it count.
-      const key = keyLength <= SHORT_BYTE_STRING
-        ? shortByteString(bytes, p, keyLength)
-        : view.toString("latin1", p, keyEnd);
-      const value = valueLength <= SHORT_BYTE_STRING
-        ? shortByteString(bytes, keyEnd, valueLength)
-        : view.toString("latin1", keyEnd, valueEnd);
-      if (onEntry({ key, value, expiresAt, flags })) loaded++;
-    }
-    pos = valueEnd;
-    records++;
-    if (onProgress !== undefined && records % PROGRESS_EVERY === 0) {
-      onProgress(pos / bytes.length, loaded);
-    }
-  }
-  if (pos + TRAILER_SIZE !== bytes.length) {
+function decode(bytes: Uint8Array, options: DecodeOptions): LoadResult {
+  const { file } = options;
+  if (startsWith(bytes, OLD_SNAPSHOT_MAGIC)) {
     throw new SnapshotError(
       file,
-      pos,
-      `end marker at the wrong place (${bytes.length - pos - 1} bytes follow it, not 12)`,
+      0,
+      "it is in the snapshot format of an earlier version of this course (CLABSNAP), not RDB; " +
+        "load it with that version and SAVE again, or start without it",
+      "unsupported",
     );
   }
-  const count = u64(bytes, pos + 1);
-  if (count !== records) {
-    throw new SnapshotError(file, pos + 1, `trailer says ${count} records, file holds ${records}`);
+  // The checksum is compared first, over all but the last eight bytes, because it decides how
+  // to read what the walk finds: a list in a file with the right checksum is really a list; in a
+  // file whose checksum is wrong, it is more likely a damaged byte.
+  const stored = bytes.length >= 8 ? u64le(bytes, bytes.length - 8) : null;
+  const crc = new Crc64();
+  if (stored !== null) crc.update(bytes, 0, bytes.length - 8);
+  const computed = crc.value;
+  const intact = stored !== null && (stored === 0n || stored === computed);
+
+  // First walk: structure, types, AUX fields. No key is built.
+  let flags = new Map<string, number>();
+  let createdAt: number | null = null;
+  let writtenBy: string | null = null;
+  let summary: RdbSummary;
+  try {
+    summary = walkRdb(bytes, {
+      aux(name, value, offset) {
+        if (name === MEMCACHE_FLAGS_AUX) {
+          try {
+            flags = decodeMemcacheFlags(value);
+          } catch (error) {
+            if (!(error instanceof RdbError)) throw error;
+            throw new RdbError("corrupt", offset, `the ${name} field: ${error.detail}`);
+          }
+        } else if (name === "ctime") {
+          createdAt = Number(value) * 1000;
+        } else if (name === "redis-ver") {
+          writtenBy = value;
+        }
+      },
+    }, { values: false, databases: DATABASES });
+  } catch (error) {
+    if (error instanceof RdbError && error.problem === "unsupported" && !intact) {
+      throw new RdbError(
+        "corrupt",
+        error.offset,
+        `${error.detail}; but the checksum does not match either, so this is more likely damage`,
+      );
+    }
+    throw error;
   }
-  return { loaded, expired: records - loaded, createdAt, bytes: bytes.length };
+  const end = summary.checksumOffset;
+  if (end + 8 > bytes.length) {
+    throw new RdbError(
+      "corrupt",
+      end,
+      `file ends inside the checksum (${bytes.length - end} of its 8 bytes are there)`,
+    );
+  }
+  if (end + 8 < bytes.length) {
+    throw new RdbError(
+      "corrupt",
+      end + 8,
+      `${bytes.length - end - 8} bytes follow the checksum, where the file should end`,
+    );
+  }
+  if (!intact) {
+    throw new RdbError(
+      "corrupt",
+      end,
+      `checksum mismatch (stored 0x${hex(stored ?? 0n)}, computed 0x${hex(computed)}): ` +
+        `some byte before offset ${end}, or the checksum itself, was changed`,
+    );
+  }
+
+  // Second walk: build every key, with its flags, and hand it over.
+  let loaded = 0;
+  let expired = 0;
+  const onEntry = options.onEntry;
+  const withFlags = flags;
+  walkRdb(bytes, {
+    string(key, value, expiresAt) {
+      if (onEntry === undefined) return;
+      const entry = {
+        key,
+        value,
+        expiresAt,
+        flags: withFlags.size === 0 ? 0 : withFlags.get(key) ?? 0,
+      };
+      if (onEntry(entry)) loaded++;
+      else expired++;
+    },
+  }, { values: true, databases: DATABASES, onProgress: options.onProgress });
+  return {
+    loaded,
+    expired,
+    createdAt,
+    bytes: bytes.length,
+    version: summary.version,
+    writtenBy,
+    checksummed: stored !== 0n,
+  };
 }
 
 /**
@@ -444,7 +442,7 @@ function walk(
  * @param load Adds one key to the keyspace; returns false if it had already expired.
  * @param log Writes a line to the server's log.
  * @returns What was loaded, or `null` if there is no such file.
- * @throws {SnapshotError} If the file is not a valid snapshot; the keyspace is then untouched.
+ * @throws {SnapshotError} If the file cannot be loaded; the keyspace is then untouched.
  */
 export function loadSnapshotFile(
   path: string,
@@ -461,7 +459,7 @@ export function loadSnapshotFile(
   const started = performance.now();
   let lastReport = started;
   log(`Loading snapshot ${path} (${bytes.length} bytes)`);
-  return decodeSnapshot(bytes, {
+  const result = decodeSnapshot(bytes, {
     file: path,
     onEntry: load,
     onProgress: (done, keys) => {
@@ -471,16 +469,25 @@ export function loadSnapshotFile(
       log(`Loading snapshot: ${Math.floor(done * 100)}% done, ${keys} keys so far`);
     },
   });
+  if (!result.checksummed) {
+    // Redis's words: a file saved with `rdbchecksum no` has zeros where the checksum goes.
+    log("RDB file was saved with checksum disabled: no check performed.");
+  }
+  return result;
 }
 
-function u32(b: Uint8Array, p: number): number {
-  return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+function startsWith(bytes: Uint8Array, text: string): boolean {
+  if (bytes.length < text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
+  return true;
 }
 
-function u64(b: Uint8Array, p: number): number {
-  return u32(b, p) + u32(b, p + 4) * TWO_32;
+function u64le(b: Uint8Array, p: number): bigint {
+  const lo = (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+  const hi = (b[p + 4] | (b[p + 5] << 8) | (b[p + 6] << 16) | (b[p + 7] << 24)) >>> 0;
+  return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
-function hex(n: number, width = 8): string {
-  return n.toString(16).padStart(width, "0");
+function hex(n: bigint): string {
+  return n.toString(16).padStart(16, "0");
 }

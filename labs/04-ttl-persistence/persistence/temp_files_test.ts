@@ -17,12 +17,12 @@ Deno.test("the server removes the temp files a crashed run left, names them, and
   // A crashed server's process id, as tempPath() puts it in the names.
   const pid = 4321;
   const leftovers = [
-    `temp-bgsave-${pid}.cdb`,
+    `temp-bgsave-${pid}.rdb`,
     `temp-rewriteaof-${pid}.aof`,
-    `temp-snapshot-${pid}.cdb`,
+    `temp-snapshot-${pid}.rdb`,
   ];
   // Names a person or another program could have chosen: not the server's pattern.
-  const others = ["temp-notes.txt", `my-temp-snapshot-${pid}.cdb`, `temp-snapshot-${pid}.cdb.bak`];
+  const others = ["temp-notes.txt", `my-temp-snapshot-${pid}.rdb`, `temp-snapshot-${pid}.rdb.bak`];
   for (const name of [...leftovers, ...others]) Deno.writeTextFileSync(join(dir, name), "x");
   // The pattern, but a directory: not a file this server wrote.
   Deno.mkdirSync(join(dir, `temp-bgsave-${pid}.aof`));
@@ -47,9 +47,9 @@ Deno.test("the server removes the temp files a crashed run left, names them, and
 
 Deno.test("removeStaleTempFiles() logs nothing when there is nothing to remove", () => {
   const dir = scratchDir();
-  Deno.writeTextFileSync(join(dir, "dump.cdb"), "x");
+  Deno.writeTextFileSync(join(dir, "dump.rdb"), "x");
   const lines: string[] = [];
   assert.deepEqual(removeStaleTempFiles(dir, (line) => lines.push(line)), []);
   assert.deepEqual(lines, []);
-  assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), ["dump.cdb"]);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), ["dump.rdb"]);
 });
