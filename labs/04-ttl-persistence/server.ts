@@ -10,7 +10,8 @@
  * ```
  * keyspace      ExpiringKeyspace: lazy expiry on every read, byte count, LRU order  (keyspace.ts)
  * commands      lab 2's, SET replaced, the TTL commands added                        (commands.ts)
- * write path    evict before, log after, every `write` command                       (writes.ts)
+ * write path    evict before, log after, every `write` command; the one way into the log,
+ *               memcached writes included                                          (writes.ts)
  * background    active expiry, `hz` ticks a second                                   (expiry.ts)
  * persistence   snapshot and log, loaded before the first client                     (persistence/)
  * memcached     a second protocol on the same keyspace                               (memcache/)
@@ -243,7 +244,8 @@ async function main(): Promise<void> {
         host: options.host,
         port: options.memcachePort,
         db,
-        propagate: persistence.propagate,
+        // Through the write path, as every RESP write is logged: one way into the log.
+        propagate: (args) => writes.propagate(args),
         beforeWrite: persistence.beforeWrite,
         log: server.log,
         // The same bound as the RESP side: evict (or refuse the write) before storing more.

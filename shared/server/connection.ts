@@ -133,7 +133,7 @@ export async function serveConnection(
 ): Promise<void> {
   const client = new ClientState(server.nextClientId(), peer.remote, peer.local, Date.now());
   const decoder = new RequestDecoder(server.limits);
-  const session: Session = { db: server.db, client, server, requests: decoder };
+  const session: Session = { db: server.db, client, server, requestLimits: decoder };
   const out = new RespWriter();
 
   server.clients.set(client.id, client);

@@ -6,7 +6,6 @@
 
 import type { Keyspace } from "../keyspace.ts";
 import type { Protocol } from "../resp/reply.ts";
-import type { RequestDecoder } from "../resp/request_decoder.ts";
 import type { ServerState } from "./server_state.ts";
 
 /** One connected client, as `CLIENT LIST` and `INFO clients` describe it. */
@@ -49,6 +48,15 @@ export class ClientState {
   }
 }
 
+/**
+ * What a command may change about how its client's next commands are decoded: whether Redis's
+ * limits for a client that has not authenticated apply (`RequestDecoder.unauthenticated`).
+ */
+export interface RequestLimits {
+  /** While `true`, arrays and bulk strings are held to the pre-`AUTH` limits. */
+  unauthenticated: boolean;
+}
+
 /** The context every command handler receives. */
 export interface Session {
   /** The keyspace the command reads and writes. */
@@ -58,9 +66,9 @@ export interface Session {
   /** The server: its configuration, statistics, other clients. */
   readonly server: ServerState;
   /**
-   * The decoder the client's commands come from, when they come from a socket. Lab 4's log copies
-   * a command's bytes from it rather than encoding the arguments again
-   * ({@link RequestDecoder.lastFrameLength}).
+   * The switch for Redis's tighter limits before `AUTH`, on the decoder the client's commands come
+   * from (absent when they do not come from a socket). Only the switch, not the decoder: what runs
+   * a command should not depend on how the bytes before it were held.
    */
-  readonly requests?: RequestDecoder;
+  readonly requestLimits?: RequestLimits;
 }
