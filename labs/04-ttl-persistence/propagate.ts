@@ -139,11 +139,11 @@ const REWRITES = new Map<string, LogRewrite>([
 /**
  * The rewrite a command needs before it is logged. The write path asks once per command, when it
  * wraps the handler, rather than per write: a write then pays neither for lowercasing its name nor
- * for looking it up (with the key-state reader made once too, about 7 ns less per `SET`, a tenth
- * of its write path: `deno bench` of 800 decoded SETs through `dispatch`, fastest runs).
+ * for looking it up (with the key-state reader made once too; `bench/README.md` has the
+ * measurement).
  *
  * @param name The command's name in the command table (lowercase).
- * @returns The rewrite, or `null` for a command that is logged as the client sent it.
+ * @returns The rewrite, or `null` for a command that is logged as its arguments, unchanged.
  * @example
  * ```ts
  * logRewriteFor("set")?.(["SET", "k", "v", "EX", "10"], () => ({ exists: true, expiresAt: 1_000_010_000 }));

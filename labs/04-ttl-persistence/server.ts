@@ -244,14 +244,13 @@ async function main(): Promise<void> {
         host: options.host,
         port: options.memcachePort,
         db,
-        // Through the write path, as every RESP write is logged: one way into the log.
-        propagate: (args) => writes.propagate(args),
         beforeWrite: persistence.beforeWrite,
         log: server.log,
-        // The same bound as the RESP side: evict (or refuse the write) before storing more.
-        makeRoom: () => evictor.performEvictions(),
-        // The same refusal as the RESP side while persistence is failing.
-        writeDenied: () => persistence.writeDenied()?.message ?? null,
+        // Memcached writes take the RESP writes' path: refused while persistence fails, room made
+        // under --maxmemory before, logged after. One write path, two protocols.
+        writeDenied: () => writes.writeDenied()?.message ?? null,
+        makeRoom: () => writes.makeRoom(),
+        propagate: (args) => writes.propagate(args),
       });
     }
     if (options.secure) hooks.upgrade = await secureUpgrade(options.persistence.dir);

@@ -20,11 +20,13 @@
  * during the write) is then cut before it, since the reader treats an unfinished `MULTI` as a torn
  * tail, and a restart never applies half a transaction.
  *
- * **One way into the log.** {@link WritePath.propagate} is where every write becomes a log record:
- * a RESP command's (rewritten by `propagate.ts` where a relative time or a float must not be
- * replayed as sent), a key the keyspace removed by itself, and each write of the memcached port,
- * which hands over the RESP commands that replay it (`memcache/store.ts`). The log encodes what it
- * is given, so nothing it holds depends on which protocol, or which bytes, a write came by.
+ * **One write path, two protocols.** The memcached port has no command table to wrap, so it calls
+ * the same steps itself (`server.ts` wires them): {@link WritePath.writeDenied} and
+ * {@link WritePath.makeRoom} before a write, {@link WritePath.propagate} after. `propagate` is the
+ * one way into the log: a RESP command (rewritten by `propagate.ts` where a relative time or a
+ * float must not be replayed as sent), a key the keyspace removed by itself, and each memcached
+ * write, as the RESP commands that replay it (`memcache/store.ts`). The log encodes what it is
+ * given, so nothing it holds depends on which protocol, or which bytes, a write came by.
  *
  * "Did it change the keyspace" is Redis's test too: the keyspace reports every change to its
  * change listeners (Redis counts them in `server.dirty`), and a command is propagated only if one
@@ -118,6 +120,28 @@ export class WritePath {
   }
 
   /**
+   * Why writes are refused right now: `-MISCONF` while persistence fails, else `null`. Every
+   * `write` command asks it before it runs; the memcached port asks it too, and answers
+   * `SERVER_ERROR` with the same text.
+   *
+   * @returns The error to answer, or `null`.
+   */
+  writeDenied(): ErrorReply | null {
+    return this.#writeDenied();
+  }
+
+  /**
+   * Evicts by the policy until the data is under `--maxmemory`, before a write. Every `write`
+   * command calls it before it runs; the memcached port before it stores an item.
+   *
+   * @returns `false` if the data is still over the limit and nothing more may go: a write that
+   *   adds data must be refused (`-OOM`, or memcached's `SERVER_ERROR out of memory`).
+   */
+  makeRoom(): boolean {
+    return this.#evictor === null || this.#evictor.performEvictions();
+  }
+
+  /**
    * Wraps every `write` command of a table that is not wrapped yet. Call it again after
    * registering more commands.
    *
@@ -177,9 +201,7 @@ export class WritePath {
       if (this.#transaction === "none") {
         const denied = this.#writeDenied();
         if (denied !== null) return denied;
-        if (this.#evictor !== null && !this.#evictor.performEvictions() && mayBeDenied) {
-          return OOM_ERROR;
-        }
+        if (!this.makeRoom() && mayBeDenied) return OOM_ERROR;
       }
       const before = this.#changes;
       const removed = db.expiredKeys + db.evictedKeys;
