@@ -15,11 +15,11 @@
  * `append()` queues the command's arguments; just before the write, the turn's queued commands are
  * encoded into one buffer in memory (a `RespWriter`) in one go. That is all a write command pays.
  * Before the replies go out, the buffer goes to the file with one `write()` for every client
- * served in that turn of the event loop (as Redis writes
- * its AOF buffer once per turn of its own loop, before it sends any reply). `write()` puts the
- * bytes in the kernel's page cache: they survive the server crashing (`kill -9`), not the machine
- * losing power. Surviving that needs `fsync()`, which waits for the disk and costs from tens of
- * microseconds to many milliseconds. The `appendfsync` policy says when to pay it:
+ * served in that turn of the event loop (as Redis writes its AOF buffer once per turn of its own
+ * loop, before it sends any reply). `write()` puts the bytes in the kernel's page cache: they
+ * survive the server crashing (`kill -9`), not the machine losing power. Surviving that needs
+ * `fsync()`, which waits for the disk and costs from tens of microseconds to many milliseconds.
+ * The `appendfsync` policy says when to pay it:
  *
  * - `always`: before any reply goes out, everything logged so far is written *and* fsynced. An
  *   acknowledged write is on disk.
