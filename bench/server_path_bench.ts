@@ -23,7 +23,6 @@ import { ServerState } from "../shared/server/server_state.ts";
 import { ClientState, type Session } from "../shared/server/session.ts";
 import { lab2CommandTable } from "../labs/02-threaded/server.ts";
 import { dispatch } from "../labs/02-threaded/transaction.ts";
-import { copyLastFrame } from "../labs/04-ttl-persistence/persistence/aof.ts";
 import { WatchedKeyspace } from "../labs/02-threaded/watched_keyspace.ts";
 import { Batches, parseMix } from "./workload.ts";
 
@@ -196,9 +195,8 @@ Deno.bench({
 }
 
 {
-  // Lab 4's log: what a SET costs it on top of decoding, encoded from its arguments or copied
-  // from the bytes the client sent (persistence/aof.ts). The log's share is the difference from
-  // "decode only".
+  // Lab 4's log: what a SET costs it on top of decoding, encoded from its arguments as
+  // persistence/aof.ts does. The log's share is the difference from "decode only".
   const stream = new Batches({
     mix: parseMix("set"),
     pipeline: PIPELINE,
@@ -225,11 +223,6 @@ Deno.bench({
     name: "decode, then encode each for the log",
     group: "log",
     fn: () => decodeAll((command) => log.bulkArray(command)),
-  });
-  Deno.bench({
-    name: "decode, then copy each one's bytes to the log",
-    group: "log",
-    fn: () => decodeAll((command) => copyLastFrame(decoder, decoder.lastFrameLength(command), log)),
   });
 }
 

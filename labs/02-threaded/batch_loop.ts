@@ -119,7 +119,7 @@ export async function runBatchLoop(
 ): Promise<void> {
   const client = new ClientState(server.nextClientId(), peer.remote, peer.local, Date.now());
   const decoder = new RequestDecoder(server.limits);
-  const session: Session = { db: server.db, client, server, requests: decoder };
+  const session: Session = { db: server.db, client, server, requestLimits: decoder };
   const out = new RespWriter();
 
   server.clients.set(client.id, client);

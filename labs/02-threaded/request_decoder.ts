@@ -67,9 +67,6 @@ const SHRINK_ABOVE = 1024 * 1024;
  */
 const MAX_READ = 16 * 1024;
 
-/** Up to this many bytes, {@link RequestDecoder.copyLastFrame} copies in a loop (see there). */
-const SHORT_FRAME = 128;
-
 /** `next()`'s internal answer for a frame that was consumed but holds no command (`*0`, a blank line). */
 const SKIPPED = Symbol("skipped");
 
@@ -121,13 +118,6 @@ export class RequestDecoder {
   #partialOffset = 0;
   // The size of the frame at #start, once a bulk header has told it; 0 when unknown.
   #frameLength = 0;
-  // Whether every bulk string of the frame in progress so far ended with "\r\n".
-  #frameExact = true;
-  // The last command next() returned, if it came as an exact array frame, and where that frame's
-  // bytes are; see lastFrameLength().
-  #lastCommand: readonly string[] | null = null;
-  #lastFrameStart = 0;
-  #lastFrameEnd = 0;
   // How much room spare() makes for the next read, and how much it offered the one in progress.
   #readRoom = INITIAL_CAPACITY;
   #offered = 0;
@@ -180,8 +170,6 @@ export class RequestDecoder {
    * @param chunk The bytes just read.
    */
   push(chunk: Uint8Array): void {
-    // The bytes of the last command may move or be overwritten below.
-    this.#lastCommand = null;
     if (this.#start === this.#end) this.#rewind(chunk.length);
     if (this.#end + chunk.length > this.#buf.length) this.#makeRoom(chunk.length);
     this.#buf.set(chunk, this.#end);
@@ -205,7 +193,6 @@ export class RequestDecoder {
    * ```
    */
   spare(): Uint8Array {
-    this.#lastCommand = null;
     if (this.#start === this.#end) this.#rewind(this.#readRoom);
     if (this.#buf.length - this.#end < this.#readRoom) this.#makeRoom(this.#readRoom);
     this.#offered = this.#buf.length - this.#end;
@@ -278,7 +265,6 @@ export class RequestDecoder {
       // Like Redis, believe a count only up to 1024 slots in advance: `*2147483647` is 13 bytes.
       args = count <= 1024 ? new Array<string>(count) : [];
       i = 0;
-      this.#frameExact = buf[countEnd + 1] === LF;
     }
 
     for (; i < count; i++) {
@@ -314,13 +300,8 @@ export class RequestDecoder {
         : length <= SHORT_BYTE_STRING
         ? shortByteString(buf, dataStart, length)
         : this.#view.toString("latin1", dataStart, dataStart + length);
-      // Like Redis, skip the two bytes after the data without checking they are "\r\n". But note
-      // when they, or the header's "\n", are something else: then the frame is not the one a
-      // client library would have sent (see lastFrameLength()).
+      // Like Redis, skip the two bytes after the data without checking they are "\r\n".
       pos = dataStart + length + 2;
-      if (buf[lengthEnd + 1] !== LF || buf[pos - 2] !== CR || buf[pos - 1] !== LF) {
-        this.#frameExact = false;
-      }
     }
     this.#partial = null;
     this.#partialDone =
@@ -328,48 +309,8 @@ export class RequestDecoder {
       this.#partialOffset =
       this.#frameLength =
         0;
-    this.#lastCommand = this.#frameExact ? args : null;
-    this.#lastFrameStart = this.#start;
-    this.#lastFrameEnd = pos;
     this.#start = pos;
     return args;
-  }
-
-  /**
-   * How many bytes the client sent for `command`, when those bytes are still here and are exactly
-   * what encoding its arguments as an array of bulk strings would give; -1 otherwise.
-   *
-   * Lab 4's log stores write commands as that encoding. For a command the client sent as an array
-   * frame and that needs no rewriting, the bytes the client sent *are* that encoding: copying them
-   * is cheaper than encoding the arguments again. That holds only for the command {@link next}
-   * returned last (the buffer still has its frame until the next {@link push}), and only if it
-   * came as an array frame (an inline command is not RESP) whose lines all ended with `\r\n`:
-   * as Redis does, the decoder takes any byte after a header's `\r` for the `\n`, and any two
-   * bytes after a bulk string's data for `\r\n`, and such a frame is not what the log must hold.
-   *
-   * @param command An array {@link next} returned.
-   * @returns The frame's length in bytes, or -1: encode the arguments instead.
-   */
-  lastFrameLength(command: readonly string[]): number {
-    return command === this.#lastCommand ? this.#lastFrameEnd - this.#lastFrameStart : -1;
-  }
-
-  /**
-   * Copies the frame of the last command, as measured by {@link lastFrameLength}.
-   *
-   * @param target Where to copy it; it must have room for the whole frame at `at`.
-   * @param at The offset in `target`.
-   */
-  copyLastFrame(target: Uint8Array, at: number): void {
-    const buf = this.#buf;
-    const start = this.#lastFrameStart;
-    const length = this.#lastFrameEnd - start;
-    // A short frame is copied byte by byte: making the view that `set()` needs costs more.
-    if (length <= SHORT_FRAME) {
-      for (let i = 0; i < length; i++) target[at + i] = buf[start + i];
-    } else {
-      target.set(buf.subarray(start, start + length), at);
-    }
   }
 
   /** Reads a command name of at most {@link MAX_NAME_LENGTH} bytes, reusing the last such string. */
@@ -408,7 +349,6 @@ export class RequestDecoder {
       }
       return null;
     }
-    this.#lastCommand = null;
     const lineEnd = newline > start && this.#buf[newline - 1] === CR ? newline - 1 : newline;
     const args = splitArgs(this.#view.toString("latin1", start, lineEnd));
     this.#start = newline + 1;

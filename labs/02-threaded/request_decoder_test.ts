@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { byteStringToBytes } from "../../shared/resp/bytes.ts";
-import { showBytes } from "../../shared/testing/raw_client.ts";
 import { SHRINK_WINDOW } from "../../shared/resp/buffer_size.ts";
 import { encodeCommand } from "../../shared/resp/encoder.ts";
 import { ProtocolError } from "../../shared/resp/errors.ts";
@@ -451,61 +450,6 @@ Deno.test("RequestDecoder's cache of command names gives back exactly the bytes 
   }
   for (const name of names) assert.deepEqual(decoder.next(), [name, "k"]);
   assert.equal(decoder.next(), null);
-});
-
-Deno.test("RequestDecoder gives back the exact frame of the last array command, and only that", () => {
-  const decoder = new RequestDecoder();
-  const set = "*3\r\n$3\r\nset\r\n$16\r\nkey:000000000042\r\n$3\r\nxxx\r\n";
-  decoder.push(byteStringToBytes(set + "PING\r\n*2\r\n$4\r\nECHO\r\n$1\r\nhxx*0\r\n"));
-  const first = decoder.next();
-  assert.ok(first !== null);
-  assert.equal(decoder.lastFrameLength(first), set.length);
-  const copy = new Uint8Array(set.length + 2);
-  decoder.copyLastFrame(copy, 1);
-  assert.deepEqual(copy.subarray(1, 1 + set.length), byteStringToBytes(set));
-  assert.equal(copy[0] + copy[copy.length - 1], 0, "nothing written around the frame");
-  // The same arguments in another array are not the command the decoder returned.
-  assert.equal(decoder.lastFrameLength([...first]), -1);
-
-  const inline = decoder.next();
-  assert.deepEqual(inline, ["PING"]);
-  assert.equal(decoder.lastFrameLength(inline), -1, "an inline command is not RESP");
-  assert.equal(decoder.lastFrameLength(first), -1, "only the last command's frame is kept");
-
-  // The bytes after a bulk string are skipped unchecked, as Redis does; such a frame decodes, but
-  // it is not what encoding its arguments gives.
-  const sloppy = decoder.next();
-  assert.deepEqual(sloppy, ["ECHO", "h"]);
-  assert.equal(decoder.lastFrameLength(sloppy), -1);
-  assert.equal(decoder.next(), null);
-  // The same for the byte after a header's CR, in the count line and in a bulk header.
-  for (const frame of ["*1\rX$4\r\nPING\r\n", "*1\r\n$4\rXPING\r\n"]) {
-    decoder.push(byteStringToBytes(frame));
-    const command = decoder.next();
-    assert.deepEqual(command, ["PING"], showBytes(frame));
-    assert.equal(decoder.lastFrameLength(command), -1, showBytes(frame));
-  }
-});
-
-Deno.test("RequestDecoder keeps a frame that arrived in pieces whole, until the next push", () => {
-  const decoder = new RequestDecoder();
-  const value = Array.from({ length: 40_000 }, (_, i) => String.fromCharCode(i % 256)).join("");
-  const frame = byteStringToBytes(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${value.length}\r\n${value}\r\n`);
-  let command: string[] | null = null;
-  // A small frame first, so the big one starts mid-buffer and is moved as the buffer makes room.
-  decoder.push(byteStringToBytes("*1\r\n$4\r\nPING\r\n"));
-  assert.deepEqual(decoder.next(), ["PING"]);
-  for (let at = 0; at < frame.length; at += 16_384) {
-    decoder.push(frame.subarray(at, at + 16_384));
-    command = decoder.next();
-  }
-  assert.ok(command !== null);
-  assert.equal(decoder.lastFrameLength(command), frame.length);
-  const copy = new Uint8Array(frame.length);
-  decoder.copyLastFrame(copy, 0);
-  assert.deepEqual(copy, frame);
-  decoder.push(byteStringToBytes("*1\r\n$4\r\nPI"));
-  assert.equal(decoder.lastFrameLength(command), -1, "a push may move or overwrite the frame");
 });
 
 Deno.test("RequestDecoder refuses a bulk string longer than any string, whatever the limit", () => {

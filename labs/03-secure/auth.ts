@@ -174,7 +174,9 @@ export class PasswordGate {
    * @param session The new client.
    */
   admit(session: Session): void {
-    if (session.requests !== undefined && this.required) session.requests.unauthenticated = true;
+    if (session.requestLimits !== undefined && this.required) {
+      session.requestLimits.unauthenticated = true;
+    }
   }
 
   /**
@@ -201,7 +203,7 @@ export class PasswordGate {
     const { client } = session;
     if (userOk && passwordOk) {
       this.#authenticated.add(client);
-      if (session.requests !== undefined) session.requests.unauthenticated = false;
+      if (session.requestLimits !== undefined) session.requestLimits.unauthenticated = false;
       return undefined;
     }
     const failures = (this.#failures.get(client) ?? 0) + 1;

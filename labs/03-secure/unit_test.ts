@@ -118,7 +118,7 @@ Deno.test("PasswordGate.admit() holds a client to Redis's pre-AUTH limits until 
     db: server.db,
     server,
     client: new ClientState(1, "a", "b", 0),
-    requests,
+    requestLimits: requests,
   };
   gate.admit(session);
   assert.equal(requests.unauthenticated, true);
@@ -126,7 +126,7 @@ Deno.test("PasswordGate.admit() holds a client to Redis's pre-AUTH limits until 
   assert.equal(requests.unauthenticated, false);
   // Without a password there is nothing to hold anyone to.
   const open = new RequestDecoder();
-  new PasswordGate(undefined).admit({ ...session, requests: open });
+  new PasswordGate(undefined).admit({ ...session, requestLimits: open });
   assert.equal(open.unauthenticated, false);
 });
 

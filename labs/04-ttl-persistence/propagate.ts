@@ -20,6 +20,10 @@
  * the log holds the very millisecond the command stored. The conditions (NX, XX, GT, LT) are gone
  * from the rewritten command: they were checked when it ran, and the log records what happened.
  *
+ * The memcached port logs its writes with the same two records ({@link setRecord} for a stored
+ * item, {@link expiryRecord} for `touch`), so a key's value and expiry reach the log in one form
+ * whichever protocol wrote them.
+ *
  * @module
  */
 
@@ -33,16 +37,40 @@ export interface KeyState {
 
 const EXPIRY_OPTIONS = new Set(["ex", "px", "exat", "pxat"]);
 
-/** `SET key value PXAT ms`, or `DEL key` if the expiry removed the key at once. */
-function setAt(key: string, value: string, state: KeyState): string[] {
+/**
+ * The record of a key's value and expiry: `SET key value [PXAT ms]`, or `DEL key` if the key is
+ * gone (an expiry already past removed it at once).
+ *
+ * @param key The key.
+ * @param value Its value now.
+ * @param state Whether it exists now, and its expiry.
+ * @returns The command to log.
+ * @example
+ * ```ts
+ * setRecord("k", "v", { exists: true, expiresAt: 1_767_225_610_000 });
+ * // ["SET", "k", "v", "PXAT", "1767225610000"]
+ * ```
+ */
+export function setRecord(key: string, value: string, state: KeyState): string[] {
   if (!state.exists) return ["DEL", key];
   return state.expiresAt === null
     ? ["SET", key, value]
     : ["SET", key, value, "PXAT", String(state.expiresAt)];
 }
 
-/** `PEXPIREAT key ms`, or `DEL key` if the expiry removed the key. */
-function expireAt(key: string, state: KeyState): string[] {
+/**
+ * The record of a key's new expiry: `PEXPIREAT key ms`, `PERSIST key` for none, or `DEL key` if the
+ * expiry removed the key.
+ *
+ * @param key The key.
+ * @param state Whether it exists now, and its expiry.
+ * @returns The command to log.
+ * @example
+ * ```ts
+ * expiryRecord("k", { exists: true, expiresAt: null }); // ["PERSIST", "k"]
+ * ```
+ */
+export function expiryRecord(key: string, state: KeyState): string[] {
   if (!state.exists) return ["DEL", key];
   return state.expiresAt === null ? ["PERSIST", key] : ["PEXPIREAT", key, String(state.expiresAt)];
 }
@@ -63,20 +91,22 @@ export type LogRewrite = (
 
 const rewriteSet: LogRewrite = (args, stateOf) => {
   for (let i = 3; i < args.length; i++) {
-    if (EXPIRY_OPTIONS.has(args[i].toLowerCase())) return setAt(args[1], args[2], stateOf(args[1]));
+    if (EXPIRY_OPTIONS.has(args[i].toLowerCase())) {
+      return setRecord(args[1], args[2], stateOf(args[1]));
+    }
   }
   return args;
 };
 
-const rewriteSetex: LogRewrite = (args, stateOf) => setAt(args[1], args[3], stateOf(args[1]));
+const rewriteSetex: LogRewrite = (args, stateOf) => setRecord(args[1], args[3], stateOf(args[1]));
 
-const rewriteExpire: LogRewrite = (args, stateOf) => expireAt(args[1], stateOf(args[1]));
+const rewriteExpire: LogRewrite = (args, stateOf) => expiryRecord(args[1], stateOf(args[1]));
 
 const rewriteGetex: LogRewrite = (args, stateOf) => {
   for (let i = 2; i < args.length; i++) {
     const option = args[i].toLowerCase();
     if (option === "persist") return ["PERSIST", args[1]];
-    if (EXPIRY_OPTIONS.has(option)) return expireAt(args[1], stateOf(args[1]));
+    if (EXPIRY_OPTIONS.has(option)) return expiryRecord(args[1], stateOf(args[1]));
   }
   return args;
 };
@@ -109,11 +139,11 @@ const REWRITES = new Map<string, LogRewrite>([
 /**
  * The rewrite a command needs before it is logged. The write path asks once per command, when it
  * wraps the handler, rather than per write: a write then pays neither for lowercasing its name nor
- * for looking it up, and the key-state reader is made once too (`bench/README.md` has the
+ * for looking it up (with the key-state reader made once too; `bench/README.md` has the
  * measurement).
  *
  * @param name The command's name in the command table (lowercase).
- * @returns The rewrite, or `null` for a command that is logged as the client sent it.
+ * @returns The rewrite, or `null` for a command that is logged as its arguments, unchanged.
  * @example
  * ```ts
  * logRewriteFor("set")?.(["SET", "k", "v", "EX", "10"], () => ({ exists: true, expiresAt: 1_000_010_000 }));

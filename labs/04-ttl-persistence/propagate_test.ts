@@ -24,6 +24,7 @@ function argsForLog(
   const rewrite = logRewriteFor(args[0].toLowerCase());
   return rewrite === null ? args : rewrite(args, stateOf, valueOf);
 }
+import { MemcacheStore } from "./memcache/store.ts";
 import { lab4CommandTable } from "./server.ts";
 import { WritePath } from "./writes.ts";
 
@@ -184,4 +185,43 @@ Deno.test("under allkeys-lru evictions are logged as DEL before the write that c
   run("SET", "d", "1"); // over: b goes
   assert.deepEqual(logged.slice(3), [["DEL", "b"], ["SET", "d", "1"]]);
   assert.deepEqual(run("MGET", "a", "b", "c", "d"), ["1", null, "1", "1"]);
+});
+
+Deno.test("memcached writes take the same way into the log, in the same form as RESP writes", () => {
+  const { db, writes, logged, run } = harness();
+  const store = new MemcacheStore({ db, propagate: (args) => writes.propagate(args) });
+  const set = (key: string, flags: number, exptime: number, data: string) => ({
+    kind: "store" as const,
+    command: "set" as const,
+    key,
+    flags,
+    exptime,
+    bytes: data.length,
+    cas: 0n,
+    noreply: false,
+    data,
+  });
+  try {
+    assert.equal(store.execute(set("early", 0, 0, "x")), "STORED\r\n");
+    assert.equal(logged.length, 0, "before start(), as while the log is replayed: not logged");
+    writes.start({ propagate: (args) => logged.push(args), writeDenied: () => null });
+
+    run("SET", "r", "v", "EX", "10");
+    store.execute(set("m", 0, 10, "v"));
+    store.execute(set("f", 5, 0, "v"));
+    store.execute({ kind: "touch", key: "f", exptime: 10, noreply: false });
+    run("EXPIRE", "r", "10");
+    store.execute({ kind: "delete", key: "m", noreply: false });
+    assert.deepEqual(logged, [
+      ["SET", "r", "v", "PXAT", String(AT)],
+      ["SET", "m", "v", "PXAT", String(AT)],
+      ["SET", "f", "v"],
+      ["MCFLAGS", "f", "5"],
+      ["PEXPIREAT", "f", String(AT)],
+      ["PEXPIREAT", "r", String(AT)],
+      ["DEL", "m"],
+    ]);
+  } finally {
+    store.close();
+  }
 });

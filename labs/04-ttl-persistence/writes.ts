@@ -20,6 +20,14 @@
  * during the write) is then cut before it, since the reader treats an unfinished `MULTI` as a torn
  * tail, and a restart never applies half a transaction.
  *
+ * **One write path, two protocols.** The memcached port has no command table to wrap, so it calls
+ * the same steps itself (`server.ts` wires them): {@link WritePath.writeDenied} and
+ * {@link WritePath.makeRoom} before a write, {@link WritePath.propagate} after. `propagate` is the
+ * one way into the log: a RESP command (rewritten by `propagate.ts` where a relative time or a
+ * float must not be replayed as sent), a key the keyspace removed by itself, and each memcached
+ * write, as the RESP commands that replay it (`memcache/store.ts`). The log encodes what it is
+ * given, so nothing it holds depends on which protocol, or which bytes, a write came by.
+ *
  * "Did it change the keyspace" is Redis's test too: the keyspace reports every change to its
  * change listeners (Redis counts them in `server.dirty`), and a command is propagated only if one
  * happened. `SET k v NX` on an existing key, `DEL` of a missing key, `EXPIRE` of a missing key:
@@ -36,18 +44,14 @@ import type {
   CommandSpec,
   CommandTable,
 } from "../../shared/server/command_table.ts";
-import type { RequestSource, Session } from "../../shared/server/session.ts";
+import type { Session } from "../../shared/server/session.ts";
 import { refusedWhenFull } from "./commands.ts";
 import { type Evictor, OOM_ERROR } from "./eviction.ts";
 import type { ExpiringKeyspace } from "./keyspace.ts";
 import { type KeyState, type LogRewrite, logRewriteFor } from "./propagate.ts";
 
-/**
- * Where the write path sends what it logs: persistence's `propagate`. `sentBy` is the decoder the
- * command came from, passed when the command is logged as the client sent it: the log may then
- * copy its bytes rather than encode it again.
- */
-export type Propagate = (args: string[], sentBy?: RequestSource) => void;
+/** Where the write path sends what it logs: persistence's `propagate`. */
+export type Propagate = (args: string[]) => void;
 
 /** What the write path needs of persistence: where writes go, and whether they may happen. */
 export interface WriteSink {
@@ -102,7 +106,7 @@ export class WritePath {
     this.#stateOf = (key) => ({ exists: db.has(key), expiresAt: db.expiresAt(key) });
     this.#valueOf = (key) => db.peek(key)?.value;
     db.onChange(() => this.#changes++);
-    db.onRemoved((key) => this.#log(["DEL", key]));
+    db.onRemoved((key) => this.propagate(["DEL", key]));
   }
 
   /**
@@ -113,6 +117,28 @@ export class WritePath {
   start(sink: WriteSink): void {
     this.#propagate = sink.propagate;
     this.#writeDenied = () => sink.writeDenied();
+  }
+
+  /**
+   * Why writes are refused right now: `-MISCONF` while persistence fails, else `null`. Every
+   * `write` command asks it before it runs; the memcached port asks it too, and answers
+   * `SERVER_ERROR` with the same text.
+   *
+   * @returns The error to answer, or `null`.
+   */
+  writeDenied(): ErrorReply | null {
+    return this.#writeDenied();
+  }
+
+  /**
+   * Evicts by the policy until the data is under `--maxmemory`, before a write. Every `write`
+   * command calls it before it runs; the memcached port before it stores an item.
+   *
+   * @returns `false` if the data is still over the limit and nothing more may go: a write that
+   *   adds data must be refused (`-OOM`, or memcached's `SERVER_ERROR out of memory`).
+   */
+  makeRoom(): boolean {
+    return this.#evictor === null || this.#evictor.performEvictions();
   }
 
   /**
@@ -175,27 +201,24 @@ export class WritePath {
       if (this.#transaction === "none") {
         const denied = this.#writeDenied();
         if (denied !== null) return denied;
-        if (this.#evictor !== null && !this.#evictor.performEvictions() && mayBeDenied) {
-          return OOM_ERROR;
-        }
+        if (!this.makeRoom() && mayBeDenied) return OOM_ERROR;
       }
       const before = this.#changes;
       const removed = db.expiredKeys + db.evictedKeys;
       const reply = handler(session, args);
       if (reply instanceof Promise) {
         return reply.then((r) => {
-          this.#logIfChanged(session, args, rewrite, before, removed);
+          this.#logIfChanged(args, rewrite, before, removed);
           return r;
         });
       }
-      this.#logIfChanged(session, args, rewrite, before, removed);
+      this.#logIfChanged(args, rewrite, before, removed);
       return reply;
     };
   }
 
   /** Logs a command that changed the keyspace, its relative times made absolute. */
   #logIfChanged(
-    session: Session,
     args: string[],
     rewrite: LogRewrite | null,
     changesBefore: number,
@@ -205,18 +228,28 @@ export class WritePath {
     // Each removal by the keyspace counted as one change and was logged already, as DEL.
     const removed = db.expiredKeys + db.evictedKeys - removedBefore;
     if (this.#changes - changesBefore - removed <= 0) return;
-    const logged = rewrite === null ? args : rewrite(args, this.#stateOf, this.#valueOf);
-    this.#log(logged, logged === args ? session.requests : undefined);
+    this.propagate(rewrite === null ? args : rewrite(args, this.#stateOf, this.#valueOf));
   }
 
-  /** Sends one command to the log, after a `MULTI` if it is a transaction's first write. */
-  #log(args: string[], sentBy?: RequestSource): void {
+  /**
+   * Sends one write to the log: the one way in, for RESP commands, keys the keyspace removed, and
+   * the memcached port alike. Inside `EXEC`, the transaction's first write opens it with `MULTI`.
+   * Before {@link start} (while the server loads its data) nothing is logged.
+   *
+   * @param args The command that replays the write, with absolute times, as byte strings. The
+   *   log keeps the array until its next write, so it must not be changed afterwards.
+   * @example
+   * ```ts
+   * writes.propagate(["SET", "k", "v", "PXAT", "1767225610000"]);
+   * ```
+   */
+  propagate(args: string[]): void {
     const propagate = this.#propagate;
     if (propagate === null) return;
     if (this.#transaction === "open") {
       propagate(["MULTI"]);
       this.#transaction = "logged";
     }
-    propagate(args, sentBy);
+    propagate(args);
   }
 }

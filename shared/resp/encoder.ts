@@ -197,31 +197,6 @@ export class RespWriter {
   }
 
   /**
-   * Makes room for `length` bytes that the caller writes itself, at offset {@link length} of the
-   * returned buffer; {@link advance} then adds them. Lab 4's log copies a client's request into
-   * the writer this way, straight from the decoder's buffer.
-   *
-   * @param length How many bytes will be written.
-   * @returns The writer's buffer, valid until the next call that writes.
-   */
-  reserve(length: number): Uint8Array {
-    this.#ensure(length);
-    return this.#buf;
-  }
-
-  /**
-   * Counts `length` bytes written into the buffer {@link reserve} returned.
-   *
-   * @param length No more than was reserved.
-   */
-  advance(length: number): void {
-    if (this.#pos + length > this.#buf.length) {
-      throw new RangeError(`advance(${length}) past the end of the reserved buffer`);
-    }
-    this.#pos += length;
-  }
-
-  /**
    * Encodes a command as clients send it: an array of bulk strings.
    *
    * @param args The command name and its arguments. A `string` is user text and is sent as UTF-8;

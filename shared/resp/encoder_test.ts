@@ -237,18 +237,6 @@ Deno.test("bulkArray() grows the buffer for a command bigger than it, and goes o
   assert.deepEqual(w.take(), spelledOut([["SET", "after", "2"]]));
 });
 
-Deno.test("reserve() and advance() add bytes the caller writes, in order with the rest", () => {
-  const w = new RespWriter();
-  w.write(OK);
-  const frame = byteStringToBytes("x".repeat(40_000));
-  const buf = w.reserve(frame.length);
-  buf.set(frame, w.length);
-  w.advance(frame.length);
-  w.write(OK);
-  assert.equal(bytesToByteString(w.take()), "+OK\r\n" + "x".repeat(40_000) + "+OK\r\n");
-  assert.throws(() => w.advance(w.reserve(8).length + 1), RangeError);
-});
-
 Deno.test("RespWriter's buffer shrinks back after a burst once batches stay small", () => {
   const w = new RespWriter();
   const initial = w.capacity;

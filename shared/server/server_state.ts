@@ -112,28 +112,20 @@ export interface Session {
   /** The server: its configuration, statistics, other clients. */
   readonly server: ServerState;
   /**
-   * The decoder the client's commands come from, when they come from a socket. Lab 4's log copies
-   * a command's bytes from it rather than encoding the arguments again
-   * ({@link RequestSource.lastFrameLength}).
+   * The switch for Redis's tighter limits before `AUTH`, on the decoder the client's commands come
+   * from (absent when they do not come from a socket). Only the switch, not the decoder: what runs
+   * a command should not depend on how the bytes before it were held.
    */
-  readonly requests?: RequestSource;
+  readonly requestLimits?: RequestLimits;
 }
 
 /**
- * What a command may see of the decoder its client's bytes come through. The decoder itself is a
- * lab's (lab 2's `RequestDecoder`); this names only the part a handler touches, so that `shared/`
- * needs no lab.
+ * What a command may change about how its client's next commands are decoded: whether Redis's
+ * limits for a client that has not authenticated apply (lab 2's `RequestDecoder.unauthenticated`).
  */
-export interface RequestSource {
-  /**
-   * Whether the client has yet to authenticate, so that Redis's tighter limits for such clients
-   * apply (lab 3's `AUTH` sets and clears it).
-   */
+export interface RequestLimits {
+  /** While `true`, arrays and bulk strings are held to the pre-`AUTH` limits. */
   unauthenticated: boolean;
-  /** See lab 2's `RequestDecoder.lastFrameLength`. */
-  lastFrameLength(command: readonly string[]): number;
-  /** See lab 2's `RequestDecoder.copyLastFrame`. */
-  copyLastFrame(target: Uint8Array, at: number): void;
 }
 
 /**

@@ -9,4 +9,4 @@
  */
 
 export { ClientState } from "./client_state.ts";
-export type { RequestSource, Session } from "./server_state.ts";
+export type { RequestLimits, Session } from "./server_state.ts";

@@ -223,13 +223,11 @@ export interface RequestOutcome {
  *
  * @param decoder A new decoder.
  * @param chunks The bytes, as the reads would bring them.
- * @param onCommand Called with each command as it comes, for a decoder's own checks.
  * @returns The commands, and the error that stopped decoding.
  */
 export function decodeRequests<D extends RequestDecoderLike>(
   decoder: D,
   chunks: readonly Uint8Array[],
-  onCommand?: (decoder: D, command: string[]) => void,
 ): RequestOutcome {
   const commands: string[][] = [];
   const total = chunks.reduce((n, c) => n + c.length, 0);
@@ -244,7 +242,6 @@ export function decodeRequests<D extends RequestDecoderLike>(
         if (command === null) break;
         assert.ok(Array.isArray(command) && command.length > 0, "a command has a name");
         assert.ok(command.every((arg) => typeof arg === "string"), "arguments are byte strings");
-        onCommand?.(decoder, command);
         commands.push(command);
       }
     }
@@ -328,19 +325,17 @@ export function randomRequestInput(rng: SeededRandom): RequestInput {
  * @param name The test's name.
  * @param count How many inputs.
  * @param make Makes a fresh decoder with the given limits.
- * @param onCommand A decoder's own check of each command it returns.
  */
 export function fuzzRequestDecoder<D extends RequestDecoderLike>(
   name: string,
   count: number,
   make: (limits: DecoderLimits) => D,
-  onCommand?: (decoder: D, command: string[]) => void,
 ): void {
   fuzz(name, count, (rng) => {
     const { input, limits, valid } = randomRequestInput(rng);
-    const whole = decodeRequests(make(limits), [input], onCommand);
+    const whole = decodeRequests(make(limits), [input]);
     for (const chunks of chunkings(rng, input)) {
-      const split = decodeRequests(make(limits), chunks, onCommand);
+      const split = decodeRequests(make(limits), chunks);
       assertSameOutcome(split, whole, `chunked into ${chunks.map((c) => c.length).join(",")}`);
     }
     if (valid) assert.equal(whole.error, null, showBytes(input));

@@ -121,7 +121,9 @@ export class ProxyAuth {
    * @param session The new client.
    */
   admit(session: Session): void {
-    if (session.requests !== undefined && this.required) session.requests.unauthenticated = true;
+    if (session.requestLimits !== undefined && this.required) {
+      session.requestLimits.unauthenticated = true;
+    }
   }
 
   /**
@@ -213,7 +215,7 @@ export class ProxyAuth {
     const { client } = session;
     if (userOk && passwordOk) {
       this.#authenticated.add(client);
-      if (session.requests !== undefined) session.requests.unauthenticated = false;
+      if (session.requestLimits !== undefined) session.requestLimits.unauthenticated = false;
       return undefined;
     }
     const failures = (this.#failures.get(client) ?? 0) + 1;

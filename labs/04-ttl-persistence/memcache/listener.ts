@@ -19,7 +19,10 @@ export interface MemcacheOptions {
   port: number;
   /** The keyspace the RESP side also serves. */
   db: ExpiringKeyspace;
-  /** Logs a write (as RESP arguments with absolute times) to persistence. */
+  /**
+   * Logs a write, as the RESP command that replays it with absolute times: lab 4's write path
+   * (`WritePath.propagate`), the one way into the log for both protocols.
+   */
   propagate: (args: string[]) => void;
   /** Awaited before replies are written (`appendfsync always`). */
   beforeWrite: () => Promise<void> | undefined;

@@ -7,9 +7,8 @@
 
 import type { Stage } from "../../../shared/server/stage.ts";
 import { SHUTDOWN } from "../../02-threaded/serve_many.ts";
-import { EVICTOR } from "../eviction.ts";
 import { expiringKeyspaceOf } from "../keyspace.ts";
-import { PERSISTENCE } from "../persistence/stage.ts";
+import { PERSISTENCE, WRITES } from "../persistence/stage.ts";
 import { startMemcacheServer } from "./mod.ts";
 
 /** The stage, on when `--memcache-port` is given. */
@@ -20,18 +19,18 @@ export const memcachePort: Stage<{ host: string; memcachePort: number | null }> 
   install(assembly) {
     const { options, server } = assembly;
     const persistence = assembly.need(PERSISTENCE);
-    const evictor = assembly.need(EVICTOR);
+    const writes = assembly.need(WRITES);
     const memcache = startMemcacheServer({
       host: options.host,
       port: options.memcachePort ?? 0,
       db: expiringKeyspaceOf(server.db),
-      propagate: persistence.propagate,
       beforeWrite: persistence.beforeWrite,
       log: server.log,
-      // The same bound as the RESP side: evict (or refuse the write) before storing more.
-      makeRoom: () => evictor.performEvictions(),
-      // The same refusal as the RESP side while persistence is failing.
-      writeDenied: () => persistence.writeDenied()?.message ?? null,
+      // Memcached writes take the RESP writes' path: refused while persistence fails, room made
+      // under --maxmemory before, logged after. One write path, two protocols.
+      writeDenied: () => writes.writeDenied()?.message ?? null,
+      makeRoom: () => writes.makeRoom(),
+      propagate: (args) => writes.propagate(args),
     });
     assembly.readyLines.push(() =>
       `memcached protocol on ${memcache.address.host}:${memcache.address.port}`

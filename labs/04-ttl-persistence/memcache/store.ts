@@ -17,11 +17,14 @@
  * `EXISTS`. Like memcached's, uniques are not persisted; to keep a unique from before a restart
  * from matching a new one, the counter starts at the start time in microseconds.
  *
- * **Persistence.** Each write calls `propagate(args)` with RESP commands that replay the same
- * effect with absolute times, so that replaying the log later lands on the same keyspace:
+ * **Persistence.** Each write hands the RESP commands that replay it, with absolute times, to
+ * `propagate(args)`: lab 4's write path (`writes.ts`), the same one every RESP write goes through
+ * on its way to the log, so that replaying the log later lands on the same keyspace. The store
+ * does not spell out a `SET ... PXAT` or a `PEXPIREAT` itself: it says which key changed, and
+ * `propagate.ts` writes the key's state as it is now, exactly as for a RESP `SET` or `EXPIRE`:
  *
  * ```
- * set k 5 60 2 / hi        SET k hi PXAT 1700000060000   then  MCFLAGS k 5
+ * set k 5 60 2 / hi        SET k hi PXAT 1700000060000   then  MCFLAGS k 5 (if not 0)
  * append k 0 0 1 / !       APPEND k !                    (keeps expiry and flags, as in memcached)
  * prepend, incr, decr      SET k <new value> PXAT ...    then  MCFLAGS k 5 (the whole new state)
  * touch k 60 / touch k 0   PEXPIREAT k 1700000060000 / PERSIST k
@@ -34,6 +37,7 @@
 
 import { cpuUsage } from "node:process";
 import type { ExpiringKeyspace } from "../keyspace.ts";
+import { expiryRecord, type KeyState, setRecord } from "../propagate.ts";
 import { expireAllBy } from "./log_commands.ts";
 import { parseUint64 } from "./numbers.ts";
 import { itemSize, KEY_MAX_LENGTH, type Request, type StoreRequest } from "./protocol.ts";
@@ -141,7 +145,10 @@ function zeroStats(): MemcacheStats {
 export interface MemcacheStoreOptions {
   /** The keyspace the RESP side also serves. */
   db: ExpiringKeyspace;
-  /** Logs a write as RESP arguments with absolute times; does nothing without persistence. */
+  /**
+   * Logs a write, given as the RESP command that replays it with absolute times: lab 4's write
+   * path (`WritePath.propagate`). Without it nothing is logged.
+   */
   propagate?: (args: string[]) => void;
   /** The most connections `stats` reports as `max_connections`. */
   maxConnections?: number;
@@ -393,7 +400,7 @@ export class MemcacheStore {
     const db = this.db;
     if (at !== null && at <= db.clock.now()) {
       // Memcached stores an item nobody can read any more; here, the old item simply goes.
-      if (db.delete(key)) this.#propagate(["DEL", key]);
+      if (db.delete(key)) this.#logKey(key);
       return;
     }
     // Value and expiry in one change, as SET ... PXAT makes it.
@@ -401,13 +408,27 @@ export class MemcacheStore {
     if (flags !== 0) db.setFlags(key, flags);
     // Last, after the keyspace's change listeners have dropped the old unique.
     this.#cas.set(key, ++this.#lastCas);
-    this.#propagateItem(key, value, flags, at);
+    this.#logKey(key);
   }
 
-  /** Logs an item's whole state: its value and expiry as a Redis SET, then its flags. */
-  #propagateItem(key: string, value: string, flags: number, at: number | null): void {
-    this.#propagate(at === null ? ["SET", key, value] : ["SET", key, value, "PXAT", String(at)]);
-    if (flags !== 0) this.#propagate(["MCFLAGS", key, String(flags)]);
+  /**
+   * Logs a key as it is now, whole, as a memcached write replaces an item whole: its value and
+   * expiry as one `SET` (`DEL` if it is gone), then its flags, for which Redis's `SET` has no
+   * option (`MCFLAGS`, see `log_commands.ts`).
+   */
+  #logKey(key: string): void {
+    const item = this.db.peek(key);
+    const state: KeyState = { exists: item !== undefined, expiresAt: item?.expiresAt ?? null };
+    this.#propagate(setRecord(key, item?.value ?? "", state));
+    if (item !== undefined && item.flags !== 0) {
+      this.#propagate(["MCFLAGS", key, String(item.flags)]);
+    }
+  }
+
+  /** Logs a key's expiry as it is now: `PEXPIREAT`, `PERSIST`, or `DEL` if it is gone. */
+  #logExpiry(key: string): void {
+    const db = this.db;
+    this.#propagate(expiryRecord(key, { exists: db.has(key), expiresAt: db.expiresAt(key) }));
   }
 
   /** append/prepend: new data at one end; flags and expiry stay the item's own. */
@@ -423,8 +444,9 @@ export class MemcacheStore {
     const value = command === "append" ? old + data : data + old;
     db.update(key, value);
     this.#cas.set(key, ++this.#lastCas);
+    // Replaying APPEND makes the same change (expiry and flags stay), from the new bytes alone.
     if (command === "append") this.#propagate(["APPEND", key, data]);
-    else this.#propagateItem(key, value, flags, db.expiresAt(key));
+    else this.#logKey(key);
     this.stats.total_items++;
     return STORED;
   }
@@ -433,7 +455,7 @@ export class MemcacheStore {
     // A key whose time has passed is not found, as the keyspace's delete() reports it.
     if (this.db.delete(key)) {
       this.stats.delete_hits++;
-      this.#propagate(["DEL", key]);
+      this.#logKey(key);
       return "DELETED\r\n";
     }
     this.stats.delete_misses++;
@@ -466,7 +488,7 @@ export class MemcacheStore {
     // update(), not set(): the item keeps its flags and expiry.
     db.update(key, value);
     this.#cas.set(key, ++this.#lastCas);
-    this.#propagateItem(key, value, db.flagsOf(key), db.expiresAt(key));
+    this.#logKey(key);
     this.stats[kind === "incr" ? "incr_hits" : "decr_hits"]++;
     return `${value}\r\n`;
   }
@@ -489,15 +511,11 @@ export class MemcacheStore {
     const db = this.db;
     const at = this.#deadline(exptime);
     const cas = this.#cas.get(key);
-    if (at === null) {
-      if (db.persist(key)) this.#propagate(["PERSIST", key]);
-    } else if (at <= db.clock.now()) {
-      db.delete(key);
-      this.#propagate(["DEL", key]);
-    } else {
-      db.setExpiresAt(key, at);
-      this.#propagate(["PEXPIREAT", key, String(at)]);
-    }
+    let changed: boolean;
+    if (at === null) changed = db.persist(key);
+    else if (at <= db.clock.now()) changed = db.delete(key);
+    else changed = db.setExpiresAt(key, at);
+    if (changed) this.#logExpiry(key);
     // The keyspace's listener dropped the unique; a touch is not a change of the item.
     if (cas !== undefined && db.has(key)) this.#cas.set(key, cas);
   }
@@ -527,9 +545,7 @@ export class MemcacheStore {
   /** A refused data block: memcached also drops the old item on `set`, so no stale value lingers. */
   #tooLarge(request: StoreRequest): string {
     this.stats.store_too_large++;
-    if (request.command === "set" && this.db.delete(request.key)) {
-      this.#propagate(["DEL", request.key]);
-    }
+    if (request.command === "set" && this.db.delete(request.key)) this.#logKey(request.key);
     return "SERVER_ERROR object too large for cache\r\n";
   }
 

@@ -12,14 +12,14 @@
  *
  * ## Writing: one buffer, three fsync policies
  *
- * `append()` puts the command in one buffer in memory (a `RespWriter`): a copy of the bytes the
- * client sent when they are already the log's format, otherwise its arguments, encoded later in one
- * go. That is all a write command pays. Before the replies go out, the buffer goes to the file with
- * one `write()` for every client served in that turn of the event loop (as Redis writes
- * its AOF buffer once per turn of its own loop, before it sends any reply). `write()` puts the
- * bytes in the kernel's page cache: they survive the server crashing (`kill -9`), not the machine
- * losing power. Surviving that needs `fsync()`, which waits for the disk and costs from tens of
- * microseconds to many milliseconds. The `appendfsync` policy says when to pay it:
+ * `append()` queues the command's arguments; just before the write, the turn's queued commands are
+ * encoded into one buffer in memory (a `RespWriter`) in one go. That is all a write command pays.
+ * Before the replies go out, the buffer goes to the file with one `write()` for every client
+ * served in that turn of the event loop (as Redis writes its AOF buffer once per turn of its own
+ * loop, before it sends any reply). `write()` puts the bytes in the kernel's page cache: they
+ * survive the server crashing (`kill -9`), not the machine losing power. Surviving that needs
+ * `fsync()`, which waits for the disk and costs from tens of microseconds to many milliseconds.
+ * The `appendfsync` policy says when to pay it:
  *
  * - `always`: before any reply goes out, everything logged so far is written *and* fsynced. An
  *   acknowledged write is on disk.
@@ -77,7 +77,6 @@ import { Mutex } from "../../02-threaded/lock.ts";
 import { RespWriter } from "../../../shared/resp/encoder.ts";
 import { ProtocolError } from "../../../shared/resp/errors.ts";
 import { RequestDecoder } from "../../02-threaded/request_decoder.ts";
-import type { RequestSource } from "../../../shared/server/session.ts";
 import type { Entry } from "../keyspace.ts";
 import { fsyncDir, removeQuietly, writeAll, writeAllSync } from "./files.ts";
 
@@ -236,34 +235,19 @@ export class AppendOnlyLog {
   }
 
   /**
-   * Logs one write command. Cheap: it either copies the bytes the client sent, or only queues the
-   * arguments, to be encoded with the rest of the turn's commands just before the write.
+   * Logs one write command: queues its arguments, to be encoded with the rest of the turn's
+   * commands just before the write.
    *
-   * A command the client sent as RESP and that needs no rewriting is already in the log's format,
-   * byte for byte: `sentBy` still holds its frame, and copying it is cheaper than encoding the
-   * arguments again. The frame is valid only until the decoder reads more, so it is copied at
-   * once, after whatever is queued, to keep the order.
-   *
-   * Every other command (an inline one, one queued by `MULTI`, one rewritten with an absolute
-   * time, a `DEL` of an expired key) is queued, and the turn's queued commands are encoded one
-   * after the other in one loop, which keeps the encoder's code and branch history warm
-   * (`bench/README.md` has the measurements).
+   * The log is always encoded from the arguments, never copied from the bytes a client sent: the
+   * arguments are what every write has, whichever protocol it came by (RESP, inline, memcached)
+   * and whether or not it was rewritten, so there is one encoding and nothing to keep in step with
+   * the network decoder. Encoding the turn's commands one after the other in one loop keeps the
+   * encoder's code and branch history warm (`bench/README.md` has the measurements).
    *
    * @param args The command and its arguments, as byte strings. The log may keep the array until
    *   the write, so it must not be changed afterwards (no handler changes its arguments).
-   * @param sentBy The decoder `args` came from, if the command is logged as the client sent it.
    */
-  append(args: readonly string[], sentBy?: RequestSource): void {
-    if (sentBy !== undefined) {
-      const length = sentBy.lastFrameLength(args);
-      if (length >= 0) {
-        this.#encodeQueued();
-        copyLastFrame(sentBy, length, this.#pending);
-        this.#appended += length;
-        if (this.#rewriteBuffer !== null) copyLastFrame(sentBy, length, this.#rewriteBuffer);
-        return;
-      }
-    }
+  append(args: readonly string[]): void {
     this.#queued.push(args);
   }
 
@@ -819,19 +803,6 @@ function findBadTerminator(bytes: Uint8Array, start: number, args: string[]): nu
     p += 2;
   }
   return -1;
-}
-
-/**
- * Copies the frame of the command a decoder returned last to the end of `out`: the log's cheap
- * path for a command logged as its client sent it.
- *
- * @param source The decoder.
- * @param length What `source.lastFrameLength()` said of the command (not -1).
- * @param out Where the log's bytes collect.
- */
-export function copyLastFrame(source: RequestSource, length: number, out: RespWriter): void {
-  source.copyLastFrame(out.reserve(length), out.length);
-  out.advance(length);
 }
 
 function describeByte(byte: number): string {

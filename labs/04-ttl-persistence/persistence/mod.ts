@@ -14,7 +14,8 @@
  *
  * ```
  * const persistence = await openPersistence(server, db, options);  // load, then start
- * ... every write command that changed the keyspace:  persistence.propagate(args)
+ * ... every write that changed the keyspace (RESP or
+ *     memcached), through the write path:            persistence.propagate(args)
  * ... before a batch of replies is sent:              await persistence.beforeWrite()
  * ... asked to stop, clients still served:           await persistence.shutdown(request)
  *                                                     (false: it could not save; keep running)

@@ -10,7 +10,6 @@ import { dirname, join, resolve } from "node:path";
 import { dispatch, endTransaction } from "../../02-threaded/transaction.ts";
 import { RespWriter } from "../../../shared/resp/encoder.ts";
 import { err, ErrorReply, OK, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
-import type { RequestSource } from "../../../shared/server/session.ts";
 import type { CommandSpec } from "../../../shared/server/command_table.ts";
 import type { ServerState } from "../../../shared/server/server_state.ts";
 import type { ShutdownRequest } from "../../02-threaded/shutdown.ts";
@@ -66,11 +65,11 @@ export interface Persistence {
   /** SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF: registered in the server's command table. */
   readonly commands: CommandSpec[];
   /**
-   * Records a write that changed the keyspace, with relative times already made absolute.
-   * `sentBy`, when given, is the decoder the command came from: if it still holds the command's
-   * bytes as the client sent them, the log copies those (see `AppendOnlyLog.append`).
+   * Records a write that changed the keyspace, as the arguments of the command that replays it
+   * (relative times already made absolute). The write path (`writes.ts`) is its one caller in the
+   * server, for RESP and memcached writes alike.
    */
-  propagate(args: string[], sentBy?: RequestSource): void;
+  propagate(args: string[]): void;
   /** Awaited before replies are written; with `appendfsync always`, until the log is on disk. */
   beforeWrite(): Promise<void> | undefined;
   /**
@@ -139,7 +138,7 @@ export async function openPersistence(
   await engine.start();
   return {
     commands: engine.commands(),
-    propagate: (args, sentBy) => engine.propagate(args, sentBy),
+    propagate: (args) => engine.propagate(args),
     beforeWrite: () => engine.beforeWrite(),
     writeDenied: () => engine.writeDenied(),
     shutdown: (request) => engine.shutdown(request),
@@ -242,10 +241,10 @@ class PersistenceEngine {
     }
   }
 
-  propagate(args: string[], sentBy?: RequestSource): void {
+  propagate(args: string[]): void {
     // While the log is replayed, its own commands must not be logged again.
     if (this.#loading) return;
-    this.#aof?.append(args, sentBy);
+    this.#aof?.append(args);
   }
 
   beforeWrite(): Promise<void> | undefined {

@@ -242,7 +242,7 @@ Deno.test("a damaged log stops the server naming file and offset; a torn one is 
   });
 });
 
-Deno.test("the log holds a command as its client sent it, or encoded again where it must be; a transaction between MULTI and EXEC", async () => {
+Deno.test("the log holds each write encoded from its arguments, however it was sent; a transaction between MULTI and EXEC", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "appendonly.aof");
     const array = (...args: string[]) =>
@@ -251,11 +251,11 @@ Deno.test("the log holds a command as its client sent it, or encoded again where
       await using server = await start(dir, "--save", "", "--appendonly", "yes");
       await using client = await RawClient.connect(server.addr);
       await client.send(
-        array("set", "a", "1") + // kept as sent
-          "SET b 2\r\n" + // inline: encoded
-          "*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3xx" + // not CRLF after "3": encoded
+        array("set", "a", "1") + // the name's case kept
+          "SET b 2\r\n" + // inline
+          "*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3xx" + // not CRLF after "3": CRLF in the log
           array("SET", "d", "4", "EX", "100") + // a relative time: rewritten
-          array("MULTI") + array("set", "e", "5") + array("EXEC") + // run by EXEC: encoded
+          array("MULTI") + array("set", "e", "5") + array("EXEC") + // run by EXEC
           array("MULTI") + array("GET", "a") + array("EXEC"), // wrote nothing: not logged
       );
       await client.expect(

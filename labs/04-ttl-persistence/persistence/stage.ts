@@ -25,6 +25,9 @@ import { Part } from "../../../shared/server/stage.ts";
 /** What the {@link persistence} stage provides to later ones: the write gate, memcached's port. */
 export const PERSISTENCE: Part<Persistence> = new Part("persistence");
 
+/** The one write path into the log, for memcached's port as for RESP commands. */
+export const WRITES: Part<WritePath> = new Part("persistence");
+
 /** The stage. If the data cannot be loaded, the server does not start, and nothing is changed. */
 export const persistence: Stage<{ persistence: PersistenceOptions; maxmemory: number }> = {
   name: "persistence",
@@ -51,6 +54,7 @@ export const persistence: Stage<{ persistence: PersistenceOptions; maxmemory: nu
     );
     writes.wrap(commands);
     writes.start(running);
+    assembly.provide(WRITES, writes);
     assembly.beforeWrite = running.beforeWrite;
     // A signal and SHUTDOWN take one path: the final save first, with every client still served;
     // only if it succeeds do the listeners and connections close.
