@@ -29,6 +29,7 @@ import { RespWriter } from "../../shared/resp/encoder.ts";
 import { ProtocolError } from "../../shared/resp/errors.ts";
 import { ErrorReply, type Reply } from "../../shared/resp/reply.ts";
 import type { ServerState } from "../../shared/server/server_state.ts";
+import type { ConnectionHooks } from "../../shared/server/hooks.ts";
 import { ClientState, type Session } from "../../shared/server/session.ts";
 import { isDisconnect, type Transport, writeAll } from "../../shared/transport.ts";
 import { execute, type Peer } from "../01-single-client/connection.ts";
@@ -61,9 +62,7 @@ function endOfTurn(): Promise<void> {
  * What a later lab changes about a connection, each because other clients now exist (lab 2) or
  * because writes must reach the disk first (lab 4). Lab 1's loop has none of it.
  */
-export interface ConnectionOptions {
-  /** Runs one command; lab 2 passes its transaction-aware dispatcher. Default {@link execute}. */
-  execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
+export interface ConnectionOptions extends ConnectionHooks {
   /**
    * Most bytes of replies one batch may collect; past it the client is disconnected with a line in
    * the log, like Redis's `client-output-buffer-limit`. One reply bigger than this on its own is
@@ -72,26 +71,10 @@ export interface ConnectionOptions {
    */
   maxOutput?: number;
   /**
-   * A client's own limit in place of `maxOutput`, or `undefined` for `maxOutput` (lab 3: about
-   * 16 KB until the client has authenticated). Asked at the start of a batch and again only when
-   * the replies pass the limit, so it costs nothing per command.
-   */
-  outputLimit?: (session: Session) => number | undefined;
-  /**
-   * Awaited before each batch of replies is written (lab 4: until its log is written, or on disk).
-   * When it is absent or returns `undefined`, replies wait for the end of the event loop's turn.
-   */
-  beforeWrite?: () => Promise<void> | undefined;
-  /**
    * Open connections by client id: the loop adds itself on start and removes itself on exit, so
    * the server can close idle clients and, at shutdown, everyone.
    */
   open?: Map<number, Transport>;
-  /**
-   * Called once the client exists, before its first byte is read (lab 3: until `AUTH`, its decoder
-   * enforces Redis's limits for clients that have not authenticated).
-   */
-  onConnect?: (session: Session) => void;
   /** Called once the client has gone, to release what a lab keeps per client (lab 2: WATCH). */
   onClose?: (session: Session) => void;
 }

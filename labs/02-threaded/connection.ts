@@ -23,28 +23,19 @@
  * @module
  */
 
-import type { Reply } from "../../shared/resp/reply.ts";
 import type { Peer } from "../01-single-client/connection.ts";
 import type { ServerState } from "../../shared/server/server_state.ts";
-import type { Session } from "../../shared/server/session.ts";
+import type { ConnectionHooks } from "../../shared/server/hooks.ts";
 import type { Transport } from "../../shared/transport.ts";
 import { runBatchLoop } from "./batch_loop.ts";
 import { dispatch, endTransaction } from "./transaction.ts";
 
 /** Options for {@link serveClient}. */
-export interface ServeOptions {
+export interface ServeOptions extends ConnectionHooks {
   /** Most bytes of replies held for one client before it is disconnected. */
   maxOutputBuffer: number;
   /** Open connections by client id; the loop adds itself on start and removes itself on exit. */
   open: Map<number, Transport>;
-  /** Runs one command; lab 2's transaction-aware {@link dispatch} by default. */
-  execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
-  /** Awaited before each batch of replies is written (lab 4: until its log is on disk). */
-  beforeWrite?: () => Promise<void> | undefined;
-  /** Called once the client exists, before its first command (lab 3: the AUTH gate's limits). */
-  onConnect?: (session: Session) => void;
-  /** A client's own reply limit in place of `maxOutputBuffer` (lab 3: tighter before `AUTH`). */
-  outputLimit?: (session: Session) => number | undefined;
 }
 
 /**

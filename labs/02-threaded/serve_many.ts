@@ -21,7 +21,6 @@
  * @module
  */
 
-import type { Reply } from "../../shared/resp/reply.ts";
 import { MAX_BYTE_STRING } from "../../shared/resp/limits.ts";
 import { formatAddr, type Peer } from "../../shared/server/peer.ts";
 import { noDelay } from "../../shared/no_delay.ts";
@@ -33,7 +32,7 @@ import {
 } from "../../shared/server/protected_mode.ts";
 import { ServerState } from "../../shared/server/server_state.ts";
 import type { Transport } from "../../shared/transport.ts";
-import type { Session } from "../../shared/server/session.ts";
+import type { ConnectionHooks } from "../../shared/server/hooks.ts";
 import { Part, type Stage } from "../../shared/server/stage.ts";
 import type { Lab2Options } from "./cli.ts";
 import { serveClient } from "./connection.ts";
@@ -67,20 +66,12 @@ async function refuse(server: ServerState, conn: Deno.Conn, reply: Uint8Array): 
  * in front (`upgrade`) and checks `AUTH` (`execute`); lab 4 logs writes and, with
  * `appendfsync always`, holds replies until the log is on disk (`beforeWrite`).
  */
-export interface ServerHooks {
+export interface ServerHooks extends ConnectionHooks {
   /**
    * Turns an accepted connection into the transport commands run over (lab 3: the handshake). If
    * it rejects, the connection is closed, the reason logged, and nobody else notices.
    */
   upgrade?: (conn: Deno.Conn, peer: Peer) => Promise<Transport>;
-  /** Runs one command; lab 2's transaction-aware `dispatch` by default. */
-  execute?: (session: Session, args: string[]) => Reply | Promise<Reply>;
-  /** Awaited before a batch's replies are written (lab 4: until its writes are on disk). */
-  beforeWrite?: () => Promise<void> | undefined;
-  /** Called as each client starts, before its first command (lab 3: limits until `AUTH`). */
-  onConnect?: (session: Session) => void;
-  /** A client's own reply limit, or `undefined` for `--max-output-buffer` (lab 3: before `AUTH`). */
-  outputLimit?: (session: Session) => number | undefined;
   /**
    * Whether clients must authenticate (lab 3's `--requirepass`). Without a password, protected
    * mode turns away every client not on the loopback interface (`protected_mode.ts`).

@@ -48,11 +48,12 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import { byteStringToBytes } from "../../shared/resp/bytes.ts";
-import { err, ErrorReply, OK, type Reply } from "../../shared/resp/reply.ts";
+import { err, ErrorReply, OK } from "../../shared/resp/reply.ts";
 import type { CommandHandler, CommandSpec } from "../../shared/server/command_table.ts";
 import type { ClientState, Session } from "../../shared/server/session.ts";
 import { helloVersion } from "../../shared/commands/connection.ts";
 import { dispatch } from "../02-threaded/transaction.ts";
+import type { Execute } from "../../shared/server/hooks.ts";
 import type { Stage } from "../../shared/server/stage.ts";
 
 /** Redis's reply to a command sent before `AUTH`. */
@@ -339,8 +340,8 @@ export function authCommands(gate: PasswordGate, hello: CommandSpec): CommandSpe
  */
 export function authGate(
   gate: PasswordGate,
-  run: (session: Session, args: string[]) => Reply | Promise<Reply> = dispatch,
-): (session: Session, args: string[]) => Reply | Promise<Reply> {
+  run: Execute = dispatch,
+): Execute {
   // Without a password there is nothing to check: hand back lab 2's runner untouched.
   if (!gate.required) return run;
   return (session, args) => {

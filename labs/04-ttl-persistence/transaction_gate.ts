@@ -31,9 +31,8 @@
  * @module
  */
 
-import { ErrorReply, type Reply } from "../../shared/resp/reply.ts";
+import { ErrorReply } from "../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../shared/server/command_table.ts";
-import type { Session } from "../../shared/server/session.ts";
 import {
   abortExec,
   dispatch,
@@ -45,10 +44,8 @@ import { refusedWhenFull } from "./commands.ts";
 import { EVICTOR, type Evictor, OOM_ERROR } from "./eviction.ts";
 import type { PersistenceOptions } from "./persistence/mod.ts";
 import { PERSISTENCE } from "./persistence/stage.ts";
+import type { Execute } from "../../shared/server/hooks.ts";
 import type { Stage } from "../../shared/server/stage.ts";
-
-/** Runs one command for a client: lab 2's transaction-aware `dispatch`, or a wrapper of it. */
-export type Execute = (session: Session, args: string[]) => Reply | Promise<Reply>;
 
 /** What the gate checks. */
 export interface GateOptions {

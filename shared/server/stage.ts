@@ -24,16 +24,13 @@
  */
 
 import type { Keyspace } from "../keyspace.ts";
-import type { Reply } from "../resp/reply.ts";
 import type { ServerCliOptions } from "./cli.ts";
 import { type CommandSpec, CommandTable } from "./command_table.ts";
+import type { ConnectionHooks, Execute } from "./hooks.ts";
 import type { Peer } from "./peer.ts";
 import { ServerState } from "./server_state.ts";
 import type { Session } from "./session.ts";
 import type { Transport } from "../transport.ts";
-
-/** Runs one command for a client and returns its reply: what every execute wrapper wraps. */
-export type Execute = (session: Session, args: string[]) => Reply | Promise<Reply>;
 
 /**
  * One named piece of a server.
@@ -65,7 +62,7 @@ export interface Stage<O> {
  *
  * @typeParam O The lab's options.
  */
-export class Assembly<O> {
+export class Assembly<O> implements ConnectionHooks {
   /** The server's shared state: command table, keyspace, config, INFO. */
   readonly server: ServerState;
   /** The server's command table, for stages that register commands. */

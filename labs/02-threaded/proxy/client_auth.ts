@@ -30,8 +30,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { helloVersion } from "../../../shared/commands/connection.ts";
 import { byteStringToBytes } from "../../../shared/resp/bytes.ts";
-import { err, ErrorReply, OK, type Reply } from "../../../shared/resp/reply.ts";
+import { err, ErrorReply, OK } from "../../../shared/resp/reply.ts";
 import type { CommandHandler, CommandSpec } from "../../../shared/server/command_table.ts";
+import type { Execute } from "../../../shared/server/hooks.ts";
 import type { ClientState, Session } from "../../../shared/server/session.ts";
 
 /** Redis's reply to a command sent before `AUTH`. */
@@ -143,8 +144,8 @@ export class ProxyAuth {
    * @returns The runner for `runServer`'s `execute` hook; `run` itself when there is no password.
    */
   gate(
-    run: (session: Session, args: string[]) => Reply | Promise<Reply>,
-  ): (session: Session, args: string[]) => Reply | Promise<Reply> {
+    run: Execute,
+  ): Execute {
     if (!this.required) return run;
     return (session, args) => {
       if (this.isAuthenticated(session.client) || BEFORE_AUTH.has(args[0].toLowerCase())) {
