@@ -216,7 +216,11 @@ export class Part<T> {
   /** Only here to tie the type parameter to the object. */
   declare readonly type: T;
 
-  /** @param name The stage that provides it, for the error when it is missing. */
+  /**
+   * Names a part.
+   *
+   * @param name The stage that provides it, for the error when it is missing.
+   */
   constructor(readonly name: string) {}
 }
 

@@ -658,7 +658,7 @@ class PersistenceEngine {
         "stop-writes-on-bgsave-error",
         () => options.stopWritesOnBgsaveError === false ? "no" : "yes",
       );
-    this.#server.info.define("Persistence", () => this.#info());
+    this.#server.info.extend("Persistence", () => this.#info());
   }
 
   #info(): [string, string | number][] {
