@@ -45,9 +45,8 @@ let turnEnd: Promise<void> | undefined;
  * here runs after them all. Redis does the same: it writes every client's replies at the end of a
  * turn of its loop (`handleClientsWithPendingWrites()`, called from `beforeSleep()`).
  *
- * Measured with `redis-benchmark -c 50 -P 16` and the server's CPU time per request: the same
- * system calls (one read and one write per batch), in a better order, took about a fifth less
- * (bench/README.md, "Lab 2's optimisations, measured").
+ * The system calls stay the same (one read and one write per batch); doing all the work before
+ * any write costs less CPU per request (bench/README.md, "Why the hot path looks the way it does").
  */
 function endOfTurn(): Promise<void> {
   return turnEnd ??= new Promise<void>((resolve) => {
@@ -189,8 +188,7 @@ export type BatchEnd = "more" | "close" | "send" | "overflow";
  * An `async` function always returns a promise, and awaiting it costs a trip through the
  * microtask queue even when every handler answered at once, which is nearly always. So this stays
  * an ordinary function while the replies are plain values, and hands the rest of the batch to an
- * async helper only when a handler returns a promise. Measured on batches of 16 GETs or SETs with
- * `deno bench bench/server_path_bench.ts` (bench/README.md has the numbers).
+ * async helper only when a handler returns a promise (bench/README.md has the measurement).
  *
  * @param session The client and server.
  * @param decoder Holds the bytes received so far.
