@@ -47,8 +47,12 @@ const LAB4_FLAGS = [
 /**
  * Starts lab 4 in a fresh data directory, removed when it stops, with automatic snapshots off:
  * a snapshot taken in the middle of a measurement would show up as noise, not as a result.
+ *
+ * @param extraArgs More server flags, such as `--appendonly yes`.
+ * @param root Another checkout to run it from (`bench:ab`'s baseline); this one by default.
+ * @returns The profile.
  */
-export function lab4Profile(extraArgs: string[]): LabProfile {
+export function lab4Profile(extraArgs: string[], root?: string): LabProfile {
   const entry = "labs/04-ttl-persistence/server.ts";
   return {
     start: async () => {
@@ -56,6 +60,7 @@ export function lab4Profile(extraArgs: string[]): LabProfile {
       const server = await startLabServer(entry, {
         args: ["--dir", dir, "--save", "", ...extraArgs],
         denoFlags: LAB4_FLAGS,
+        root,
       });
       const stop = async () => {
         await server.stop();

@@ -15,6 +15,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 /** A server process started for a test or a benchmark. */
 export interface RunningServer extends AsyncDisposable {
@@ -174,18 +175,20 @@ function wrap(
  * Starts a lab's server with `--port 0` and waits for its `listening on HOST:PORT` line.
  *
  * @param entry The server's path from the repository root, such as `labs/01-single-client/server.ts`.
- * @param options Extra server arguments, and Deno permission flags (default: `--allow-net`).
+ * @param options Extra server arguments, Deno permission flags (default: `--allow-net`), and
+ *   `root`, another checkout of the repository to run the server from (a benchmark's baseline).
  * @returns The running server.
  */
 export async function startLabServer(
   entry: string,
-  options: { args?: string[]; denoFlags?: string[]; env?: Record<string, string> } = {},
+  options: { args?: string[]; denoFlags?: string[]; env?: Record<string, string>; root?: string } =
+    {},
 ): Promise<RunningServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       ...(options.denoFlags ?? ["--allow-net"]),
-      `${REPO_ROOT}${entry}`,
+      join(options.root ?? REPO_ROOT, entry),
       "--port",
       "0",
       ...(options.args ?? []),
