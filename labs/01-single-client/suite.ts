@@ -480,6 +480,54 @@ export const lab1Steps: readonly SuiteStep[] = [
     },
   },
   {
+    name: "CLIENT LIST has Redis 7's fields, in Redis's order",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const line = replyText(await c.call("CLIENT", "INFO"), "CLIENT INFO").trimEnd();
+      const names = line.split(" ").map((field) => field.slice(0, field.indexOf("=")));
+      // Redis 7.2 adds lib-name and lib-ver at the end; 7.0 stops at resp.
+      const redis70 = [
+        "id",
+        "addr",
+        "laddr",
+        "fd",
+        "name",
+        "age",
+        "idle",
+        "flags",
+        "db",
+        "sub",
+        "psub",
+        "ssub",
+        "multi",
+        "qbuf",
+        "qbuf-free",
+        "argv-mem",
+        "multi-mem",
+        "rbs",
+        "rbp",
+        "obl",
+        "oll",
+        "omem",
+        "tot-mem",
+        "events",
+        "cmd",
+        "user",
+        "redir",
+        "resp",
+      ];
+      assert.deepEqual(names.slice(0, redis70.length), redis70, line);
+      assert.ok(
+        names.length === redis70.length ||
+          names.slice(redis70.length).join(",") === "lib-name,lib-ver",
+        `after resp, only lib-name and lib-ver: ${line}`,
+      );
+      assert.match(line, /^id=\d+ addr=127\.0\.0\.1:\d+ laddr=127\.0\.0\.1:\d+ fd=-?\d+ /);
+      assert.match(line, / cmd=client\|info user=default redir=-1 resp=2/);
+    },
+  },
+  {
     name: "INFO server reports a Redis 7 version for client libraries",
     redis: true,
     async run(ctx) {

@@ -149,13 +149,21 @@ function clientList({ server }: Session, args: string[]): Reply {
   return new VerbatimString(text);
 }
 
-/** One client as a line of `CLIENT LIST` (and the whole of `CLIENT INFO`). */
+/**
+ * One client as a line of `CLIENT LIST` (and the whole of `CLIENT INFO`), with Redis 7's fields in
+ * Redis's order, because tools split the line by position as well as by name. The fields this
+ * server has no counterpart for say so the way Redis does for a client without one: no file
+ * descriptor it can name (`fd=-1`), no subscriptions, no transaction shown, empty buffers. What it
+ * does know is real: addresses, name, ages, flags, the last command, the protocol, the library.
+ */
 function clientLine(c: ClientState, now: number): string {
   // flags: N for a normal client with nothing special, e once CLIENT NO-EVICT is on.
-  return `id=${c.id} addr=${c.addr} laddr=${c.localAddr} name=${c.name} ` +
+  return `id=${c.id} addr=${c.addr} laddr=${c.localAddr} fd=-1 name=${c.name} ` +
     `age=${Math.floor((now - c.connectedAt) / 1000)} ` +
     `idle=${Math.floor((now - c.lastInteraction) / 1000)} flags=${c.noEvict ? "e" : "N"} db=0 ` +
-    `cmd=${c.lastCommand} lib-name=${c.libName} lib-ver=${c.libVersion} resp=${c.protocol}\n`;
+    "sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 " +
+    `oll=0 omem=0 tot-mem=0 events=r cmd=${c.lastCommand} user=default redir=-1 ` +
+    `resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVersion}\n`;
 }
 
 /**
