@@ -18,8 +18,8 @@
 
 import { clientCompatCommands } from "../../shared/commands/mod.ts";
 import { parseServerArgs, type ServerCliOptions } from "../../shared/server/cli.ts";
-import { CommandTable } from "../../shared/server/command_table.ts";
-import { commandStage, runStages, type Stage } from "../../shared/server/stage.ts";
+import type { CommandTable } from "../../shared/server/command_table.ts";
+import { commandStage, commandTableOf, runStages, type Stage } from "../../shared/server/stage.ts";
 import { lab1Commands } from "./commands.ts";
 import { serveOneClient } from "./serve_one.ts";
 
@@ -34,7 +34,7 @@ export const lab1Stages: readonly Stage<ServerCliOptions>[] = [
 
 /** Builds lab 1's command table: the connect-time commands and lab 1's own. */
 export function lab1CommandTable(): CommandTable {
-  return new CommandTable().registerAll(clientCompatCommands).registerAll(lab1Commands);
+  return commandTableOf(lab1Stages);
 }
 
 if (import.meta.main) {

@@ -18,15 +18,15 @@
  */
 
 import type { CommandTable } from "../../shared/server/command_table.ts";
-import { commandStage, runStages, type Stage } from "../../shared/server/stage.ts";
-import { lab1CommandTable, lab1Stages } from "../01-single-client/server.ts";
+import { commandStage, commandTableOf, runStages, type Stage } from "../../shared/server/stage.ts";
+import { lab1Stages } from "../01-single-client/server.ts";
 import { type Lab2Options, parseLab2Args } from "./cli.ts";
 import { lab2Commands } from "./commands.ts";
 import { keyspaceCommands } from "./keyspace_commands.ts";
 import { serveMany } from "./serve_many.ts";
 import { serverCommands } from "./server_commands.ts";
 import { stringCommands } from "./string_commands.ts";
-import { transactionCommands, transactions } from "./transaction.ts";
+import { transactions } from "./transaction.ts";
 
 /** Lab 2's own commands, in the order they are registered: each may replace an earlier one. */
 const LAB2_COMMANDS = [
@@ -50,7 +50,7 @@ export const lab2Stages: readonly Stage<Lab2Options>[] = [
  * commands themselves (the caching proxy, the race demo, benchmarks).
  */
 export function lab2CommandTable(): CommandTable {
-  return lab1CommandTable().registerAll(LAB2_COMMANDS).registerAll(transactionCommands);
+  return commandTableOf(lab2Stages);
 }
 
 if (import.meta.main) await runStages(lab2Stages, parseLab2Args(Deno.args));

@@ -307,8 +307,8 @@ export const transactions: Stage<unknown> = {
   name: "transactions",
   module: import.meta.url,
   keyspace: () => new WatchedKeyspace(),
+  commands: transactionCommands,
   install(assembly) {
-    assembly.commands.registerAll(transactionCommands);
     assembly.execute = dispatch;
   },
 };

@@ -215,10 +215,10 @@ export const expiry: Stage<{ hz: number }> = {
   name: "expiry",
   module: import.meta.url,
   keyspace: () => new ExpiringKeyspace(systemClock),
+  commands: lab4Commands,
   install(assembly) {
     const { server, commands, options } = assembly;
     const db = expiringKeyspaceOf(server.db);
-    commands.registerAll(lab4Commands);
     const exec = commands.get("exec");
     const run = exec?.handler;
     if (exec === undefined || run === undefined) {

@@ -24,11 +24,9 @@
  */
 
 import type { CommandTable } from "../../shared/server/command_table.ts";
-import { runStages, type Stage } from "../../shared/server/stage.ts";
-import { lab2CommandTable } from "../02-threaded/server.ts";
+import { commandTableOf, runStages, type Stage } from "../../shared/server/stage.ts";
 import { lab3Stages } from "../03-secure/server.ts";
 import { type Lab4Options, parseLab4Args } from "./cli.ts";
-import { lab4Commands } from "./commands.ts";
 import { eviction } from "./eviction.ts";
 import { expiry } from "./expiry.ts";
 import { memcachePort } from "./memcache/stage.ts";
@@ -54,7 +52,7 @@ export const lab4Stages: readonly Stage<Lab4Options>[] = [
  * @returns The table.
  */
 export function lab4CommandTable(): CommandTable {
-  return lab2CommandTable().registerAll(lab4Commands);
+  return commandTableOf(lab4Stages);
 }
 
 if (import.meta.main) await runStages(lab4Stages, parseLab4Args(Deno.args));

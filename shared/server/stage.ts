@@ -40,7 +40,7 @@ import type { Transport } from "../transport.ts";
 export interface Stage<O> {
   /** What the lessons call it: "serve many", "expiry", "the log". */
   readonly name: string;
-  /** The module it lives in, for `--stages` and the lessons: `import.meta.url` of its file. */
+  /** The module it lives in, for the lessons and for tools: `import.meta.url` of its file. */
   readonly module: string;
   /** Whether the options turn it on; always, if absent (lab 4's secure channel: `--secure`). */
   readonly when?: (options: O) => boolean;
@@ -50,10 +50,17 @@ export interface Stage<O> {
    */
   readonly keyspace?: (options: O) => Keyspace;
   /**
-   * Puts the stage in place. It may be async (lab 4 loads its data here); if it throws, the
-   * server does not start, and the stop steps registered so far run.
+   * The commands this stage adds, registered just before it is installed (a later one replaces an
+   * earlier one of the same name, as lab 2's `SET` replaces lab 1's). Commands that need what
+   * `install` builds (lab 3's `AUTH` needs its password) are registered there instead.
    */
-  install(assembly: Assembly<O>): void | Promise<void>;
+  readonly commands?: readonly CommandSpec[];
+  /**
+   * Puts the stage in place. It may be async (lab 4 loads its data here); if it throws, the
+   * server does not start, and the stop steps registered so far run. A stage that only adds
+   * commands has none.
+   */
+  install?(assembly: Assembly<O>): void | Promise<void>;
 }
 
 /**
@@ -238,7 +245,20 @@ export function commandStage<O>(
   module: string,
   commands: readonly CommandSpec[],
 ): Stage<O> {
-  return { name, module, install: (assembly) => void assembly.commands.registerAll(commands) };
+  return { name, module, commands };
+}
+
+/**
+ * The commands a lab's stages add, in a table of their own, without a server: for tools that run
+ * commands themselves (the caching proxy, the race demo, benchmarks, tests).
+ *
+ * @param stages A lab's list; every stage counts, whatever its `when`.
+ * @returns The table.
+ */
+export function commandTableOf<O>(stages: readonly Stage<O>[]): CommandTable {
+  const table = new CommandTable();
+  for (const stage of stages) table.registerAll(stage.commands ?? []);
+  return table;
 }
 
 /**
@@ -270,7 +290,10 @@ export async function assemble<O extends ServerCliOptions>(
   const server = new ServerState({ commands, db: keyspace?.(options) });
   const assembly = new Assembly(server, commands, options);
   try {
-    for (const stage of active) await stage.install(assembly);
+    for (const stage of active) {
+      commands.registerAll(stage.commands ?? []);
+      await stage.install?.(assembly);
+    }
   } catch (error) {
     await assembly.stop();
     throw error;
