@@ -10,9 +10,8 @@
 import assert from "node:assert/strict";
 import { byteStringToBytes } from "../../shared/resp/bytes.ts";
 import { encodeCommand } from "../../shared/resp/encoder.ts";
-import { ProtocolError } from "../../shared/resp/errors.ts";
 import type { DecoderLimits } from "../../shared/resp/limits.ts";
-import { fuzzRequestDecoder } from "../../shared/testing/fuzz.ts";
+import { decodeRequests, fuzzRequestDecoder } from "../../shared/testing/fuzz.ts";
 import { Decoder } from "./decoder.ts";
 
 /** What the decoder made of some bytes: the commands, then the error that stopped it, if any. */
@@ -25,19 +24,8 @@ interface Outcome {
 /** Pushes `chunks` one at a time and takes every command after each, as the server's loop does. */
 function decode(chunks: readonly string[], limits?: Partial<DecoderLimits>): Outcome {
   const decoder = new Decoder(limits);
-  const commands: string[][] = [];
-  try {
-    for (const chunk of chunks) {
-      decoder.push(byteStringToBytes(chunk));
-      for (let command = decoder.next(); command !== null; command = decoder.next()) {
-        commands.push(command);
-      }
-    }
-  } catch (error) {
-    if (!(error instanceof ProtocolError)) throw error;
-    return { commands, error: error.detail, buffered: decoder.buffered };
-  }
-  return { commands, error: null, buffered: decoder.buffered };
+  const outcome = decodeRequests(decoder, chunks.map(byteStringToBytes));
+  return { ...outcome, buffered: decoder.buffered };
 }
 
 function errorOf(input: string, limits?: Partial<DecoderLimits>): string | null {

@@ -4,6 +4,7 @@ import { SHRINK_WINDOW } from "../../shared/resp/buffer_size.ts";
 import { encodeCommand } from "../../shared/resp/encoder.ts";
 import { ProtocolError } from "../../shared/resp/errors.ts";
 import { type DecoderLimits, MAX_BYTE_STRING } from "../../shared/resp/limits.ts";
+import { decodeRequests } from "../../shared/testing/fuzz.ts";
 import { RequestDecoder } from "./request_decoder.ts";
 
 /** What a decoder made of some bytes: the commands, then the error that stopped it, if any. */
@@ -22,19 +23,8 @@ function decode(
   limits?: Partial<DecoderLimits>,
 ): Outcome {
   const decoder = new RequestDecoder(limits);
-  const commands: string[][] = [];
-  try {
-    for (const chunk of chunks) {
-      decoder.push(typeof chunk === "string" ? byteStringToBytes(chunk) : chunk);
-      for (let command = decoder.next(); command !== null; command = decoder.next()) {
-        commands.push(command);
-      }
-    }
-  } catch (error) {
-    if (!(error instanceof ProtocolError)) throw error;
-    return { commands, error: error.detail, buffered: decoder.buffered };
-  }
-  return { commands, error: null, buffered: decoder.buffered };
+  const bytes = chunks.map((chunk) => typeof chunk === "string" ? byteStringToBytes(chunk) : chunk);
+  return { ...decodeRequests(decoder, bytes), buffered: decoder.buffered };
 }
 
 /** The protocol error that `input` ends in, as Redis words it after `ERR Protocol error: `. */
