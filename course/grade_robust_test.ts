@@ -230,8 +230,11 @@ Deno.test({
     const dir = await submission(repo, "wrapper");
     await t.step("the search for leftovers finds a tagged process (so it can fail)", async () => {
       const tag = `tag-${crypto.randomUUID()}`;
-      const child = new Deno.Command("python3", {
-        args: ["-c", "import time; time.sleep(600)", tag],
+      // One process, whatever launcher python3 goes through here (pyenv's shim is a second one).
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["eval", "await new Promise((resolve) => setTimeout(resolve, 600_000))", tag],
+        stdout: "null",
+        stderr: "null",
       }).spawn();
       try {
         for (let i = 0; i < 250 && (await processesTagged(tag)).length === 0; i++) {
