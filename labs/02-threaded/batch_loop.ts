@@ -121,6 +121,8 @@ export async function runBatchLoop(
   const decoder = new RequestDecoder(server.limits);
   const session: Session = { db: server.db, client, server, requestLimits: decoder };
   const out = new RespWriter();
+  // Every error this client is sent is counted as it is encoded (INFO errorstats).
+  out.onError = (message) => server.commandStats.error(message);
 
   server.clients.set(client.id, client);
   options.open?.set(client.id, transport);
