@@ -123,10 +123,28 @@ async function runBatch(session: Session, decoder: Decoder, out: RespWriter): Pr
       return false;
     }
     if (args === null) return true; // no whole command left: read more
+    const before = out.length;
     out.write(await execute(session, args), session.client.protocol);
+    // CLIENT REPLY OFF or SKIP: the reply was encoded, so its error (if any) is counted, as Redis
+    // counts it, and then dropped.
+    if (session.client.repliesToDrop > 0) dropReply(session, out, before);
     // QUIT: its +OK goes out, and nothing after it in the same batch runs, as in Redis.
     if (session.client.closeAfterReply) return false;
   }
+}
+
+/**
+ * Drops the reply just encoded into `out` (from `before` on), for a client that asked not to get it
+ * with `CLIENT REPLY OFF` or `SKIP`, and counts it off.
+ *
+ * @param session The client.
+ * @param out The batch's replies.
+ * @param before The batch's length before the reply was encoded.
+ */
+export function dropReply(session: Session, out: RespWriter, before: number): void {
+  out.truncate(before);
+  // While replies are OFF the count is Infinity, which stays Infinity: only ON ends it.
+  session.client.repliesToDrop--;
 }
 
 /**

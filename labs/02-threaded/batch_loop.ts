@@ -31,7 +31,7 @@ import { ErrorReply, type Reply } from "../../shared/resp/reply.ts";
 import type { ServerState } from "../../shared/server/server_state.ts";
 import { ClientState, type Session } from "../../shared/server/session.ts";
 import { isDisconnect, type Transport, writeAll } from "../../shared/transport.ts";
-import { execute, type Peer } from "../01-single-client/connection.ts";
+import { dropReply, execute, type Peer } from "../01-single-client/connection.ts";
 import { RequestDecoder } from "./request_decoder.ts";
 
 /** The promise {@link endOfTurn} hands out in the current turn; `undefined` between turns. */
@@ -233,6 +233,8 @@ export function runCommands(
     if (reply instanceof Promise) return finishBatch(session, decoder, out, options, reply);
     const before = out.length;
     out.write(reply, session.client.protocol);
+    // CLIENT REPLY OFF or SKIP: encoded, so an error is counted as Redis counts it, then dropped.
+    if (session.client.repliesToDrop > 0) dropReply(session, out, before);
     if (session.client.closeAfterReply) return "close";
     // Asked again before giving up: a command in this batch (AUTH) may have raised the limit.
     if (out.length > maxOutput && out.length > (maxOutput = outputLimit(session, options))) {
@@ -255,6 +257,7 @@ async function finishBatch(
   for (;;) {
     const before = out.length;
     out.write(pending instanceof Promise ? await pending : pending, session.client.protocol);
+    if (session.client.repliesToDrop > 0) dropReply(session, out, before);
     if (session.client.closeAfterReply) return "close";
     // Asked again before giving up: a command in this batch (AUTH) may have raised the limit.
     if (out.length > maxOutput && out.length > (maxOutput = outputLimit(session, options))) {

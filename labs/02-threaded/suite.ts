@@ -1232,6 +1232,17 @@ const transactionSteps: SuiteStep[] = [
     },
   },
   {
+    name: "RESET turns CLIENT REPLY OFF back on, but not a SKIP already dropping its reply",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("CLIENT", "REPLY", "OFF") + command("PING") + command("RESET"));
+      await c.expect("+RESET\r\n");
+      await c.send(command("CLIENT", "REPLY", "SKIP") + command("RESET") + command("PING"));
+      await c.expect("+PONG\r\n");
+    },
+  },
+  {
     name: "RESET leaves MULTI, forgets watches and the name, and goes back to RESP2",
     redis: true,
     async run(ctx) {

@@ -251,6 +251,9 @@ export const transactionCommands: readonly CommandSpec[] = [
       if (tx !== undefined) reset(session, tx);
       session.client.protocol = 2;
       session.client.name = "";
+      // Replies come back on (CLIENT REPLY OFF ends), but a SKIP already counting down for this
+      // very command still drops RESET's reply: Redis clears the one flag and not the other.
+      if (session.client.repliesToDrop === Infinity) session.client.repliesToDrop = 0;
       return RESET;
     },
   },

@@ -91,6 +91,19 @@ export class RespWriter {
   }
 
   /**
+   * Forgets what was written after the first `length` bytes: how a server drops a reply it has
+   * encoded but must not send (`CLIENT REPLY OFF`), once the reply has been counted.
+   *
+   * @param length A length this writer had earlier, since the last {@link take}.
+   */
+  truncate(length: number): void {
+    if (length < 0 || length > this.#pos) {
+      throw new RangeError(`Cannot truncate to ${length} bytes: the writer holds ${this.#pos}`);
+    }
+    this.#pos = length;
+  }
+
+  /**
    * Call once a batch taken with {@link take} has been sent: lets a buffer that grew for one huge
    * batch go at once, and one that grew for a burst go once the batches have stayed small for a
    * while (see `buffer_size.ts`).

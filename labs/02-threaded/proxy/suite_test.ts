@@ -30,6 +30,7 @@ const NOT_THROUGH_A_PROXY = new Set([
   "INFO commandstats counts calls, rejected and failed calls per command",
   "INFO errorstats counts every error reply by its code, inside EXEC too",
   "RESET leaves MULTI, forgets watches and the name, and goes back to RESP2",
+  "RESET turns CLIENT REPLY OFF back on, but not a SKIP already dropping its reply",
 ]);
 
 for (const kind of UPSTREAM_KINDS) {
