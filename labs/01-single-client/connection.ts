@@ -22,6 +22,7 @@ import { RespWriter } from "../../shared/resp/encoder.ts";
 import { ProtocolError } from "../../shared/resp/errors.ts";
 import { ErrorReply, type Reply } from "../../shared/resp/reply.ts";
 import { wrongArity } from "../../shared/server/command_table.ts";
+import type { CommandCounters } from "../../shared/server/command_stats.ts";
 import { NotImplementedError } from "../../shared/server/not_implemented.ts";
 import type { ServerState } from "../../shared/server/server_state.ts";
 import { ClientState, type Session } from "../../shared/server/session.ts";
@@ -64,6 +65,8 @@ export async function serveConnection(
   const decoder = new Decoder(server.limits);
   const readBuffer = new Uint8Array(READ_SIZE);
   const out = new RespWriter();
+  // Every error this client is sent is counted as it is encoded (INFO errorstats).
+  out.onError = (message) => server.commandStats.error(message);
   server.clients.set(client.id, client);
   server.stats.connectionsReceived++;
   try {
@@ -120,10 +123,28 @@ async function runBatch(session: Session, decoder: Decoder, out: RespWriter): Pr
       return false;
     }
     if (args === null) return true; // no whole command left: read more
+    const before = out.length;
     out.write(await execute(session, args), session.client.protocol);
+    // CLIENT REPLY OFF or SKIP: the reply was encoded, so its error (if any) is counted, as Redis
+    // counts it, and then dropped.
+    if (session.client.repliesToDrop > 0) dropReply(session, out, before);
     // QUIT: its +OK goes out, and nothing after it in the same batch runs, as in Redis.
     if (session.client.closeAfterReply) return false;
   }
+}
+
+/**
+ * Drops the reply just encoded into `out` (from `before` on), for a client that asked not to get it
+ * with `CLIENT REPLY OFF` or `SKIP`, and counts it off.
+ *
+ * @param session The client.
+ * @param out The batch's replies.
+ * @param before The batch's length before the reply was encoded.
+ */
+export function dropReply(session: Session, out: RespWriter, before: number): void {
+  out.truncate(before);
+  // While replies are OFF the count is Infinity, which stays Infinity: only ON ends it.
+  session.client.repliesToDrop--;
 }
 
 /**
@@ -144,19 +165,48 @@ export function execute(session: Session, args: string[]): Reply | Promise<Reply
   // resolve() finds the command in any letter case and checks its arity, with Redis's errors.
   const spec = server.commands.resolve(args);
   server.stats.commandsProcessed++;
-  if (spec instanceof ErrorReply) return spec;
+  if (spec instanceof ErrorReply) {
+    // Refused before it ran (wrong arity): INFO commandstats' rejected_calls, as in Redis.
+    server.commandStats.reject(server.commands, args);
+    return spec;
+  }
   client.lastCommand = spec.name;
   // A container such as CLIENT has no handler of its own; resolve() sent it to a subcommand.
   const handler = spec.handler;
-  if (handler === undefined) return wrongArity(spec.name);
-  try {
-    const reply = handler(session, args);
-    return reply instanceof Promise
-      ? reply.catch((e) => internalError(session, spec.name, e))
-      : reply;
-  } catch (error) {
-    return internalError(session, spec.name, error);
+  if (handler === undefined) {
+    server.commandStats.reject(server.commands, args);
+    return wrongArity(spec.name);
   }
+  // One map lookup per command; the clock is read only once someone has asked for the numbers.
+  const counters = server.commandStats.of(spec);
+  const started = server.commandStats.timing ? performance.now() : -1;
+  let reply: Reply | Promise<Reply>;
+  try {
+    reply = handler(session, args);
+  } catch (error) {
+    reply = internalError(session, spec.name, error);
+  }
+  if (reply instanceof Promise) {
+    return reply.then(
+      (settled) => finished(counters, started, settled),
+      (error) => finished(counters, started, internalError(session, spec.name, error)),
+    );
+  }
+  return finished(counters, started, reply);
+}
+
+/**
+ * Adds a command's outcome to its counters once it has run, as Redis's `call()` does afterwards:
+ * so `INFO commandstats` does not count the `INFO` that prints it.
+ */
+function finished(counters: CommandCounters, started: number, reply: Reply): Reply {
+  counters.calls++;
+  if (started >= 0) {
+    counters.usec += (performance.now() - started) * 1000;
+    counters.timedCalls++;
+  }
+  if (reply instanceof ErrorReply) counters.failed++;
+  return reply;
 }
 
 function internalError(session: Session, name: string, error: unknown): ErrorReply {

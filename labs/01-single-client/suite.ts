@@ -561,6 +561,34 @@ export const lab1Steps: readonly SuiteStep[] = [
     },
   },
   {
+    name: "CLIENT REPLY OFF sends nothing until ON; SKIP drops the next command's reply",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      // One pipelined batch and then one command at a time: the loop drops replies either way.
+      await c.send(
+        command("CLIENT", "REPLY", "OFF") + command("SET", key, "1") + command("GET", key) +
+          command("NO-SUCH-COMMAND") + command("CLIENT", "REPLY", "SKIP") +
+          command("CLIENT", "REPLY", "ON") + command("GET", key),
+      );
+      await c.expect("+OK\r\n" + bulk("1"));
+      await c.send(command("CLIENT", "REPLY", "SKIP"));
+      await c.send(command("SET", key, "2"));
+      await c.send(command("GET", key));
+      await c.expect(bulk("2"));
+      await c.send(command("CLIENT", "REPLY", "SKIP") + command("CLIENT", "REPLY", "SKIP"));
+      await c.send(command("ECHO", "dropped") + command("ECHO", "sent"));
+      await c.expect(bulk("sent"));
+      await c.send(command("CLIENT", "REPLY", "maybe") + command("CLIENT", "REPLY"));
+      await c.expect(
+        "-ERR syntax error\r\n-ERR wrong number of arguments for 'client|reply' command\r\n",
+      );
+      await c.send(command("CLIENT", "REPLY", "OFF") + command("PING"));
+      await c.expectSilence(100);
+    },
+  },
+  {
     name: "one client at a time: a second client is answered only after the first leaves",
     redis: false,
     async run(ctx) {

@@ -32,7 +32,7 @@ import type { ServerState } from "../../shared/server/server_state.ts";
 import type { ConnectionHooks } from "../../shared/server/hooks.ts";
 import { ClientState, type Session } from "../../shared/server/session.ts";
 import { isDisconnect, type Transport, writeAll } from "../../shared/transport.ts";
-import { execute, type Peer } from "../01-single-client/connection.ts";
+import { dropReply, execute, type Peer } from "../01-single-client/connection.ts";
 import { RequestDecoder } from "./request_decoder.ts";
 
 /** The promise {@link endOfTurn} hands out in the current turn; `undefined` between turns. */
@@ -103,6 +103,8 @@ export async function runBatchLoop(
   const decoder = new RequestDecoder(server.limits);
   const session: Session = { db: server.db, client, server, requestLimits: decoder };
   const out = new RespWriter();
+  // Every error this client is sent is counted as it is encoded (INFO errorstats).
+  out.onError = (message) => server.commandStats.error(message);
 
   server.clients.set(client.id, client);
   options.open?.set(client.id, transport);
@@ -212,6 +214,8 @@ export function runCommands(
     if (reply instanceof Promise) return finishBatch(session, decoder, out, options, reply);
     const before = out.length;
     out.write(reply, session.client.protocol);
+    // CLIENT REPLY OFF or SKIP: encoded, so an error is counted as Redis counts it, then dropped.
+    if (session.client.repliesToDrop > 0) dropReply(session, out, before);
     if (session.client.closeAfterReply) return "close";
     // Asked again before giving up: a command in this batch (AUTH) may have raised the limit.
     if (out.length > maxOutput && out.length > (maxOutput = outputLimit(session, options))) {
@@ -234,6 +238,7 @@ async function finishBatch(
   for (;;) {
     const before = out.length;
     out.write(pending instanceof Promise ? await pending : pending, session.client.protocol);
+    if (session.client.repliesToDrop > 0) dropReply(session, out, before);
     if (session.client.closeAfterReply) return "close";
     // Asked again before giving up: a command in this batch (AUTH) may have raised the limit.
     if (out.length > maxOutput && out.length > (maxOutput = outputLimit(session, options))) {

@@ -902,6 +902,72 @@ const introspectionSteps: SuiteStep[] = [
     },
   },
   {
+    name: "INFO commandstats counts calls, rejected and failed calls per command",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["CONFIG", "RESETSTAT"], "+OK\r\n");
+      await c.send(
+        command("SET", key, "not a number") + command("GET", key) + command("GET", key) +
+          command("GET") + command("INCR", key) + command("CONFIG", "GET", "maxmemory"),
+      );
+      await c.expect(
+        "+OK\r\n" + bulk("not a number") + bulk("not a number") +
+          "-ERR wrong number of arguments for 'get' command\r\n" +
+          "-ERR value is not an integer or out of range\r\n" + bulkArray("maxmemory", "0"),
+      );
+      const stats = commandStats(replyText(await c.call("INFO", "commandstats"), "INFO"));
+      const line = (calls: number, rejected: number, failed: number) =>
+        new RegExp(
+          `^calls=${calls},usec=\\d+,usec_per_call=\\d+\\.\\d\\d,` +
+            `rejected_calls=${rejected},failed_calls=${failed}$`,
+        );
+      assert.match(stats.get("set") ?? "", line(1, 0, 0));
+      assert.match(stats.get("get") ?? "", line(2, 1, 0));
+      assert.match(stats.get("incr") ?? "", line(1, 0, 1));
+      // A subcommand has a line of its own; CONFIG RESETSTAT counts itself, after it has run.
+      assert.match(stats.get("config|get") ?? "", line(1, 0, 0));
+      assert.match(stats.get("config|resetstat") ?? "", line(1, 0, 0));
+      // INFO is counted once it has run, so it is not in its own reply.
+      assert.equal(stats.get("info"), undefined);
+      assert.equal(stats.get("del"), undefined, "commands that never ran are not listed");
+    },
+  },
+  {
+    name: "INFO errorstats counts every error reply by its code, inside EXEC too",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "x"], "+OK\r\n");
+      await check(c, ["CONFIG", "RESETSTAT"], "+OK\r\n");
+      await c.send(
+        command("NO-SUCH-COMMAND") + command("MULTI") + command("INCR", key) + command("EXEC") +
+          command("MULTI") + command("GET") + command("EXEC"),
+      );
+      await c.expect(
+        "-ERR unknown command 'NO-SUCH-COMMAND', with args beginning with: \r\n+OK\r\n" +
+          "+QUEUED\r\n*1\r\n-ERR value is not an integer or out of range\r\n+OK\r\n" +
+          "-ERR wrong number of arguments for 'get' command\r\n" +
+          "-EXECABORT Transaction discarded because of previous errors.\r\n",
+      );
+      await check(
+        c,
+        ["INFO", "errorstats"],
+        bulk("# Errorstats\r\nerrorstat_ERR:count=3\r\nerrorstat_EXECABORT:count=1\r\n"),
+      );
+      const info = replyText(await c.call("INFO", "stats"), "INFO stats");
+      assert.match(info, /\r\ntotal_error_replies:4\r\n/);
+      const stats = commandStats(replyText(await c.call("INFO", "commandstats"), "INFO"));
+      // Refused while queueing: rejected, as is the EXEC that it aborts (EXEC's own error).
+      assert.match(stats.get("get") ?? "", /rejected_calls=1,failed_calls=0$/);
+      assert.match(stats.get("incr") ?? "", /^calls=1,.*,rejected_calls=0,failed_calls=1$/);
+      await check(c, ["CONFIG", "RESETSTAT"], "+OK\r\n");
+      await check(c, ["INFO", "errorstats"], bulk("# Errorstats\r\n"));
+    },
+  },
+  {
     name: "CONFIG GET maxmemory is 0 and maxmemory-policy noeviction: no memory limit",
     redis: true,
     async run(ctx) {
@@ -915,6 +981,15 @@ const introspectionSteps: SuiteStep[] = [
     },
   },
 ];
+
+/** `INFO commandstats` as a map from command name to the rest of its line. */
+function commandStats(info: string): Map<string, string> {
+  const stats = new Map<string, string>();
+  for (const [, name, value] of info.matchAll(/^cmdstat_([^:]+):(.*)$/gm)) {
+    stats.set(name, value.replace(/\r$/, ""));
+  }
+  return stats;
+}
 
 /** Pairs a flat `[k, v, k, v...]` reply into a Map. */
 function pairs(reply: Reply): Map<string, string> {
@@ -1154,6 +1229,17 @@ const transactionSteps: SuiteStep[] = [
       await check(other, ["SET", unrelated, "v"], "+OK\r\n");
       await c.send(command("MULTI") + command("PING") + command("EXEC"));
       await c.expect("+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n");
+    },
+  },
+  {
+    name: "RESET turns CLIENT REPLY OFF back on, but not a SKIP already dropping its reply",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await c.send(command("CLIENT", "REPLY", "OFF") + command("PING") + command("RESET"));
+      await c.expect("+RESET\r\n");
+      await c.send(command("CLIENT", "REPLY", "SKIP") + command("RESET") + command("PING"));
+      await c.expect("+PONG\r\n");
     },
   },
   {

@@ -160,6 +160,7 @@ export function dispatch(session: Session, args: string[]): Reply | Promise<Repl
     // A command that cannot even be queued poisons the transaction: EXEC will abort it, so the
     // client never runs half of what it meant to run.
     server.stats.commandsProcessed++;
+    server.commandStats.reject(server.commands, args);
     client.lastInteraction = Date.now();
     tx.failed = true;
     return spec;
@@ -169,6 +170,7 @@ export function dispatch(session: Session, args: string[]): Reply | Promise<Repl
     // A handler that awaits would let other clients run in the middle of EXEC, so, as Redis does
     // for its own NO_MULTI commands, refuse it now and abort the transaction.
     tx.failed = true;
+    server.commandStats.of(spec).rejected++;
     return NOT_IN_MULTI;
   }
   client.lastInteraction = Date.now();
@@ -249,6 +251,9 @@ export const transactionCommands: readonly CommandSpec[] = [
       if (tx !== undefined) reset(session, tx);
       session.client.protocol = 2;
       session.client.name = "";
+      // Replies come back on (CLIENT REPLY OFF ends), but a SKIP already counting down for this
+      // very command still drops RESET's reply: Redis clears the one flag and not the other.
+      if (session.client.repliesToDrop === Infinity) session.client.repliesToDrop = 0;
       return RESET;
     },
   },

@@ -351,6 +351,8 @@ export function authGate(
     // An unknown command or a wrong arity gets its usual error: Redis checks those before AUTH.
     if (spec instanceof ErrorReply || spec.flags.includes("noauth")) return run(session, args);
     session.client.lastInteraction = Date.now();
+    // Refused before it runs: INFO commandstats counts it as rejected_calls, as Redis does.
+    session.server.commandStats.of(spec).rejected++;
     return NOAUTH;
   };
 }

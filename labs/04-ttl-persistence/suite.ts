@@ -565,6 +565,43 @@ const keyspaceSteps: SuiteStep[] = [
     },
   },
   {
+    name: "CONFIG SET appendfsync and save take Redis's values and errors; CONFIG GET shows them",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const failed = (name: string, why: string) =>
+        err(`CONFIG SET failed (possibly related to argument '${name}') - ${why}`);
+      const [, save] = (await c.call("CONFIG", "GET", "save")) as string[];
+      const [, fsync] = (await c.call("CONFIG", "GET", "appendfsync")) as string[];
+      const [, appendonly] = (await c.call("CONFIG", "GET", "appendonly")) as string[];
+      await check(c, ["CONFIG", "SET", "appendfsync", "ALWAYS"], "+OK\r\n");
+      await check(
+        c,
+        ["CONFIG", "GET", "appendfsync"],
+        "*2\r\n" + bulk("appendfsync") + bulk("always"),
+      );
+      await check(
+        c,
+        ["CONFIG", "SET", "appendfsync", "sometimes"],
+        failed("appendfsync", "argument(s) must be one of the following: everysec, always, no"),
+      );
+      await check(c, ["CONFIG", "SET", "save", "3600 1 300 100"], "+OK\r\n");
+      await check(c, ["CONFIG", "GET", "save"], "*2\r\n" + bulk("save") + bulk("3600 1 300 100"));
+      for (const bad of ["60", "0 1", "60 -1", "60 1x"]) {
+        await check(c, ["CONFIG", "SET", "save", bad], failed("save", "Invalid save parameters"));
+      }
+      await check(
+        c,
+        ["CONFIG", "SET", "appendonly", "maybe"],
+        failed("appendonly", "argument must be 'yes' or 'no'"),
+      );
+      // Setting it to what it is changes nothing, in Redis and here.
+      await check(c, ["CONFIG", "SET", "appendonly", appendonly], "+OK\r\n");
+      await check(c, ["CONFIG", "SET", "save", save, "appendfsync", fsync], "+OK\r\n");
+      await check(c, ["CONFIG", "GET", "save"], "*2\r\n" + bulk("save") + bulk(save));
+    },
+  },
+  {
     name: "CONFIG SET hz changes active expiry's frequency and CONFIG GET reports it as set",
     redis: true,
     async run(ctx) {

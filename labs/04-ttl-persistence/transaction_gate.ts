@@ -82,15 +82,24 @@ export function transactionGate(options: GateOptions, run: Execute = dispatch): 
       if (args.length !== 1) return run(session, args);
       const queue = queuedCommands(session).map((queued) => table.resolve(queued));
       if (evictor !== null && queue.some(mayAddData) && !evictor.performEvictions()) {
+        session.server.commandStats.of(spec).rejected++;
         return abortExec(session, OOM_ERROR);
       }
       const denied = queue.some(isWrite) ? writeDenied() : null;
-      return denied === null ? run(session, args) : abortExec(session, denied);
+      if (denied === null) return run(session, args);
+      session.server.commandStats.of(spec).rejected++;
+      return abortExec(session, denied);
     }
     if (ALWAYS_ADMITTED.has(spec.name)) return run(session, args);
-    if (evictor !== null && !evictor.performEvictions()) return refuseQueued(session, OOM_ERROR);
+    // Refused before it runs: INFO commandstats counts it as rejected_calls, as Redis does.
+    if (evictor !== null && !evictor.performEvictions()) {
+      session.server.commandStats.of(spec).rejected++;
+      return refuseQueued(session, OOM_ERROR);
+    }
     const denied = isWrite(spec) || spec.name === "ping" ? writeDenied() : null;
-    return denied === null ? run(session, args) : refuseQueued(session, denied);
+    if (denied === null) return run(session, args);
+    session.server.commandStats.of(spec).rejected++;
+    return refuseQueued(session, denied);
   };
 }
 

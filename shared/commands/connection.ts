@@ -256,6 +256,8 @@ const CLIENT_HELP = [
   "      Skip killing current connection (default: yes).",
   "LIST",
   "    Return information about client connections.",
+  "REPLY (ON|OFF|SKIP)",
+  "    Control the replies sent to the current connection.",
   "SETINFO <option> <value>",
   "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
   "SETNAME <name>",
@@ -356,6 +358,26 @@ export const connectionCommands: readonly CommandSpec[] = [
         group: "connection",
         summary: "Lists open connections",
         handler: clientList,
+      },
+      {
+        name: "client|reply",
+        arity: 3,
+        flags: ["noscript", "loading", "stale"],
+        group: "connection",
+        summary: "Instructs the server whether to reply to commands",
+        // Fire-and-forget writes: a loader sends OFF, thousands of SETs, then ON, and reads one
+        // reply instead of thousands. The connection loop drops the replies (dropReply() in lab
+        // 1's connection.ts); this only says how many. Redis sends no reply to OFF or SKIP
+        // themselves, which the count includes.
+        handler: ({ client }, args) => {
+          const mode = args[2].toLowerCase();
+          if (mode === "on") client.repliesToDrop = 0;
+          else if (mode === "off") client.repliesToDrop = Infinity;
+          // SKIP while OFF changes nothing, as in Redis.
+          else if (mode === "skip") client.repliesToDrop = Math.max(client.repliesToDrop, 2);
+          else return err("syntax error");
+          return OK;
+        },
       },
       {
         name: "client|setinfo",

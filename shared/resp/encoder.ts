@@ -58,6 +58,13 @@ export class RespWriter {
   #pos = 0;
   #sizing = new CapacityPolicy(INITIAL_CAPACITY);
 
+  /**
+   * Called with each error reply's text as it is encoded, at any depth (an `EXEC` reply holds its
+   * commands' errors). A server counts errors here, as Redis counts them where it writes them
+   * (`afterErrorReply()`), so every error a client is sent is counted once and none is missed.
+   */
+  onError: ((message: string) => void) | undefined;
+
   /** Bytes written since the last {@link take}. */
   get length(): number {
     return this.#pos;
@@ -81,6 +88,19 @@ export class RespWriter {
     this.#sizing.note(this.#pos);
     this.#pos = 0;
     return out;
+  }
+
+  /**
+   * Forgets what was written after the first `length` bytes: how a server drops a reply it has
+   * encoded but must not send (`CLIENT REPLY OFF`), once the reply has been counted.
+   *
+   * @param length A length this writer had earlier, since the last {@link take}.
+   */
+  truncate(length: number): void {
+    if (length < 0 || length > this.#pos) {
+      throw new RangeError(`Cannot truncate to ${length} bytes: the writer holds ${this.#pos}`);
+    }
+    this.#pos = length;
   }
 
   /**
@@ -108,8 +128,10 @@ export class RespWriter {
     else if (reply === null) this.#ascii(protocol === 3 ? "_\r\n" : "$-1\r\n");
     else if (typeof reply === "number" || typeof reply === "bigint") this.integer(reply);
     else if (reply instanceof SimpleString) this.#line(0x2b, reply.value);
-    else if (reply instanceof ErrorReply) this.#line(0x2d, trimLineBreaks(reply.message));
-    else if (reply instanceof NullArray) this.#ascii(protocol === 3 ? "_\r\n" : "*-1\r\n");
+    else if (reply instanceof ErrorReply) {
+      this.onError?.(reply.message);
+      this.#line(0x2d, trimLineBreaks(reply.message));
+    } else if (reply instanceof NullArray) this.#ascii(protocol === 3 ? "_\r\n" : "*-1\r\n");
     else if (Array.isArray(reply)) this.#aggregate(0x2a, reply, protocol);
     else this.#resp3(reply, protocol);
   }

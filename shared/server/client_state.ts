@@ -26,6 +26,12 @@ export class ClientState {
   closeAfterReply = false;
   /** Set by `CLIENT NO-EVICT on`: shown in `CLIENT LIST` as flag `e` (no lab evicts clients). */
   noEvict = false;
+  /**
+   * How many of the next replies are not sent (`CLIENT REPLY`): `Infinity` after `OFF`, until `ON`;
+   * two after `SKIP`, its own (Redis sends none) and the next command's; zero normally. One number,
+   * so the connection loop pays one comparison per command for the whole feature.
+   */
+  repliesToDrop = 0;
   /** The protocol its replies are written in: RESP2, or RESP3 after `HELLO 3` (`CLIENT LIST` `resp=`). */
   protocol: Protocol = 2;
 

@@ -12,6 +12,7 @@
 import { cpuUsage } from "node:process";
 import { Keyspace } from "../keyspace.ts";
 import { type DecoderLimits, withDefaults } from "../resp/limits.ts";
+import { CommandStats } from "./command_stats.ts";
 import { ConfigRegistry } from "./config.ts";
 import { InfoRegistry } from "./info.ts";
 import type { ClientState } from "./client_state.ts";
@@ -209,6 +210,8 @@ export class ServerState {
     commandsProcessed: 0,
     rejectedConnections: 0,
   };
+  /** Per-command and per-error counters for `INFO commandstats` and `INFO errorstats`. */
+  readonly commandStats = new CommandStats();
   /** When the server started, in milliseconds since the epoch. */
   readonly startedAt: number = Date.now();
   /** The address the server listens on, once it does. */
@@ -240,6 +243,7 @@ export class ServerState {
     this.stats.connectionsReceived = 0;
     this.stats.commandsProcessed = 0;
     this.stats.rejectedConnections = 0;
+    this.commandStats.reset();
     for (const reset of this.#statResets) reset();
   }
 
@@ -304,6 +308,7 @@ export class ServerState {
         ["total_connections_received", this.stats.connectionsReceived],
         ["total_commands_processed", this.stats.commandsProcessed],
         ["rejected_connections", this.stats.rejectedConnections],
+        ["total_error_replies", this.commandStats.totalErrorReplies],
       ])
       .define("Replication", () => [["role", "master"], ["connected_slaves", 0]])
       .define("CPU", () => {
@@ -315,6 +320,12 @@ export class ServerState {
           ["used_cpu_user", (user / 1e6).toFixed(6)],
         ];
       })
+      .define("Commandstats", () => {
+        // Asking is what turns timing on: until then no command pays for a clock (see CommandStats).
+        this.commandStats.timing = true;
+        return this.commandStats.commandFields();
+      }, { inDefault: false })
+      .define("Errorstats", () => this.commandStats.errorFields())
       .define(
         "Keyspace",
         () => this.db.size > 0 ? [["db0", `keys=${this.db.size},expires=0,avg_ttl=0`]] : [],

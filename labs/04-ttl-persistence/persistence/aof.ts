@@ -145,8 +145,13 @@ interface Waiter {
 export class AppendOnlyLog {
   /** The log's path. */
   readonly path: string;
-  /** The fsync policy. */
-  readonly policy: FsyncPolicy;
+  /**
+   * The fsync policy; `CONFIG SET appendfsync` changes it while the server runs. Each decision
+   * reads it afresh, so a change takes effect at the next reply: clients already waiting for an
+   * fsync under `always` are still woken by the group commit, and what `everysec` or `no` wrote
+   * but did not fsync is covered by the first `always` fsync after the switch.
+   */
+  policy: FsyncPolicy;
   /** How many fsyncs of the log have completed (tests check group commit with it). */
   fsyncs = 0;
 

@@ -183,7 +183,8 @@ class PersistenceEngine {
   ) {
     this.#server = server;
     this.#db = db;
-    this.#options = options;
+    // A copy: CONFIG SET changes the save points and the fsync policy here, not in the caller's.
+    this.#options = { ...options, save: [...options.save] };
     this.#tuning = tuning;
     this.#snapshotPath = join(options.dir, options.dbfilename);
     this.#aofPath = join(options.dir, options.appendfilename);
@@ -236,8 +237,16 @@ class PersistenceEngine {
       });
     }
     this.#register();
-    if (this.#options.save.length > 0) {
+    this.#scheduleSavePoints();
+  }
+
+  /** Checks the save points every tick while there are any (none: no timer at all). */
+  #scheduleSavePoints(): void {
+    if (this.#options.save.length > 0 && this.#cron === undefined) {
       this.#cron = setInterval(() => this.#checkSavePoints(), CRON_MS);
+    } else if (this.#options.save.length === 0 && this.#cron !== undefined) {
+      clearInterval(this.#cron);
+      this.#cron = undefined;
     }
   }
 
@@ -648,9 +657,42 @@ class PersistenceEngine {
     const options = this.#options;
     const dir = resolve(options.dir);
     this.#server.config
-      .define("save", () => options.save.map((p) => `${p.seconds} ${p.changes}`).join(" "))
-      .define("appendonly", () => options.appendonly ? "yes" : "no")
-      .define("appendfsync", () => options.appendfsync)
+      .define(
+        "save",
+        () => options.save.map((p) => `${p.seconds} ${p.changes}`).join(" "),
+        (value) => {
+          const points = parseSavePoints(value);
+          if (points === null) return "Invalid save parameters";
+          options.save = points;
+          this.#scheduleSavePoints();
+          return null;
+        },
+      )
+      .define(
+        "appendonly",
+        () => options.appendonly ? "yes" : "no",
+        // Redis turns the log on by opening a new one and rewriting the whole dataset into it
+        // in the background, and off by closing it; a restart must then trust the right file.
+        // This server decides which file to load from its command line alone, so a log switched
+        // on or off at runtime would be loaded, or ignored, wrongly after a restart. Refused,
+        // with the way to do it instead.
+        (value) => {
+          const on = parseYesNo(value);
+          if (on === null) return "argument must be 'yes' or 'no'";
+          if (on === options.appendonly) return null;
+          return `Cannot turn the append only file ${on ? "on" : "off"} while the server ` +
+            `runs; restart it with --appendonly ${on ? "yes" : "no"}`;
+        },
+      )
+      .define("appendfsync", () => options.appendfsync, (value) => {
+        const policy = FSYNC_POLICIES.find((p) => p === value.toLowerCase());
+        if (policy === undefined) {
+          return `argument(s) must be one of the following: ${FSYNC_POLICIES.join(", ")}`;
+        }
+        options.appendfsync = policy;
+        if (this.#aof !== null) this.#aof.policy = policy;
+        return null;
+      })
       .define("appendfilename", () => options.appendfilename)
       .define("dir", () => dir)
       .define("dbfilename", () => options.dbfilename)
@@ -692,6 +734,36 @@ class PersistenceEngine {
       ...(aof !== null ? [["aof_pending_fsync_bytes", aof.unsynced] as [string, number]] : []),
     ];
   }
+}
+
+/** The fsync policies, in the order Redis lists them in its error. */
+const FSYNC_POLICIES: readonly FsyncPolicy[] = ["everysec", "always", "no"];
+
+/**
+ * `CONFIG SET save` as Redis parses it: pairs of seconds (at least 1) and changes (at least 0),
+ * separated by spaces; the empty string for none.
+ *
+ * @returns The save points, or `null` if Redis would answer `Invalid save parameters`.
+ */
+function parseSavePoints(value: string): { seconds: number; changes: number }[] | null {
+  const words = value.split(" ").filter((w) => w !== "");
+  if (words.length % 2 === 1) return null;
+  const points: { seconds: number; changes: number }[] = [];
+  for (let i = 0; i < words.length; i += 2) {
+    // Redis's strtoll() with nothing after the number: an optional sign and digits.
+    if (!/^[+-]?[0-9]+$/.test(words[i]) || !/^[+-]?[0-9]+$/.test(words[i + 1])) return null;
+    const seconds = Number(words[i]);
+    const changes = Number(words[i + 1]);
+    if (seconds < 1 || changes < 0) return null;
+    points.push({ seconds, changes });
+  }
+  return points;
+}
+
+/** Redis's boolean config values, in any case. */
+function parseYesNo(value: string): boolean | null {
+  const word = value.toLowerCase();
+  return word === "yes" ? true : word === "no" ? false : null;
 }
 
 /** `BGREWRITEAOF` with the log off, as Redis allows: write a compact log file all the same. */

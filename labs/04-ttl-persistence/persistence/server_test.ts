@@ -114,6 +114,68 @@ Deno.test("INFO persistence and BGSAVE over the wire", async () => {
   });
 });
 
+Deno.test("CONFIG SET save changes whether shutdown saves a snapshot; CONFIG GET shows it", async () => {
+  await withDir(async (dir) => {
+    {
+      await using server = await start(dir, "--save", "");
+      await using client = await RawClient.connect(server.addr);
+      assert.equal(await call(client, "CONFIG", "SET", "save", "3600 1 300 100"), "OK");
+      assert.deepEqual(await call(client, "CONFIG", "GET", "save"), ["save", "3600 1 300 100"]);
+      assert.equal(await call(client, "SET", "kept", "1"), "OK");
+    }
+    {
+      // Saved at shutdown because of the save points set at runtime; then switched off again.
+      await using server = await start(dir, "--save", "3600 1");
+      await using client = await RawClient.connect(server.addr);
+      assert.equal(await call(client, "GET", "kept"), "1");
+      assert.equal(await call(client, "CONFIG", "SET", "save", ""), "OK");
+      assert.deepEqual(await call(client, "CONFIG", "GET", "save"), ["save", ""]);
+      assert.equal(await call(client, "SET", "lost", "1"), "OK");
+    }
+    await using server = await start(dir, "--save", "");
+    await using client = await RawClient.connect(server.addr);
+    assert.deepEqual(await call(client, "MGET", "kept", "lost"), ["1", null]);
+  });
+});
+
+Deno.test("CONFIG SET appendfsync always fsyncs before the next reply; appendonly is refused", async () => {
+  await withDir(async (dir) => {
+    await using server = await start(
+      dir,
+      "--save",
+      "",
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      "no",
+    );
+    await using client = await RawClient.connect(server.addr);
+    const pending = async () =>
+      Number(
+        String(await call(client, "INFO", "persistence")).match(
+          /aof_pending_fsync_bytes:(\d+)/,
+        )?.[1],
+      );
+    assert.equal(await call(client, "SET", "a", "1"), "OK");
+    // With "no" the log is written but never fsynced by the server.
+    assert.ok(await pending() > 0);
+    assert.equal(await call(client, "CONFIG", "SET", "appendfsync", "ALWAYS"), "OK");
+    assert.deepEqual(await call(client, "CONFIG", "GET", "appendfsync"), ["appendfsync", "always"]);
+    assert.equal(await call(client, "SET", "b", "2"), "OK");
+    // The reply came after an fsync that covered the earlier write too.
+    assert.equal(await pending(), 0);
+    assert.equal(await call(client, "CONFIG", "SET", "appendonly", "yes"), "OK");
+    assert.deepEqual(
+      await call(client, "CONFIG", "SET", "appendonly", "no"),
+      new ErrorReply(
+        "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Cannot turn the " +
+          "append only file off while the server runs; restart it with --appendonly no",
+      ),
+    );
+    assert.deepEqual(await call(client, "CONFIG", "GET", "appendonly"), ["appendonly", "yes"]);
+  });
+});
+
 /** Redis's refusal while background saves fail, word for word. */
 const BGSAVE_MISCONF = "-MISCONF Redis is configured to save RDB snapshots, but it's currently " +
   "unable to persist to disk. Commands that may modify the data set are disabled, because this " +
