@@ -5,6 +5,7 @@
  * ```
  * deno task exercise lab1            writes exercises/01-single-client/
  * deno task exercise lab1 --force    also overwrites files you have changed
+ * deno task exercise lab1 --through 3    steps 1 to 3 done already: TODOs from step 4 on
  * ```
  *
  * The workspace holds the lab's own modules and its lesson; tests and the suite stay in the
@@ -75,13 +76,14 @@ export function rewriteImports(
  * Writes (or completes) a lab's workspace.
  *
  * @param lab The lab.
- * @param options Where (default `exercises/<lab folder>` in this repository) and whether to
- *   overwrite changed files.
+ * @param options Where (default `exercises/<lab folder>` in this repository), whether to
+ *   overwrite changed files, and through which lesson step to keep the reference code (default 0:
+ *   every marked piece is a TODO).
  * @returns What happened to each file.
  */
 export async function writeWorkspace(
   lab: Lab,
-  options: { out?: string; force?: boolean } = {},
+  options: { out?: string; force?: boolean; through?: number } = {},
 ): Promise<WrittenFile[]> {
   const labDir = join(REPO_ROOT, lab.dir);
   const outDir = options.out ?? join(REPO_ROOT, "exercises", labFolder(lab));
@@ -97,7 +99,7 @@ export async function writeWorkspace(
       text = rewriteImports(text, from, to, labDir);
       let stubPath = relative(dirname(to), stubs);
       if (!stubPath.startsWith(".")) stubPath = `./${stubPath}`;
-      ({ text, markers } = exercise(text, stubPath));
+      ({ text, markers } = exercise(text, stubPath, options.through ?? 0));
     }
     let existing: string | undefined;
     try {
@@ -122,14 +124,16 @@ const TASK = "deno task exercise";
 /** The labs with a workspace of their own: lab 4's memcached port is part of lab 4's. */
 const EXERCISE_LABS = LABS.filter((lab) => /^lab\d$/.test(lab.id));
 
-const USAGE = `Usage: deno task exercise <lab> [--force]
+const USAGE = `Usage: deno task exercise <lab> [--force] [--through K]
 
 Writes your workspace for a lab into exercises/: the lab's code with the parts the lesson
 teaches replaced by TODOs. Running it again adds missing files and keeps the ones you changed.
 
-  <lab>      ${EXERCISE_LABS.map((lab) => lab.id).join(", ")}
-  --force    overwrite files you have changed, too
-  --help     show this help`;
+  <lab>          ${EXERCISE_LABS.map((lab) => lab.id).join(", ")}
+  --force        overwrite files you have changed, too
+  --through K    keep the finished code of lesson steps 1 to K: TODOs start at step K+1
+                 (0, the default, leaves every step to you)
+  --help         show this help`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine({ usage: TASK, help: USAGE }, () =>
@@ -138,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         force: { type: "boolean", default: false },
+        through: { type: "string", default: "0" },
         help: { type: "boolean", default: false },
       },
     }));
@@ -145,8 +150,12 @@ async function main(argv: string[]): Promise<number> {
   if (lab === undefined || !EXERCISE_LABS.includes(lab)) {
     usageError(`Name one lab: ${EXERCISE_LABS.map((l) => l.id).join(", ")}`, TASK);
   }
+  const through = Number(values.through);
+  if (!(Number.isInteger(through) && through >= 0)) {
+    usageError(`Invalid --through: "${values.through}" is not a whole number of steps`, TASK);
+  }
   const folder = `exercises/${labFolder(lab)}`;
-  const files = await writeWorkspace(lab, { force: values.force });
+  const files = await writeWorkspace(lab, { force: values.force, through });
   for (const file of files) {
     const fresh = file.outcome === "created" || file.outcome === "overwritten";
     const todos = fresh && file.markers.length > 0 ? ` (${file.markers.length} TODO)` : "";
@@ -158,9 +167,11 @@ async function main(argv: string[]): Promise<number> {
   const steps = [...new Set(files.flatMap((f) => f.markers.map((m) => m.step)))].sort((a, b) =>
     a - b
   );
+  const todos = steps.length > 0 ? `TODOs for lesson steps ${steps.join(", ")}` : "No TODOs left";
+  const kept = through > 0 ? ` (steps 1 to ${through} are done for you)` : "";
   console.log(`
 ${lab.title}: your workspace is ${folder}/ (lesson: ${folder}/README.md).
-TODOs for lesson steps ${steps.join(", ")}. Start your server with
+${todos}${kept}. Start your server with
   deno run ${lab.denoFlags.join(" ")} ${folder}/server.ts
 and check your work, step by step:
   deno task check ${lab.id}`);

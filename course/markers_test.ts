@@ -105,3 +105,21 @@ Deno.test("rewriteImports() keeps imports inside the lab and re-aims the others"
     ].join("\n"),
   );
 });
+
+Deno.test("exercise() with `through` keeps the reference code of steps 1 to K", () => {
+  const source = [
+    `export const commands = [{`,
+    `  // exercise step 1: reply PONG`,
+    `  handler: () => "PONG",`,
+    `}, {`,
+    `  // exercise step 4: store the value`,
+    `  handler: () => "OK",`,
+    `}];`,
+  ].join("\n");
+  const { text, markers } = exercise(source, STUBS, 3);
+  assert.deepEqual(markers, [{ step: 4, hint: "store the value", line: 5 }]);
+  assert.match(text, /\/\/ exercise step 1: reply PONG\n {2}handler: \(\) => "PONG",/);
+  assert.match(text, /handler: todoHandler\(4, "store the value"\)/);
+  // Through the last step, the file is the reference, with no stubs' import to leave unused.
+  assert.deepEqual(exercise(source, STUBS, 4), { text: source, markers: [] });
+});
