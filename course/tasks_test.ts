@@ -92,6 +92,13 @@ Deno.test("a student's first hour: exercise writes a workspace and check fails i
       assert.equal(forced.code, 0, shown(forced));
       assert.match(forced.stdout, /overwritten +exercises\/01-single-client\/commands\.ts/);
       assert.notEqual(await Deno.readTextFile(commands), "// my own work\n");
+      // The work --force replaced is saved beside the workspace, and the task says where.
+      const saved = /saved in (exercises\/01-single-client\.bak-\d{8}T\d{6})\//.exec(forced.stdout);
+      assert.ok(saved, shown(forced));
+      assert.equal(
+        await Deno.readTextFile(join(repo.path, saved[1], "commands.ts")),
+        "// my own work\n",
+      );
     },
   );
 
