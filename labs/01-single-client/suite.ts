@@ -3,8 +3,8 @@
  *
  * Every step marked `redis: true` passes against a real `redis-server` too (see
  * `redis_conformance_test.ts`), which is how we know these expectations are Redis's and not merely
- * ours. The others check the course's own behaviour: the seed's `DELETE` alias, and serving one
- * client at a time.
+ * ours. The others check the course's own behaviour: the socket-programming assignment's `DELETE`
+ * alias, and serving one client at a time.
  *
  * @module
  */
@@ -158,7 +158,7 @@ export const lab1Steps: readonly SuiteStep[] = [
     },
   },
   {
-    name: "DELETE is the seed's name for DEL",
+    name: "DELETE is the socket-programming assignment's name for DEL",
     redis: false,
     async run(ctx) {
       const c = await ctx.connect();

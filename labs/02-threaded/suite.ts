@@ -932,7 +932,7 @@ function pairs(reply: Reply): Map<string, string> {
 
 const seedSteps: SuiteStep[] = [
   {
-    name: "PUT key = value is the seed's SET",
+    name: "PUT key = value is the socket-programming assignment's SET",
     redis: false,
     async run(ctx) {
       const c = await ctx.connect();
