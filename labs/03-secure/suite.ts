@@ -14,10 +14,12 @@
  * @module
  */
 
-import type { RawClient } from "../../shared/testing/raw_client.ts";
+import { connectOptions, RawClient } from "../../shared/testing/raw_client.ts";
 import type { StepContext, SuiteStep } from "../../shared/testing/suite.ts";
+import { type Transport, writeAll } from "../../shared/transport.ts";
 import { bulk, command } from "../01-single-client/suite.ts";
 import { SUITE_PASSWORD } from "./auth_suite.ts";
+import { connectSecure } from "./channel/mod.ts";
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -68,6 +70,34 @@ async function exchange(
   }
 }
 
+/**
+ * A connection that keeps a copy of what the checker's side of the channel writes, once asked to:
+ * the sealed records, as an attacker on the wire would see them, ready to be sent again.
+ */
+class RecordingTransport implements Transport {
+  readonly conn: Deno.Conn;
+  recording = false;
+  written: Uint8Array[] = [];
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.conn.read(buffer);
+  }
+
+  async write(data: Uint8Array): Promise<number> {
+    const n = await this.conn.write(data);
+    if (this.recording) this.written.push(data.slice(0, n));
+    return n;
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+}
+
 /** Lab 3's steps, in lesson order. */
 export const lab3Steps: readonly SuiteStep[] = [
   {
@@ -89,6 +119,43 @@ export const lab3Steps: readonly SuiteStep[] = [
       await exchange(c, ["GET", key], bulk("sealed"), 3);
       await exchange(c, ["ECHO", "x".repeat(40_000)], bulk("x".repeat(40_000)), 4);
       await exchange(c, ["PING"], "+PONG\r\n", 5);
+    },
+  },
+  {
+    name: "a replayed record ends the connection: the command does not run twice",
+    redis: false,
+    async run(ctx) {
+      const key = ctx.key();
+      const transport = new RecordingTransport(await Deno.connect(connectOptions(ctx.addr)));
+      let client: RawClient | undefined;
+      try {
+        // Which key the server shows does not matter here: the check is about its records.
+        client = RawClient.over(await connectSecure(transport, { verifyServerKey: () => {} }));
+        transport.recording = true;
+        await client.send(command("INCR", key));
+        await client.expect(":1\r\n");
+        transport.recording = false;
+        // The very bytes of the INCR record, sent again as a man in the middle would.
+        for (const bytes of transport.written) await writeAll(transport, bytes);
+        const after = await client.expectClosed().catch(() => undefined);
+        if (after === undefined || after.length > 0) {
+          throw new Error(
+            "A copy of a record already received was accepted (or answered): the server must " +
+              "refuse a record whose sequence number is not the next one expected, and close the " +
+              "connection. Otherwise whoever is on the wire can run any command again, such as " +
+              "this INCR.",
+          );
+        }
+      } finally {
+        await client?.close();
+        try {
+          transport.close();
+        } catch {
+          // closed with the client already
+        }
+      }
+      const check = await handshake(ctx);
+      await exchange(check, ["GET", key], bulk("1"), 1);
     },
   },
   {
