@@ -4,7 +4,9 @@
  *
  * ```
  * deno task exercise lab1            writes exercises/01-single-client/
- * deno task exercise lab1 --force    also overwrites files you have changed
+ * deno task exercise lab1 --force    also overwrites files you have changed (the old workspace
+ *                                    is saved first, as exercises/01-single-client.bak-<time>/)
+ * deno task exercise lab1 --through 3    steps 1 to 3 done already: TODOs from step 4 on
  * ```
  *
  * The workspace holds the lab's own modules and its lesson; tests and the suite stay in the
@@ -72,21 +74,70 @@ export function rewriteImports(
 }
 
 /**
+ * Points a copied lesson's relative links at files the workspace does not have back at the
+ * repository: a test, the suite, a file of another lab or of `shared/`. A link to a file the
+ * workspace has (the student's own copy) stays as it is, and so do web links and anchors.
+ *
+ * @param markdown The lesson's text.
+ * @param from The lesson's path in the repository.
+ * @param to The copy's path in the workspace.
+ * @param labDir The lab's directory in the repository.
+ * @param copied Whether a path inside the lab (relative to `labDir`) is in the workspace.
+ * @returns The text with those links rewritten.
+ */
+export function rewriteLinks(
+  markdown: string,
+  from: string,
+  to: string,
+  labDir: string,
+  copied: (path: string) => boolean,
+): string {
+  return markdown.replace(
+    /(\]\()([^)\s#]+)(#[^)\s]*)?(\s+"[^"]*")?\)/g,
+    (whole, lead: string, target: string, anchor = "", title = "") => {
+      if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith("/")) return whole;
+      const resolved = join(dirname(from), target);
+      const inLab = relative(labDir, resolved);
+      if (!inLab.startsWith("..") && copied(inLab)) return whole;
+      let path = relative(dirname(to), resolved);
+      if (!path.startsWith(".")) path = `./${path}`;
+      return `${lead}${path}${anchor}${title})`;
+    },
+  );
+}
+
+/** Whether a path inside a lab is copied into the workspace: a directory, or a module or note. */
+function isCopied(labDir: string, path: string): boolean {
+  if (isReferenceOnly(path.replace(/\/$/, ""))) return false;
+  try {
+    const info = Deno.statSync(join(labDir, path));
+    return info.isDirectory || /\.(ts|md)$/.test(path);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Writes (or completes) a lab's workspace.
  *
  * @param lab The lab.
- * @param options Where (default `exercises/<lab folder>` in this repository) and whether to
- *   overwrite changed files.
- * @returns What happened to each file.
+ * @param options Where (default `exercises/<lab folder>` in this repository), whether to
+ *   overwrite changed files, and through which lesson step to keep the reference code (default 0:
+ *   every marked piece is a TODO).
+ * @returns What happened to each file, and where the old workspace was saved if `force`
+ *   overwrote any of it.
  */
 export async function writeWorkspace(
   lab: Lab,
-  options: { out?: string; force?: boolean } = {},
-): Promise<WrittenFile[]> {
+  options: { out?: string; force?: boolean; through?: number } = {},
+): Promise<WrittenFile[] & { backup?: string }> {
   const labDir = join(REPO_ROOT, lab.dir);
   const outDir = options.out ?? join(REPO_ROOT, "exercises", labFolder(lab));
   const stubs = join(REPO_ROOT, "shared/server/not_implemented.ts");
-  const written: WrittenFile[] = [];
+  const written: WrittenFile[] & { backup?: string } = [];
+  // The files to write, decided first: only when one of them overwrites the student's work is the
+  // old workspace saved, once, before anything is written.
+  const pending: { to: string; text: string }[] = [];
   for await (const path of walk(labDir)) {
     if (isReferenceOnly(path)) continue;
     const from = join(labDir, path);
@@ -97,7 +148,9 @@ export async function writeWorkspace(
       text = rewriteImports(text, from, to, labDir);
       let stubPath = relative(dirname(to), stubs);
       if (!stubPath.startsWith(".")) stubPath = `./${stubPath}`;
-      ({ text, markers } = exercise(text, stubPath));
+      ({ text, markers } = exercise(text, stubPath, options.through ?? 0));
+    } else {
+      text = rewriteLinks(text, from, to, labDir, (p) => isCopied(labDir, p));
     }
     let existing: string | undefined;
     try {
@@ -108,13 +161,28 @@ export async function writeWorkspace(
     let outcome: WrittenFile["outcome"] = "created";
     if (existing === text) outcome = "unchanged";
     else if (existing !== undefined) outcome = options.force ? "overwritten" : "kept";
-    if (outcome === "created" || outcome === "overwritten") {
-      await Deno.mkdir(dirname(to), { recursive: true });
-      await Deno.writeTextFile(to, text);
-    }
+    if (outcome === "created" || outcome === "overwritten") pending.push({ to, text });
     written.push({ path, outcome, markers });
   }
+  if (written.some((file) => file.outcome === "overwritten")) {
+    // --force must not cost a student their work: the whole old workspace goes beside it first.
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+    written.backup = `${outDir}.bak-${stamp}`;
+    await copyDirectory(outDir, written.backup);
+  }
+  for (const { to, text } of pending) {
+    await Deno.mkdir(dirname(to), { recursive: true });
+    await Deno.writeTextFile(to, text);
+  }
   return written;
+}
+
+async function copyDirectory(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const entry of Deno.readDir(from)) {
+    if (entry.isDirectory) await copyDirectory(join(from, entry.name), join(to, entry.name));
+    else if (entry.isFile) await Deno.copyFile(join(from, entry.name), join(to, entry.name));
+  }
 }
 
 const TASK = "deno task exercise";
@@ -122,14 +190,17 @@ const TASK = "deno task exercise";
 /** The labs with a workspace of their own: lab 4's memcached port is part of lab 4's. */
 const EXERCISE_LABS = LABS.filter((lab) => /^lab\d$/.test(lab.id));
 
-const USAGE = `Usage: deno task exercise <lab> [--force]
+const USAGE = `Usage: deno task exercise <lab> [--force] [--through K]
 
 Writes your workspace for a lab into exercises/: the lab's code with the parts the lesson
 teaches replaced by TODOs. Running it again adds missing files and keeps the ones you changed.
 
-  <lab>      ${EXERCISE_LABS.map((lab) => lab.id).join(", ")}
-  --force    overwrite files you have changed, too
-  --help     show this help`;
+  <lab>          ${EXERCISE_LABS.map((lab) => lab.id).join(", ")}
+  --force        overwrite files you have changed, too (the old workspace is saved first,
+                 as exercises/<lab>.bak-<time>/)
+  --through K    keep the finished code of lesson steps 1 to K: TODOs start at step K+1
+                 (0, the default, leaves every step to you)
+  --help         show this help`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine({ usage: TASK, help: USAGE }, () =>
@@ -138,6 +209,7 @@ async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         force: { type: "boolean", default: false },
+        through: { type: "string", default: "0" },
         help: { type: "boolean", default: false },
       },
     }));
@@ -145,12 +217,19 @@ async function main(argv: string[]): Promise<number> {
   if (lab === undefined || !EXERCISE_LABS.includes(lab)) {
     usageError(`Name one lab: ${EXERCISE_LABS.map((l) => l.id).join(", ")}`, TASK);
   }
+  const through = Number(values.through);
+  if (!(Number.isInteger(through) && through >= 0)) {
+    usageError(`Invalid --through: "${values.through}" is not a whole number of steps`, TASK);
+  }
   const folder = `exercises/${labFolder(lab)}`;
-  const files = await writeWorkspace(lab, { force: values.force });
+  const files = await writeWorkspace(lab, { force: values.force, through });
   for (const file of files) {
     const fresh = file.outcome === "created" || file.outcome === "overwritten";
     const todos = fresh && file.markers.length > 0 ? ` (${file.markers.length} TODO)` : "";
     console.log(`  ${file.outcome.padEnd(11)} ${folder}/${file.path}${todos}`);
+  }
+  if (files.backup !== undefined) {
+    console.log(`\nYour old workspace is saved in ${relative(REPO_ROOT, files.backup)}/.`);
   }
   if (files.some((f) => f.outcome === "kept")) {
     console.log(`\nFiles you changed were kept; add --force to start them over.`);
@@ -158,9 +237,11 @@ async function main(argv: string[]): Promise<number> {
   const steps = [...new Set(files.flatMap((f) => f.markers.map((m) => m.step)))].sort((a, b) =>
     a - b
   );
+  const todos = steps.length > 0 ? `TODOs for lesson steps ${steps.join(", ")}` : "No TODOs left";
+  const kept = through > 0 ? ` (steps 1 to ${through} are done for you)` : "";
   console.log(`
 ${lab.title}: your workspace is ${folder}/ (lesson: ${folder}/README.md).
-TODOs for lesson steps ${steps.join(", ")}. Start your server with
+${todos}${kept}. Start your server with
   deno run ${lab.denoFlags.join(" ")} ${folder}/server.ts
 and check your work, step by step:
   deno task check ${lab.id}`);

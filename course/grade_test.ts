@@ -126,6 +126,7 @@ for (const lab of LABS.filter((lab) => /^lab\d$/.test(lab.id))) {
 
 Deno.test("regenerating a workspace keeps a student's edits unless forced", async () => {
   const out = await scratchWorkspace();
+  let backup: string | undefined;
   try {
     const [lab] = LABS;
     const first = await writeWorkspace(lab, { out });
@@ -139,9 +140,14 @@ Deno.test("regenerating a workspace keeps a student's edits unless forced", asyn
     );
     assert.equal(await Deno.readTextFile(edited), "// my own work\n");
     const forced = await writeWorkspace(lab, { out, force: true });
+    backup = forced.backup;
     assert.equal(forced.find((f) => f.path === "commands.ts")?.outcome, "overwritten");
     assert.notEqual(await Deno.readTextFile(edited), "// my own work\n");
+    // --force saved the old workspace beside it first.
+    assert.ok(backup !== undefined && backup.startsWith(`${out}.bak-`), backup);
+    assert.equal(await Deno.readTextFile(join(backup, "commands.ts")), "// my own work\n");
   } finally {
     await Deno.remove(out, { recursive: true });
+    if (backup !== undefined) await Deno.remove(backup, { recursive: true });
   }
 });

@@ -234,6 +234,7 @@ export const LABS: readonly Lab[] = [
     prepare: async (ours) => {
       const { lab2Steps } = await import("../labs/02-threaded/suite.ts");
       const { noPasswordAuthSteps } = await import("../labs/03-secure/auth_suite.ts");
+      const { lab3Steps } = await import("../labs/03-secure/suite.ts");
       const { prepareIdentity, secureRawConnect } = await import(
         "../labs/03-secure/test_support.ts"
       );
@@ -244,9 +245,13 @@ export const LABS: readonly Lab[] = [
       const connect = secureRawConnect(fingerprint);
       return {
         serverArgs: ["--dir", dir.path],
-        // Not lab 2's checks of a limit: a client turned away at --maxclients reads Redis's
-        // plaintext error before any handshake, which no secure client can take for a reply.
-        checks: fromSuite([...lab2Steps.filter((s) => !s.flags), ...noPasswordAuthSteps], connect),
+        // Lab 3's own checks first, in lesson order. Not lab 2's checks of a limit: a client
+        // turned away at --maxclients reads Redis's plaintext error before any handshake, which
+        // no secure client can take for a reply.
+        checks: fromSuite(
+          [...lab3Steps, ...lab2Steps.filter((s) => !s.flags), ...noPasswordAuthSteps],
+          connect,
+        ),
         probe: probeWith(PING, connect),
         [Symbol.asyncDispose]: dir.remove,
       };

@@ -117,11 +117,14 @@ export interface ExerciseFile {
  * @param source The reference file's text.
  * @param stubImport The module specifier of `shared/server/not_implemented.ts` as seen from the
  *   student's copy of the file.
- * @returns The student's file and the markers it contains.
+ * @param through Keep the reference code of lesson steps 1 to this one: a student starting at a
+ *   later step, or the step-order proof (`step_order_test.ts`), needs the earlier steps done.
+ *   0 (the default) turns every marker into a TODO.
+ * @returns The student's file and the markers it turned into TODOs.
  * @throws {SyntaxError} If a marker is not followed by code it knows how to replace.
  */
-export function exercise(source: string, stubImport: string): ExerciseFile {
-  const markers = findMarkers(source);
+export function exercise(source: string, stubImport: string, through = 0): ExerciseFile {
+  const markers = findMarkers(source).filter((marker) => marker.step > through);
   if (markers.length === 0) return { text: source, markers };
   const lines = source.split("\n");
   // Work from the last marker up, so earlier line numbers stay valid.

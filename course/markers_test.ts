@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { exercise, findMarkers } from "./markers.ts";
-import { rewriteImports } from "./exercise.ts";
+import { rewriteImports, rewriteLinks } from "./exercise.ts";
 
 const STUBS = "../../shared/server/not_implemented.ts";
 
@@ -102,6 +102,45 @@ Deno.test("rewriteImports() keeps imports inside the lab and re-aims the others"
       `import { a } from "./commands.ts";`,
       `import { b } from "../../shared/resp/reply.ts";`,
       `import { c } from "../../labs/01-single-client/server.ts";`,
+    ].join("\n"),
+  );
+});
+
+Deno.test("exercise() with `through` keeps the reference code of steps 1 to K", () => {
+  const source = [
+    `export const commands = [{`,
+    `  // exercise step 1: reply PONG`,
+    `  handler: () => "PONG",`,
+    `}, {`,
+    `  // exercise step 4: store the value`,
+    `  handler: () => "OK",`,
+    `}];`,
+  ].join("\n");
+  const { text, markers } = exercise(source, STUBS, 3);
+  assert.deepEqual(markers, [{ step: 4, hint: "store the value", line: 5 }]);
+  assert.match(text, /\/\/ exercise step 1: reply PONG\n {2}handler: \(\) => "PONG",/);
+  assert.match(text, /handler: todoHandler\(4, "store the value"\)/);
+  // Through the last step, the file is the reference, with no stubs' import to leave unused.
+  assert.deepEqual(exercise(source, STUBS, 4), { text: source, markers: [] });
+});
+
+Deno.test("rewriteLinks() points a workspace lesson's links at files it lacks back at the repository", () => {
+  const lesson = [
+    "[ours](commands.ts), [a test](race/lost_update_test.ts#top), [shared](../../shared/glob.ts),",
+    "[lab 1](../01-single-client/decoder.ts), [web](https://redis.io/), [here](#steps)",
+  ].join("\n");
+  const copied = (path: string) => path === "commands.ts";
+  assert.equal(
+    rewriteLinks(
+      lesson,
+      "/r/labs/02-threaded/README.md",
+      "/r/exercises/02-threaded/README.md",
+      "/r/labs/02-threaded",
+      copied,
+    ),
+    [
+      "[ours](commands.ts), [a test](../../labs/02-threaded/race/lost_update_test.ts#top), [shared](../../shared/glob.ts),",
+      "[lab 1](../../labs/01-single-client/decoder.ts), [web](https://redis.io/), [here](#steps)",
     ].join("\n"),
   );
 });

@@ -30,13 +30,14 @@ import {
 
 /**
  * Where `deno task check` first fails on an untouched workspace, lab by lab. DESIGN.md's contract
- * is step 1 everywhere; two labs do not keep it yet, and this table says so instead of hiding it.
+ * is step 1 everywhere; labs 3 and 4 begin with a step that has no code to write (and so no check),
+ * and this table says so instead of hiding it.
  */
 const UNTOUCHED_FIRST_FAILURE: Record<string, string> = {
   lab1: "Step 1. ",
   lab2: "Step 1. ",
-  // Lab 3's lesson names none of its suite's checks, so they all run after the steps, as extras.
-  lab3: "More checks",
+  // Lab 3's step 1 (the threat) has nothing to write and no check; step 2 is the first that does.
+  lab3: "Step 2. ",
   // Lab 4's step 1 (a keyspace whose keys expire) names no check; step 2 is the first that does.
   lab4: "Step 2. ",
 };
@@ -91,6 +92,13 @@ Deno.test("a student's first hour: exercise writes a workspace and check fails i
       assert.equal(forced.code, 0, shown(forced));
       assert.match(forced.stdout, /overwritten +exercises\/01-single-client\/commands\.ts/);
       assert.notEqual(await Deno.readTextFile(commands), "// my own work\n");
+      // The work --force replaced is saved beside the workspace, and the task says where.
+      const saved = /saved in (exercises\/01-single-client\.bak-\d{8}T\d{6})\//.exec(forced.stdout);
+      assert.ok(saved, shown(forced));
+      assert.equal(
+        await Deno.readTextFile(join(repo.path, saved[1], "commands.ts")),
+        "// my own work\n",
+      );
     },
   );
 

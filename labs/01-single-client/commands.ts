@@ -87,13 +87,14 @@ export const lab1Commands: readonly CommandSpec[] = [
     handler: del,
   },
   {
-    // The socket-programming seed calls it DELETE. Redis has no such command; here it is DEL.
+    // A classic socket-programming assignment calls it DELETE. Redis has no such command; here it
+    // is DEL.
     name: "delete",
     arguments: [{ name: "key", type: "key", flags: ["multiple"] }],
     arity: -2,
     flags: ["write"],
     group: "generic",
-    summary: "Deletes one or more keys (the seed's name for DEL)",
+    summary: "Deletes one or more keys (a socket-programming assignment's name for DEL)",
     keys: { first: 1, last: -1, step: 1 },
     handler: del,
   },

@@ -1,6 +1,7 @@
 /**
  * Lab 2's string and keyspace commands: counters, APPEND, STRLEN, MSET/MGET, SETNX, SET with
- * NX/XX/GET, GETSET, GETDEL, KEYS, DBSIZE, FLUSHDB/FLUSHALL, and the socket-programming seed's
+ * NX/XX/GET, GETSET, GETDEL, KEYS, DBSIZE, FLUSHDB/FLUSHALL, and the classic socket-programming
+ * assignment's
  * `PUT key = value` and `DUMP`.
  *
  * Every handler here runs from start to finish without an `await`. On Deno's single-threaded event
@@ -76,7 +77,10 @@ function set({ db }: Session, args: string[]): Reply {
   return reply;
 }
 
-/** `DUMP`: with no key, the seed's listing of every key and value; with a key, see below. */
+/**
+ * `DUMP`: with no key, the socket-programming assignment's listing of every key and value; with a
+ * key, see below.
+ */
 // exercise step 5: with no key, list every key and value as one flat array
 function dump({ db }: Session, args: string[]): Reply {
   if (args.length > 2) return wrongArity("dump");
@@ -300,12 +304,13 @@ export const lab2Commands: readonly CommandSpec[] = [
     handler: flush,
   },
   {
-    // The seed's syntax. Exactly `PUT key = value`: four words, the third an equals sign.
+    // The socket-programming assignment's syntax. Exactly `PUT key = value`: four words, the
+    // third an equals sign.
     name: "put",
     arity: -1,
     flags: ["write"],
     group: "string",
-    summary: "Sets a key: PUT key = value (the seed's syntax for SET)",
+    summary: "Sets a key: PUT key = value (a socket-programming assignment's syntax for SET)",
     keys: ONE_KEY,
     // exercise step 5: PUT key = value stores the value, like SET
     handler: ({ db }, args) => {
@@ -319,7 +324,8 @@ export const lab2Commands: readonly CommandSpec[] = [
     arity: -1,
     flags: ["readonly"],
     group: "generic",
-    summary: "With no key, lists every key and value (the seed's DUMP); with a key, see Redis",
+    summary: "With no key, lists every key and value (a socket-programming assignment's DUMP); " +
+      "with a key, see Redis",
     handler: dump,
   },
 ];

@@ -1,5 +1,5 @@
 /**
- * Lab 2's caching proxy: the socket-programming seed's proxy, done properly.
+ * Lab 2's caching proxy: the classic socket-programming assignment's proxy, done properly.
  *
  * Run it in front of any Redis-compatible server:
  *

@@ -237,12 +237,18 @@ export async function runServer(
     }
     // Replies leave at once, not after the client's delayed ACK: see shared/no_delay.ts.
     noDelay(conn);
+    // Two lesson steps, two markers: the limit (step 2) apart from the loop (step 1), so a
+    // workspace with step 1 done still has to refuse the client past --maxclients, and the
+    // check of step 2 notices when it does not.
+    // exercise step 2: past --maxclients, turn the connection away with Redis's error instead
+    const start = open.size + upgrading.size >= limits.maxclients
+      ? () => refuse(server, conn, MAX_CLIENTS_REPLY)
+      : () => admit(conn);
+    // exercise starter: const start = () => admit(conn);
     // Many clients at once: start this client's task and do NOT await it.
     // exercise step 1: start the client's task without awaiting it, so accept() runs again at once
-    const task = open.size + upgrading.size >= limits.maxclients
-      ? refuse(server, conn, MAX_CLIENTS_REPLY)
-      : admit(conn);
-    // exercise starter: const task = Promise.resolve(await serve(conn));
+    const task = start();
+    // exercise starter: const task = Promise.resolve(await start());
     // Keep the promise so shutdown can wait for every client to finish closing.
     tasks.add(task);
     task.finally(() => tasks.delete(task));

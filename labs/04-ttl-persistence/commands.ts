@@ -382,7 +382,8 @@ export const lab4Commands: readonly CommandSpec[] = [
     summary,
     arguments: [KEY],
     keys: ONE_KEY,
-    // exercise step 5: -2 for a missing key, -1 for no expiry, else the time left or the deadline
+    // Step 2's, with SET's expiry options: a TTL nobody can read cannot be checked.
+    // exercise step 2: -2 for a missing key, -1 for no expiry, else the time left or the deadline
     handler: ttlGeneric(ms, absolute),
   })),
   {

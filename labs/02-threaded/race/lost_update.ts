@@ -6,8 +6,8 @@
  * without a single `await`, and JavaScript never interrupts a function between two statements: the
  * event loop switches to another client's task only where the running code awaits. So from the
  * first line of `INCR` to its last, no other command runs. Python threads give no such promise —
- * the interpreter can switch threads between any two bytecodes — which is why the seeds need
- * `threading.Lock` around every use of the store.
+ * the interpreter can switch threads between any two bytecodes — which is why the Python projects
+ * this course is modelled on need `threading.Lock` around every use of the store.
  *
  * Real code does await in the middle, though: it asks another service before writing (a quota,
  * a price, a fraud check), it reads a file, it logs to disk. This module adds one such command to
@@ -152,8 +152,8 @@ export function slowIncrCommand(service: SlowService, mutex?: Mutex): CommandSpe
     keys: { first: 1, last: 1, step: 1 },
     handler: (session, args) => {
       service.arrived?.(args[1]);
-      // One lock for the whole keyspace, as the seeds' `threading.Lock` is. A lock per key would
-      // let different counters proceed in parallel; see README.md, "Going further".
+      // One lock for the whole keyspace, as the Python projects' `threading.Lock` is. A lock per
+      // key would let different counters proceed in parallel; see README.md, "Going further".
       return mutex === undefined
         ? readAwaitWrite(session, args[1])
         : mutex.runExclusive(() => readAwaitWrite(session, args[1]));

@@ -1,9 +1,9 @@
 /**
  * Real threads racing on shared memory: the main-thread side of the Worker demo.
  *
- * Deno's answer to the seeds' `threading.Thread` for CPU work is the Worker: a second JavaScript
- * thread with its own event loop. Workers normally share nothing (messages are copied), except a
- * `SharedArrayBuffer`, which every thread sees at once. With truly simultaneous threads, a race no
+ * Deno's answer to the Python projects' `threading.Thread` for CPU work is the Worker: a second
+ * JavaScript thread with its own event loop. Workers normally share nothing (messages are
+ * copied), except a `SharedArrayBuffer`, which every thread sees at once. With truly simultaneous threads, a race no
  * longer needs an `await`: between one instruction and the next, another core can write.
  *
  * Two experiments:

@@ -20,7 +20,7 @@
  * wrong word count is checked before anything else. Reading the data block is the decoder's job
  * (`decoder.ts`); running a request is the store's (`store.ts`).
  *
- * One form is the course's own, not memcached's: the memcached-lite seed's short
+ * One form is the course's own, not memcached's: memcached-lite's short
  * `set <key> <bytes>\r\n<data>\r\n`, flags and exptime omitted. Real memcached answers it `ERROR`.
  *
  * @module
@@ -163,7 +163,7 @@ export function parseCommandLine(line: string, limits: ItemLimits): Request {
       return { kind: "gat", withCas: name === "gats", exptime, keys: words.slice(2) };
     }
     case "set":
-      // The seed's short form: `set <key> <bytes>`.
+      // memcached-lite's short form: `set <key> <bytes>`.
       if (ntokens === 4) {
         return parseStorage("set", [name, words[1], "0", "0", words[2]], false, limits);
       }

@@ -581,7 +581,7 @@ export const memcacheSteps: readonly McStep[] = [
     },
   },
   {
-    name: "the seed's short form `set <key> <bytes>` stores with flags 0 and no expiry",
+    name: "memcached-lite's short form `set <key> <bytes>` stores with flags 0 and no expiry",
     memcached: false,
     async run(ctx) {
       const c = await ctx.connect();

@@ -191,7 +191,7 @@ export interface McStep {
   name: string;
   /**
    * `true` if real memcached 1.6 behaves exactly so; `false` for the course's own behaviour
-   * (the seed's short `set`, the unpadded `decr`).
+   * (memcached-lite's short `set`, the unpadded `decr`).
    */
   memcached: boolean;
   /** How many points the grader gives for it; 1 unless the suite says it is worth more. */
