@@ -4,7 +4,16 @@
  * It is a `Map` from byte string to byte string (see `resp/bytes.ts` for why strings and not
  * `Uint8Array`s). Commands never touch the Map directly; they go through these few methods, so a
  * later lab can change what "get" and "set" mean in one place. Lab 4 does exactly that: its
- * keyspace checks an expiry time on every read and counts writes for persistence.
+ * keyspace checks an expiry time on every read.
+ *
+ * **Observers.** Much of what later labs add is not a new kind of store but something that must
+ * hear about every change: lab 2's `WATCH`, lab 4's change counter, the copy-on-write of a
+ * background snapshot, the log of keys that expired. Each of those registers a
+ * {@link KeyspaceObserver} with {@link Keyspace.observe} and does its one job there, instead of
+ * each growing the keyspace by one more subclass. An observer hears of a change *before* it
+ * happens, while the old value can still be read (a snapshot needs it), and of a key the keyspace
+ * removed by itself *after* (a log writes a `DEL` then). With no observer, a write pays one
+ * length check.
  *
  * No locking is needed here. The server runs every command to completion on one thread before it
  * looks at the next one, so two commands never interleave inside a method (lab 2 is about what
@@ -15,11 +24,66 @@
 
 import { ScanIndex, type ScanStep } from "./scan_index.ts";
 
-/** A key-value store of byte strings. */
+/** Why a key was removed without a command asking for it: its time came, or eviction chose it. */
+export type RemovalReason = "expired" | "evicted";
+
+/**
+ * Something that wants to hear about changes to a {@link Keyspace}: a `WATCH` table, a change
+ * counter, a background snapshot. Each method is optional; implement the ones the job needs.
+ */
+export interface KeyspaceObserver {
+  /**
+   * Called just before a key is written or removed, or, with `null`, before every key is removed
+   * (a flush). The old value can still be read from the keyspace while this runs. A write that
+   * leaves the value as it was still counts, as Redis counts it; removing a key that does not
+   * exist does not.
+   */
+  changing?(key: string | null): void;
+  /**
+   * Called just after the keyspace removed a key by itself (see {@link RemovalReason}), once the
+   * change has been announced to {@link changing}.
+   */
+  removed?(key: string, reason: RemovalReason): void;
+}
+
+/** A key-value store of byte strings that tells its observers about every change. */
 export class Keyspace {
   #data = new Map<string, string>();
   /** SCAN's cursor space (see `scan_index.ts`): `null` until the first SCAN. */
   #scan: ScanIndex | null = null;
+  /**
+   * The observers' methods, one array per event, bound when registered: a write calls plain
+   * functions from one call site, not a method looked up on objects of many classes. A
+   * registration replaces the array, so a loop already running over the old one is undisturbed.
+   */
+  #changing: ((key: string | null) => void)[] = [];
+  #removed: ((key: string, reason: RemovalReason) => void)[] = [];
+
+  /**
+   * Registers an observer of every change from now on.
+   *
+   * @param observer What to tell; see {@link KeyspaceObserver}.
+   * @returns A function that unregisters it.
+   *
+   * @example
+   * ```ts
+   * const db = new Keyspace();
+   * const seen: (string | null)[] = [];
+   * const stop = db.observe({ changing: (key) => seen.push(key) });
+   * db.set("a", "1"); // seen: ["a"]
+   * stop();
+   * ```
+   */
+  observe(observer: KeyspaceObserver): () => void {
+    const changing = observer.changing?.bind(observer);
+    const removed = observer.removed?.bind(observer);
+    if (changing !== undefined) this.#changing = [...this.#changing, changing];
+    if (removed !== undefined) this.#removed = [...this.#removed, removed];
+    return () => {
+      this.#changing = this.#changing.filter((f) => f !== changing);
+      this.#removed = this.#removed.filter((f) => f !== removed);
+    };
+  }
 
   /** How many keys there are. */
   get size(): number {
@@ -43,6 +107,7 @@ export class Keyspace {
    * @param value A byte string.
    */
   set(key: string, value: string): void {
+    if (this.#changing.length !== 0) this.announce(key);
     if (this.#scan === null) this.#data.set(key, value);
     else this.#setScanned(key, value);
   }
@@ -56,6 +121,7 @@ export class Keyspace {
    * @param value A byte string.
    */
   update(key: string, value: string): void {
+    if (this.#changing.length !== 0) this.announce(key);
     if (this.#scan === null) this.#data.set(key, value);
     else this.#setScanned(key, value);
   }
@@ -67,6 +133,11 @@ export class Keyspace {
    * @returns Whether the key existed.
    */
   delete(key: string): boolean {
+    if (this.#changing.length !== 0) {
+      // Removing nothing is no change: a watcher of a missing key stays clean.
+      if (!this.#data.has(key)) return false;
+      this.announce(key);
+    }
     return this.#data.delete(key);
   }
 
@@ -98,8 +169,56 @@ export class Keyspace {
 
   /** Removes every key. */
   clear(): void {
+    if (this.#changing.length !== 0) this.announce(null);
     this.#data.clear();
     this.#scan?.clear();
+  }
+
+  /**
+   * Tells every observer that a key is about to change: what {@link set}, {@link delete} and
+   * {@link clear} do first. A later lab calls it for a change the base class cannot see, such as
+   * a new expiry time on a key.
+   *
+   * @param key The key, or `null` for every key.
+   */
+  protected announce(key: string | null): void {
+    for (const changing of this.#changing) changing(key);
+  }
+
+  /**
+   * Tells every observer that the keyspace removed a key by itself, after the removal.
+   *
+   * @param key The key that is gone.
+   * @param reason Why.
+   */
+  protected announceRemoved(key: string, reason: RemovalReason): void {
+    for (const removed of this.#removed) removed(key, reason);
+  }
+
+  /**
+   * Moves a key to the end of the keyspace's order without changing it: no observer hears of
+   * it. Lab 4's least-recently-used order is the `Map`'s own order, and a read moves a key there.
+   *
+   * @param key A byte string; nothing happens if it does not exist.
+   */
+  protected moveToEnd(key: string): void {
+    const value = this.#data.get(key);
+    if (value === undefined) return;
+    this.#data.delete(key);
+    if (this.#scan === null) this.#data.set(key, value);
+    else this.#setScanned(key, value);
+  }
+
+  /**
+   * Stores a key without telling observers: for loading a snapshot, which restores a state rather
+   * than changing one.
+   *
+   * @param key A byte string.
+   * @param value A byte string.
+   */
+  protected restore(key: string, value: string): void {
+    if (this.#scan === null) this.#data.set(key, value);
+    else this.#setScanned(key, value);
   }
 
   /**

@@ -105,8 +105,10 @@ export class WritePath {
     this.#evictor = evictor;
     this.#stateOf = (key) => ({ exists: db.has(key), expiresAt: db.expiresAt(key) });
     this.#valueOf = (key) => db.peek(key)?.value;
-    db.onChange(() => this.#changes++);
-    db.onRemoved((key) => this.propagate(["DEL", key]));
+    db.observe({
+      changing: () => this.#changes++,
+      removed: (key) => this.propagate(["DEL", key]),
+    });
   }
 
   /**

@@ -1,10 +1,11 @@
 /**
- * A keyspace that knows who is watching which key: the machinery behind `WATCH`.
+ * Who is watching which key: the machinery behind `WATCH`.
  *
  * `WATCH key` asks: "tell me at `EXEC` whether anybody changed this key since now". The answer has
  * to cover every way a key can change — `SET`, `INCR`, `APPEND`, `DEL`, `FLUSHDB`, a `SET` by the
  * watching client itself — so the only safe place to notice a change is the keyspace, the one door
- * every write goes through. Each command stays unaware of `WATCH`.
+ * every write goes through. The table below observes the keyspace (see `KeyspaceObserver` in
+ * `shared/keyspace.ts`), and each command stays unaware of `WATCH`.
  *
  * This is Redis's design too (`touchWatchedKey()` in `multi.c`): every watched key has a list of
  * watchers, and a write to the key marks each of them *dirty*. `EXEC` then only reads a flag. The
@@ -15,7 +16,7 @@
  * @module
  */
 
-import { Keyspace } from "../../shared/keyspace.ts";
+import type { Keyspace, KeyspaceObserver } from "../../shared/keyspace.ts";
 
 /** Something that wants to know when a key changes: one client's transaction. */
 export interface Watcher {
@@ -24,19 +25,35 @@ export interface Watcher {
 }
 
 /**
- * A {@link Keyspace} that marks watchers dirty when a watched key is modified.
+ * The watchers of one keyspace's keys, marked dirty when a watched key is modified. Register it
+ * with `db.observe(watches)`; the transactions stage does.
  *
  * @example
  * ```ts
- * const db = new WatchedKeyspace();
+ * const db = new Keyspace();
+ * const watches = new Watches(db);
+ * db.observe(watches);
  * const watcher = { dirty: false };
- * db.watch("balance", watcher);
+ * watches.watch("balance", watcher);
  * db.set("balance", "10");
  * watcher.dirty; // true
  * ```
  */
-export class WatchedKeyspace extends Keyspace {
+export class Watches implements KeyspaceObserver {
+  readonly #db: Keyspace;
   #watchers = new Map<string, Set<Watcher>>();
+  /**
+   * Brings a key up to date before it is watched or its watch is checked; does nothing here. Lab
+   * 4 sets it to expire a key whose time has passed, so that, as in Redis 7, a key that expired
+   * before `WATCH` is no change, and one that expired after it fails `EXEC` even if no read
+   * noticed.
+   */
+  settle: (key: string) => void = () => {};
+
+  /** @param db The keyspace whose keys are watched: a flush asks it which keys exist. */
+  constructor(db: Keyspace) {
+    this.#db = db;
+  }
 
   /**
    * Starts watching a key. Watching the same key twice is the same as once.
@@ -45,6 +62,7 @@ export class WatchedKeyspace extends Keyspace {
    * @param watcher Who to mark dirty.
    */
   watch(key: string, watcher: Watcher): void {
+    this.settle(key);
     let set = this.#watchers.get(key);
     if (set === undefined) this.#watchers.set(key, set = new Set());
     set.add(watcher);
@@ -69,37 +87,24 @@ export class WatchedKeyspace extends Keyspace {
     return this.#watchers.size;
   }
 
-  /** Sets a key and marks its watchers dirty, even if the value did not change (as Redis). */
-  override set(key: string, value: string): void {
-    super.set(key, value);
-    this.#touch(key);
-  }
-
-  /** Changes a key's value and marks its watchers dirty. */
-  override update(key: string, value: string): void {
-    super.update(key, value);
-    this.#touch(key);
-  }
-
-  /** Removes a key; only a key that existed counts as modified. */
-  override delete(key: string): boolean {
-    const existed = super.delete(key);
-    if (existed) this.#touch(key);
-    return existed;
-  }
-
   /**
-   * Removes every key. A watched key that did not exist is not modified by emptying the keyspace,
-   * so, like Redis's `touchAllWatchedKeysInDb()`, only watchers of existing keys become dirty.
+   * Marks the watchers of a key about to change. A write that leaves the value as it was still
+   * counts, as in Redis; the keyspace does not announce removing a key that does not exist. For
+   * a flush (`null`), like Redis's `touchAllWatchedKeysInDb()`, only watchers of keys that exist
+   * are marked: emptying a keyspace does not modify a key it did not hold.
+   *
+   * @param key The key, or `null` for every key.
    */
-  override clear(): void {
-    for (const key of this.#watchers.keys()) if (this.has(key)) this.#touch(key);
-    super.clear();
+  changing(key: string | null): void {
+    // The common case — nobody watches anything — costs one size check per write.
+    if (this.#watchers.size === 0) return;
+    if (key !== null) this.#touch(key);
+    else {for (const watched of this.#watchers.keys()) {
+        if (this.#db.has(watched)) this.#touch(watched);
+      }}
   }
 
   #touch(key: string): void {
-    // The common case — nobody watches anything — costs one size check per write.
-    if (this.#watchers.size === 0) return;
     const set = this.#watchers.get(key);
     if (set !== undefined) { for (const watcher of set) watcher.dirty = true; }
   }
