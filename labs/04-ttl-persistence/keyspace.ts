@@ -490,14 +490,3 @@ export class ExpiringKeyspace extends Keyspace {
     if (this.#flags.size > 0 && this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
   }
 }
-
-/**
- * The server's keyspace as the {@link ExpiringKeyspace} lab 4's expiry stage installed.
- *
- * @param db The server's keyspace.
- * @returns It, typed as what it is.
- */
-export function expiringKeyspaceOf(db: Keyspace): ExpiringKeyspace {
-  if (db instanceof ExpiringKeyspace) return db;
-  throw new TypeError("Lab 4's stages need the expiry stage's keyspace: install expiry first");
-}

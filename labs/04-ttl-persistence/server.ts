@@ -28,7 +28,8 @@ import { runStages, type Stage } from "../../shared/server/stage.ts";
 import { lab2CommandTable } from "../02-threaded/server.ts";
 import { lab3Stages } from "../03-secure/server.ts";
 import { type Lab4Options, parseLab4Args } from "./cli.ts";
-import { lab4Commands } from "./commands.ts";
+import { expiryCommands } from "./commands.ts";
+import type { ExpiringKeyspace } from "./keyspace.ts";
 import { eviction } from "./eviction.ts";
 import { expiry } from "./expiry.ts";
 import { memcachePort } from "./memcache/stage.ts";
@@ -51,10 +52,11 @@ export const lab4Stages: readonly Stage<Lab4Options>[] = [
  * Builds lab 4's command table without a server, for tests that run commands themselves: lab 2's,
  * with SET replaced by the one that knows expiry and the TTL commands.
  *
+ * @param db The keyspace the expiry commands act on.
  * @returns The table.
  */
-export function lab4CommandTable(): CommandTable {
-  return lab2CommandTable().registerAll(lab4Commands);
+export function lab4CommandTable(db: ExpiringKeyspace): CommandTable {
+  return lab2CommandTable().registerAll(expiryCommands(db));
 }
 
 if (import.meta.main) await runStages(lab4Stages, parseLab4Args(Deno.args));

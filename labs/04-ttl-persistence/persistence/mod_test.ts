@@ -13,7 +13,7 @@ import { ClientState, type Session } from "../../../shared/server/session.ts";
 import { lab2CommandTable } from "../../02-threaded/server.ts";
 import { dispatch } from "../../02-threaded/transaction.ts";
 import { ManualClock } from "../clock.ts";
-import { lab4Commands } from "../commands.ts";
+import { expiryCommands } from "../commands.ts";
 import { ExpiringKeyspace } from "../keyspace.ts";
 import { memcacheLogCommands } from "../memcache/mod.ts";
 import {
@@ -45,7 +45,9 @@ async function open(
 ): Promise<TestServer> {
   const lines: string[] = [];
   const db = new ExpiringKeyspace(clock);
-  const commands = lab2CommandTable().registerAll(lab4Commands).registerAll(memcacheLogCommands);
+  const commands = lab2CommandTable().registerAll(expiryCommands(db)).registerAll(
+    memcacheLogCommands(db),
+  );
   const server = new ServerState({ commands, db, log: (line) => lines.push(line) });
   const persistence = await openPersistence(server, db, {
     dir,
