@@ -50,7 +50,11 @@ export class Watches implements KeyspaceObserver {
    */
   settle: (key: string) => void = () => {};
 
-  /** @param db The keyspace whose keys are watched: a flush asks it which keys exist. */
+  /**
+   * Creates an empty table; it hears nothing until it is registered with `db.observe()`.
+   *
+   * @param db The keyspace whose keys are watched: a flush asks it which keys exist.
+   */
   constructor(db: Keyspace) {
     this.#db = db;
   }

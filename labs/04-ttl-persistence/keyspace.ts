@@ -1,21 +1,22 @@
 /**
- * Lab 4's keyspace: the shared one, plus an expiry time per key, memcached's flags, a count of
- * changes for persistence, and the bookkeeping that eviction needs. Everything else that must hear
- * of a change — lab 2's `WATCH`, the copy-on-write of a background snapshot, the log — observes it
- * (see `KeyspaceObserver` in `shared/keyspace.ts`).
+ * Lab 4's keyspace: the shared one, plus what lab 4 stores about each key — an expiry time,
+ * memcached's flags, its place in least-recently-used order, its share of the byte count. What
+ * only needs to *hear* of a change — lab 2's `WATCH`, persistence's count of changes, the
+ * copy-on-write of a background snapshot, the log's `DEL` for an expired key — observes it
+ * instead (see `KeyspaceObserver` in `shared/keyspace.ts`), installed by the stage it belongs to.
  *
  * Expiry times live in a second `Map` that holds only the keys that have one, as Redis keeps its
  * `expires` dictionary beside the main one: a key without a TTL costs nothing extra. A key past its
  * time is treated as missing by every read (`get`, `has`, `keys`, `entries`) and removed on the
  * spot; keys nobody reads are reclaimed by active expiry (see `expiry.ts`).
  *
- * Four more things every write now does, because the keyspace is the one door they all go through:
+ * Three more things every write now does, because the keyspace is the one door they all go through:
  *
- * - it counts (`dirty`), so `--save 60 1000` knows how many changes the last snapshot missed;
- * - it tells its observers *before* a key changes, a new expiry time included. A background
- *   snapshot uses that to copy the old value of a key it has not written yet (copy-on-write,
- *   which Redis gets from `fork()`), and memcached's `cas` uses it to know an item changed; and
- *   *after* it removed a key by itself, which the log writes as a `DEL`;
+ * - it tells its observers *before* a key changes, a new expiry time included. Persistence counts
+ *   the changes there, so `--save 60 1000` knows how many the last snapshot missed; a background
+ *   snapshot copies the old value of a key it has not written yet (copy-on-write, which Redis
+ *   gets from `fork()`); memcached's `cas` learns that an item changed. It tells them *after* it
+ *   removed a key by itself, which the log writes as a `DEL`;
  * - it keeps a running estimate of the bytes the data takes (`usedMemory`), which `--maxmemory`
  *   compares against (see "Counting bytes" below);
  * - with `trackAccess` on (an LRU eviction policy), it keeps the keys in least-recently-used order.
@@ -101,8 +102,6 @@ export class ExpiringKeyspace extends Keyspace {
   #expires = new Map<string, number>();
   #flags = new Map<string, number>();
   #usedMemory = 0;
-  /** Changes since the last snapshot, as Redis's `server.dirty`; the snapshot code resets it. */
-  dirty = 0;
   /** Keys removed because their time had come (`INFO stats` `expired_keys`). */
   expiredKeys = 0;
   /** Keys removed to stay under `--maxmemory` (`INFO stats` `evicted_keys`). */
@@ -132,8 +131,6 @@ export class ExpiringKeyspace extends Keyspace {
    */
   constructor(readonly clock: Clock = systemClock) {
     super();
-    // The count is itself an observer: a flush counts every key it removes, as Redis's does.
-    this.observe({ changing: (key) => this.dirty += key === null ? this.size : 1 });
   }
 
   /**

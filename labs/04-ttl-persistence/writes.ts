@@ -28,9 +28,9 @@
  * write, as the RESP commands that replay it (`memcache/store.ts`). The log encodes what it is
  * given, so nothing it holds depends on which protocol, or which bytes, a write came by.
  *
- * "Did it change the keyspace" is Redis's test too: the keyspace reports every change to its
- * change listeners (Redis counts them in `server.dirty`), and a command is propagated only if one
- * happened. `SET k v NX` on an existing key, `DEL` of a missing key, `EXPIRE` of a missing key:
+ * "Did it change the keyspace" is Redis's test too: the keyspace announces every change to its
+ * observers, this path counts them as one (Redis compares `server.dirty`), and a command is
+ * propagated only if one happened. `SET k v NX` on an existing key, `DEL` of a missing key, `EXPIRE` of a missing key:
  * nothing changed, nothing logged. Keys the keyspace removes by
  * itself — expired on access, or evicted — are logged as `DEL key` the moment they go, as Redis
  * writes them to its AOF, and do not count as the command's own change.
