@@ -35,7 +35,8 @@ function lab2Session(): Session {
     commands: lab2CommandTable(),
     log: () => {},
   });
-  // What lab 2's transactions stage installs: every write then tells the table of watches.
+  // What lab 2's transactions stage installs: a table of watches, which observes the keyspace
+  // from the first WATCH on (this benchmark sends none).
   watchesOf(server);
   const client = new ClientState(server.nextClientId(), "127.0.0.1:1", "127.0.0.1:2", Date.now());
   server.clients.set(client.id, client);

@@ -13,7 +13,8 @@
  * each growing the keyspace by one more subclass. An observer hears of a change *before* it
  * happens, while the old value can still be read (a snapshot needs it), and of a key the keyspace
  * removed by itself *after* (a log writes a `DEL` then). With no observer, a write pays one
- * length check.
+ * length check. The keyspace also counts what it announces ({@link Keyspace.changes}), so "did
+ * this command change anything?" needs no observer at all.
  *
  * No locking is needed here. The server runs every command to completion on one thread before it
  * looks at the next one, so two commands never interleave inside a method (lab 2 is about what
@@ -46,6 +47,19 @@ export interface KeyspaceObserver {
   removed?(key: string, reason: RemovalReason): void;
 }
 
+/** An observer that implements {@link KeyspaceObserver.changing}. */
+type ChangeObserver = Required<Pick<KeyspaceObserver, "changing">>;
+/** An observer that implements {@link KeyspaceObserver.removed}. */
+type RemovalObserver = Required<Pick<KeyspaceObserver, "removed">>;
+
+function hasChanging(observer: KeyspaceObserver): observer is ChangeObserver {
+  return observer.changing !== undefined;
+}
+
+function hasRemoved(observer: KeyspaceObserver): observer is RemovalObserver {
+  return observer.removed !== undefined;
+}
+
 /** A key-value store of byte strings that tells its observers about every change. */
 export class Keyspace {
   #data = new Map<string, string>();
@@ -56,8 +70,9 @@ export class Keyspace {
    * functions from one call site, not a method looked up on objects of many classes. A
    * registration replaces the array, so a loop already running over the old one is undisturbed.
    */
-  #changing: ((key: string | null) => void)[] = [];
-  #removed: ((key: string, reason: RemovalReason) => void)[] = [];
+  #changing: ChangeObserver[] = [];
+  #changes = 0;
+  #removed: RemovalObserver[] = [];
 
   /**
    * Registers an observer of every change from now on.
@@ -75,14 +90,21 @@ export class Keyspace {
    * ```
    */
   observe(observer: KeyspaceObserver): () => void {
-    const changing = observer.changing?.bind(observer);
-    const removed = observer.removed?.bind(observer);
-    if (changing !== undefined) this.#changing = [...this.#changing, changing];
-    if (removed !== undefined) this.#removed = [...this.#removed, removed];
+    if (hasChanging(observer)) this.#changing = [...this.#changing, observer];
+    if (hasRemoved(observer)) this.#removed = [...this.#removed, observer];
     return () => {
-      this.#changing = this.#changing.filter((f) => f !== changing);
-      this.#removed = this.#removed.filter((f) => f !== removed);
+      this.#changing = this.#changing.filter((o) => o !== observer);
+      this.#removed = this.#removed.filter((o) => o !== observer);
     };
+  }
+
+  /**
+   * How many changes have been announced since the keyspace was made (a flush is one): a number
+   * that moves if and only if something changed. Lab 4's write path compares it before and after
+   * a command to decide whether to log it, without being one more observer on every write.
+   */
+  get changes(): number {
+    return this.#changes;
   }
 
   /** How many keys there are. */
@@ -107,7 +129,7 @@ export class Keyspace {
    * @param value A byte string.
    */
   set(key: string, value: string): void {
-    if (this.#changing.length !== 0) this.announce(key);
+    this.announce(key);
     if (this.#scan === null) this.#data.set(key, value);
     else this.#setScanned(key, value);
   }
@@ -121,7 +143,7 @@ export class Keyspace {
    * @param value A byte string.
    */
   update(key: string, value: string): void {
-    if (this.#changing.length !== 0) this.announce(key);
+    this.announce(key);
     if (this.#scan === null) this.#data.set(key, value);
     else this.#setScanned(key, value);
   }
@@ -133,11 +155,14 @@ export class Keyspace {
    * @returns Whether the key existed.
    */
   delete(key: string): boolean {
-    if (this.#changing.length !== 0) {
-      // Removing nothing is no change: a watcher of a missing key stays clean.
-      if (!this.#data.has(key)) return false;
-      this.announce(key);
+    if (this.#changing.length === 0) {
+      const existed = this.#data.delete(key);
+      if (existed) this.#changes++;
+      return existed;
     }
+    // Removing nothing is no change: a watcher of a missing key stays clean.
+    if (!this.#data.has(key)) return false;
+    this.announce(key);
     return this.#data.delete(key);
   }
 
@@ -169,7 +194,7 @@ export class Keyspace {
 
   /** Removes every key. */
   clear(): void {
-    if (this.#changing.length !== 0) this.announce(null);
+    this.announce(null);
     this.#data.clear();
     this.#scan?.clear();
   }
@@ -182,7 +207,11 @@ export class Keyspace {
    * @param key The key, or `null` for every key.
    */
   protected announce(key: string | null): void {
-    for (const changing of this.#changing) changing(key);
+    this.#changes++;
+    // The common case, no observer at all, costs this one length check.
+    if (this.#changing.length === 0) return;
+    const observers = this.#changing;
+    for (let i = 0; i < observers.length; i++) observers[i].changing(key);
   }
 
   /**
@@ -192,7 +221,8 @@ export class Keyspace {
    * @param reason Why.
    */
   protected announceRemoved(key: string, reason: RemovalReason): void {
-    for (const removed of this.#removed) removed(key, reason);
+    const observers = this.#removed;
+    for (let i = 0; i < observers.length; i++) observers[i].removed(key, reason);
   }
 
   /**

@@ -60,14 +60,14 @@ function transactionOf(client: ClientState): Transaction {
 }
 
 /**
- * Each server's table of watches, kept beside the server for the same reason. It observes the
- * server's keyspace from the moment it is made: the transactions stage makes it when it installs.
+ * Each server's table of watches, kept beside the server for the same reason. The transactions
+ * stage makes it when it installs, so that a later stage can adjust it; it starts observing the
+ * keyspace at the first `WATCH`.
  */
 const byServer = new WeakMap<ServerState, Watches>();
 
 /**
- * The table of watches of a server's keyspace, made and registered as the keyspace's observer on
- * first use.
+ * The table of watches of a server's keyspace, made on first use.
  *
  * @param server The server.
  * @returns Its table; a later lab adjusts it (lab 4 sets {@link Watches.settle}).
@@ -76,7 +76,6 @@ export function watchesOf(server: ServerState): Watches {
   let watches = byServer.get(server);
   if (watches === undefined) {
     watches = new Watches(server.db);
-    server.db.observe(watches);
     byServer.set(server, watches);
   }
   return watches;

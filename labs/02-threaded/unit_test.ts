@@ -34,11 +34,10 @@ Deno.test("addInt64() is exact past 2^53 and reports overflow at the 64-bit edge
   assert.equal(addInt64(INT64_MAX, INT64_MIN), -1);
 });
 
-/** A keyspace observed by a table of watches, as the transactions stage sets them up. */
+/** A keyspace and a table of watches on it, as the transactions stage sets them up. */
 function watched(): { db: Keyspace; watches: Watches } {
   const db = new Keyspace();
   const watches = new Watches(db);
-  db.observe(watches);
   return { db, watches };
 }
 
@@ -98,4 +97,17 @@ Deno.test("parseSize() reads Redis's memory units", () => {
   assert.equal(parseSize("2MB"), 2 * 1024 * 1024);
   assert.equal(parseSize("lots"), null);
   assert.equal(parseSize("1tb"), null);
+});
+
+Deno.test("Watches observes the keyspace only from the first WATCH, and only once", () => {
+  const { db, watches } = watched();
+  const w = { dirty: false };
+  db.set("k", "v");
+  watches.watch("k", w);
+  watches.watch("k", w);
+  let told = 0;
+  db.observe({ changing: () => told++ });
+  db.set("k", "v2");
+  assert.equal(w.dirty, true);
+  assert.equal(told, 1);
 });

@@ -25,14 +25,13 @@ export interface Watcher {
 }
 
 /**
- * The watchers of one keyspace's keys, marked dirty when a watched key is modified. Register it
- * with `db.observe(watches)`; the transactions stage does.
+ * The watchers of one keyspace's keys, marked dirty when a watched key is modified. It observes
+ * the keyspace from the first `WATCH` on.
  *
  * @example
  * ```ts
  * const db = new Keyspace();
  * const watches = new Watches(db);
- * db.observe(watches);
  * const watcher = { dirty: false };
  * watches.watch("balance", watcher);
  * db.set("balance", "10");
@@ -42,6 +41,8 @@ export interface Watcher {
 export class Watches implements KeyspaceObserver {
   readonly #db: Keyspace;
   #watchers = new Map<string, Set<Watcher>>();
+  /** Registered with the keyspace yet: not until the first `WATCH`, so until then no write pays. */
+  #observing = false;
   /**
    * Brings a key up to date before it is watched or its watch is checked; does nothing here. Lab
    * 4 sets it to expire a key whose time has passed, so that, as in Redis 7, a key that expired
@@ -51,7 +52,8 @@ export class Watches implements KeyspaceObserver {
   settle: (key: string) => void = () => {};
 
   /**
-   * Creates an empty table; it hears nothing until it is registered with `db.observe()`.
+   * Creates an empty table. It registers itself as the keyspace's observer at the first
+   * {@link watch}: a server whose clients never `WATCH` keeps a keyspace with no observer to call.
    *
    * @param db The keyspace whose keys are watched: a flush asks it which keys exist.
    */
@@ -67,6 +69,10 @@ export class Watches implements KeyspaceObserver {
    */
   watch(key: string, watcher: Watcher): void {
     this.settle(key);
+    if (!this.#observing) {
+      this.#db.observe(this);
+      this.#observing = true;
+    }
     let set = this.#watchers.get(key);
     if (set === undefined) this.#watchers.set(key, set = new Set());
     set.add(watcher);
