@@ -4,7 +4,17 @@
  * It is a `Map` from byte string to byte string (see `resp/bytes.ts` for why strings and not
  * `Uint8Array`s). Commands never touch the Map directly; they go through these few methods, so a
  * later lab can change what "get" and "set" mean in one place. Lab 4 does exactly that: its
- * keyspace checks an expiry time on every read and counts writes for persistence.
+ * keyspace checks an expiry time on every read.
+ *
+ * **Observers.** Much of what later labs add is not a new kind of store but something that must
+ * hear about every change: lab 2's `WATCH`, lab 4's change counter, the copy-on-write of a
+ * background snapshot, the log of keys that expired. Each of those registers a
+ * {@link KeyspaceObserver} with {@link Keyspace.observe} and does its one job there, instead of
+ * each growing the keyspace by one more subclass. An observer hears of a change *before* it
+ * happens, while the old value can still be read (a snapshot needs it), and of a key the keyspace
+ * removed by itself *after* (a log writes a `DEL` then). With no observer, a write pays one
+ * length check. The keyspace also counts what it announces ({@link Keyspace.changes}), so "did
+ * this command change anything?" needs no observer at all.
  *
  * No locking is needed here. The server runs every command to completion on one thread before it
  * looks at the next one, so two commands never interleave inside a method (lab 2 is about what
@@ -15,11 +25,87 @@
 
 import { ScanIndex, type ScanStep } from "./scan_index.ts";
 
-/** A key-value store of byte strings. */
+/** Why a key was removed without a command asking for it: its time came, or eviction chose it. */
+export type RemovalReason = "expired" | "evicted";
+
+/**
+ * Something that wants to hear about changes to a {@link Keyspace}: a `WATCH` table, a change
+ * counter, a background snapshot. Each method is optional; implement the ones the job needs.
+ */
+export interface KeyspaceObserver {
+  /**
+   * Called just before a key is written or removed, or, with `null`, before every key is removed
+   * (a flush). The old value can still be read from the keyspace while this runs. A write that
+   * leaves the value as it was still counts, as Redis counts it; removing a key that does not
+   * exist does not.
+   */
+  changing?(key: string | null): void;
+  /**
+   * Called just after the keyspace removed a key by itself (see {@link RemovalReason}), once the
+   * change has been announced to {@link changing}.
+   */
+  removed?(key: string, reason: RemovalReason): void;
+}
+
+/** An observer that implements {@link KeyspaceObserver.changing}. */
+type ChangeObserver = Required<Pick<KeyspaceObserver, "changing">>;
+/** An observer that implements {@link KeyspaceObserver.removed}. */
+type RemovalObserver = Required<Pick<KeyspaceObserver, "removed">>;
+
+function hasChanging(observer: KeyspaceObserver): observer is ChangeObserver {
+  return observer.changing !== undefined;
+}
+
+function hasRemoved(observer: KeyspaceObserver): observer is RemovalObserver {
+  return observer.removed !== undefined;
+}
+
+/** A key-value store of byte strings that tells its observers about every change. */
 export class Keyspace {
   #data = new Map<string, string>();
   /** SCAN's cursor space (see `scan_index.ts`): `null` until the first SCAN. */
   #scan: ScanIndex | null = null;
+  /**
+   * The observers' methods, one array per event, bound when registered: a write calls plain
+   * functions from one call site, not a method looked up on objects of many classes. A
+   * registration replaces the array, so a loop already running over the old one is undisturbed.
+   */
+  #changing: ChangeObserver[] = [];
+  #changes = 0;
+  #removed: RemovalObserver[] = [];
+
+  /**
+   * Registers an observer of every change from now on.
+   *
+   * @param observer What to tell; see {@link KeyspaceObserver}.
+   * @returns A function that unregisters it.
+   *
+   * @example
+   * ```ts
+   * const db = new Keyspace();
+   * const seen: (string | null)[] = [];
+   * const stop = db.observe({ changing: (key) => seen.push(key) });
+   * db.set("a", "1"); // seen: ["a"]
+   * stop();
+   * ```
+   */
+  observe(observer: KeyspaceObserver): () => void {
+    if (hasChanging(observer)) this.#changing = [...this.#changing, observer];
+    if (hasRemoved(observer)) this.#removed = [...this.#removed, observer];
+    return () => {
+      this.#changing = this.#changing.filter((o) => o !== observer);
+      this.#removed = this.#removed.filter((o) => o !== observer);
+    };
+  }
+
+  /**
+   * How many changes have been announced since the keyspace was made (a flush is one): a number
+   * that moves if and only if something changed. Lab 4's write path compares it before and after
+   * a command to decide whether to log it, without being one more observer on every write.
+   */
+  get changes(): number {
+    return this.#changes;
+  }
 
   /** How many keys there are. */
   get size(): number {
@@ -43,6 +129,7 @@ export class Keyspace {
    * @param value A byte string.
    */
   set(key: string, value: string): void {
+    this.announce(key);
     if (this.#scan === null) this.#data.set(key, value);
     else this.#setScanned(key, value);
   }
@@ -56,6 +143,7 @@ export class Keyspace {
    * @param value A byte string.
    */
   update(key: string, value: string): void {
+    this.announce(key);
     if (this.#scan === null) this.#data.set(key, value);
     else this.#setScanned(key, value);
   }
@@ -67,6 +155,14 @@ export class Keyspace {
    * @returns Whether the key existed.
    */
   delete(key: string): boolean {
+    if (this.#changing.length === 0) {
+      const existed = this.#data.delete(key);
+      if (existed) this.#changes++;
+      return existed;
+    }
+    // Removing nothing is no change: a watcher of a missing key stays clean.
+    if (!this.#data.has(key)) return false;
+    this.announce(key);
     return this.#data.delete(key);
   }
 
@@ -98,8 +194,61 @@ export class Keyspace {
 
   /** Removes every key. */
   clear(): void {
+    this.announce(null);
     this.#data.clear();
     this.#scan?.clear();
+  }
+
+  /**
+   * Tells every observer that a key is about to change: what {@link set}, {@link delete} and
+   * {@link clear} do first. A later lab calls it for a change the base class cannot see, such as
+   * a new expiry time on a key.
+   *
+   * @param key The key, or `null` for every key.
+   */
+  protected announce(key: string | null): void {
+    this.#changes++;
+    // The common case, no observer at all, costs this one length check.
+    if (this.#changing.length === 0) return;
+    const observers = this.#changing;
+    for (let i = 0; i < observers.length; i++) observers[i].changing(key);
+  }
+
+  /**
+   * Tells every observer that the keyspace removed a key by itself, after the removal.
+   *
+   * @param key The key that is gone.
+   * @param reason Why.
+   */
+  protected announceRemoved(key: string, reason: RemovalReason): void {
+    const observers = this.#removed;
+    for (let i = 0; i < observers.length; i++) observers[i].removed(key, reason);
+  }
+
+  /**
+   * Moves a key to the end of the keyspace's order without changing it: no observer hears of
+   * it. Lab 4's least-recently-used order is the `Map`'s own order, and a read moves a key there.
+   *
+   * @param key A byte string; nothing happens if it does not exist.
+   */
+  protected moveToEnd(key: string): void {
+    const value = this.#data.get(key);
+    if (value === undefined) return;
+    this.#data.delete(key);
+    if (this.#scan === null) this.#data.set(key, value);
+    else this.#setScanned(key, value);
+  }
+
+  /**
+   * Stores a key without telling observers: for loading a snapshot, which restores a state rather
+   * than changing one.
+   *
+   * @param key A byte string.
+   * @param value A byte string.
+   */
+  protected restore(key: string, value: string): void {
+    if (this.#scan === null) this.#data.set(key, value);
+    else this.#setScanned(key, value);
   }
 
   /**

@@ -19,7 +19,6 @@ import { bulk, command } from "../01-single-client/suite.ts";
 import { runProxy } from "./proxy.ts";
 import { runServer } from "./serve_many.ts";
 import { lab2CommandTable } from "./server.ts";
-import { WatchedKeyspace } from "./watched_keyspace.ts";
 
 const LIMITS = { maxclients: 100, timeout: 0, maxOutputBuffer: 1024 * 1024 };
 
@@ -27,7 +26,6 @@ const LIMITS = { maxclients: 100, timeout: 0, maxOutputBuffer: 1024 * 1024 };
 function startLab2(listener: Deno.TcpListener): Promise<void> {
   const server = new ServerState({
     commands: lab2CommandTable(),
-    db: new WatchedKeyspace(),
     log: () => {},
   });
   return runServer(server, listener, { ...LIMITS, hooks: { onListening: () => {} } });

@@ -9,7 +9,8 @@
  *
  * `WATCH` adds optimistic locking: if any watched key was modified by anyone (this client
  * included) between `WATCH` and `EXEC`, `EXEC` runs nothing and replies with the null array `*-1`.
- * The client reads again and retries. The keyspace does the noticing; see `watched_keyspace.ts`.
+ * The client reads again and retries. The keyspace does the noticing, and tells a table of
+ * watches that observes it; see `watches.ts`.
  *
  * ```
  * WATCH balance        +OK
@@ -25,9 +26,10 @@
 import { ErrorReply, NULL_ARRAY, OK, type Reply, SimpleString } from "../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../shared/server/command_table.ts";
 import { execute } from "../01-single-client/connection.ts";
+import type { ServerState } from "../../shared/server/server_state.ts";
 import type { ClientState, Session } from "../../shared/server/session.ts";
 import type { Stage } from "../../shared/server/stage.ts";
-import { WatchedKeyspace, type Watcher } from "./watched_keyspace.ts";
+import { type Watcher, Watches } from "./watches.ts";
 
 const QUEUED = new SimpleString("QUEUED");
 const NOT_IN_MULTI = new ErrorReply("ERR Command not allowed inside a transaction");
@@ -57,16 +59,32 @@ function transactionOf(client: ClientState): Transaction {
   return tx;
 }
 
-/** WATCH needs the keyspace that can watch; a server built without it is a programming error. */
-function watchable(session: Session): WatchedKeyspace {
-  if (session.db instanceof WatchedKeyspace) return session.db;
-  throw new TypeError("Cannot WATCH: the server's keyspace is not a WatchedKeyspace");
+/**
+ * Each server's table of watches, kept beside the server for the same reason. The transactions
+ * stage makes it when it installs, so that a later stage can adjust it; it starts observing the
+ * keyspace at the first `WATCH`.
+ */
+const byServer = new WeakMap<ServerState, Watches>();
+
+/**
+ * The table of watches of a server's keyspace, made on first use.
+ *
+ * @param server The server.
+ * @returns Its table; a later lab adjusts it (lab 4 sets {@link Watches.settle}).
+ */
+export function watchesOf(server: ServerState): Watches {
+  let watches = byServer.get(server);
+  if (watches === undefined) {
+    watches = new Watches(server.db);
+    byServer.set(server, watches);
+  }
+  return watches;
 }
 
 function unwatchAll(session: Session, tx: Transaction): void {
   if (tx.watched.size > 0) {
-    const db = watchable(session);
-    for (const key of tx.watched) db.unwatch(key, tx);
+    const watches = watchesOf(session.server);
+    for (const key of tx.watched) watches.unwatch(key, tx);
     tx.watched.clear();
   }
   tx.dirty = false;
@@ -191,6 +209,10 @@ function exec(session: Session, args: string[]): Reply {
     );
   }
   if (tx.queue === null) return new ErrorReply("ERR EXEC without MULTI");
+  if (tx.watched.size > 0) {
+    const watches = watchesOf(session.server);
+    for (const key of tx.watched) watches.settle(key);
+  }
   const { queue, failed, dirty } = tx;
   // Like Redis, stop watching before running anything: the queue's own writes must not count.
   reset(session, tx);
@@ -282,10 +304,10 @@ export const transactionCommands: readonly CommandSpec[] = [
     handler: (session, args) => {
       const tx = transactionOf(session.client);
       if (tx.queue !== null) return new ErrorReply("ERR WATCH inside MULTI is not allowed");
-      const db = watchable(session);
+      const watches = watchesOf(session.server);
       for (let i = 1; i < args.length; i++) {
         tx.watched.add(args[i]);
-        db.watch(args[i], tx);
+        watches.watch(args[i], tx);
       }
       return OK;
     },
@@ -305,15 +327,15 @@ export const transactionCommands: readonly CommandSpec[] = [
 ];
 
 /**
- * The stage: a keyspace that can be watched, MULTI/EXEC/DISCARD/WATCH/UNWATCH, and every command
- * run through {@link dispatch}, which queues it while its client is inside `MULTI`.
+ * The stage: a table of watches observing the keyspace, MULTI/EXEC/DISCARD/WATCH/UNWATCH, and
+ * every command run through {@link dispatch}, which queues it while its client is inside `MULTI`.
  */
 export const transactions: Stage<unknown> = {
   name: "transactions",
   module: import.meta.url,
-  keyspace: () => new WatchedKeyspace(),
   commands: transactionCommands,
   install(assembly) {
+    watchesOf(assembly.server);
     assembly.execute = dispatch;
   },
 };

@@ -1,5 +1,5 @@
 /**
- * Unit tests of lab 2's building blocks: exact 64-bit integers, the watching keyspace, sizes.
+ * Unit tests of lab 2's building blocks: exact 64-bit integers, the table of watches, sizes.
  *
  * @module
  */
@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { parseSize } from "./cli.ts";
 import { addInt64, INT64_MAX, INT64_MIN, parseInt64 } from "./integers.ts";
-import { WatchedKeyspace } from "./watched_keyspace.ts";
+import { Keyspace } from "../../shared/keyspace.ts";
+import { Watches } from "./watches.ts";
 
 Deno.test("parseInt64() accepts what Redis's string2ll accepts, small values as numbers", () => {
   assert.equal(parseInt64("0"), 0);
@@ -33,10 +34,17 @@ Deno.test("addInt64() is exact past 2^53 and reports overflow at the 64-bit edge
   assert.equal(addInt64(INT64_MAX, INT64_MIN), -1);
 });
 
-Deno.test("WatchedKeyspace marks a watcher dirty on set, on deleting an existing key, on clear", () => {
-  const db = new WatchedKeyspace();
+/** A keyspace and a table of watches on it, as the transactions stage sets them up. */
+function watched(): { db: Keyspace; watches: Watches } {
+  const db = new Keyspace();
+  const watches = new Watches(db);
+  return { db, watches };
+}
+
+Deno.test("Watches marks a watcher dirty on set, on deleting an existing key, on clear", () => {
+  const { db, watches } = watched();
   const w = { dirty: false };
-  db.watch("k", w);
+  watches.watch("k", w);
   db.delete("k");
   assert.equal(w.dirty, false, "deleting a missing key modifies nothing");
   db.clear();
@@ -45,6 +53,9 @@ Deno.test("WatchedKeyspace marks a watcher dirty on set, on deleting an existing
   assert.equal(w.dirty, false, "another key's write is not ours");
   db.set("k", "v");
   assert.equal(w.dirty, true);
+  w.dirty = false;
+  db.set("k", "v");
+  assert.equal(w.dirty, true, "a write of the same value still counts");
   for (const change of [() => db.delete("k"), () => db.clear()]) {
     db.set("k", "v");
     w.dirty = false;
@@ -53,17 +64,30 @@ Deno.test("WatchedKeyspace marks a watcher dirty on set, on deleting an existing
   }
 });
 
-Deno.test("WatchedKeyspace forgets a key once its last watcher leaves", () => {
-  const db = new WatchedKeyspace();
+Deno.test("Watches forgets a key once its last watcher leaves", () => {
+  const { db, watches } = watched();
   const [a, b] = [{ dirty: false }, { dirty: false }];
-  db.watch("k", a);
-  db.watch("k", b);
-  db.unwatch("k", a);
-  assert.equal(db.watchedKeys, 1);
+  watches.watch("k", a);
+  watches.watch("k", b);
+  watches.unwatch("k", a);
+  assert.equal(watches.watchedKeys, 1);
   db.set("k", "v");
   assert.deepEqual([a.dirty, b.dirty], [false, true]);
-  db.unwatch("k", b);
-  assert.equal(db.watchedKeys, 0);
+  watches.unwatch("k", b);
+  assert.equal(watches.watchedKeys, 0);
+});
+
+Deno.test("Keyspace.observe() returns a function that stops the observer hearing changes", () => {
+  const db = new Keyspace();
+  const seen: (string | null)[] = [];
+  const stop = db.observe({ changing: (key) => seen.push(key) });
+  db.set("a", "1");
+  db.delete("missing");
+  db.delete("a");
+  db.clear();
+  stop();
+  db.set("b", "2");
+  assert.deepEqual(seen, ["a", "a", null]);
 });
 
 Deno.test("parseSize() reads Redis's memory units", () => {
@@ -73,4 +97,17 @@ Deno.test("parseSize() reads Redis's memory units", () => {
   assert.equal(parseSize("2MB"), 2 * 1024 * 1024);
   assert.equal(parseSize("lots"), null);
   assert.equal(parseSize("1tb"), null);
+});
+
+Deno.test("Watches observes the keyspace only from the first WATCH, and only once", () => {
+  const { db, watches } = watched();
+  const w = { dirty: false };
+  db.set("k", "v");
+  watches.watch("k", w);
+  watches.watch("k", w);
+  let told = 0;
+  db.observe({ changing: () => told++ });
+  db.set("k", "v2");
+  assert.equal(w.dirty, true);
+  assert.equal(told, 1);
 });

@@ -19,18 +19,10 @@ import { cString, err, type ErrorReply, OK, type Reply } from "../../shared/resp
 import type { CommandSpec } from "../../shared/server/command_table.ts";
 import type { Session } from "../../shared/server/session.ts";
 import { INT64_MAX, INT64_MIN, parseInt64 } from "../02-threaded/integers.ts";
-import { ExpiringKeyspace } from "./keyspace.ts";
+import type { ExpiringKeyspace } from "./keyspace.ts";
 
 const SYNTAX = err("syntax error");
 const NOT_AN_INTEGER = err("value is not an integer or out of range");
-
-/** Every handler here needs the expiring keyspace; a server built without it is a bug. */
-export function expiringDb(session: Session): ExpiringKeyspace {
-  if (session.db instanceof ExpiringKeyspace) return session.db;
-  throw new TypeError(
-    "Cannot run an expiry command: the server's keyspace is not an ExpiringKeyspace",
-  );
-}
 
 /** `-ERR invalid expire time in 'set' command`, naming the command as Redis's `fullname`. */
 function invalidExpireTime(command: string): ErrorReply {
@@ -112,10 +104,9 @@ function parseSetOptions(args: string[]): SetOptions | ErrorReply {
  * reads the old value, then NX or XX decides whether the write happens.
  */
 // exercise step 2: SET with NX/XX/GET and EX/PX/EXAT/PXAT/KEEPTTL
-function set(session: Session, args: string[]): Reply {
+function set(db: ExpiringKeyspace, args: string[]): Reply {
   const options = parseSetOptions(args);
   if (!("nx" in options)) return options;
-  const db = expiringDb(session);
   let at: number | null = null;
   if (options.expire !== null) {
     const ms = expireMilliseconds(options.expire.text, options.expire.unit, db.clock.now(), "set");
@@ -135,9 +126,8 @@ function set(session: Session, args: string[]): Reply {
 }
 
 /** `SETEX key seconds value` and `PSETEX key milliseconds value`: SET with EX or PX, shorter. */
-function setWithExpiry(unit: "ex" | "px", name: string) {
-  return (session: Session, args: string[]): Reply => {
-    const db = expiringDb(session);
+function setWithExpiry(db: ExpiringKeyspace, unit: "ex" | "px", name: string) {
+  return (_session: Session, args: string[]): Reply => {
     const at = expireMilliseconds(args[2], unit, db.clock.now(), name);
     if (typeof at !== "number") return at;
     db.set(args[1], args[3], at);
@@ -150,7 +140,7 @@ function setWithExpiry(unit: "ex" | "px", name: string) {
  * TTL. Unlike SET, a missing key replies nil before the expiry argument is even checked.
  */
 // exercise step 3: GETEX: return the value and change or remove its expiry
-function getex(session: Session, args: string[]): Reply {
+function getex(db: ExpiringKeyspace, args: string[]): Reply {
   let persist = false;
   let expire: { unit: ExpireUnit; text: string } | null = null;
   for (let i = 2; i < args.length; i++) {
@@ -164,7 +154,6 @@ function getex(session: Session, args: string[]): Reply {
       expire = { unit: option, text: args[++i] };
     } else return SYNTAX;
   }
-  const db = expiringDb(session);
   const value = db.get(args[1]);
   if (value === undefined) return null;
   if (expire !== null) {
@@ -209,13 +198,12 @@ function parseExpireConditions(args: string[]): ExpireConditions | ErrorReply {
  * @param relative Whether it counts from now (EXPIRE, PEXPIRE) or from the epoch (the AT forms).
  * @param name The command's name for the error.
  */
-function expireGeneric(seconds: boolean, relative: boolean, name: string) {
-  return (session: Session, args: string[]): Reply => {
+function expireGeneric(db: ExpiringKeyspace, seconds: boolean, relative: boolean, name: string) {
+  return (_session: Session, args: string[]): Reply => {
     const conditions = parseExpireConditions(args);
     if (!("nx" in conditions)) return conditions;
     const parsed = parseInt64(args[2]);
     if (parsed === null) return NOT_AN_INTEGER;
-    const db = expiringDb(session);
     let when = BigInt(parsed);
     if (seconds) {
       if (when > INT64_MAX / 1000n || when < INT64_MIN / 1000n) return invalidExpireTime(name);
@@ -239,9 +227,8 @@ function expireGeneric(seconds: boolean, relative: boolean, name: string) {
 }
 
 /** TTL and PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1 for one without a TTL. */
-function ttlGeneric(milliseconds: boolean, absolute: boolean) {
-  return (session: Session, args: string[]): Reply => {
-    const db = expiringDb(session);
+function ttlGeneric(db: ExpiringKeyspace, milliseconds: boolean, absolute: boolean) {
+  return (_session: Session, args: string[]): Reply => {
     if (!db.has(args[1])) return -2;
     const at = db.expiresAt(args[1]);
     if (at === null) return -1;
@@ -257,147 +244,159 @@ function ttlGeneric(milliseconds: boolean, absolute: boolean) {
 const ONE_KEY = { first: 1, last: 1, step: 1 } as const;
 const KEY = { name: "key", type: "key" } as const;
 
-/** The expiry commands of lab 4; SET replaces lab 2's. */
-export const lab4Commands: readonly CommandSpec[] = [
-  {
-    name: "set",
-    arity: -3,
-    flags: ["write"],
-    group: "string",
-    summary: "Sets a key, optionally only if absent or present, with an expiry or keeping its TTL",
-    arguments: [
-      KEY,
-      { name: "value", type: "string" },
-      {
-        name: "condition",
-        type: "oneof",
-        flags: ["optional"],
-        arguments: [
-          { name: "nx", type: "pure-token", token: "NX" },
-          { name: "xx", type: "pure-token", token: "XX" },
-        ],
-      },
-      { name: "get", type: "pure-token", token: "GET", flags: ["optional"] },
-      {
-        name: "expiration",
-        type: "oneof",
-        flags: ["optional"],
-        arguments: [
-          { name: "seconds", type: "integer", token: "EX" },
-          { name: "milliseconds", type: "integer", token: "PX" },
-          { name: "unix-time-seconds", type: "unix-time", token: "EXAT" },
-          { name: "unix-time-milliseconds", type: "unix-time", token: "PXAT" },
-          { name: "keepttl", type: "pure-token", token: "KEEPTTL" },
-        ],
-      },
-    ],
-    keys: ONE_KEY,
-    handler: set,
-  },
-  {
-    name: "setex",
-    arity: 4,
-    flags: ["write"],
-    group: "string",
-    summary: "Sets a key with an expiry in seconds",
-    arguments: [KEY, { name: "seconds", type: "integer" }, { name: "value", type: "string" }],
-    keys: ONE_KEY,
-    // exercise step 3: SETEX key seconds value
-    handler: setWithExpiry("ex", "setex"),
-  },
-  {
-    name: "psetex",
-    arity: 4,
-    flags: ["write"],
-    group: "string",
-    summary: "Sets a key with an expiry in milliseconds",
-    arguments: [KEY, { name: "milliseconds", type: "integer" }, { name: "value", type: "string" }],
-    keys: ONE_KEY,
-    // exercise step 3: PSETEX key milliseconds value
-    handler: setWithExpiry("px", "psetex"),
-  },
-  {
-    name: "getex",
-    arity: -2,
-    flags: ["write", "fast"],
-    group: "string",
-    summary: "Returns the value of a key and sets or removes its expiry",
-    arguments: [
-      KEY,
-      {
-        name: "expiration",
-        type: "oneof",
-        flags: ["optional"],
-        arguments: [
-          { name: "seconds", type: "integer", token: "EX" },
-          { name: "milliseconds", type: "integer", token: "PX" },
-          { name: "unix-time-seconds", type: "unix-time", token: "EXAT" },
-          { name: "unix-time-milliseconds", type: "unix-time", token: "PXAT" },
-          { name: "persist", type: "pure-token", token: "PERSIST" },
-        ],
-      },
-    ],
-    keys: ONE_KEY,
-    handler: getex,
-  },
-  ...([
-    ["expire", true, true, "seconds", "Sets a key's time to live in seconds"],
-    ["pexpire", false, true, "milliseconds", "Sets a key's time to live in milliseconds"],
-    ["expireat", true, false, "unix-time-seconds", "Sets a key's expiry as a Unix time"],
-    ["pexpireat", false, false, "unix-time-milliseconds", "Sets a key's expiry in Unix ms"],
-  ] as const).map(([name, seconds, relative, argument, summary]): CommandSpec => ({
-    name,
-    arity: -3,
-    flags: ["write", "fast"],
-    group: "generic",
-    summary,
-    arguments: [
-      KEY,
-      { name: argument, type: relative ? "integer" : "unix-time" },
-      {
-        name: "condition",
-        type: "oneof",
-        flags: ["optional"],
-        arguments: ["NX", "XX", "GT", "LT"].map((token) => ({
-          name: token.toLowerCase(),
-          type: "pure-token" as const,
-          token,
-        })),
-      },
-    ],
-    keys: ONE_KEY,
-    // exercise step 4: set the expiry, honouring NX, XX, GT and LT
-    handler: expireGeneric(seconds, relative, name),
-  })),
-  ...([
-    ["ttl", false, false, "Returns a key's time to live in seconds"],
-    ["pttl", true, false, "Returns a key's time to live in milliseconds"],
-    ["expiretime", false, true, "Returns a key's expiry as a Unix time in seconds"],
-    ["pexpiretime", true, true, "Returns a key's expiry as a Unix time in milliseconds"],
-  ] as const).map(([name, ms, absolute, summary]): CommandSpec => ({
-    name,
-    arity: 2,
-    flags: ["readonly", "fast"],
-    group: "generic",
-    summary,
-    arguments: [KEY],
-    keys: ONE_KEY,
-    // Step 2's, with SET's expiry options: a TTL nobody can read cannot be checked.
-    // exercise step 2: -2 for a missing key, -1 for no expiry, else the time left or the deadline
-    handler: ttlGeneric(ms, absolute),
-  })),
-  {
-    name: "persist",
-    arity: 2,
-    flags: ["write", "fast"],
-    group: "generic",
-    summary: "Removes a key's expiry",
-    arguments: [KEY],
-    keys: ONE_KEY,
-    // exercise step 5: remove the expiry; 1 if there was one
-    handler: (session, args) => expiringDb(session).persist(args[1]) ? 1 : 0,
-  },
-];
+/**
+ * The expiry commands of lab 4; SET replaces lab 2's. Each is built with the keyspace it acts on,
+ * so a handler holds the expiring keyspace itself rather than testing what `session.db` is.
+ *
+ * @param db The server's keyspace, which the expiry stage made.
+ * @returns The commands, to register in the server's table.
+ */
+export function expiryCommands(db: ExpiringKeyspace): CommandSpec[] {
+  return [
+    {
+      name: "set",
+      arity: -3,
+      flags: ["write"],
+      group: "string",
+      summary:
+        "Sets a key, optionally only if absent or present, with an expiry or keeping its TTL",
+      arguments: [
+        KEY,
+        { name: "value", type: "string" },
+        {
+          name: "condition",
+          type: "oneof",
+          flags: ["optional"],
+          arguments: [
+            { name: "nx", type: "pure-token", token: "NX" },
+            { name: "xx", type: "pure-token", token: "XX" },
+          ],
+        },
+        { name: "get", type: "pure-token", token: "GET", flags: ["optional"] },
+        {
+          name: "expiration",
+          type: "oneof",
+          flags: ["optional"],
+          arguments: [
+            { name: "seconds", type: "integer", token: "EX" },
+            { name: "milliseconds", type: "integer", token: "PX" },
+            { name: "unix-time-seconds", type: "unix-time", token: "EXAT" },
+            { name: "unix-time-milliseconds", type: "unix-time", token: "PXAT" },
+            { name: "keepttl", type: "pure-token", token: "KEEPTTL" },
+          ],
+        },
+      ],
+      keys: ONE_KEY,
+      handler: (_session, args) => set(db, args),
+    },
+    {
+      name: "setex",
+      arity: 4,
+      flags: ["write"],
+      group: "string",
+      summary: "Sets a key with an expiry in seconds",
+      arguments: [KEY, { name: "seconds", type: "integer" }, { name: "value", type: "string" }],
+      keys: ONE_KEY,
+      // exercise step 3: SETEX key seconds value
+      handler: setWithExpiry(db, "ex", "setex"),
+    },
+    {
+      name: "psetex",
+      arity: 4,
+      flags: ["write"],
+      group: "string",
+      summary: "Sets a key with an expiry in milliseconds",
+      arguments: [KEY, { name: "milliseconds", type: "integer" }, {
+        name: "value",
+        type: "string",
+      }],
+      keys: ONE_KEY,
+      // exercise step 3: PSETEX key milliseconds value
+      handler: setWithExpiry(db, "px", "psetex"),
+    },
+    {
+      name: "getex",
+      arity: -2,
+      flags: ["write", "fast"],
+      group: "string",
+      summary: "Returns the value of a key and sets or removes its expiry",
+      arguments: [
+        KEY,
+        {
+          name: "expiration",
+          type: "oneof",
+          flags: ["optional"],
+          arguments: [
+            { name: "seconds", type: "integer", token: "EX" },
+            { name: "milliseconds", type: "integer", token: "PX" },
+            { name: "unix-time-seconds", type: "unix-time", token: "EXAT" },
+            { name: "unix-time-milliseconds", type: "unix-time", token: "PXAT" },
+            { name: "persist", type: "pure-token", token: "PERSIST" },
+          ],
+        },
+      ],
+      keys: ONE_KEY,
+      handler: (_session, args) => getex(db, args),
+    },
+    ...([
+      ["expire", true, true, "seconds", "Sets a key's time to live in seconds"],
+      ["pexpire", false, true, "milliseconds", "Sets a key's time to live in milliseconds"],
+      ["expireat", true, false, "unix-time-seconds", "Sets a key's expiry as a Unix time"],
+      ["pexpireat", false, false, "unix-time-milliseconds", "Sets a key's expiry in Unix ms"],
+    ] as const).map(([name, seconds, relative, argument, summary]): CommandSpec => ({
+      name,
+      arity: -3,
+      flags: ["write", "fast"],
+      group: "generic",
+      summary,
+      arguments: [
+        KEY,
+        { name: argument, type: relative ? "integer" : "unix-time" },
+        {
+          name: "condition",
+          type: "oneof",
+          flags: ["optional"],
+          arguments: ["NX", "XX", "GT", "LT"].map((token) => ({
+            name: token.toLowerCase(),
+            type: "pure-token" as const,
+            token,
+          })),
+        },
+      ],
+      keys: ONE_KEY,
+      // exercise step 4: set the expiry, honouring NX, XX, GT and LT
+      handler: expireGeneric(db, seconds, relative, name),
+    })),
+    ...([
+      ["ttl", false, false, "Returns a key's time to live in seconds"],
+      ["pttl", true, false, "Returns a key's time to live in milliseconds"],
+      ["expiretime", false, true, "Returns a key's expiry as a Unix time in seconds"],
+      ["pexpiretime", true, true, "Returns a key's expiry as a Unix time in milliseconds"],
+    ] as const).map(([name, ms, absolute, summary]): CommandSpec => ({
+      name,
+      arity: 2,
+      flags: ["readonly", "fast"],
+      group: "generic",
+      summary,
+      arguments: [KEY],
+      keys: ONE_KEY,
+      // Step 2's, with SET's expiry options: a TTL nobody can read cannot be checked.
+      // exercise step 2: -2 for a missing key, -1 for no expiry, else the time left or the deadline
+      handler: ttlGeneric(db, ms, absolute),
+    })),
+    {
+      name: "persist",
+      arity: 2,
+      flags: ["write", "fast"],
+      group: "generic",
+      summary: "Removes a key's expiry",
+      arguments: [KEY],
+      keys: ONE_KEY,
+      // exercise step 5: remove the expiry; 1 if there was one
+      handler: (_session, args) => db.persist(args[1]) ? 1 : 0,
+    },
+  ];
+}
 
 /**
  * Write commands that never add data, so they still run when memory is full and nothing can be

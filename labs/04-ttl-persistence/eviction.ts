@@ -30,7 +30,8 @@ import type { ConfigSetter } from "../../shared/server/config.ts";
 import type { InfoFields } from "../../shared/server/info.ts";
 import { Part, type Stage } from "../../shared/server/stage.ts";
 import { parseSize } from "../02-threaded/cli.ts";
-import { type ExpiringKeyspace, expiringKeyspaceOf } from "./keyspace.ts";
+import { EXPIRING_KEYSPACE } from "./expiry.ts";
+import type { ExpiringKeyspace } from "./keyspace.ts";
 
 /** The policies `--maxmemory-policy` accepts. */
 export const EVICTION_POLICIES = [
@@ -252,7 +253,7 @@ export const eviction: Stage<{ maxmemory: number; maxmemoryPolicy: EvictionPolic
   module: import.meta.url,
   install(assembly) {
     const { server, options } = assembly;
-    const db = expiringKeyspaceOf(server.db);
+    const db = assembly.need(EXPIRING_KEYSPACE);
     const evictor = new Evictor(db, {
       maxmemory: options.maxmemory,
       policy: options.maxmemoryPolicy,

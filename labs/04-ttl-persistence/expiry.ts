@@ -34,11 +34,12 @@
  */
 
 import { integerSetter } from "../../shared/server/config.ts";
-import type { Stage } from "../../shared/server/stage.ts";
+import { Part, type Stage } from "../../shared/server/stage.ts";
 import { SHUTDOWN } from "../02-threaded/serve_many.ts";
+import { watchesOf } from "../02-threaded/transaction.ts";
 import { systemClock } from "./clock.ts";
-import { expiringDb, lab4Commands } from "./commands.ts";
-import { ExpiringKeyspace, expiringKeyspaceOf } from "./keyspace.ts";
+import { expiryCommands } from "./commands.ts";
+import { ExpiringKeyspace } from "./keyspace.ts";
 
 /** Options for {@link ActiveExpiry}. */
 export interface ActiveExpiryOptions {
@@ -205,32 +206,37 @@ export class ActiveExpiry {
 }
 
 /**
+ * The keyspace the {@link expiry} stage made, as what it is: later stages (eviction, persistence,
+ * the memcache port) need its expiry times, byte count and flags.
+ */
+export const EXPIRING_KEYSPACE: Part<ExpiringKeyspace> = new Part("expiry");
+
+/**
  * The stage: a keyspace whose keys can expire (lazily, on every read: `keyspace.ts`), the TTL
- * commands and the SET that knows EX/PX/KEEPTTL (`commands.ts`), an EXEC that first expires
- * watched keys whose time has come (Redis 7 fails such a transaction even if nothing read the
- * key since), and {@link ActiveExpiry} in the background, `--hz` times a second once the server
- * is serving.
+ * commands and the SET that knows EX/PX/KEEPTTL (`commands.ts`), watches that expire a watched
+ * key whose time has come at WATCH and at EXEC (Redis 7 fails such a transaction even if nothing
+ * read the key since), and {@link ActiveExpiry} in the background, `--hz` times a second once the
+ * server is serving.
  */
 export const expiry: Stage<{ hz: number }> = {
   name: "expiry",
   module: import.meta.url,
   keyspace: () => new ExpiringKeyspace(systemClock),
-  commands: lab4Commands,
   install(assembly) {
     const { server, commands, options } = assembly;
-    const db = expiringKeyspaceOf(server.db);
-    const exec = commands.get("exec");
-    const run = exec?.handler;
-    if (exec === undefined || run === undefined) {
-      throw new TypeError("The transactions stage must come before expiry");
+    // The one place lab 4 looks at what the keyspace is: the factory above made it, so this holds
+    // unless a later stage asked for a different keyspace.
+    const db = server.db;
+    if (!(db instanceof ExpiringKeyspace)) {
+      throw new TypeError("The expiry stage's keyspace was replaced by a later stage's");
     }
-    commands.register({
-      ...exec,
-      handler: (session, args) => {
-        expiringDb(session).expireWatchedKeys();
-        return run(session, args);
-      },
-    });
+    assembly.provide(EXPIRING_KEYSPACE, db);
+    commands.registerAll(expiryCommands(db));
+    // Redis 7: a watched key past its time is removed at WATCH (no false conflict later) and at
+    // EXEC (the transaction fails even if no read noticed the expiry).
+    watchesOf(server).settle = (key) => {
+      db.expireIfNeeded(key);
+    };
 
     const active = new ActiveExpiry(db, { hz: options.hz });
     // Redis reports the value as set and runs at it clamped to 1..500; so does this.

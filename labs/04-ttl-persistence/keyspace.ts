@@ -1,18 +1,22 @@
 /**
- * Lab 4's keyspace: lab 2's, plus an expiry time per key, memcached's flags, the hooks that
- * persistence needs, and the bookkeeping that eviction needs.
+ * Lab 4's keyspace: the shared one, plus what lab 4 stores about each key — an expiry time,
+ * memcached's flags, its place in least-recently-used order, its share of the byte count. What
+ * only needs to *hear* of a change — lab 2's `WATCH`, persistence's count of changes, the
+ * copy-on-write of a background snapshot, the log's `DEL` for an expired key — observes it
+ * instead (see `KeyspaceObserver` in `shared/keyspace.ts`), installed by the stage it belongs to.
  *
  * Expiry times live in a second `Map` that holds only the keys that have one, as Redis keeps its
  * `expires` dictionary beside the main one: a key without a TTL costs nothing extra. A key past its
  * time is treated as missing by every read (`get`, `has`, `keys`, `entries`) and removed on the
  * spot; keys nobody reads are reclaimed by active expiry (see `expiry.ts`).
  *
- * Four more things every write now does, because the keyspace is the one door they all go through:
+ * Three more things every write now does, because the keyspace is the one door they all go through:
  *
- * - it counts (`dirty`), so `--save 60 1000` knows how many changes the last snapshot missed;
- * - it tells change listeners *before* a key changes. A background snapshot uses that to copy the
- *   old value of a key it has not written yet (copy-on-write, which Redis gets from `fork()`), and
- *   memcached's `cas` uses it to know an item changed;
+ * - it tells its observers *before* a key changes, a new expiry time included. Persistence counts
+ *   the changes there, so `--save 60 1000` knows how many the last snapshot missed; a background
+ *   snapshot copies the old value of a key it has not written yet (copy-on-write, which Redis
+ *   gets from `fork()`); memcached's `cas` learns that an item changed. It tells them *after* it
+ *   removed a key by itself, which the log writes as a `DEL`;
  * - it keeps a running estimate of the bytes the data takes (`usedMemory`), which `--maxmemory`
  *   compares against (see "Counting bytes" below);
  * - with `trackAccess` on (an LRU eviction policy), it keeps the keys in least-recently-used order.
@@ -39,7 +43,6 @@
 
 import { Keyspace } from "../../shared/keyspace.ts";
 import type { ScanStep } from "../../shared/scan_index.ts";
-import { WatchedKeyspace, type Watcher } from "../02-threaded/watched_keyspace.ts";
 import { type Clock, systemClock } from "./clock.ts";
 
 /** One key with everything stored about it, as a snapshot writes it. */
@@ -53,21 +56,6 @@ export interface Entry {
   /** Memcached's opaque 32-bit flags; 0 for keys written over RESP. */
   flags: number;
 }
-
-/**
- * Called just before a key changes or disappears; `null` means every key (a flush).
- * The old value can still be read from the keyspace while the listener runs.
- */
-export type ChangeListener = (key: string | null) => void;
-
-/** Why a key was removed without anyone asking for it. */
-export type RemovalReason = "expired" | "evicted";
-
-/**
- * Called just after the keyspace itself removed a key: its time came, or eviction chose it. The
- * server logs these as `DEL`, as Redis writes them to its append-only file.
- */
-export type RemovalListener = (key: string, reason: RemovalReason) => void;
 
 /** V8's header of a sequential one-byte string: map pointer, hash, length. */
 const STRING_HEADER_BYTES = 16;
@@ -98,14 +86,6 @@ export function entryBytes(key: string, value: string): number {
 }
 
 /**
- * The base class's methods, called past the watching layer: moving a key to the end of the order
- * is not a modification, so no watcher may see it. (Lab 2's `WatchedKeyspace` marks watchers in
- * its overrides of `set` and `delete`; these skip them.)
- */
-const rawSet = Keyspace.prototype.set;
-const rawDelete = Keyspace.prototype.delete;
-
-/**
  * A keyspace whose keys can expire.
  *
  * @example
@@ -118,16 +98,10 @@ const rawDelete = Keyspace.prototype.delete;
  * db.get("session"); // undefined
  * ```
  */
-export class ExpiringKeyspace extends WatchedKeyspace {
+export class ExpiringKeyspace extends Keyspace {
   #expires = new Map<string, number>();
   #flags = new Map<string, number>();
-  #listeners: ChangeListener[] = [];
-  #removalListeners: RemovalListener[] = [];
-  /** Who watches which key: to mark them when an expiry changes (lab 2's map is its own secret). */
-  #watchers = new Map<string, Set<Watcher>>();
   #usedMemory = 0;
-  /** Changes since the last snapshot, as Redis's `server.dirty`; the snapshot code resets it. */
-  dirty = 0;
   /** Keys removed because their time had come (`INFO stats` `expired_keys`). */
   expiredKeys = 0;
   /** Keys removed to stay under `--maxmemory` (`INFO stats` `evicted_keys`). */
@@ -160,32 +134,6 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   }
 
   /**
-   * Registers a listener for changes.
-   *
-   * @param listener Called before each change.
-   * @returns A function that unregisters it.
-   */
-  onChange(listener: ChangeListener): () => void {
-    this.#listeners.push(listener);
-    return () => {
-      this.#listeners = this.#listeners.filter((l) => l !== listener);
-    };
-  }
-
-  /**
-   * Registers a listener for keys the keyspace removes by itself (expired or evicted).
-   *
-   * @param listener Called after each such removal.
-   * @returns A function that unregisters it.
-   */
-  onRemoved(listener: RemovalListener): () => void {
-    this.#removalListeners.push(listener);
-    return () => {
-      this.#removalListeners = this.#removalListeners.filter((l) => l !== listener);
-    };
-  }
-
-  /**
    * The estimated bytes the keys, values, expiry times and flags take in the heap: Redis's
    * `used_memory`, as far as the data goes (see the module's notes).
    */
@@ -197,7 +145,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   override get(key: string): string | undefined {
     if (this.expireIfNeeded(key)) return undefined;
     const value = super.get(key);
-    if (this.trackAccess && value !== undefined) this.#moveToEnd(key, value);
+    if (this.trackAccess && value !== undefined) this.#used(key);
     return value;
   }
 
@@ -205,9 +153,8 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   override has(key: string): boolean {
     if (this.expireIfNeeded(key)) return false;
     if (!this.trackAccess) return super.has(key);
-    const value = super.get(key);
-    if (value === undefined) return false;
-    this.#moveToEnd(key, value);
+    if (!super.has(key)) return false;
+    this.#used(key);
     return true;
   }
 
@@ -221,16 +168,16 @@ export class ExpiringKeyspace extends WatchedKeyspace {
    *   never. A time already past removes the key at once, as Redis 7 does for `SET ... EXAT 1`.
    */
   override set(key: string, value: string, expiresAt: number | null = null): void {
-    this.#changing(key);
     const old = super.get(key);
+    // Observers hear of the change here, while the old value, expiry and flags are still there.
+    super.set(key, value);
     if (old === undefined) {
       this.#usedMemory += entryBytes(key, value);
     } else {
       this.#usedMemory += stringBytes(value) - stringBytes(old);
       // A Map keeps an existing key where it is; an access must move it to the end.
-      if (this.trackAccess) rawDelete.call(this, key);
+      if (this.trackAccess) this.moveToEnd(key);
     }
-    super.set(key, value);
     this.#dropExpiryAndFlags(key);
     if (expiresAt !== null) {
       this.#expires.set(key, expiresAt);
@@ -241,14 +188,13 @@ export class ExpiringKeyspace extends WatchedKeyspace {
 
   /** Changes a value and keeps its expiry and flags, as `INCR` and `APPEND` do. */
   override update(key: string, value: string): void {
-    this.#changing(key);
     const old = super.get(key);
+    super.update(key, value);
     if (old === undefined) this.#usedMemory += entryBytes(key, value);
     else {
       this.#usedMemory += stringBytes(value) - stringBytes(old);
-      if (this.trackAccess) rawDelete.call(this, key);
+      if (this.trackAccess) this.moveToEnd(key);
     }
-    super.update(key, value);
     if (this.trackAccess) this.#moveExpiryToEnd(key);
   }
 
@@ -276,12 +222,11 @@ export class ExpiringKeyspace extends WatchedKeyspace {
 
   /** Removes every key. */
   override clear(): void {
-    for (const listener of this.#listeners) listener(null);
-    this.dirty += this.size;
+    // Observers hear of the flush first, while every key and its expiry can still be read.
+    super.clear();
     this.#expires.clear();
     this.#flags.clear();
     this.#usedMemory = 0;
-    super.clear();
   }
 
   /** Iterates over the live keys, skipping (not removing) expired ones. */
@@ -329,7 +274,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   }
 
   /**
-   * Adds a key while loading a snapshot: no listeners, no watchers, not counted as a change.
+   * Adds a key while loading a snapshot: no observer hears of it, so it is not counted as a change.
    * A key whose time has already passed is skipped, as Redis skips it in an RDB file: a snapshot
    * is one moment's state, not a history, and nothing read after it can depend on the key.
    *
@@ -340,10 +285,10 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     if (entry.expiresAt !== null && entry.expiresAt <= this.clock.now()) return false;
     const old = super.get(entry.key);
     if (old !== undefined) {
-      rawDelete.call(this, entry.key);
       this.#forget(entry.key, old);
+      this.moveToEnd(entry.key);
     }
-    rawSet.call(this, entry.key, entry.value);
+    this.restore(entry.key, entry.value);
     this.#usedMemory += entryBytes(entry.key, entry.value);
     if (entry.expiresAt !== null) {
       this.#expires.set(entry.key, entry.expiresAt);
@@ -358,8 +303,8 @@ export class ExpiringKeyspace extends WatchedKeyspace {
 
   /**
    * Reads everything stored about a key as it is this instant, expired or not, without removing it
-   * or telling listeners. A change listener uses it to copy a key's old state (a background
-   * snapshot's copy-on-write), where `get()` would expire the key and call the listener again.
+   * or telling observers. An observer uses it to copy a key's old state (a background
+   * snapshot's copy-on-write), where `get()` would expire the key and announce that change too.
    *
    * @param key A byte string.
    * @returns The entry, or `undefined` if the key is not stored at all.
@@ -396,8 +341,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   setExpiresAt(key: string, at: number): boolean {
     if (!this.has(key)) return false;
     if (this.#isPast(at)) return this.delete(key);
-    this.#changing(key);
-    this.#touchWatchers(key);
+    this.announce(key);
     if (this.#expires.has(key)) {
       // Re-inserted rather than overwritten, so that the expiry order stays an LRU order too.
       if (this.trackAccess) this.#expires.delete(key);
@@ -416,8 +360,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
    */
   persist(key: string): boolean {
     if (!this.has(key) || !this.#expires.has(key)) return false;
-    this.#changing(key);
-    this.#touchWatchers(key);
+    this.announce(key);
     this.#usedMemory -= EXPIRY_BYTES;
     return this.#expires.delete(key);
   }
@@ -464,7 +407,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
    */
   setFlags(key: string, flags: number): void {
     if (!this.has(key)) return;
-    this.#changing(key);
+    this.announce(key);
     const had = this.#flags.has(key);
     if (flags === 0) {
       if (this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
@@ -485,7 +428,7 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     if (at === undefined || !this.#isPast(at)) return false;
     this.#remove(key);
     this.expiredKeys++;
-    for (const listener of this.#removalListeners) listener(key, "expired");
+    this.announceRemoved(key, "expired");
     return true;
   }
 
@@ -498,46 +441,8 @@ export class ExpiringKeyspace extends WatchedKeyspace {
   evict(key: string): boolean {
     if (!this.#remove(key)) return false;
     this.evictedKeys++;
-    for (const listener of this.#removalListeners) listener(key, "evicted");
+    this.announceRemoved(key, "evicted");
     return true;
-  }
-
-  /**
-   * Starts watching a key (`WATCH`). A key whose time has already passed is removed first, so
-   * that, as in Redis 7, its disappearance does not count as a change made after the `WATCH`.
-   *
-   * @param key A byte string.
-   * @param watcher Who to mark dirty.
-   */
-  override watch(key: string, watcher: Watcher): void {
-    this.expireIfNeeded(key);
-    super.watch(key, watcher);
-    let set = this.#watchers.get(key);
-    if (set === undefined) this.#watchers.set(key, set = new Set());
-    set.add(watcher);
-  }
-
-  /**
-   * Stops watching a key.
-   *
-   * @param key A byte string.
-   * @param watcher Who was watching.
-   */
-  override unwatch(key: string, watcher: Watcher): void {
-    super.unwatch(key, watcher);
-    const set = this.#watchers.get(key);
-    if (set === undefined) return;
-    set.delete(watcher);
-    if (set.size === 0) this.#watchers.delete(key);
-  }
-
-  /**
-   * Removes every watched key whose time has passed, marking its watchers dirty. `EXEC` calls it
-   * first: in Redis 7 a watched key that expired since `WATCH` fails the transaction, even if no
-   * read has noticed the expiry yet.
-   */
-  expireWatchedKeys(): void {
-    for (const key of this.#watchers.keys()) this.expireIfNeeded(key);
   }
 
   /** Whether a time has come: never while loading (see {@link loading}). */
@@ -545,14 +450,9 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     return at <= this.clock.now() && !this.loading;
   }
 
-  #touchWatchers(key: string): void {
-    const set = this.#watchers.get(key);
-    if (set !== undefined) { for (const watcher of set) watcher.dirty = true; }
-  }
-
-  #moveToEnd(key: string, value: string): void {
-    rawDelete.call(this, key);
-    rawSet.call(this, key, value);
+  /** A read of an existing key, in LRU order: to the end of the keys and of the expiry times. */
+  #used(key: string): void {
+    this.moveToEnd(key);
     this.#moveExpiryToEnd(key);
   }
 
@@ -569,13 +469,13 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     this.#dropExpiryAndFlags(key);
   }
 
-  /** Removes a key whatever its expiry, telling listeners and watchers. */
+  /** Removes a key whatever its expiry; observers hear of it before anything is gone. */
   #remove(key: string): boolean {
     const old = super.get(key);
     if (old === undefined) return false;
-    this.#changing(key);
+    super.delete(key);
     this.#forget(key, old);
-    return super.delete(key);
+    return true;
   }
 
   /**
@@ -586,20 +486,4 @@ export class ExpiringKeyspace extends WatchedKeyspace {
     if (this.#expires.size > 0 && this.#expires.delete(key)) this.#usedMemory -= EXPIRY_BYTES;
     if (this.#flags.size > 0 && this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
   }
-
-  #changing(key: string): void {
-    for (const listener of this.#listeners) listener(key);
-    this.dirty++;
-  }
-}
-
-/**
- * The server's keyspace as the {@link ExpiringKeyspace} lab 4's expiry stage installed.
- *
- * @param db The server's keyspace.
- * @returns It, typed as what it is.
- */
-export function expiringKeyspaceOf(db: Keyspace): ExpiringKeyspace {
-  if (db instanceof ExpiringKeyspace) return db;
-  throw new TypeError("Lab 4's stages need the expiry stage's keyspace: install expiry first");
 }

@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { Watches } from "../02-threaded/watches.ts";
 import { ManualClock } from "./clock.ts";
 import {
   entryBytes,
@@ -18,6 +19,15 @@ import {
 function setup(): { clock: ManualClock; db: ExpiringKeyspace } {
   const clock = new ManualClock(1_000_000);
   return { clock, db: new ExpiringKeyspace(clock) };
+}
+
+/** Lab 2's table of watches on this keyspace, settled by expiry as lab 4's expiry stage does. */
+function watchesOn(db: ExpiringKeyspace): Watches {
+  const watches = new Watches(db);
+  watches.settle = (key) => {
+    db.expireIfNeeded(key);
+  };
+  return watches;
 }
 
 Deno.test("a key past its time reads as missing and is removed on access", () => {
@@ -101,11 +111,13 @@ Deno.test("usedMemory adds and removes exactly what each key costs", () => {
 
 Deno.test("load() counts bytes, skips expired entries and replaces an existing key", () => {
   const { clock, db } = setup();
+  const seen: (string | null)[] = [];
+  db.observe({ changing: (key) => seen.push(key) });
   assert.equal(db.load({ key: "old", value: "v", expiresAt: clock.now() - 1, flags: 0 }), false);
   db.load({ key: "k", value: "one", expiresAt: clock.now() + 10, flags: 3 });
   db.load({ key: "k", value: "two", expiresAt: null, flags: 0 });
   assert.equal(db.usedMemory, entryBytes("k", "two"));
-  assert.equal(db.dirty, 0, "loading is not a change");
+  assert.deepEqual(seen, [], "loading is not a change");
 });
 
 Deno.test("with trackAccess, storedKeys() lists the least recently used key first", () => {
@@ -142,25 +154,26 @@ Deno.test("with trackAccess, expiringKeys() is in LRU order too, for volatile-lr
   assert.deepEqual([...db.expiringKeys()], ["x", "y"]);
 });
 
-Deno.test("moving a key in LRU order is not a change: no watcher, no listener, no dirty", () => {
+Deno.test("moving a key in LRU order is not a change: no watcher, no observer", () => {
   const { db } = setup();
   db.trackAccess = true;
   db.set("k", "v");
+  const watches = watchesOn(db);
   const watcher = { dirty: false };
-  db.watch("k", watcher);
+  watches.watch("k", watcher);
   const seen: (string | null)[] = [];
-  db.onChange((key) => seen.push(key));
-  const dirty = db.dirty;
+  db.observe({ changing: (key) => seen.push(key) });
   db.get("k");
   db.has("k");
-  assert.deepEqual([watcher.dirty, seen, db.dirty], [false, [], dirty]);
+  assert.deepEqual([watcher.dirty, seen], [false, []]);
 });
 
 Deno.test("EXPIRE and PERSIST mark watchers; an expiry at EXEC time does too", () => {
   const { clock, db } = setup();
   db.set("k", "v");
+  const watches = watchesOn(db);
   const watcher = { dirty: false };
-  db.watch("k", watcher);
+  watches.watch("k", watcher);
   db.setExpiresAt("k", clock.now() + 100);
   assert.equal(watcher.dirty, true);
   watcher.dirty = false;
@@ -170,25 +183,26 @@ Deno.test("EXPIRE and PERSIST mark watchers; an expiry at EXEC time does too", (
   db.setExpiresAt("k", clock.now() + 100);
   watcher.dirty = false;
   clock.advance(100);
-  db.expireWatchedKeys();
+  watches.settle("k");
   assert.equal(watcher.dirty, true, "the watched key expired since WATCH");
-  db.unwatch("k", watcher);
+  watches.unwatch("k", watcher);
 });
 
 Deno.test("WATCH of a key already past its time removes it first: no false conflict", () => {
   const { clock, db } = setup();
   db.set("k", "v", clock.now() + 10);
   clock.advance(10);
+  const watches = watchesOn(db);
   const watcher = { dirty: false };
-  db.watch("k", watcher);
-  db.expireWatchedKeys();
+  watches.watch("k", watcher);
+  watches.settle("k");
   assert.equal(watcher.dirty, false);
 });
 
-Deno.test("onRemoved reports expired and evicted keys, and nothing else", () => {
+Deno.test("removal observers hear of expired and evicted keys, and nothing else", () => {
   const { clock, db } = setup();
   const removed: string[] = [];
-  db.onRemoved((key, reason) => removed.push(`${reason} ${key}`));
+  db.observe({ removed: (key, reason) => removed.push(`${reason} ${key}`) });
   db.set("a", "1", clock.now() + 5);
   db.set("b", "2");
   db.set("c", "3");

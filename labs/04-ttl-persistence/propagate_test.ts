@@ -88,7 +88,7 @@ Deno.test("argsForLog() leaves commands without a relative time as they are", ()
 function harness(maxmemory = 0, policy: "noeviction" | "allkeys-lru" = "noeviction") {
   const clock = new ManualClock(AT - 10_000);
   const db = new ExpiringKeyspace(clock);
-  const commands = lab4CommandTable();
+  const commands = lab4CommandTable(db);
   const server = new ServerState({ commands, db, log: () => {} });
   const evictor = new Evictor(db, { maxmemory, policy });
   const writes = new WritePath(db, maxmemory > 0 ? evictor : null);

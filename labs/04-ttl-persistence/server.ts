@@ -27,6 +27,8 @@ import type { CommandTable } from "../../shared/server/command_table.ts";
 import { commandTableOf, runStages, type Stage } from "../../shared/server/stage.ts";
 import { lab3Stages } from "../03-secure/server.ts";
 import { type Lab4Options, parseLab4Args } from "./cli.ts";
+import { expiryCommands } from "./commands.ts";
+import type { ExpiringKeyspace } from "./keyspace.ts";
 import { eviction } from "./eviction.ts";
 import { expiry } from "./expiry.ts";
 import { memcachePort } from "./memcache/stage.ts";
@@ -49,10 +51,11 @@ export const lab4Stages: readonly Stage<Lab4Options>[] = [
  * Builds lab 4's command table without a server, for tests that run commands themselves: lab 2's,
  * with SET replaced by the one that knows expiry and the TTL commands.
  *
+ * @param db The keyspace the expiry commands act on.
  * @returns The table.
  */
-export function lab4CommandTable(): CommandTable {
-  return commandTableOf(lab4Stages);
+export function lab4CommandTable(db: ExpiringKeyspace): CommandTable {
+  return commandTableOf(lab4Stages).registerAll(expiryCommands(db));
 }
 
 if (import.meta.main) await runStages(lab4Stages, parseLab4Args(Deno.args));

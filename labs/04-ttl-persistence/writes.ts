@@ -28,9 +28,9 @@
  * write, as the RESP commands that replay it (`memcache/store.ts`). The log encodes what it is
  * given, so nothing it holds depends on which protocol, or which bytes, a write came by.
  *
- * "Did it change the keyspace" is Redis's test too: the keyspace reports every change to its
- * change listeners (Redis counts them in `server.dirty`), and a command is propagated only if one
- * happened. `SET k v NX` on an existing key, `DEL` of a missing key, `EXPIRE` of a missing key:
+ * "Did it change the keyspace" is Redis's test too: the keyspace counts every change it announces
+ * (`Keyspace.changes`; Redis compares `server.dirty`), and a command is propagated only if the
+ * count moved. `SET k v NX` on an existing key, `DEL` of a missing key, `EXPIRE` of a missing key:
  * nothing changed, nothing logged. Keys the keyspace removes by
  * itself — expired on access, or evicted — are logged as `DEL key` the moment they go, as Redis
  * writes them to its AOF, and do not count as the command's own change.
@@ -78,11 +78,6 @@ export class WritePath {
   #propagate: Propagate | null = null;
   #writeDenied: () => ErrorReply | null = () => null;
   #wrapped = new WeakSet<CommandSpec>();
-  /**
-   * Changes seen by the keyspace's change listener. The keyspace's own `dirty` counts the same
-   * thing, but persistence resets that one after each snapshot; this one only goes up.
-   */
-  #changes = 0;
   /** What a rewrite reads about a key; made once, not once per write. */
   #stateOf: (key: string) => KeyState;
   /** What INCRBYFLOAT's rewrite reads: the value as stored, without touching its LRU place. */
@@ -105,8 +100,7 @@ export class WritePath {
     this.#evictor = evictor;
     this.#stateOf = (key) => ({ exists: db.has(key), expiresAt: db.expiresAt(key) });
     this.#valueOf = (key) => db.peek(key)?.value;
-    db.onChange(() => this.#changes++);
-    db.onRemoved((key) => this.propagate(["DEL", key]));
+    db.observe({ removed: (key) => this.propagate(["DEL", key]) });
   }
 
   /**
@@ -203,7 +197,7 @@ export class WritePath {
         if (denied !== null) return denied;
         if (!this.makeRoom() && mayBeDenied) return OOM_ERROR;
       }
-      const before = this.#changes;
+      const before = db.changes;
       const removed = db.expiredKeys + db.evictedKeys;
       const reply = handler(session, args);
       if (reply instanceof Promise) {
@@ -227,7 +221,7 @@ export class WritePath {
     const db = this.#db;
     // Each removal by the keyspace counted as one change and was logged already, as DEL.
     const removed = db.expiredKeys + db.evictedKeys - removedBefore;
-    if (this.#changes - changesBefore - removed <= 0) return;
+    if (db.changes - changesBefore - removed <= 0) return;
     this.propagate(rewrite === null ? args : rewrite(args, this.#stateOf, this.#valueOf));
   }
 

@@ -45,7 +45,9 @@ export interface Stage<O> {
   /** Whether the options turn it on; always, if absent (lab 4's secure channel: `--secure`). */
   readonly when?: (options: O) => boolean;
   /**
-   * The keyspace this stage needs the server to have, if it needs more than the plain one. The
+   * The keyspace this stage needs the server to have, if it needs more than the plain one: one
+   * that stores more about each key (lab 4's expiry times). A stage that only needs to hear of
+   * changes (watches, a change count, a log) observes the keyspace instead (`db.observe()`). The
    * last stage that says wins; every stage sees it as `assembly.server.db`.
    */
   readonly keyspace?: (options: O) => Keyspace;

@@ -41,7 +41,6 @@ import { serveClient } from "../connection.ts";
 import { addInt64, parseInt64 } from "../integers.ts";
 import { Mutex } from "../lock.ts";
 import { lab2CommandTable } from "../server.ts";
-import { WatchedKeyspace } from "../watched_keyspace.ts";
 
 /** The other service `SLOWINCR` consults between reading the counter and writing it. */
 export interface SlowService {
@@ -195,7 +194,6 @@ export function startRaceServer(options: RaceServerOptions): RaceServer {
   const commands = lab2CommandTable().register(slowIncrCommand(options.service, mutex));
   const server = new ServerState({
     commands,
-    db: new WatchedKeyspace(),
     log: options.log ?? (() => {}),
   });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

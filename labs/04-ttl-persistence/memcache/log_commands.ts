@@ -20,8 +20,7 @@
 
 import { err, OK, type Reply } from "../../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../../shared/server/command_table.ts";
-import type { Session } from "../../../shared/server/session.ts";
-import { ExpiringKeyspace } from "../keyspace.ts";
+import type { ExpiringKeyspace } from "../keyspace.ts";
 
 const NOT_AN_INTEGER = "value is not an integer or out of range";
 
@@ -30,12 +29,6 @@ function parseNonNegative(text: string, max: number): number | null {
   if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) return null;
   const value = Number(text);
   return value <= max ? value : null;
-}
-
-/** The lab 4 keyspace behind a session, or an error for any other kind of server. */
-function expiringDb(session: Session): ExpiringKeyspace | Reply {
-  const db = session.db;
-  return db instanceof ExpiringKeyspace ? db : err("this server's keyspace has no memcached flags");
 }
 
 /**
@@ -55,9 +48,7 @@ export function expireAllBy(db: ExpiringKeyspace, at: number): void {
 }
 
 /** `MCFLAGS key flags`: sets memcached's flags on an existing key; replies 1, or 0 if it is missing. */
-function mcflags(session: Session, args: string[]): Reply {
-  const db = expiringDb(session);
-  if (!(db instanceof ExpiringKeyspace)) return db;
+function mcflags(db: ExpiringKeyspace, args: string[]): Reply {
   const flags = parseNonNegative(args[2], 0xffffffff);
   if (flags === null) return err(NOT_AN_INTEGER);
   if (!db.has(args[1])) return 0;
@@ -66,9 +57,7 @@ function mcflags(session: Session, args: string[]): Reply {
 }
 
 /** `MCFLUSHAT unix-ms`: every existing key expires at that time at the latest. */
-function mcflushat(session: Session, args: string[]): Reply {
-  const db = expiringDb(session);
-  if (!(db instanceof ExpiringKeyspace)) return db;
+function mcflushat(db: ExpiringKeyspace, args: string[]): Reply {
   const at = parseNonNegative(args[1], Number.MAX_SAFE_INTEGER);
   if (at === null) return err(NOT_AN_INTEGER);
   expireAllBy(db, at);
@@ -78,26 +67,31 @@ function mcflushat(session: Session, args: string[]): Reply {
 /**
  * Commands the RESP side registers so that memcached writes can be logged and replayed
  * (memcached's flags and delayed flush have no Redis command).
+ *
+ * @param db The keyspace they act on: lab 4's, which holds the flags.
+ * @returns The commands.
  */
-export const memcacheLogCommands: CommandSpec[] = [
-  {
-    name: "mcflags",
-    arity: 3,
-    flags: ["write", "fast"],
-    group: "string",
-    summary: "Sets the memcached flags of an existing key (0 removes them)",
-    arguments: [{ name: "key", type: "key" }, { name: "flags", type: "integer" }],
-    keys: { first: 1, last: 1, step: 1 },
-    handler: mcflags,
-  },
-  {
-    name: "mcflushat",
-    arity: 2,
-    flags: ["write"],
-    group: "generic",
-    summary: "Makes every existing key expire at a Unix time in milliseconds at the latest " +
-      "(memcached's flush_all with a delay)",
-    arguments: [{ name: "unix-time-milliseconds", type: "unix-time" }],
-    handler: mcflushat,
-  },
-];
+export function memcacheLogCommands(db: ExpiringKeyspace): CommandSpec[] {
+  return [
+    {
+      name: "mcflags",
+      arity: 3,
+      flags: ["write", "fast"],
+      group: "string",
+      summary: "Sets the memcached flags of an existing key (0 removes them)",
+      arguments: [{ name: "key", type: "key" }, { name: "flags", type: "integer" }],
+      keys: { first: 1, last: 1, step: 1 },
+      handler: (_session, args) => mcflags(db, args),
+    },
+    {
+      name: "mcflushat",
+      arity: 2,
+      flags: ["write"],
+      group: "generic",
+      summary: "Makes every existing key expire at a Unix time in milliseconds at the latest " +
+        "(memcached's flush_all with a delay)",
+      arguments: [{ name: "unix-time-milliseconds", type: "unix-time" }],
+      handler: (_session, args) => mcflushat(db, args),
+    },
+  ];
+}

@@ -117,7 +117,7 @@ Deno.test("each memcached write is propagated as RESP commands with absolute tim
  * as, with Redis's meaning, plus the real `memcacheLogCommands`.
  */
 function replayer(db: ExpiringKeyspace): (args: string[]) => Reply {
-  const table = new CommandTable().registerAll(memcacheLogCommands);
+  const table = new CommandTable().registerAll(memcacheLogCommands(db));
   const server = new ServerState({ commands: table, db });
   const session: Session = { db, server, client: new ClientState(1, "log", "log", 0) };
   return (args) => {

@@ -7,7 +7,7 @@
 
 import type { Stage } from "../../../shared/server/stage.ts";
 import { SHUTDOWN } from "../../02-threaded/serve_many.ts";
-import { expiringKeyspaceOf } from "../keyspace.ts";
+import { EXPIRING_KEYSPACE } from "../expiry.ts";
 import { PERSISTENCE, WRITES } from "../persistence/stage.ts";
 import { startMemcacheServer } from "./mod.ts";
 
@@ -23,7 +23,7 @@ export const memcachePort: Stage<{ host: string; memcachePort: number | null }> 
     const memcache = startMemcacheServer({
       host: options.host,
       port: options.memcachePort ?? 0,
-      db: expiringKeyspaceOf(server.db),
+      db: assembly.need(EXPIRING_KEYSPACE),
       beforeWrite: persistence.beforeWrite,
       log: server.log,
       // Memcached writes take the RESP writes' path: refused while persistence fails, room made

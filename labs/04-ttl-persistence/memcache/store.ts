@@ -10,9 +10,9 @@
  * **Cas uniques.** `gets` returns a number that changes whenever the item changes, and
  * `cas <key> ... <unique>` stores only if it has not changed since. The road not taken is a version
  * counter on every key: every RESP write would pay for a memcached feature. Instead one counter
- * hands out uniques, and a side `Map` holds them only for keys that have one. The keyspace calls
- * `onChange` *before* any key changes, by any path (a RESP `SET`, `INCR`, expiry, `FLUSHALL`), and
- * the listener drops that key's unique. A key without one (written over RESP, or changed since)
+ * hands out uniques, and a side `Map` holds them only for keys that have one. The store observes
+ * the keyspace, which announces a change *before* any key changes, by any path (a RESP `SET`,
+ * `INCR`, expiry, `FLUSHALL`), and the observer drops that key's unique. A key without one (written over RESP, or changed since)
  * gets a fresh unique the next time `gets` asks, so a client holding the old number always sees
  * `EXISTS`. Like memcached's, uniques are not persisted; to keep a unique from before a restart
  * from matching a new one, the counter starts at the start time in microseconds.
@@ -214,14 +214,16 @@ export class MemcacheStore {
     this.#makeRoom = options.makeRoom ?? (() => true);
     this.#writeDenied = options.writeDenied ?? (() => null);
     this.#lastCas = Math.floor(this.db.clock.now()) * 1000;
-    this.#unsubscribe = this.db.onChange((key) => {
-      if (key === null) {
-        // Everything is gone (FLUSHALL, flush_all): no unique survives, no delayed flush is due.
-        this.#cas.clear();
-        this.#flushAt = null;
-      } else if (this.#cas.size > 0) {
-        this.#cas.delete(key);
-      }
+    this.#unsubscribe = this.db.observe({
+      changing: (key) => {
+        if (key === null) {
+          // Everything is gone (FLUSHALL, flush_all): no unique survives, no delayed flush is due.
+          this.#cas.clear();
+          this.#flushAt = null;
+        } else if (this.#cas.size > 0) {
+          this.#cas.delete(key);
+        }
+      },
     });
   }
 

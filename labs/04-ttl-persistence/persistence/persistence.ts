@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ChangeCount } from "./change_count.ts";
 import { dirname, join, resolve } from "node:path";
 import { dispatch, endTransaction } from "../../02-threaded/transaction.ts";
 import { RespWriter } from "../../../shared/resp/encoder.ts";
@@ -85,6 +86,8 @@ export interface Persistence {
   shutdown(request?: ShutdownRequest): Promise<boolean>;
   /** After the clients are gone: stop the save timer, write the log's last bytes, close it. */
   close(): Promise<void>;
+  /** Changes since the last snapshot (Redis's `server.dirty`, `rdb_changes_since_last_save`). */
+  changesSinceSave(): number;
 }
 
 /** What tests may change; the server never passes these. */
@@ -143,6 +146,7 @@ export async function openPersistence(
     writeDenied: () => engine.writeDenied(),
     shutdown: (request) => engine.shutdown(request),
     close: () => engine.close(),
+    changesSinceSave: () => engine.changesSinceSave,
   };
 }
 
@@ -156,6 +160,8 @@ class PersistenceEngine {
   readonly #tuning: PersistenceTuning;
   readonly #snapshotPath: string;
   readonly #aofPath: string;
+  /** Changes since the last snapshot: an observer of the keyspace, registered here. */
+  readonly #changes: ChangeCount;
   #aof: AppendOnlyLog | null = null;
   #loading = true;
   #cron: ReturnType<typeof setInterval> | undefined;
@@ -183,11 +189,18 @@ class PersistenceEngine {
   ) {
     this.#server = server;
     this.#db = db;
+    this.#changes = new ChangeCount(db);
+    db.observe(this.#changes);
     // A copy: CONFIG SET changes the save points and the fsync policy here, not in the caller's.
     this.#options = { ...options, save: [...options.save] };
     this.#tuning = tuning;
     this.#snapshotPath = join(options.dir, options.dbfilename);
     this.#aofPath = join(options.dir, options.appendfilename);
+  }
+
+  /** Changes since the last snapshot. */
+  get changesSinceSave(): number {
+    return this.#changes.value;
   }
 
   get #log(): (line: string) => void {
@@ -226,7 +239,7 @@ class PersistenceEngine {
     const seconds = ((performance.now() - started) / 1000).toFixed(3);
     this.#log(`DB loaded from disk: ${this.#db.size} keys in ${seconds} seconds`);
     // What was just loaded is on disk already: no changes since the last save.
-    this.#db.dirty = 0;
+    this.#changes.value = 0;
     this.#loading = false;
     if (this.#options.appendonly) {
       this.#aof = await AppendOnlyLog.open(this.#aofPath, {
@@ -492,7 +505,7 @@ class PersistenceEngine {
   /** Writes the snapshot synchronously; nothing else runs until it is on disk. */
   #saveNow(): void {
     const db = this.#db;
-    const dirtyBefore = db.dirty;
+    const dirtyBefore = this.#changes.value;
     const started = performance.now();
     const { keys, bytes } = writeSnapshotSync(this.#snapshotPath, db.entries(), {
       createdAt: db.clock.now(),
@@ -500,7 +513,7 @@ class PersistenceEngine {
       sizes: { keys: db.size, expiring: db.expiringCount },
       usedMemory: db.usedMemory,
     });
-    db.dirty = Math.max(0, db.dirty - dirtyBefore);
+    this.#changes.value = Math.max(0, this.#changes.value - dirtyBefore);
     this.#lastSave = Date.now();
     this.#stats.saves++;
     // As in Redis, a snapshot saved in the foreground also ends a `-MISCONF` from a failed BGSAVE.
@@ -535,7 +548,7 @@ class PersistenceEngine {
     // Counted at the view's moment, like Redis's counts at the moment of its fork.
     const sizes = { keys: view.size, expiring: db.expiringCount };
     const usedMemory = db.usedMemory;
-    const dirtyBefore = db.dirty;
+    const dirtyBefore = this.#changes.value;
     const started = Date.now();
     this.#lastBgsaveTry = started;
     this.#log(`Background saving started (${view.size} keys)`);
@@ -550,7 +563,7 @@ class PersistenceEngine {
       },
     ).then(
       ({ keys, bytes }) => {
-        db.dirty = Math.max(0, db.dirty - dirtyBefore);
+        this.#changes.value = Math.max(0, this.#changes.value - dirtyBefore);
         this.#lastSave = Date.now();
         this.#stats.saves++;
         this.#stats.lastBgsaveStatus = "ok";
@@ -576,7 +589,7 @@ class PersistenceEngine {
   #checkSavePoints(): void {
     if (this.#bgsave !== null || this.#rewrite !== null) return;
     const now = Date.now();
-    const dirty = this.#db.dirty;
+    const dirty = this.#changes.value;
     for (const { seconds, changes } of this.#options.save) {
       if (dirty < changes || now - this.#lastSave < seconds * 1000) continue;
       // After a failure, retry only now and then rather than on every tick.
@@ -716,7 +729,7 @@ class PersistenceEngine {
       ["current_save_keys_total", bgsave?.view.size ?? 0],
       // Ours, not Redis's: the keys copied by copy-on-write during the current BGSAVE.
       ["current_cow_keys", bgsave?.view.copies ?? 0],
-      ["rdb_changes_since_last_save", this.#db.dirty],
+      ["rdb_changes_since_last_save", this.#changes.value],
       ["rdb_bgsave_in_progress", bgsave !== null ? 1 : 0],
       ["rdb_last_save_time", Math.floor(this.#lastSave / 1000)],
       ["rdb_last_bgsave_status", stats.lastBgsaveStatus],

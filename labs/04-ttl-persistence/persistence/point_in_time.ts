@@ -60,7 +60,9 @@ export class PointInTime {
     // Every stored key, expired ones too (`next()` skips those): copying the Map's own key order
     // is one native pass, where `keys()` checks each expiry.
     this.#keys = Array.from(db.storedKeys());
-    this.#unsubscribe = db.onChange((key) => key === null ? this.#saveRest() : this.#save(key));
+    this.#unsubscribe = db.observe({
+      changing: (key) => key === null ? this.#saveRest() : this.#save(key),
+    });
   }
 
   /** How many keys the view holds (including any that had expired but were not removed yet). */

@@ -14,7 +14,7 @@ import { ClientState, type Session } from "../../../shared/server/session.ts";
 import { lab2CommandTable } from "../../02-threaded/server.ts";
 import { dispatch } from "../../02-threaded/transaction.ts";
 import { ManualClock } from "../clock.ts";
-import { lab4Commands } from "../commands.ts";
+import { expiryCommands } from "../commands.ts";
 import { ExpiringKeyspace } from "../keyspace.ts";
 import { scratchDir } from "../test_support.ts";
 import { FaultyFile } from "./fault_injection.ts";
@@ -23,7 +23,7 @@ import { openPersistence, type Persistence } from "./mod.ts";
 /** A keyspace with the log on (`appendfsync everysec`), and a switch that breaks its fsync. */
 async function openWithLog(dir: string, disk: { broken: boolean }, lines: string[]) {
   const db = new ExpiringKeyspace(new ManualClock(1_800_000_000_000));
-  const commands = lab2CommandTable().registerAll(lab4Commands);
+  const commands = lab2CommandTable().registerAll(expiryCommands(db));
   const server = new ServerState({ commands, db, log: (line) => lines.push(line) });
   const persistence = await openPersistence(server, db, {
     dir,

@@ -16,7 +16,7 @@
 import type { Stage } from "../../../shared/server/stage.ts";
 import { SHUTDOWN } from "../../02-threaded/serve_many.ts";
 import { EVICTOR } from "../eviction.ts";
-import { expiringKeyspaceOf } from "../keyspace.ts";
+import { EXPIRING_KEYSPACE } from "../expiry.ts";
 import { memcacheLogCommands } from "../memcache/mod.ts";
 import { WritePath } from "../writes.ts";
 import { openPersistence, type Persistence, type PersistenceOptions } from "./mod.ts";
@@ -34,9 +34,9 @@ export const persistence: Stage<{ persistence: PersistenceOptions; maxmemory: nu
   module: import.meta.url,
   async install(assembly) {
     const { server, commands, options } = assembly;
-    const db = expiringKeyspaceOf(server.db);
+    const db = assembly.need(EXPIRING_KEYSPACE);
     // The log replays memcached's writes through these, so they are in the table before loading.
-    commands.registerAll(memcacheLogCommands);
+    commands.registerAll(memcacheLogCommands(db));
     const running = await openPersistence(server, db, options.persistence);
     assembly.provide(PERSISTENCE, running);
     assembly.onStop(async () => {
