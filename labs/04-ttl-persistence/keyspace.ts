@@ -424,12 +424,14 @@ export class ExpiringKeyspace extends Keyspace {
    * @returns `true` if the key was expired (and is now gone).
    */
   expireIfNeeded(key: string): boolean {
+    // exercise step 6: a key whose time has passed is removed, counted and announced: report true
     const at = this.#expires.get(key);
     if (at === undefined || !this.#isPast(at)) return false;
     this.#remove(key);
     this.expiredKeys++;
     this.announceRemoved(key, "expired");
     return true;
+    // exercise starter: return false;
   }
 
   /**

@@ -742,10 +742,10 @@ const evictionSteps: SuiteStep[] = [
 ];
 
 /**
- * 3,000 keys with and without TTLs: written in lesson step 2, read back in step 6 (lazy expiry),
- * so that steps 3 to 5 run in between. Not later: step 7's INFO keyspace check and lab 2's
- * regressions flush the database. In suite order (`deno task test:lab4`) the same holds: the
- * re-read comes before the keyspace checks, whose INFO check flushes.
+ * 3,000 keys with and without TTLs, both checks of lesson step 6 (lazy expiry: the short ones must
+ * be gone). In suite order (`deno task test:lab4`, the grader) the write comes right after SET's
+ * checks and the re-read after EXPIRE's, so other commands run in between; not later, because
+ * step 7's INFO keyspace check and lab 2's regressions flush the database.
  */
 const bigKeyspace = expiringKeyspaceSteps({ label: "lab4-keyspace", keys: 3000 });
 
