@@ -170,6 +170,7 @@ export class Decoder {
       }
       // Skip the data by its length: it may hold any bytes, "\r\n" included. Like Redis, skip the
       // two bytes after it without checking that they are "\r\n".
+      // exercise step 2: if the bulk string's last byte has not arrived, remember how far and wait
       pos = lengthEnd + 2 + length + 2;
       if (pos > this.#end) {
         // The header has told us where this bulk string ends: nothing is worth checking again
@@ -177,6 +178,7 @@ export class Decoder {
         this.#needed = pos - this.#start;
         return NOT_YET;
       }
+      // exercise starter: pos = lengthEnd + 2 + length + 2;
     }
     return pos - this.#start;
   }

@@ -47,10 +47,10 @@ export async function serveOneAtATime(
   for await (const conn of listener) {
     // Replies leave at once, not after the client's delayed ACK: see shared/no_delay.ts.
     current = noDelay(conn);
-    await serveConnection(server, conn, {
-      remote: formatAddr(conn.remoteAddr),
-      local: formatAddr(conn.localAddr),
-    });
+    const peer = { remote: formatAddr(conn.remoteAddr), local: formatAddr(conn.localAddr) };
+    // exercise step 9: serve this client until it leaves, and only then accept the next one
+    await serveConnection(server, conn, peer);
+    // exercise starter: void serveConnection(server, conn, peer);
     current = undefined;
   }
   stopListening();
