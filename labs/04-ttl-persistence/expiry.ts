@@ -164,6 +164,7 @@ export class ActiveExpiry {
       const want = Math.min(this.#keysPerSample, size);
       let expiredNow = 0;
       const now = db.clock.now();
+      // exercise step 7: sample keys with a TTL, expire those past their time, repeat while many were
       for (let i = 0; i < want; i++) {
         const key = this.#next();
         if (key === undefined) break;
@@ -180,6 +181,7 @@ export class ActiveExpiry {
       }
       expired += expiredNow;
       if (expiredNow <= want * this.#acceptableStale) break;
+      // exercise starter: break;
       if (this.#elapsed() - started > this.#budgetMs) {
         this.timeCapReached++;
         return { sampled, expired, timeCapReached: true };
