@@ -22,7 +22,7 @@ import { parseArgs } from "node:util";
 import { parseCommandLine, usageError } from "../shared/cli.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { findLab, type Lab, labFolder, LABS } from "./labs.ts";
-import { exercise, type Marker } from "./markers.ts";
+import { exercise, linesPerStep, type Marker } from "./markers.ts";
 
 /** What happened to one file of the workspace. */
 export interface WrittenFile {
@@ -32,6 +32,8 @@ export interface WrittenFile {
   outcome: "created" | "unchanged" | "kept" | "overwritten";
   /** The TODOs in it. */
   markers: Marker[];
+  /** Lines of code the student writes in it, by lesson step (see `linesPerStep`). */
+  lines: Map<number, number>;
 }
 
 /** Files of a lab that are not the student's to write: tests and the suite. */
@@ -144,6 +146,7 @@ export async function writeWorkspace(
     const to = join(outDir, path);
     let text = await Deno.readTextFile(from);
     let markers: Marker[] = [];
+    const lines = path.endsWith(".ts") ? linesPerStep(text) : new Map<number, number>();
     if (path.endsWith(".ts")) {
       text = rewriteImports(text, from, to, labDir);
       let stubPath = relative(dirname(to), stubs);
@@ -162,7 +165,7 @@ export async function writeWorkspace(
     if (existing === text) outcome = "unchanged";
     else if (existing !== undefined) outcome = options.force ? "overwritten" : "kept";
     if (outcome === "created" || outcome === "overwritten") pending.push({ to, text });
-    written.push({ path, outcome, markers });
+    written.push({ path, outcome, markers, lines });
   }
   if (written.some((file) => file.outcome === "overwritten")) {
     // --force must not cost a student their work: the whole old workspace goes beside it first.
@@ -238,13 +241,21 @@ async function main(argv: string[]): Promise<number> {
     a - b
   );
   const todos = steps.length > 0 ? `TODOs for lesson steps ${steps.join(", ")}` : "No TODOs left";
+  // What the whole lab asks of a student, whatever --through kept: lines of code per step.
+  const perStep = new Map<number, number>();
+  for (const file of files) {
+    for (const [step, n] of file.lines) perStep.set(step, (perStep.get(step) ?? 0) + n);
+  }
+  const total = [...perStep.values()].reduce((sum, n) => sum + n, 0);
+  const table = [...perStep].sort(([a], [b]) => a - b).map(([step, n]) => `step ${step}: ${n}`);
   const kept = through > 0 ? ` (steps 1 to ${through} are done for you)` : "";
   console.log(`
 ${lab.title}: your workspace is ${folder}/ (lesson: ${folder}/README.md).
 ${todos}${kept}. Start your server with
   deno run ${lab.denoFlags.join(" ")} ${folder}/server.ts
 and check your work, step by step:
-  deno task check ${lab.id}`);
+  deno task check ${lab.id}
+Lines of code you write in this lab, ${total} in all: ${table.join(", ")}.`);
   return 0;
 }
 

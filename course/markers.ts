@@ -178,3 +178,31 @@ function addImport(text: string, specifier: string): string {
   const at = last.index + last[0].length;
   return text.slice(0, at) + statement + text.slice(at);
 }
+
+/**
+ * How many lines of code the student writes for each lesson step of one file: the lines of the
+ * reference that the TODOs of that step take out, counting neither blank lines nor comments (the
+ * step's own hints are comments). Measured by writing the file through the step before and
+ * through the step, and counting what the second has that the first lacks.
+ *
+ * @param source The reference file's text.
+ * @returns Lines per step, for the steps this file has markers for.
+ */
+export function linesPerStep(source: string): Map<number, number> {
+  const counts = new Map<number, number>();
+  const steps = [...new Set(findMarkers(source).map((marker) => marker.step))];
+  for (const step of steps) {
+    const before = exercise(source, "", step - 1).text.split("\n");
+    const after = exercise(source, "", step).text.split("\n");
+    const left = new Map<string, number>();
+    for (const line of before) left.set(line, (left.get(line) ?? 0) + 1);
+    let written = 0;
+    for (const line of after) {
+      const unmatched = left.get(line) ?? 0;
+      if (unmatched > 0) left.set(line, unmatched - 1);
+      else if (line.trim() !== "" && !line.trim().startsWith("//")) written++;
+    }
+    counts.set(step, written);
+  }
+  return counts;
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { exercise, findMarkers } from "./markers.ts";
+import { exercise, findMarkers, linesPerStep } from "./markers.ts";
 import { rewriteImports, rewriteLinks } from "./exercise.ts";
 
 const STUBS = "../../shared/server/not_implemented.ts";
@@ -143,4 +143,23 @@ Deno.test("rewriteLinks() points a workspace lesson's links at files it lacks ba
       "[lab 1](../../labs/01-single-client/decoder.ts), [web](https://redis.io/), [here](#steps)",
     ].join("\n"),
   );
+});
+
+Deno.test("linesPerStep() counts the code each step's TODOs take out, not blanks or comments", () => {
+  const source = [
+    "function a(): number {",
+    "  // exercise step 1: add them",
+    "  const x = 1;",
+    "",
+    "  // a note",
+    "  return x + 1;",
+    "  // exercise starter: return 0;",
+    "}",
+    "function b(): number {",
+    "  // exercise step 3: multiply",
+    "  return 2 * 3;",
+    "  // exercise starter: return 0;",
+    "}",
+  ].join("\n");
+  assert.deepEqual(linesPerStep(source), new Map([[1, 2], [3, 1]]));
 });
