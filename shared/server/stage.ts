@@ -270,7 +270,7 @@ export function commandTableOf<O>(stages: readonly Stage<O>[]): CommandTable {
  * @param options Its options.
  * @returns The ones that run.
  */
-export function activeStages<O>(stages: readonly Stage<O>[], options: O): Stage<O>[] {
+function activeStages<O>(stages: readonly Stage<O>[], options: O): Stage<O>[] {
   return stages.filter((stage) => stage.when?.(options) ?? true);
 }
 
