@@ -35,7 +35,9 @@ export type RemovalReason = "expired" | "evicted";
 export interface KeyspaceObserver {
   /**
    * Called just before a key is written or removed, or, with `null`, before every key is removed
-   * (a flush). The old value can still be read from the keyspace while this runs. A write that
+   * (a flush). The old value can still be read from the keyspace while this runs. A swap of two
+   * databases (`SWAPDB`) calls it with `null` before and again after (see
+   * {@link Keyspace.swapWith}). A write that
    * leaves the value as it was still counts, as Redis counts it; removing a key that does not
    * exist does not.
    */
@@ -60,9 +62,20 @@ function hasRemoved(observer: KeyspaceObserver): observer is RemovalObserver {
   return observer.removed !== undefined;
 }
 
+/**
+ * A count of changes, which the databases of one server share (see {@link Keyspace.changes}): then
+ * "did this command change anything?" is one comparison, whichever databases the command touched
+ * (`MOVE`, `SWAPDB`, `FLUSHALL` touch several).
+ */
+export interface ChangeCounter {
+  /** Changes announced so far. */
+  changes: number;
+}
+
 /** A key-value store of byte strings that tells its observers about every change. */
 export class Keyspace {
   #data = new Map<string, string>();
+  readonly #counter: ChangeCounter;
   /** SCAN's cursor space (see `scan_index.ts`): `null` until the first SCAN. */
   #scan: ScanIndex | null = null;
   /**
@@ -71,8 +84,17 @@ export class Keyspace {
    * registration replaces the array, so a loop already running over the old one is undisturbed.
    */
   #changing: ChangeObserver[] = [];
-  #changes = 0;
   #removed: RemovalObserver[] = [];
+
+  /**
+   * Creates an empty keyspace.
+   *
+   * @param counter Where its changes are counted: its own by default; a server's databases share
+   *   one.
+   */
+  constructor(counter: ChangeCounter = { changes: 0 }) {
+    this.#counter = counter;
+  }
 
   /**
    * Registers an observer of every change from now on.
@@ -99,12 +121,13 @@ export class Keyspace {
   }
 
   /**
-   * How many changes have been announced since the keyspace was made (a flush is one): a number
-   * that moves if and only if something changed. Lab 4's write path compares it before and after
-   * a command to decide whether to log it, without being one more observer on every write.
+   * How many changes have been announced since the keyspace was made (a flush is one), counted on
+   * the counter it was given, so with those of every keyspace sharing it: a number that moves if
+   * and only if something changed. Lab 4's write path compares it before and after a command to
+   * decide whether to log it, without being one more observer on every write.
    */
   get changes(): number {
-    return this.#changes;
+    return this.#counter.changes;
   }
 
   /** How many keys there are. */
@@ -157,7 +180,7 @@ export class Keyspace {
   delete(key: string): boolean {
     if (this.#changing.length === 0) {
       const existed = this.#data.delete(key);
-      if (existed) this.#changes++;
+      if (existed) this.#counter.changes++;
       return existed;
     }
     // Removing nothing is no change: a watcher of a missing key stays clean.
@@ -178,17 +201,19 @@ export class Keyspace {
 
   /**
    * Copies a key's value to another key, replacing whatever that key held: the one step that
-   * `COPY` and `RENAME` share. Lab 4's keyspace copies the expiry time and memcached's flags too,
-   * so a renamed session key still dies when it was meant to.
+   * `COPY`, `RENAME` and `MOVE` share. Lab 4's keyspace copies the expiry time and memcached's
+   * flags too, so a renamed session key still dies when it was meant to.
    *
-   * @param from The key to copy; the caller has checked it differs from `to`.
+   * @param from The key to copy; the caller has checked it differs from `to` in the same keyspace.
    * @param to The key to write.
+   * @param target The keyspace to write it in: this one, or another database of the same server
+   *   (`COPY ... DB 1`, `MOVE`), which is always of the same class.
    * @returns Whether `from` existed (nothing is written if not).
    */
-  copy(from: string, to: string): boolean {
+  copy(from: string, to: string, target: this = this): boolean {
     const value = this.get(from);
     if (value === undefined) return false;
-    this.set(to, value);
+    target.set(to, value);
     return true;
   }
 
@@ -200,6 +225,37 @@ export class Keyspace {
   }
 
   /**
+   * Exchanges every key with another keyspace (`SWAPDB`): each object keeps its observers and its
+   * place in the server's list of databases, and takes the other's contents. A subclass that
+   * stores more about its keys swaps that too.
+   *
+   * Observers hear of a flush on both sides before the swap, while the old keys can be read (a
+   * background snapshot copies them), and again after it: a `WATCH` on a key that only the other
+   * side held must fail too, and only now is that key here to be found (Redis's
+   * `touchAllWatchedKeysInDb()` checks both databases for the same reason).
+   *
+   * @param other The other database.
+   */
+  swapWith(other: this): void {
+    this.announce(null);
+    other.announce(null);
+    this.swapContents(other);
+    this.announce(null);
+    other.announce(null);
+  }
+
+  /**
+   * The exchange itself, which {@link swapWith} announces around; a subclass that stores more
+   * about its keys swaps that too, then calls this.
+   *
+   * @param other The other database.
+   */
+  protected swapContents(other: this): void {
+    [this.#data, other.#data] = [other.#data, this.#data];
+    [this.#scan, other.#scan] = [other.#scan, this.#scan];
+  }
+
+  /**
    * Tells every observer that a key is about to change: what {@link set}, {@link delete} and
    * {@link clear} do first. A later lab calls it for a change the base class cannot see, such as
    * a new expiry time on a key.
@@ -207,7 +263,7 @@ export class Keyspace {
    * @param key The key, or `null` for every key.
    */
   protected announce(key: string | null): void {
-    this.#changes++;
+    this.#counter.changes++;
     // The common case, no observer at all, costs this one length check.
     if (this.#changing.length === 0) return;
     const observers = this.#changing;

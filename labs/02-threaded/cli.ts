@@ -17,6 +17,8 @@ export interface Lab2Options {
   port: number;
   /** Most clients connected at once; one more gets `-ERR max number of clients reached`. */
   maxclients: number;
+  /** How many databases `SELECT` chooses from, numbered from 0 (Redis's `databases`). */
+  databases: number;
   /** Close a client idle for this many seconds; 0 means never (Redis's `timeout`). */
   timeout: number;
   /** Most bytes of replies held for one client before it is disconnected. */
@@ -66,6 +68,7 @@ Options:
   --host HOST               interface to listen on (default 127.0.0.1)
   --port PORT               port to listen on; 0 picks any free port (default 6379)
   --maxclients N            most clients connected at once (default 10000)
+  --databases N             how many databases SELECT chooses from, 0 to N-1 (default 16)
   --timeout SECONDS         close a client idle this long; 0 means never (default 0)
   --max-output-buffer SIZE  most bytes of replies held for one client, such as 1048576,
                             64kb, 32mb or 1gb; past it the client is disconnected, but one
@@ -150,6 +153,7 @@ export function parseLab2ArgsWith(
         host: { type: "string", default: "127.0.0.1" },
         port: { type: "string", default: "6379" },
         maxclients: { type: "string", default: "10000" },
+        databases: { type: "string", default: "16" },
         timeout: { type: "string", default: "0" },
         "max-output-buffer": { type: "string", default: "256mb" },
         "proto-max-bulk-len": { type: "string" },
@@ -164,6 +168,14 @@ export function parseLab2ArgsWith(
   if (maxclients === null) {
     usageError(
       `Invalid maxclients: "${values.maxclients}" is not a number from 1 to 1000000`,
+      spec.usage,
+    );
+  }
+  // Redis allows up to 2^31 - 1; each database here is an object made at start, so fewer.
+  const databases = wholeNumber(values.databases, 1, 10_000);
+  if (databases === null) {
+    usageError(
+      `Invalid databases: "${values.databases}" is not a number from 1 to 10000`,
       spec.usage,
     );
   }
@@ -202,6 +214,7 @@ export function parseLab2ArgsWith(
       host: values.host,
       port,
       maxclients,
+      databases,
       timeout,
       maxOutputBuffer,
       protoMaxBulkLen,

@@ -97,7 +97,7 @@ function dump({ db }: Session, args: string[]): Reply {
 }
 
 /** `FLUSHDB` and `FLUSHALL` take an optional ASYNC or SYNC; emptying a Map is instant either way. */
-function flush({ db }: Session, args: string[]): Reply {
+function flushdb({ db }: Session, args: string[]): Reply {
   if (args.length > 2) return SYNTAX;
   if (args.length === 2) {
     const mode = args[1].toLowerCase();
@@ -293,15 +293,7 @@ export const lab2Commands: readonly CommandSpec[] = [
     flags: ["write"],
     group: "server",
     summary: "Removes every key of the database",
-    handler: flush,
-  },
-  {
-    name: "flushall",
-    arity: -1,
-    flags: ["write"],
-    group: "server",
-    summary: "Removes every key of every database (there is one)",
-    handler: flush,
+    handler: flushdb,
   },
   {
     // The socket-programming assignment's syntax. Exactly `PUT key = value`: four words, the

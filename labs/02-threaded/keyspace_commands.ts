@@ -13,9 +13,10 @@
  */
 
 import { globMatch } from "../../shared/glob.ts";
-import { err, type ErrorReply, OK, type Reply, SimpleString } from "../../shared/resp/reply.ts";
+import { err, ErrorReply, OK, type Reply, SimpleString } from "../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../shared/server/command_table.ts";
 import type { Session } from "../../shared/server/session.ts";
+import { databaseAt } from "./databases.ts";
 import { parseInt64 } from "./integers.ts";
 
 const NOT_AN_INTEGER = err("value is not an integer or out of range");
@@ -30,19 +31,6 @@ const TWO_KEYS = { first: 1, last: 2, step: 1 } as const;
 const ALL_KEYS = { first: 1, last: -1, step: 1 } as const;
 const KEY = { name: "key", type: "key" } as const;
 const KEYS = { name: "key", type: "key", flags: ["multiple"] } as const;
-
-/**
- * Parses a database index as Redis's `getIntFromObjectOrReply()` does: not a 64-bit integer is
- * the usual integer error; one that does not fit a C `int` gets a second, different message.
- */
-function databaseIndex(text: string): number | ErrorReply {
-  const n = parseInt64(text);
-  if (n === null) return NOT_AN_INTEGER;
-  if (n < -(2 ** 31) || n >= 2 ** 31) {
-    return err("value is out of range, value must between -2147483648 and 2147483647");
-  }
-  return Number(n);
-}
 
 /**
  * `RENAME key newkey` and `RENAMENX key newkey`, after Redis's `renameGenericCommand()`. A missing
@@ -63,28 +51,29 @@ function rename(nx: boolean) {
 }
 
 /**
- * `COPY source destination [DB index] [REPLACE]`, after Redis's `copyCommand()`. This server has
- * one database, so `DB 0` is the only index it accepts; any other gets the answer Redis gives for
- * an index past `databases` (`redis-server --databases 1` replies exactly this to `DB 1`). Options
- * are checked first, then "same key", then the keys themselves: 1 if copied, 0 if the source is
- * missing or the destination exists without REPLACE.
+ * `COPY source destination [DB index] [REPLACE]`, after Redis's `copyCommand()`: into the same
+ * database, or another one. Options are checked first, then "same key in the same database", then
+ * the keys themselves: 1 if copied, 0 if the source is missing or the destination exists without
+ * REPLACE.
  */
-function copy({ db }: Session, args: string[]): Reply {
+function copy(session: Session, args: string[]): Reply {
+  const { db } = session;
+  let target = db;
   let replace = false;
   for (let i = 3; i < args.length; i++) {
     const option = args[i].toLowerCase();
     if (option === "replace") replace = true;
     else if (option === "db" && i + 1 < args.length) {
-      const index = databaseIndex(args[++i]);
-      if (typeof index !== "number") return index;
-      if (index !== 0) return err("DB index is out of range");
+      const named = databaseAt(session, args[++i]);
+      if (named instanceof ErrorReply) return named;
+      target = named;
     } else return SYNTAX;
   }
   const [, from, to] = args;
-  if (from === to) return SAME_OBJECT;
+  if (from === to && target === db) return SAME_OBJECT;
   if (!db.has(from)) return 0;
-  if (!replace && db.has(to)) return 0;
-  db.copy(from, to);
+  if (!replace && target.has(to)) return 0;
+  db.copy(from, to, target);
   return 1;
 }
 

@@ -98,7 +98,7 @@ export interface ServerHooks extends ConnectionHooks {
 export async function runServer(
   server: ServerState,
   listener: Deno.Listener,
-  options: Omit<Lab2Options, "host" | "port"> & { hooks?: ServerHooks },
+  options: Omit<Lab2Options, "host" | "port" | "databases"> & { hooks?: ServerHooks },
 ): Promise<void> {
   const hooks = options.hooks ?? {};
   const open = new Map<number, Transport>();

@@ -22,6 +22,7 @@ import { commandStage, commandTableOf, runStages, type Stage } from "../../share
 import { lab1Stages } from "../01-single-client/server.ts";
 import { type Lab2Options, parseLab2Args } from "./cli.ts";
 import { lab2Commands } from "./commands.ts";
+import { databaseCommands } from "./databases.ts";
 import { keyspaceCommands } from "./keyspace_commands.ts";
 import { serveMany } from "./serve_many.ts";
 import { serverCommands } from "./server_commands.ts";
@@ -41,6 +42,7 @@ export const lab2Stages: readonly Stage<Lab2Options>[] = [
   ...lab1Stages,
   serveMany,
   commandStage("lab 2's commands", import.meta.resolve("./commands.ts"), LAB2_COMMANDS),
+  commandStage("databases", import.meta.resolve("./databases.ts"), databaseCommands),
   transactions,
 ];
 

@@ -603,7 +603,7 @@ const keyspaceSteps: SuiteStep[] = [
     },
   },
   {
-    name: "COPY copies a value; REPLACE overwrites; DB 0 is this database",
+    name: "COPY copies a value; REPLACE overwrites; DB n copies into another database",
     redis: true,
     async run(ctx) {
       const c = await ctx.connect();
@@ -616,6 +616,11 @@ const keyspaceSteps: SuiteStep[] = [
       await c.send(command("GET", src) + command("GET", dst) + command("GET", taken));
       await c.expect(bulk("value") + bulk("value") + bulk("value"));
       await check(c, ["COPY", ctx.key("missing"), dst, "REPLACE"], ":0\r\n");
+      // The same name in another database is a copy, not "the same object".
+      await check(c, ["COPY", src, src, "DB", "1"], ":1\r\n");
+      await check(c, ["COPY", src, src, "DB", "1"], ":0\r\n");
+      await c.send(command("SELECT", "1") + command("GET", src) + command("DEL", src));
+      await c.expect("+OK\r\n" + bulk("value") + ":1\r\n");
     },
   },
   {
@@ -626,8 +631,8 @@ const keyspaceSteps: SuiteStep[] = [
       const [src, dst] = [ctx.key("src"), ctx.key("dst")];
       await check(c, ["SET", src, "v"], "+OK\r\n");
       await check(c, ["COPY", src, src], "-ERR source and destination objects are the same\r\n");
-      // Past the last database: this server has one, Redis by default sixteen.
-      await check(c, ["COPY", src, dst, "DB", "100000"], "-ERR DB index is out of range\r\n");
+      // Past the last database: there are sixteen by default.
+      await check(c, ["COPY", src, dst, "DB", "16"], "-ERR DB index is out of range\r\n");
       await check(c, ["COPY", src, dst, "DB", "-1"], "-ERR DB index is out of range\r\n");
       await check(
         c,
@@ -1372,6 +1377,133 @@ const limitSteps: SuiteStep[] = [
 ];
 
 /** The steps of lab 2: lab 1's regressions first, then what lab 2 adds, in lesson order. */
+/** Numbered databases: SELECT, MOVE, SWAPDB, FLUSHALL. */
+const databaseSteps: SuiteStep[] = [
+  {
+    name: "SELECT changes the database a connection works in; each has its own keys",
+    redis: true,
+    async run(ctx) {
+      const [c, other] = [await ctx.connect(), await ctx.connect()];
+      const key = ctx.key();
+      await c.send(command("SELECT", "1") + command("SET", key, "in 1") + command("DBSIZE"));
+      await c.expect("+OK\r\n+OK\r\n:1\r\n");
+      // Another connection is still in database 0.
+      await check(other, ["EXISTS", key], ":0\r\n");
+      await c.send(command("SELECT", "0") + command("EXISTS", key) + command("SELECT", "1"));
+      await c.expect("+OK\r\n:0\r\n+OK\r\n");
+      assert.match(replyText(await c.call("CLIENT", "INFO"), "CLIENT INFO"), / db=1 /);
+      await check(c, ["GET", key], bulk("in 1"));
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+      await check(c, ["SELECT", "16"], "-ERR DB index is out of range\r\n");
+      await check(c, ["SELECT", "-1"], "-ERR DB index is out of range\r\n");
+      await check(c, ["SELECT", "one"], "-ERR value is not an integer or out of range\r\n");
+      await check(
+        c,
+        ["SELECT", "2147483648"],
+        "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n",
+      );
+      await check(c, ["SELECT"], "-ERR wrong number of arguments for 'select' command\r\n");
+      // RESET goes back to database 0.
+      await check(c, ["RESET"], "+RESET\r\n");
+      assert.match(replyText(await c.call("CLIENT", "INFO"), "CLIENT INFO"), / db=0 /);
+    },
+  },
+  {
+    name: "MOVE moves a key with its value to another database, never over an existing key",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const [key, missing] = [ctx.key(), ctx.key("missing")];
+      await c.send(command("SELECT", "2") + command("SET", key, "v") + command("MOVE", key, "3"));
+      await c.expect("+OK\r\n+OK\r\n:1\r\n");
+      await check(c, ["EXISTS", key], ":0\r\n");
+      await c.send(command("SELECT", "3") + command("GET", key) + command("SELECT", "2"));
+      await c.expect("+OK\r\n" + bulk("v") + "+OK\r\n");
+      await check(c, ["SET", key, "other"], "+OK\r\n");
+      await check(c, ["MOVE", key, "3"], ":0\r\n");
+      await check(c, ["MOVE", missing, "3"], ":0\r\n");
+      await check(c, ["MOVE", key, "2"], "-ERR source and destination objects are the same\r\n");
+      await check(c, ["MOVE", key, "16"], "-ERR DB index is out of range\r\n");
+      await check(c, ["MOVE", key, "x"], "-ERR value is not an integer or out of range\r\n");
+      // The target is checked before the key: a missing key to a bad database is still an error.
+      await check(
+        c,
+        ["MOVE", missing, "2"],
+        "-ERR source and destination objects are the same\r\n",
+      );
+      await c.send(command("GET", key) + command("DEL", key));
+      await c.expect(bulk("other") + ":1\r\n");
+      await c.send(command("SELECT", "3") + command("DEL", key));
+      await c.expect("+OK\r\n:1\r\n");
+    },
+  },
+  {
+    name: "SWAPDB exchanges two databases for every client, and fails a WATCH on either",
+    redis: true,
+    async run(ctx) {
+      const [c, watcher] = [await ctx.connect(), await ctx.connect()];
+      const [a, b] = [ctx.key("a"), ctx.key("b")];
+      await c.send(command("SELECT", "4") + command("SET", a, "from 4"));
+      await c.expect("+OK\r\n+OK\r\n");
+      // The watcher, in database 5, watches a key that exists only in database 4.
+      await watcher.send(
+        command("SELECT", "5") + command("SET", b, "from 5") + command("WATCH", a),
+      );
+      await watcher.expect("+OK\r\n+OK\r\n+OK\r\n");
+      await check(c, ["SWAPDB", "4", "5"], "+OK\r\n");
+      // Each client stays on its number and now sees the other database's keys.
+      await c.send(command("GET", a) + command("GET", b));
+      await c.expect("$-1\r\n" + bulk("from 5"));
+      await watcher.send(command("MULTI") + command("GET", a) + command("EXEC"));
+      await watcher.expect("+OK\r\n+QUEUED\r\n*-1\r\n");
+      await check(watcher, ["GET", a], bulk("from 4"));
+      await check(c, ["SWAPDB", "4", "x"], "-ERR invalid second DB index\r\n");
+      await check(c, ["SWAPDB", "x", "4"], "-ERR invalid first DB index\r\n");
+      await check(c, ["SWAPDB", "4", "2147483648"], "-ERR invalid second DB index\r\n");
+      await check(c, ["SWAPDB", "4", "16"], "-ERR DB index is out of range\r\n");
+      await check(c, ["SWAPDB", "4", "4"], "+OK\r\n");
+      await c.send(command("FLUSHDB") + command("SELECT", "5") + command("FLUSHDB"));
+      await c.expect("+OK\r\n+OK\r\n+OK\r\n");
+    },
+  },
+  {
+    name: "FLUSHALL empties every database; FLUSHDB only the current one",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("SET", key, "0") + command("SELECT", "6") + command("SET", key, "6"));
+      await c.expect("+OK\r\n+OK\r\n+OK\r\n");
+      await c.send(command("FLUSHDB") + command("SELECT", "0") + command("EXISTS", key));
+      await c.expect("+OK\r\n+OK\r\n:1\r\n");
+      await c.send(command("SELECT", "6") + command("SET", key, "6") + command("FLUSHALL"));
+      await c.expect("+OK\r\n+OK\r\n+OK\r\n");
+      await c.send(command("DBSIZE") + command("SELECT", "0") + command("DBSIZE"));
+      await c.expect(":0\r\n+OK\r\n:0\r\n");
+    },
+  },
+  {
+    name: "INFO keyspace has a line for each database that has keys",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      await check(c, ["FLUSHALL"], "+OK\r\n");
+      await c.send(
+        command("SET", ctx.key(), "1") + command("SELECT", "7") +
+          command("MSET", ctx.key(), "1", ctx.key(), "2"),
+      );
+      await c.expect("+OK\r\n+OK\r\n+OK\r\n");
+      await check(
+        c,
+        ["INFO", "keyspace"],
+        bulk("# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\ndb7:keys=2,expires=0,avg_ttl=0\r\n"),
+      );
+      await check(c, ["CONFIG", "GET", "databases"], "*2\r\n" + bulk("databases") + bulk("16"));
+      await check(c, ["FLUSHALL"], "+OK\r\n");
+    },
+  },
+];
+
 export const lab2Steps: readonly SuiteStep[] = [
   ...lab1Regressions,
   ...concurrencySteps,
@@ -1379,6 +1511,7 @@ export const lab2Steps: readonly SuiteStep[] = [
   ...stringSteps,
   ...moreStringSteps,
   ...keyspaceSteps,
+  ...databaseSteps,
   ...introspectionSteps,
   ...seedSteps,
   ...transactionSteps,

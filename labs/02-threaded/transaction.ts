@@ -26,9 +26,10 @@
 import { ErrorReply, NULL_ARRAY, OK, type Reply, SimpleString } from "../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../shared/server/command_table.ts";
 import { execute } from "../01-single-client/connection.ts";
-import type { ServerState } from "../../shared/server/server_state.ts";
+import type { Keyspace } from "../../shared/keyspace.ts";
 import type { ClientState, Session } from "../../shared/server/session.ts";
 import type { Stage } from "../../shared/server/stage.ts";
+import { selectDatabase } from "./databases.ts";
 import { type Watcher, Watches } from "./watches.ts";
 
 const QUEUED = new SimpleString("QUEUED");
@@ -43,8 +44,11 @@ export class Transaction implements Watcher {
   failed = false;
   /** A watched key was modified since `WATCH`: `EXEC` must reply `*-1`. Set by the keyspace. */
   dirty = false;
-  /** The keys this client watches. */
-  readonly watched = new Set<string>();
+  /**
+   * The keys this client watches, by the table of watches of their database: `WATCH k` in
+   * database 1 watches database 1's `k`, whatever the client selects before `EXEC`.
+   */
+  readonly watched = new Map<Watches, Set<string>>();
 }
 
 /**
@@ -60,41 +64,36 @@ function transactionOf(client: ClientState): Transaction {
 }
 
 /**
- * Each server's table of watches, kept beside the server for the same reason. The transactions
- * stage makes it when it installs, so that a later stage can adjust it; it starts observing the
- * keyspace at the first `WATCH`.
+ * Each database's table of watches, kept beside the database for the same reason. It starts
+ * observing the database at the first `WATCH` of one of its keys.
  */
-const byServer = new WeakMap<ServerState, Watches>();
+const byDatabase = new WeakMap<Keyspace, Watches>();
 
 /**
- * The table of watches of a server's keyspace, made on first use.
+ * The table of watches of a database, made on first use.
  *
- * @param server The server.
+ * @param db One of the server's databases.
  * @returns Its table; a later lab adjusts it (lab 4 sets {@link Watches.settle}).
  */
-export function watchesOf(server: ServerState): Watches {
-  let watches = byServer.get(server);
-  if (watches === undefined) {
-    watches = new Watches(server.db);
-    byServer.set(server, watches);
-  }
+export function watchesOf(db: Keyspace): Watches {
+  let watches = byDatabase.get(db);
+  if (watches === undefined) byDatabase.set(db, watches = new Watches(db));
   return watches;
 }
 
-function unwatchAll(session: Session, tx: Transaction): void {
-  if (tx.watched.size > 0) {
-    const watches = watchesOf(session.server);
-    for (const key of tx.watched) watches.unwatch(key, tx);
-    tx.watched.clear();
+function unwatchAll(tx: Transaction): void {
+  for (const [watches, keys] of tx.watched) {
+    for (const key of keys) watches.unwatch(key, tx);
   }
+  tx.watched.clear();
   tx.dirty = false;
 }
 
 /** Leaves `MULTI` and forgets every watch: after EXEC, DISCARD, or an aborted EXEC. */
-function reset(session: Session, tx: Transaction): void {
+function reset(tx: Transaction): void {
   tx.queue = null;
   tx.failed = false;
-  unwatchAll(session, tx);
+  unwatchAll(tx);
 }
 
 /**
@@ -105,7 +104,7 @@ function reset(session: Session, tx: Transaction): void {
  */
 export function endTransaction(session: Session): void {
   const tx = byClient.get(session.client);
-  if (tx !== undefined) reset(session, tx);
+  if (tx !== undefined) reset(tx);
 }
 
 /**
@@ -152,7 +151,7 @@ export function refuseQueued(session: Session, reply: ErrorReply): ErrorReply {
  * @returns The reply for `EXEC`.
  */
 export function abortExec(session: Session, reason: ErrorReply): ErrorReply {
-  reset(session, transactionOf(session.client));
+  reset(transactionOf(session.client));
   return new ErrorReply(`EXECABORT Transaction discarded because of: ${reason.message}`);
 }
 
@@ -203,19 +202,18 @@ function exec(session: Session, args: string[]): Reply {
   // EXEC's arity is -1 in our table so that this handler can answer a wrong arity the way Redis 7
   // does for EXEC alone: as an aborted transaction, discarding any queue.
   if (args.length !== 1) {
-    reset(session, tx);
+    reset(tx);
     return new ErrorReply(
       "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command",
     );
   }
   if (tx.queue === null) return new ErrorReply("ERR EXEC without MULTI");
-  if (tx.watched.size > 0) {
-    const watches = watchesOf(session.server);
-    for (const key of tx.watched) watches.settle(key);
+  for (const [watches, keys] of tx.watched) {
+    for (const key of keys) watches.settle(key);
   }
   const { queue, failed, dirty } = tx;
   // Like Redis, stop watching before running anything: the queue's own writes must not count.
-  reset(session, tx);
+  reset(tx);
   if (failed) {
     return new ErrorReply("EXECABORT Transaction discarded because of previous errors.");
   }
@@ -265,14 +263,15 @@ export const transactionCommands: readonly CommandSpec[] = [
     arity: 1,
     flags: ["noauth", "noscript", "loading", "stale", "fast"],
     group: "connection",
-    summary: "Resets the connection: leaves MULTI, unwatches, back to RESP2, no name",
+    summary: "Resets the connection: leaves MULTI, unwatches, database 0, RESP2, no name",
     // What Redis's clearClientConnectionState() clears that this server has. Lab 3's
     // authentication is not undone here: Redis would return the client to the default user.
     handler: (session) => {
       const tx = byClient.get(session.client);
-      if (tx !== undefined) reset(session, tx);
+      if (tx !== undefined) reset(tx);
       session.client.protocol = 2;
       session.client.name = "";
+      selectDatabase(session, 0);
       // Replies come back on (CLIENT REPLY OFF ends), but a SKIP already counting down for this
       // very command still drops RESET's reply: Redis clears the one flag and not the other.
       if (session.client.repliesToDrop === Infinity) session.client.repliesToDrop = 0;
@@ -289,7 +288,7 @@ export const transactionCommands: readonly CommandSpec[] = [
     handler: (session) => {
       const tx = transactionOf(session.client);
       if (tx.queue === null) return new ErrorReply("ERR DISCARD without MULTI");
-      reset(session, tx);
+      reset(tx);
       return OK;
     },
   },
@@ -304,9 +303,11 @@ export const transactionCommands: readonly CommandSpec[] = [
     handler: (session, args) => {
       const tx = transactionOf(session.client);
       if (tx.queue !== null) return new ErrorReply("ERR WATCH inside MULTI is not allowed");
-      const watches = watchesOf(session.server);
+      const watches = watchesOf(session.db);
+      let keys = tx.watched.get(watches);
+      if (keys === undefined) tx.watched.set(watches, keys = new Set());
       for (let i = 1; i < args.length; i++) {
-        tx.watched.add(args[i]);
+        keys.add(args[i]);
         watches.watch(args[i], tx);
       }
       return OK;
@@ -320,7 +321,7 @@ export const transactionCommands: readonly CommandSpec[] = [
     summary: "Forgets every watched key",
     handler: (session) => {
       const tx = byClient.get(session.client);
-      if (tx !== undefined) unwatchAll(session, tx);
+      if (tx !== undefined) unwatchAll(tx);
       return OK;
     },
   },
@@ -335,7 +336,6 @@ export const transactions: Stage<unknown> = {
   module: import.meta.url,
   commands: transactionCommands,
   install(assembly) {
-    watchesOf(assembly.server);
     assembly.execute = dispatch;
   },
 };

@@ -89,7 +89,7 @@ function harness(maxmemory = 0, policy: "noeviction" | "allkeys-lru" = "noevicti
   const clock = new ManualClock(AT - 10_000);
   const db = new ExpiringKeyspace(clock);
   const commands = lab4CommandTable(db);
-  const server = new ServerState({ commands, db, log: () => {} });
+  const server = new ServerState({ commands, databases: [db], log: () => {} });
   const evictor = new Evictor(db, { maxmemory, policy });
   const writes = new WritePath(db, maxmemory > 0 ? evictor : null);
   writes.wrap(commands);

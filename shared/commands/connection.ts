@@ -160,7 +160,9 @@ function clientLine(c: ClientState, now: number): string {
   // flags: N for a normal client with nothing special, e once CLIENT NO-EVICT is on.
   return `id=${c.id} addr=${c.addr} laddr=${c.localAddr} fd=-1 name=${c.name} ` +
     `age=${Math.floor((now - c.connectedAt) / 1000)} ` +
-    `idle=${Math.floor((now - c.lastInteraction) / 1000)} flags=${c.noEvict ? "e" : "N"} db=0 ` +
+    `idle=${Math.floor((now - c.lastInteraction) / 1000)} flags=${
+      c.noEvict ? "e" : "N"
+    } db=${c.database} ` +
     "sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 " +
     `oll=0 omem=0 tot-mem=0 events=r cmd=${c.lastCommand} user=default redir=-1 ` +
     `resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVersion}\n`;

@@ -13,6 +13,8 @@ export interface ServerCliOptions {
   host: string;
   /** Port to listen on; 0 asks the system for any free port. */
   port: number;
+  /** How many databases `SELECT` chooses from (Redis's `databases`); 1 when absent. */
+  databases?: number;
 }
 
 /** Describes a server for its `--help`. */

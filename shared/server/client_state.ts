@@ -32,6 +32,8 @@ export class ClientState {
    * so the connection loop pays one comparison per command for the whole feature.
    */
   repliesToDrop = 0;
+  /** The number of the database it reads and writes (`SELECT`; `CLIENT LIST` `db=`). */
+  database = 0;
   /** The protocol its replies are written in: RESP2, or RESP3 after `HELLO 3` (`CLIENT LIST` `resp=`). */
   protocol: Protocol = 2;
 

@@ -106,8 +106,11 @@ export interface CommandSpec {
 
 /** The context every command handler receives. */
 export interface Session {
-  /** The keyspace the command reads and writes. */
-  readonly db: Keyspace;
+  /**
+   * The database the command reads and writes: the one the client chose with `SELECT`
+   * (`client.database` is its number), database 0 until then.
+   */
+  db: Keyspace;
   /** The client that sent the command. */
   readonly client: ClientState;
   /** The server: its configuration, statistics, other clients. */
@@ -182,8 +185,11 @@ export interface ServerStats {
 export interface ServerStateOptions {
   /** The commands this server understands. */
   commands: CommandRegistry;
-  /** The keyspace; a new empty one by default. */
-  db?: Keyspace;
+  /**
+   * The databases, numbered from 0; all of one class, sharing one change counter (see
+   * `Keyspace`'s constructor). One new empty keyspace by default.
+   */
+  databases?: readonly Keyspace[];
   /** Protocol limits; Redis's defaults if omitted. */
   limits?: Partial<DecoderLimits>;
   /** Where log lines go; stderr by default. */
@@ -194,7 +200,9 @@ export interface ServerStateOptions {
 export class ServerState {
   /** The commands this server understands. */
   readonly commands: CommandRegistry;
-  /** The keyspace. */
+  /** The databases `SELECT` chooses from, numbered from 0 (Redis's `databases`). */
+  readonly databases: readonly Keyspace[];
+  /** Database 0, where every client starts. */
   readonly db: Keyspace;
   /** Protocol limits every connection's decoder enforces. */
   readonly limits: DecoderLimits;
@@ -224,11 +232,12 @@ export class ServerState {
   /**
    * Creates the state of a server that has not started listening yet.
    *
-   * @param options The commands, and optionally keyspace, limits and logger.
+   * @param options The commands, and optionally databases, limits and logger.
    */
   constructor(options: ServerStateOptions) {
     this.commands = options.commands;
-    this.db = options.db ?? new Keyspace();
+    this.databases = options.databases?.length ? options.databases : [new Keyspace()];
+    this.db = this.databases[0];
     // CONFIG GET and APPEND read these too: they must be what the decoder enforces.
     this.limits = withDefaults(options.limits);
     this.log = options.log ?? logToStderr;
@@ -276,7 +285,7 @@ export class ServerState {
       .define("port", () => String(this.address.port))
       .define("save", () => "")
       .define("appendonly", () => "no")
-      .define("databases", () => "1")
+      .define("databases", () => String(this.databases.length))
       // No memory limit until lab 4 adds one (and redefines these): Redis's defaults, which
       // clients such as redis-benchmark read to decide what to warn about.
       .define("maxmemory", () => "0")
@@ -326,11 +335,27 @@ export class ServerState {
         return this.commandStats.commandFields();
       }, { inDefault: false })
       .define("Errorstats", () => this.commandStats.errorFields())
-      .define(
-        "Keyspace",
-        () => this.db.size > 0 ? [["db0", `keys=${this.db.size},expires=0,avg_ttl=0`]] : [],
-      );
+      .define("Keyspace", () => keyspaceLines(this.databases, () => "expires=0,avg_ttl=0"));
   }
+}
+
+/**
+ * `INFO keyspace`: a line for each database that has keys, as Redis writes
+ * `db0:keys=2,expires=1,avg_ttl=9000`.
+ *
+ * @param databases The server's databases.
+ * @param expiry What the line says of expiry times for a database; a lab with none says 0.
+ * @returns The section's fields.
+ */
+export function keyspaceLines<K extends Keyspace>(
+  databases: readonly K[],
+  expiry: (db: K) => string,
+): [string, string][] {
+  const lines: [string, string][] = [];
+  databases.forEach((db, i) => {
+    if (db.size > 0) lines.push([`db${i}`, `keys=${db.size},${expiry(db)}`]);
+  });
+  return lines;
 }
 
 /**

@@ -23,7 +23,7 @@
  * @module
  */
 
-import type { Keyspace } from "../keyspace.ts";
+import { type ChangeCounter, Keyspace } from "../keyspace.ts";
 import type { ServerCliOptions } from "./cli.ts";
 import { type CommandSpec, CommandTable } from "./command_table.ts";
 import type { ConnectionHooks, Execute } from "./hooks.ts";
@@ -48,9 +48,10 @@ export interface Stage<O> {
    * The keyspace this stage needs the server to have, if it needs more than the plain one: one
    * that stores more about each key (lab 4's expiry times). A stage that only needs to hear of
    * changes (watches, a change count, a log) observes the keyspace instead (`db.observe()`). The
-   * last stage that says wins; every stage sees it as `assembly.server.db`.
+   * last stage that says wins. It makes each of the server's databases (`options.databases`, 1 if
+   * absent), which share one change counter; every stage sees them as `assembly.server.databases`.
    */
-  readonly keyspace?: (options: O) => Keyspace;
+  readonly keyspace?: (options: O, counter: ChangeCounter) => Keyspace;
   /**
    * The commands this stage adds, registered just before it is installed (a later one replaces an
    * earlier one of the same name, as lab 2's `SET` replaces lab 1's). Commands that need what
@@ -289,7 +290,10 @@ export async function assemble<O extends ServerCliOptions>(
   const active = activeStages(stages, options);
   const keyspace = active.findLast((stage) => stage.keyspace !== undefined)?.keyspace;
   const commands = new CommandTable();
-  const server = new ServerState({ commands, db: keyspace?.(options) });
+  const make = keyspace ?? ((_options: O, counter: ChangeCounter) => new Keyspace(counter));
+  const counter: ChangeCounter = { changes: 0 };
+  const databases = Array.from({ length: options.databases ?? 1 }, () => make(options, counter));
+  const server = new ServerState({ commands, databases });
   const assembly = new Assembly(server, commands, options);
   try {
     for (const stage of active) {

@@ -13,7 +13,7 @@ import { type Lab2Options, parseSize } from "../cli.ts";
 import { whyNeverForwarded } from "./routing.ts";
 
 /** The proxy's options. */
-export interface ProxyCliOptions extends Lab2Options {
+export interface ProxyCliOptions extends Omit<Lab2Options, "databases"> {
   /** The server the proxy forwards to. */
   upstream: { host: string; port: number };
   /** Most `GET` answers cached. */

@@ -118,7 +118,7 @@ Deno.test("each memcached write is propagated as RESP commands with absolute tim
  */
 function replayer(db: ExpiringKeyspace): (args: string[]) => Reply {
   const table = new CommandTable().registerAll(memcacheLogCommands(db));
-  const server = new ServerState({ commands: table, db });
+  const server = new ServerState({ commands: table, databases: [db] });
   const session: Session = { db, server, client: new ClientState(1, "log", "log", 0) };
   return (args) => {
     const [name, key, value] = args;

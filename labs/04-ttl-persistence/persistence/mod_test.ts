@@ -48,7 +48,7 @@ async function open(
   const commands = lab2CommandTable().registerAll(expiryCommands(db)).registerAll(
     memcacheLogCommands(db),
   );
-  const server = new ServerState({ commands, db, log: (line) => lines.push(line) });
+  const server = new ServerState({ commands, databases: [db], log: (line) => lines.push(line) });
   const persistence = await openPersistence(server, db, {
     dir,
     dbfilename: "dump.rdb",

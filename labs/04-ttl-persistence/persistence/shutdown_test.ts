@@ -24,7 +24,7 @@ import { openPersistence, type Persistence } from "./mod.ts";
 async function openWithLog(dir: string, disk: { broken: boolean }, lines: string[]) {
   const db = new ExpiringKeyspace(new ManualClock(1_800_000_000_000));
   const commands = lab2CommandTable().registerAll(expiryCommands(db));
-  const server = new ServerState({ commands, db, log: (line) => lines.push(line) });
+  const server = new ServerState({ commands, databases: [db], log: (line) => lines.push(line) });
   const persistence = await openPersistence(server, db, {
     dir,
     dbfilename: "dump.rdb",
