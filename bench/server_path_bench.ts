@@ -37,7 +37,7 @@ function lab2Session(): Session {
   });
   // What lab 2's transactions stage installs: a table of watches, which observes the keyspace
   // from the first WATCH on (this benchmark sends none).
-  watchesOf(server);
+  watchesOf(server.db);
   const client = new ClientState(server.nextClientId(), "127.0.0.1:1", "127.0.0.1:2", Date.now());
   server.clients.set(client.id, client);
   return { db: server.db, client, server };

@@ -125,9 +125,16 @@ function set(db: ExpiringKeyspace, args: string[]): Reply {
   return reply;
 }
 
+/**
+ * The expiring keyspace a command acts on: its client's database, as the expiry stage made it
+ * (`session.db` is the same object, typed as the plain keyspace lab 2's commands need).
+ */
+type DatabaseOf = (session: Session) => ExpiringKeyspace;
+
 /** `SETEX key seconds value` and `PSETEX key milliseconds value`: SET with EX or PX, shorter. */
-function setWithExpiry(db: ExpiringKeyspace, unit: "ex" | "px", name: string) {
-  return (_session: Session, args: string[]): Reply => {
+function setWithExpiry(databaseOf: DatabaseOf, unit: "ex" | "px", name: string) {
+  return (session: Session, args: string[]): Reply => {
+    const db = databaseOf(session);
     const at = expireMilliseconds(args[2], unit, db.clock.now(), name);
     if (typeof at !== "number") return at;
     db.set(args[1], args[3], at);
@@ -198,8 +205,9 @@ function parseExpireConditions(args: string[]): ExpireConditions | ErrorReply {
  * @param relative Whether it counts from now (EXPIRE, PEXPIRE) or from the epoch (the AT forms).
  * @param name The command's name for the error.
  */
-function expireGeneric(db: ExpiringKeyspace, seconds: boolean, relative: boolean, name: string) {
-  return (_session: Session, args: string[]): Reply => {
+function expireGeneric(databaseOf: DatabaseOf, seconds: boolean, relative: boolean, name: string) {
+  return (session: Session, args: string[]): Reply => {
+    const db = databaseOf(session);
     const conditions = parseExpireConditions(args);
     if (!("nx" in conditions)) return conditions;
     const parsed = parseInt64(args[2]);
@@ -227,8 +235,9 @@ function expireGeneric(db: ExpiringKeyspace, seconds: boolean, relative: boolean
 }
 
 /** TTL and PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1 for one without a TTL. */
-function ttlGeneric(db: ExpiringKeyspace, milliseconds: boolean, absolute: boolean) {
-  return (_session: Session, args: string[]): Reply => {
+function ttlGeneric(databaseOf: DatabaseOf, milliseconds: boolean, absolute: boolean) {
+  return (session: Session, args: string[]): Reply => {
+    const db = databaseOf(session);
     if (!db.has(args[1])) return -2;
     const at = db.expiresAt(args[1]);
     if (at === null) return -1;
@@ -245,13 +254,15 @@ const ONE_KEY = { first: 1, last: 1, step: 1 } as const;
 const KEY = { name: "key", type: "key" } as const;
 
 /**
- * The expiry commands of lab 4; SET replaces lab 2's. Each is built with the keyspace it acts on,
- * so a handler holds the expiring keyspace itself rather than testing what `session.db` is.
+ * The expiry commands of lab 4; SET replaces lab 2's. Each is built with the databases it acts on,
+ * so a handler holds its client's expiring keyspace itself rather than testing what `session.db`
+ * is.
  *
- * @param db The server's keyspace, which the expiry stage made.
+ * @param databases The server's databases, which the expiry stage made.
  * @returns The commands, to register in the server's table.
  */
-export function expiryCommands(db: ExpiringKeyspace): CommandSpec[] {
+export function expiryCommands(databases: readonly ExpiringKeyspace[]): CommandSpec[] {
+  const db: DatabaseOf = (session) => databases[session.client.database];
   return [
     {
       name: "set",
@@ -287,7 +298,7 @@ export function expiryCommands(db: ExpiringKeyspace): CommandSpec[] {
         },
       ],
       keys: ONE_KEY,
-      handler: (_session, args) => set(db, args),
+      handler: (session, args) => set(db(session), args),
     },
     {
       name: "setex",
@@ -336,7 +347,7 @@ export function expiryCommands(db: ExpiringKeyspace): CommandSpec[] {
         },
       ],
       keys: ONE_KEY,
-      handler: (_session, args) => getex(db, args),
+      handler: (session, args) => getex(db(session), args),
     },
     ...([
       ["expire", true, true, "seconds", "Sets a key's time to live in seconds"],
@@ -393,7 +404,7 @@ export function expiryCommands(db: ExpiringKeyspace): CommandSpec[] {
       arguments: [KEY],
       keys: ONE_KEY,
       // exercise step 5: remove the expiry; 1 if there was one
-      handler: (_session, args) => db.persist(args[1]) ? 1 : 0,
+      handler: (session, args) => db(session).persist(args[1]) ? 1 : 0,
     },
   ];
 }

@@ -22,6 +22,10 @@
  * the keyspace from a cursor that keeps moving, since a `Map` cannot be indexed: each key is
  * equally likely to be skipped, so a pass removes keys spread evenly over the whole keyspace.
  *
+ * The limit is on the data of every database together. With keys in several, eviction takes one
+ * key from each in turn, as Redis's random policies walk its databases in turn; Redis's LRU pool
+ * compares idle times across databases, where the order here is kept per database.
+ *
  * @module
  */
 
@@ -30,8 +34,8 @@ import type { ConfigSetter } from "../../shared/server/config.ts";
 import type { InfoFields } from "../../shared/server/info.ts";
 import { Part, type Stage } from "../../shared/server/stage.ts";
 import { parseSize } from "../02-threaded/cli.ts";
-import { EXPIRING_KEYSPACE } from "./expiry.ts";
-import type { ExpiringKeyspace } from "./keyspace.ts";
+import { EXPIRING_DATABASES } from "./expiry.ts";
+import { type ExpiringKeyspace, sumOf, usedMemoryOf } from "./keyspace.ts";
 
 /** The policies `--maxmemory-policy` accepts. */
 export const EVICTION_POLICIES = [
@@ -78,31 +82,42 @@ const MAX_STRIDE = 16;
  *
  * @example
  * ```ts
- * const evictor = new Evictor(db, { maxmemory: 1 << 20, policy: "allkeys-lru" });
+ * const evictor = new Evictor([db], { maxmemory: 1 << 20, policy: "allkeys-lru" });
  * if (!evictor.performEvictions()) return OOM_ERROR;
  * ```
  */
 export class Evictor {
   #maxmemory: number;
   #policy: EvictionPolicy;
-  #db: ExpiringKeyspace;
+  #databases: readonly ExpiringKeyspace[];
   #random: () => number;
-  /** Where the last eviction stopped; walking on from there avoids rescanning removed entries. */
-  #cursor: Iterator<string> | null = null;
+  /**
+   * Where the last eviction stopped in each database; walking on from there avoids rescanning
+   * removed entries.
+   */
+  #cursors: (Iterator<string> | null)[];
+  /** The database the next eviction looks in first. */
+  #next = 0;
 
   /**
-   * Prepares eviction for a keyspace, and tells the keyspace to keep LRU order if the policy
+   * Prepares eviction for a server's databases, and tells them to keep LRU order if the policy
    * needs it.
    *
-   * @param db The keyspace.
+   * @param databases The databases.
    * @param options The limit and the policy.
    */
-  constructor(db: ExpiringKeyspace, options: EvictorOptions) {
-    this.#db = db;
+  constructor(databases: readonly ExpiringKeyspace[], options: EvictorOptions) {
+    this.#databases = databases;
+    this.#cursors = databases.map(() => null);
     this.#maxmemory = options.maxmemory;
     this.#policy = options.policy;
     this.#random = options.random ?? Math.random;
-    db.trackAccess = options.policy.endsWith("-lru");
+    this.#trackAccess();
+  }
+
+  /** Tells every database whether to keep LRU order: only the LRU policies pay for it. */
+  #trackAccess(): void {
+    for (const db of this.#databases) db.trackAccess = this.#policy.endsWith("-lru");
   }
 
   /** The limit in bytes; 0 means none. */
@@ -126,14 +141,14 @@ export class Evictor {
     if (options.maxmemory !== undefined) this.#maxmemory = options.maxmemory;
     if (options.policy !== undefined) {
       this.#policy = options.policy;
-      this.#db.trackAccess = options.policy.endsWith("-lru");
-      this.#cursor = null;
+      this.#trackAccess();
+      this.#cursors.fill(null);
     }
   }
 
   /** Whether the data is over the limit now. */
   get overLimit(): boolean {
-    return this.maxmemory > 0 && this.#db.usedMemory > this.maxmemory;
+    return this.maxmemory > 0 && usedMemoryOf(this.#databases) > this.maxmemory;
   }
 
   /**
@@ -146,10 +161,10 @@ export class Evictor {
     if (!this.overLimit) return true;
     // exercise step 9: noeviction refuses; otherwise remove the policy's candidates until it fits
     if (this.policy === "noeviction") return false;
-    const db = this.#db;
-    while (db.usedMemory > this.maxmemory) {
-      const key = this.#candidate();
-      if (key === undefined) return false;
+    while (usedMemoryOf(this.#databases) > this.maxmemory) {
+      const found = this.#candidate();
+      if (found === undefined) return false;
+      const { db, key } = found;
       // A key whose time has passed is removed as expired (it was going anyway), not evicted.
       if (!db.expireIfNeeded(key)) db.evict(key);
     }
@@ -157,28 +172,44 @@ export class Evictor {
     // exercise starter: return true;
   }
 
-  /** The next key the policy would remove, or `undefined` if there is none. */
-  #candidate(): string | undefined {
+  /**
+   * The next key the policy would remove, from the next database that has one, or `undefined` if
+   * none has.
+   */
+  #candidate(): { db: ExpiringKeyspace; key: string } | undefined {
+    for (let n = 0; n < this.#databases.length; n++) {
+      const index = this.#next;
+      this.#next = (index + 1) % this.#databases.length;
+      const key = this.#candidateIn(index);
+      if (key !== undefined) return { db: this.#databases[index], key };
+    }
+    return undefined;
+  }
+
+  /** The key the policy would remove from one database, or `undefined` if there is none. */
+  #candidateIn(index: number): string | undefined {
+    const db = this.#databases[index];
     const volatile = this.policy.startsWith("volatile-");
-    const pool = () => volatile ? this.#db.expiringKeys() : this.#db.storedKeys();
-    if (volatile ? this.#db.expiringCount === 0 : this.#db.size === 0) return undefined;
+    const pool = () => volatile ? db.expiringKeys() : db.storedKeys();
+    if (volatile ? db.expiringCount === 0 : db.size === 0) return undefined;
     if (this.policy.endsWith("-lru")) {
       // The keyspace keeps least recently used first. A cursor kept between evictions always
       // stands on the oldest live key: everything before it was evicted or moved to the end.
-      return this.#step(pool);
+      return this.#step(index, pool);
     }
     let key: string | undefined;
     const stride = 1 + Math.floor(this.#random() * MAX_STRIDE);
-    for (let i = 0; i < stride; i++) key = this.#step(pool);
+    for (let i = 0; i < stride; i++) key = this.#step(index, pool);
     return key;
   }
 
-  /** Advances the cursor by one key, starting over at the end. */
-  #step(pool: () => Iterator<string>): string | undefined {
-    let step = this.#cursor?.next();
+  /** Advances a database's cursor by one key, starting over at the end. */
+  #step(index: number, pool: () => Iterator<string>): string | undefined {
+    let step = this.#cursors[index]?.next();
     if (step === undefined || step.done) {
-      this.#cursor = pool();
-      step = this.#cursor.next();
+      const cursor = pool();
+      this.#cursors[index] = cursor;
+      step = cursor.next();
     }
     return step.done ? undefined : step.value;
   }
@@ -255,8 +286,8 @@ export const eviction: Stage<{ maxmemory: number; maxmemoryPolicy: EvictionPolic
   module: import.meta.url,
   install(assembly) {
     const { server, options } = assembly;
-    const db = assembly.need(EXPIRING_KEYSPACE);
-    const evictor = new Evictor(db, {
+    const databases = assembly.need(EXPIRING_DATABASES);
+    const evictor = new Evictor(databases, {
       maxmemory: options.maxmemory,
       policy: options.maxmemoryPolicy,
     });
@@ -264,12 +295,12 @@ export const eviction: Stage<{ maxmemory: number; maxmemoryPolicy: EvictionPolic
     server.config
       .define("maxmemory", () => String(evictor.maxmemory), setMaxmemory(evictor, options))
       .define("maxmemory-policy", () => evictor.policy, setPolicy(evictor));
-    server.onResetStats(() => db.evictedKeys = 0);
+    server.onResetStats(() => databases.forEach((db) => db.evictedKeys = 0));
     let peak = 0;
     server.info
       .extend("Memory", (): InfoFields => {
         const m = Deno.memoryUsage();
-        const used = db.usedMemory;
+        const used = usedMemoryOf(databases);
         peak = Math.max(peak, used);
         return [
           // What --maxmemory compares against: the keyspace's estimate of its data (keyspace.ts).
@@ -286,6 +317,6 @@ export const eviction: Stage<{ maxmemory: number; maxmemoryPolicy: EvictionPolic
           ["maxmemory_policy", evictor.policy],
         ];
       })
-      .extend("Stats", () => [["evicted_keys", db.evictedKeys]]);
+      .extend("Stats", () => [["evicted_keys", sumOf(databases, (db) => db.evictedKeys)]]);
   },
 };

@@ -28,18 +28,20 @@
  * `expires_cursor`. Over a few ticks every key with a TTL gets looked at.
  *
  * The same walk measures the average remaining TTL, smoothed as Redis does, for `INFO keyspace`'s
- * `avg_ttl`.
+ * `avg_ttl`. A server with several databases walks each in turn within the one time budget, and a
+ * tick that ran out of time starts the next one where it stopped, as Redis's `current_db` does.
  *
  * @module
  */
 
 import { integerSetter } from "../../shared/server/config.ts";
+import { keyspaceLines } from "../../shared/server/server_state.ts";
 import { Part, type Stage } from "../../shared/server/stage.ts";
 import { SHUTDOWN } from "../02-threaded/serve_many.ts";
 import { watchesOf } from "../02-threaded/transaction.ts";
 import { systemClock } from "./clock.ts";
 import { expiryCommands } from "./commands.ts";
-import { ExpiringKeyspace } from "./keyspace.ts";
+import { ExpiringKeyspace, sumOf } from "./keyspace.ts";
 
 /** Options for {@link ActiveExpiry}. */
 export interface ActiveExpiryOptions {
@@ -70,7 +72,7 @@ export interface CycleResult {
  *
  * @example
  * ```ts
- * const expiry = new ActiveExpiry(db);
+ * const expiry = new ActiveExpiry([db]);
  * expiry.start();   // ten ticks a second
  * // ... at shutdown
  * expiry.stop();
@@ -81,32 +83,43 @@ export class ActiveExpiry {
   cycles = 0;
   /** Ticks that stopped at their time budget (`INFO stats` `expired_time_cap_reached_count`). */
   timeCapReached = 0;
-  /** Average remaining TTL of sampled keys in milliseconds, smoothed (`avg_ttl`). */
-  avgTtl = 0;
   #hz: number;
   #timeBudget: number;
-  #db: ExpiringKeyspace;
+  #walks: Walk[];
+  /** The database the next tick starts with. */
+  #current = 0;
   #keysPerSample: number;
   #acceptableStale: number;
   #budgetMs: number;
   #elapsed: () => number;
-  #cursor: Iterator<string> | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /**
-   * Prepares active expiry for a keyspace; nothing runs until {@link start} or {@link runCycle}.
+   * Prepares active expiry for a server's databases; nothing runs until {@link start} or
+   * {@link runCycle}.
    *
-   * @param db The keyspace.
+   * @param databases The databases, numbered from 0.
    * @param options Frequency and effort.
    */
-  constructor(db: ExpiringKeyspace, options: ActiveExpiryOptions = {}) {
-    this.#db = db;
+  constructor(databases: readonly ExpiringKeyspace[], options: ActiveExpiryOptions = {}) {
+    this.#walks = databases.map((db) => ({ db, cursor: null, avgTtl: 0 }));
     this.#hz = options.hz ?? 10;
     this.#timeBudget = options.timeBudget ?? 0.25;
     this.#keysPerSample = options.keysPerSample ?? 20;
     this.#acceptableStale = options.acceptableStale ?? 0.1;
     this.#budgetMs = (1000 / this.#hz) * this.#timeBudget;
     this.#elapsed = options.elapsed ?? (() => performance.now());
+  }
+
+  /**
+   * The average remaining TTL of a database's sampled keys in milliseconds, smoothed
+   * (`INFO keyspace`'s `avg_ttl`).
+   *
+   * @param index The database's number.
+   * @returns The average; 0 before any key with a TTL was sampled.
+   */
+  avgTtl(index: number): number {
+    return this.#walks[index].avgTtl;
   }
 
   /** Ticks per second. */
@@ -141,15 +154,33 @@ export class ActiveExpiry {
   }
 
   /**
-   * Runs one tick: samples keys with a TTL and removes the expired ones, again and again while a
-   * sample is more than `acceptableStale` expired and the time budget lasts.
+   * Runs one tick: in each database, samples keys with a TTL and removes the expired ones, again
+   * and again while a sample is more than `acceptableStale` expired and the time budget lasts.
    *
    * @returns What the tick did.
    */
   runCycle(): CycleResult {
     this.cycles++;
-    const db = this.#db;
     const started = this.#elapsed();
+    const total: CycleResult = { sampled: 0, expired: 0, timeCapReached: false };
+    for (let n = 0; n < this.#walks.length; n++) {
+      const walk = this.#walks[this.#current];
+      this.#current = (this.#current + 1) % this.#walks.length;
+      const done = this.#expireIn(walk, started);
+      total.sampled += done.sampled;
+      total.expired += done.expired;
+      if (done.timeCapReached) {
+        this.timeCapReached++;
+        total.timeCapReached = true;
+        break;
+      }
+    }
+    return total;
+  }
+
+  /** One database's share of a tick, within the tick's budget. */
+  #expireIn(walk: Walk, started: number): CycleResult {
+    const { db } = walk;
     let sampled = 0;
     let expired = 0;
     let ttlSum = 0;
@@ -157,7 +188,7 @@ export class ActiveExpiry {
     for (;;) {
       const size = db.expiringCount;
       if (size === 0) {
-        this.avgTtl = 0;
+        walk.avgTtl = 0;
         break;
       }
       // Never look at more keys than exist, or one sample could see the same key twice.
@@ -166,7 +197,7 @@ export class ActiveExpiry {
       const now = db.clock.now();
       // exercise step 7: sample keys with a TTL, expire those past their time, repeat while many were
       for (let i = 0; i < want; i++) {
-        const key = this.#next();
+        const key = this.#next(walk);
         if (key === undefined) break;
         sampled++;
         if (db.expireIfNeeded(key)) {
@@ -183,35 +214,43 @@ export class ActiveExpiry {
       if (expiredNow <= want * this.#acceptableStale) break;
       // exercise starter: break;
       if (this.#elapsed() - started > this.#budgetMs) {
-        this.timeCapReached++;
         return { sampled, expired, timeCapReached: true };
       }
     }
     if (ttlSamples > 0) {
       const average = ttlSum / ttlSamples;
       // Redis's smoothing: each tick moves the figure 2 % of the way towards what it saw.
-      this.avgTtl = this.avgTtl === 0 ? average : (this.avgTtl / 50) * 49 + average / 50;
+      walk.avgTtl = walk.avgTtl === 0 ? average : (walk.avgTtl / 50) * 49 + average / 50;
     }
     return { sampled, expired, timeCapReached: false };
   }
 
   /** The next key with a TTL, resuming where the last tick stopped and wrapping at the end. */
-  #next(): string | undefined {
-    let step = this.#cursor?.next();
+  #next(walk: Walk): string | undefined {
+    let step = walk.cursor?.next();
     if (step === undefined || step.done) {
       // A Map iterator that has finished stays finished, even if keys are added later.
-      this.#cursor = this.#db.expiringKeys();
-      step = this.#cursor.next();
+      walk.cursor = walk.db.expiringKeys();
+      step = walk.cursor.next();
     }
     return step.done ? undefined : step.value;
   }
 }
 
+/** Where active expiry is in one database's keys with a TTL, and what it saw there. */
+interface Walk {
+  readonly db: ExpiringKeyspace;
+  /** The walk through the expiry times, resumed each tick. */
+  cursor: Iterator<string> | null;
+  /** The smoothed average remaining TTL of the keys sampled, in milliseconds. */
+  avgTtl: number;
+}
+
 /**
- * The keyspace the {@link expiry} stage made, as what it is: later stages (eviction, persistence,
- * the memcache port) need its expiry times, byte count and flags.
+ * The databases the {@link expiry} stage made, as what they are: later stages (eviction,
+ * persistence, the memcache port) need their expiry times, byte counts and flags.
  */
-export const EXPIRING_KEYSPACE: Part<ExpiringKeyspace> = new Part("expiry");
+export const EXPIRING_DATABASES: Part<readonly ExpiringKeyspace[]> = new Part("expiry");
 
 /**
  * The stage: a keyspace whose keys can expire (lazily, on every read: `keyspace.ts`), the TTL
@@ -223,24 +262,26 @@ export const EXPIRING_KEYSPACE: Part<ExpiringKeyspace> = new Part("expiry");
 export const expiry: Stage<{ hz: number }> = {
   name: "expiry",
   module: import.meta.url,
-  keyspace: () => new ExpiringKeyspace(systemClock),
+  keyspace: (_options, counter) => new ExpiringKeyspace(systemClock, counter),
   install(assembly) {
     const { server, commands, options } = assembly;
-    // The one place lab 4 looks at what the keyspace is: the factory above made it, so this holds
-    // unless a later stage asked for a different keyspace.
-    const db = server.db;
-    if (!(db instanceof ExpiringKeyspace)) {
-      throw new TypeError("The expiry stage's keyspace was replaced by a later stage's");
-    }
-    assembly.provide(EXPIRING_KEYSPACE, db);
-    commands.registerAll(expiryCommands(db));
-    // Redis 7: a watched key past its time is removed at WATCH (no false conflict later) and at
-    // EXEC (the transaction fails even if no read noticed the expiry).
-    watchesOf(server).settle = (key) => {
-      db.expireIfNeeded(key);
-    };
+    // The one place lab 4 looks at what the databases are: the factory above made them, so this
+    // holds unless a later stage asked for a different keyspace.
+    const databases = server.databases.map((db) => {
+      if (!(db instanceof ExpiringKeyspace)) {
+        throw new TypeError("The expiry stage's keyspace was replaced by a later stage's");
+      }
+      // Redis 7: a watched key past its time is removed at WATCH (no false conflict later) and
+      // at EXEC (the transaction fails even if no read noticed the expiry).
+      watchesOf(db).settle = (key) => {
+        db.expireIfNeeded(key);
+      };
+      return db;
+    });
+    assembly.provide(EXPIRING_DATABASES, databases);
+    commands.registerAll(expiryCommands(databases));
 
-    const active = new ActiveExpiry(db, { hz: options.hz });
+    const active = new ActiveExpiry(databases, { hz: options.hz });
     // Redis reports the value as set and runs at it clamped to 1..500; so does this.
     let hz = active.hz;
     server.config.define(
@@ -251,18 +292,18 @@ export const expiry: Stage<{ hz: number }> = {
         active.setHz(n);
       }),
     );
-    server.onResetStats(() => db.expiredKeys = 0);
+    server.onResetStats(() => databases.forEach((db) => db.expiredKeys = 0));
     server.info
       .extend("Stats", () => [
-        ["expired_keys", db.expiredKeys],
+        ["expired_keys", sumOf(databases, (db) => db.expiredKeys)],
         ["expired_time_cap_reached_count", active.timeCapReached],
       ])
-      .extend("Keyspace", () => {
-        if (db.size === 0) return [];
-        // Like Redis after a FLUSHDB, no key with a TTL means no average, before the next tick too.
-        const avgTtl = db.expiringCount === 0 ? 0 : Math.round(active.avgTtl);
-        return [["db0", `keys=${db.size},expires=${db.expiringCount},avg_ttl=${avgTtl}`]];
-      });
+      .extend("Keyspace", () =>
+        keyspaceLines(databases, (db, index) => {
+          // Like Redis after a FLUSHDB, no key with a TTL means no average, before the next tick.
+          const avgTtl = db.expiringCount === 0 ? 0 : Math.round(active.avgTtl(index));
+          return `expires=${db.expiringCount},avg_ttl=${avgTtl}`;
+        }));
     // Not while loading: the data is not all there yet, and nothing may expire then.
     assembly.onServing.push(() => active.start());
     assembly.need(SHUTDOWN).onStop(() => active.stop());

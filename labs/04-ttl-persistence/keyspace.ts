@@ -41,7 +41,7 @@
  * @module
  */
 
-import { Keyspace } from "../../shared/keyspace.ts";
+import { type ChangeCounter, Keyspace } from "../../shared/keyspace.ts";
 import type { ScanStep } from "../../shared/scan_index.ts";
 import { type Clock, systemClock } from "./clock.ts";
 
@@ -128,9 +128,10 @@ export class ExpiringKeyspace extends Keyspace {
    * Creates an empty keyspace.
    *
    * @param clock Where the time comes from; the real one by default.
+   * @param counter Where its changes are counted (see `Keyspace`); its own by default.
    */
-  constructor(readonly clock: Clock = systemClock) {
-    super();
+  constructor(readonly clock: Clock = systemClock, counter?: ChangeCounter) {
+    super(counter);
   }
 
   /**
@@ -201,15 +202,24 @@ export class ExpiringKeyspace extends Keyspace {
   /**
    * Copies a key with its expiry time and flags (`COPY`, and `RENAME` which then deletes the
    * source), as Redis's `copyCommand()` and `renameGenericCommand()` carry the TTL over. An expired
-   * source is removed and reads as missing. The destination's own TTL and flags are replaced.
+   * source is removed and reads as missing. The destination's own TTL and flags are replaced,
+   * in this database or another (`COPY ... DB`, `MOVE`).
    */
-  override copy(from: string, to: string): boolean {
+  override copy(from: string, to: string, target: this = this): boolean {
     const value = this.get(from);
     if (value === undefined) return false;
-    this.set(to, value, this.#expires.get(from) ?? null);
+    target.set(to, value, this.#expires.get(from) ?? null);
     const flags = this.#flags.get(from);
-    if (flags !== undefined) this.setFlags(to, flags);
+    if (flags !== undefined) target.setFlags(to, flags);
     return true;
+  }
+
+  /** Swaps the expiry times, flags and byte count with the keys (`SWAPDB`). */
+  protected override swapContents(other: this): void {
+    super.swapContents(other);
+    [this.#expires, other.#expires] = [other.#expires, this.#expires];
+    [this.#flags, other.#flags] = [other.#flags, this.#flags];
+    [this.#usedMemory, other.#usedMemory] = [other.#usedMemory, this.#usedMemory];
   }
 
   /**
@@ -488,4 +498,31 @@ export class ExpiringKeyspace extends Keyspace {
     if (this.#expires.size > 0 && this.#expires.delete(key)) this.#usedMemory -= EXPIRY_BYTES;
     if (this.#flags.size > 0 && this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
   }
+}
+
+/**
+ * Adds up a number over a server's databases: `INFO`'s counts, and the data's size, which
+ * `--maxmemory` limits for all databases together.
+ *
+ * @param databases The databases.
+ * @param of The number for one.
+ * @returns The total.
+ */
+export function sumOf(
+  databases: readonly ExpiringKeyspace[],
+  of: (db: ExpiringKeyspace) => number,
+): number {
+  let total = 0;
+  for (let i = 0; i < databases.length; i++) total += of(databases[i]);
+  return total;
+}
+
+/**
+ * The estimated bytes of every database's data together (see {@link ExpiringKeyspace.usedMemory}).
+ *
+ * @param databases The databases.
+ * @returns The total.
+ */
+export function usedMemoryOf(databases: readonly ExpiringKeyspace[]): number {
+  return sumOf(databases, (db) => db.usedMemory);
 }

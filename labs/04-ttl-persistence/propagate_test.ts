@@ -88,10 +88,10 @@ Deno.test("argsForLog() leaves commands without a relative time as they are", ()
 function harness(maxmemory = 0, policy: "noeviction" | "allkeys-lru" = "noeviction") {
   const clock = new ManualClock(AT - 10_000);
   const db = new ExpiringKeyspace(clock);
-  const commands = lab4CommandTable(db);
+  const commands = lab4CommandTable([db]);
   const server = new ServerState({ commands, databases: [db], log: () => {} });
-  const evictor = new Evictor(db, { maxmemory, policy });
-  const writes = new WritePath(db, maxmemory > 0 ? evictor : null);
+  const evictor = new Evictor([db], { maxmemory, policy });
+  const writes = new WritePath([db], maxmemory > 0 ? evictor : null);
   writes.wrap(commands);
   const logged: string[][] = [];
   const session: Session = { db, server, client: new ClientState(1, "test", "test", 0) };
@@ -189,7 +189,7 @@ Deno.test("under allkeys-lru evictions are logged as DEL before the write that c
 
 Deno.test("memcached writes take the same way into the log, in the same form as RESP writes", () => {
   const { db, writes, logged, run } = harness();
-  const store = new MemcacheStore({ db, propagate: (args) => writes.propagate(args) });
+  const store = new MemcacheStore({ db, propagate: (args) => writes.propagate(args, 0) });
   const set = (key: string, flags: number, exptime: number, data: string) => ({
     kind: "store" as const,
     command: "set" as const,

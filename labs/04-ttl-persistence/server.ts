@@ -51,11 +51,11 @@ export const lab4Stages: readonly Stage<Lab4Options>[] = [
  * Builds lab 4's command table without a server, for tests that run commands themselves: lab 2's,
  * with SET replaced by the one that knows expiry and the TTL commands.
  *
- * @param db The keyspace the expiry commands act on.
+ * @param databases The databases the expiry commands act on.
  * @returns The table.
  */
-export function lab4CommandTable(db: ExpiringKeyspace): CommandTable {
-  return commandTableOf(lab4Stages).registerAll(expiryCommands(db));
+export function lab4CommandTable(databases: readonly ExpiringKeyspace[]): CommandTable {
+  return commandTableOf(lab4Stages).registerAll(expiryCommands(databases));
 }
 
 if (import.meta.main) await runStages(lab4Stages, parseLab4Args(Deno.args));

@@ -510,6 +510,28 @@ const keyspaceSteps: SuiteStep[] = [
     },
   },
   {
+    name:
+      "a TTL belongs to its key in its database: MOVE and SWAPDB carry it, INFO counts it there",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await c.send(command("SELECT", "8") + command("SET", key, "v", "EX", "1000"));
+      await c.expect("+OK\r\n+OK\r\n");
+      await check(c, ["MOVE", key, "9"], ":1\r\n");
+      await c.send(command("SELECT", "9") + command("TTL", key));
+      await c.expect("+OK\r\n:1000\r\n");
+      await check(c, ["SWAPDB", "8", "9"], "+OK\r\n");
+      await check(c, ["TTL", key], ":-2\r\n");
+      await c.send(command("SELECT", "8") + command("TTL", key));
+      await c.expect("+OK\r\n:1000\r\n");
+      const info = replyText(await c.call("INFO", "keyspace"), "INFO keyspace");
+      assert.match(info, /\r\ndb8:keys=1,expires=1,avg_ttl=\d+\r\n/);
+      assert.doesNotMatch(info, /\r\ndb9:/);
+      await check(c, ["FLUSHDB"], "+OK\r\n");
+    },
+  },
+  {
     name: "INFO stats counts expired keys",
     redis: true,
     async run(ctx) {

@@ -50,8 +50,8 @@ import { type Evictor, OOM_ERROR } from "./eviction.ts";
 import type { ExpiringKeyspace } from "./keyspace.ts";
 import { type KeyState, type LogRewrite, logRewriteFor } from "./propagate.ts";
 
-/** Where the write path sends what it logs: persistence's `propagate`. */
-export type Propagate = (args: string[]) => void;
+/** Where the write path sends what it logs, with the database it ran in: persistence's `propagate`. */
+export type Propagate = (args: string[], db: number) => void;
 
 /** What the write path needs of persistence: where writes go, and whether they may happen. */
 export interface WriteSink {
@@ -62,45 +62,63 @@ export interface WriteSink {
 }
 
 /**
- * Eviction before each write and logging after it, for one keyspace.
+ * Eviction before each write and logging after it, for a server's databases.
  *
  * @example
  * ```ts
- * const writes = new WritePath(db, evictor);
+ * const writes = new WritePath(databases, evictor);
  * writes.wrap(table);              // before the log is replayed: replayed writes are not re-logged
- * const persistence = await openPersistence(server, db, options);
+ * const persistence = await openPersistence(server, databases, options);
  * writes.start(persistence);
  * ```
  */
 export class WritePath {
+  /** Database 0: its change count is every database's (they share one counter). */
   #db: ExpiringKeyspace;
   #evictor: Evictor | null;
+  /** Keys the databases removed by themselves (expired, evicted), each logged as a `DEL`. */
+  #removals = 0;
   #propagate: Propagate | null = null;
   #writeDenied: () => ErrorReply | null = () => null;
   #wrapped = new WeakSet<CommandSpec>();
-  /** What a rewrite reads about a key; made once, not once per write. */
-  #stateOf: (key: string) => KeyState;
+  /** What a rewrite reads about a key in its client's database. */
+  #stateOf: (session: Session) => (key: string) => KeyState;
   /** What INCRBYFLOAT's rewrite reads: the value as stored, without touching its LRU place. */
-  #valueOf: (key: string) => string | undefined;
+  #valueOf: (session: Session) => (key: string) => string | undefined;
   /**
    * Inside `EXEC`: "open" until its first write is logged, then "logged" (`MULTI` is in the log
    * and `EXEC` must follow). A transaction that wrote nothing logs nothing, as in Redis.
    */
   #transaction: "none" | "open" | "logged" = "none";
+  /** The database of the last write logged: `EXEC` goes in it, with no `SELECT` of its own. */
+  #lastDb = 0;
 
   /**
    * Prepares the path. Until {@link start}, nothing is evicted or logged: the server is loading its
    * data, and Redis too loads everything before it evicts anything.
    *
-   * @param db The keyspace.
+   * @param databases The server's databases, numbered from 0.
    * @param evictor Keeps the data under `--maxmemory`; `null` for no limit.
    */
-  constructor(db: ExpiringKeyspace, evictor: Evictor | null) {
-    this.#db = db;
+  constructor(databases: readonly ExpiringKeyspace[], evictor: Evictor | null) {
+    this.#db = databases[0];
     this.#evictor = evictor;
-    this.#stateOf = (key) => ({ exists: db.has(key), expiresAt: db.expiresAt(key) });
-    this.#valueOf = (key) => db.peek(key)?.value;
-    db.observe({ removed: (key) => this.propagate(["DEL", key]) });
+    this.#stateOf = ({ client }) => {
+      const db = databases[client.database];
+      return (key) => ({ exists: db.has(key), expiresAt: db.expiresAt(key) });
+    };
+    this.#valueOf = ({ client }) => {
+      const db = databases[client.database];
+      return (key) => db.peek(key)?.value;
+    };
+    databases.forEach((db, index) =>
+      db.observe({
+        removed: (key) => {
+          this.#removals++;
+          this.propagate(["DEL", key], index);
+        },
+      })
+    );
   }
 
   /**
@@ -174,7 +192,7 @@ export class WritePath {
 
   /** Closes the transaction in the log: `EXEC`, if its `MULTI` went there. */
   #endTransaction(): void {
-    if (this.#transaction === "logged") this.#propagate?.(["EXEC"]);
+    if (this.#transaction === "logged") this.#propagate?.(["EXEC"], this.#lastDb);
     this.#transaction = "none";
   }
 
@@ -198,31 +216,34 @@ export class WritePath {
         if (!this.makeRoom() && mayBeDenied) return OOM_ERROR;
       }
       const before = db.changes;
-      const removed = db.expiredKeys + db.evictedKeys;
+      const removed = this.#removals;
       const reply = handler(session, args);
       if (reply instanceof Promise) {
         return reply.then((r) => {
-          this.#logIfChanged(args, rewrite, before, removed);
+          this.#logIfChanged(session, args, rewrite, before, removed);
           return r;
         });
       }
-      this.#logIfChanged(args, rewrite, before, removed);
+      this.#logIfChanged(session, args, rewrite, before, removed);
       return reply;
     };
   }
 
-  /** Logs a command that changed the keyspace, its relative times made absolute. */
+  /** Logs a command that changed a database, its relative times made absolute. */
   #logIfChanged(
+    session: Session,
     args: string[],
     rewrite: LogRewrite | null,
     changesBefore: number,
     removedBefore: number,
   ): void {
-    const db = this.#db;
-    // Each removal by the keyspace counted as one change and was logged already, as DEL.
-    const removed = db.expiredKeys + db.evictedKeys - removedBefore;
-    if (db.changes - changesBefore - removed <= 0) return;
-    this.propagate(rewrite === null ? args : rewrite(args, this.#stateOf, this.#valueOf));
+    // Each removal by a database counted as one change and was logged already, as DEL.
+    const removed = this.#removals - removedBefore;
+    if (this.#db.changes - changesBefore - removed <= 0) return;
+    const logged = rewrite === null
+      ? args
+      : rewrite(args, this.#stateOf(session), this.#valueOf(session));
+    this.propagate(logged, session.client.database);
   }
 
   /**
@@ -232,18 +253,20 @@ export class WritePath {
    *
    * @param args The command that replays the write, with absolute times, as byte strings. The
    *   log keeps the array until its next write, so it must not be changed afterwards.
+   * @param db The database it ran in.
    * @example
    * ```ts
-   * writes.propagate(["SET", "k", "v", "PXAT", "1767225610000"]);
+   * writes.propagate(["SET", "k", "v", "PXAT", "1767225610000"], 0);
    * ```
    */
-  propagate(args: string[]): void {
+  propagate(args: string[], db: number): void {
     const propagate = this.#propagate;
     if (propagate === null) return;
     if (this.#transaction === "open") {
-      propagate(["MULTI"]);
+      propagate(["MULTI"], db);
       this.#transaction = "logged";
     }
-    propagate(args);
+    propagate(args, db);
+    this.#lastDb = db;
   }
 }

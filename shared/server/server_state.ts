@@ -344,16 +344,17 @@ export class ServerState {
  * `db0:keys=2,expires=1,avg_ttl=9000`.
  *
  * @param databases The server's databases.
- * @param expiry What the line says of expiry times for a database; a lab with none says 0.
+ * @param expiry What the line says of expiry times for a database, given it and its number; a
+ *   lab with none says 0.
  * @returns The section's fields.
  */
 export function keyspaceLines<K extends Keyspace>(
   databases: readonly K[],
-  expiry: (db: K) => string,
+  expiry: (db: K, index: number) => string,
 ): [string, string][] {
   const lines: [string, string][] = [];
   databases.forEach((db, i) => {
-    if (db.size > 0) lines.push([`db${i}`, `keys=${db.size},${expiry(db)}`]);
+    if (db.size > 0) lines.push([`db${i}`, `keys=${db.size},${expiry(db, i)}`]);
   });
   return lines;
 }

@@ -7,7 +7,7 @@
 
 import type { Stage } from "../../../shared/server/stage.ts";
 import { SHUTDOWN } from "../../02-threaded/serve_many.ts";
-import { EXPIRING_KEYSPACE } from "../expiry.ts";
+import { EXPIRING_DATABASES } from "../expiry.ts";
 import { PERSISTENCE, WRITES } from "../persistence/stage.ts";
 import { startMemcacheServer } from "./mod.ts";
 
@@ -23,14 +23,15 @@ export const memcachePort: Stage<{ host: string; memcachePort: number | null }> 
     const memcache = startMemcacheServer({
       host: options.host,
       port: options.memcachePort ?? 0,
-      db: assembly.need(EXPIRING_KEYSPACE),
+      // Memcached has no databases: its port serves database 0.
+      db: assembly.need(EXPIRING_DATABASES)[0],
       beforeWrite: persistence.beforeWrite,
       log: server.log,
       // Memcached writes take the RESP writes' path: refused while persistence fails, room made
       // under --maxmemory before, logged after. One write path, two protocols.
       writeDenied: () => writes.writeDenied()?.message ?? null,
       makeRoom: () => writes.makeRoom(),
-      propagate: (args) => writes.propagate(args),
+      propagate: (args) => writes.propagate(args, 0),
     });
     assembly.readyLines.push(() =>
       `memcached protocol on ${memcache.address.host}:${memcache.address.port}`

@@ -78,6 +78,7 @@ import { RespWriter } from "../../../shared/resp/encoder.ts";
 import { ProtocolError } from "../../../shared/resp/errors.ts";
 import { RequestDecoder } from "../../02-threaded/request_decoder.ts";
 import type { Entry } from "../keyspace.ts";
+import type { DatabaseChunk } from "./point_in_time.ts";
 import { fsyncDir, removeQuietly, writeAll, writeAllSync } from "./files.ts";
 
 /** `--appendfsync`: when the log is fsynced. */
@@ -166,6 +167,12 @@ export class AppendOnlyLog {
    * before the write (see {@link append}); until then each is only a reference to its arguments.
    */
   #queued: (readonly string[])[] = [];
+  /**
+   * The database the log's last command ran in, as a replay will see it: a command for another
+   * one is preceded by `SELECT`. Unknown (-1) in a file just opened, whose replay may end in any
+   * database, and in a file being rewritten, whose compact part ends in any.
+   */
+  #selected = -1;
   /** The encoded commands not written yet. */
   #pending = new RespWriter();
   /** Bytes a failed write left unwritten: written again before anything in `#pending`. */
@@ -251,8 +258,14 @@ export class AppendOnlyLog {
    *
    * @param args The command and its arguments, as byte strings. The log may keep the array until
    *   the write, so it must not be changed afterwards (no handler changes its arguments).
+   * @param db The database it ran in; a `SELECT` goes first if the log's last command ran in
+   *   another one, as Redis writes its AOF.
    */
-  append(args: readonly string[]): void {
+  append(args: readonly string[], db = 0): void {
+    if (db !== this.#selected) {
+      this.#queued.push(["SELECT", String(db)]);
+      this.#selected = db;
+    }
     this.#queued.push(args);
   }
 
@@ -325,7 +338,7 @@ export class AppendOnlyLog {
    * @returns How many keys the compact part holds.
    */
   async rewrite(
-    start: () => Iterable<Entry[]>,
+    start: () => Iterable<DatabaseChunk>,
     options: { tempPath: string; encode: (out: RespWriter, entry: Entry) => void },
   ): Promise<number> {
     // The freeze and the start of collecting happen in one synchronous step, so every write is
@@ -333,6 +346,9 @@ export class AppendOnlyLog {
     // Commands queued so far ran before the freeze: they go to the old log only.
     this.#encodeQueued();
     this.#rewriteBuffer = new RespWriter();
+    // The buffer follows the compact part, which may end in any database: its first command
+    // selects its own.
+    this.#selected = -1;
     const chunks = start();
     let temp: Deno.FsFile | undefined;
     let swapped = false;
@@ -601,23 +617,27 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /**
- * Writes a compact log of the given keys to an open file, a chunk at a time.
+ * Writes a compact log of the given keys to an open file, a chunk at a time, each database's
+ * after a `SELECT` of it.
  *
  * @param file Open for writing.
- * @param chunks The keys.
+ * @param chunks The keys, each chunk from one database, a database's chunks together.
  * @param encode Turns a key into its commands.
  * @returns How many keys were written.
  */
 export async function writeCompact(
   file: Deno.FsFile,
-  chunks: Iterable<Entry[]>,
+  chunks: Iterable<DatabaseChunk>,
   encode: (out: RespWriter, entry: Entry) => void,
 ): Promise<number> {
   const out = new RespWriter();
   let keys = 0;
-  for (const chunk of chunks) {
-    for (const entry of chunk) encode(out, entry);
-    keys += chunk.length;
+  let selected = -1;
+  for (const { db, entries } of chunks) {
+    if (db !== selected) out.bulkArray(["SELECT", String(db)]);
+    selected = db;
+    for (const entry of entries) encode(out, entry);
+    keys += entries.length;
     await writeAll(file, out.take());
     out.shrink();
   }

@@ -6,9 +6,12 @@ import { ManualClock } from "../clock.ts";
 import { type Entry, ExpiringKeyspace } from "../keyspace.ts";
 import { type AofEnd, AofReader, AppendOnlyLog } from "./aof.ts";
 import { FaultyFile } from "./fault_injection.ts";
-import { PointInTime } from "./point_in_time.ts";
+import { DatabasesAtOnce } from "./point_in_time.ts";
 
 /** The RESP of commands, by the shared encoder: what the log must hold, encoded independently. */
+/** What a log holds before the first command of database 0 (and after a rewrite). */
+const SELECT_0 = ["SELECT", "0"];
+
 function resp(...commands: string[][]): Uint8Array {
   const out = new RespWriter();
   for (const command of commands) {
@@ -128,7 +131,8 @@ Deno.test("with everysec, the log is written before the replies and fsynced late
       const written = log.beforeWrite();
       assert.ok(written instanceof Promise, "replies wait for the write");
       await written;
-      assert.deepEqual(Deno.readFileSync(path), resp(["SET", "k", BINARY]));
+      // A new log's first command selects its database, as Redis writes it.
+      assert.deepEqual(Deno.readFileSync(path), resp(SELECT_0, ["SET", "k", BINARY]));
       assert.equal(log.beforeWrite(), undefined, "nothing new to write: no wait");
       assert.equal(log.fsyncs, 0);
     } finally {
@@ -216,7 +220,7 @@ Deno.test("with always, concurrent writers share one fsync (group commit)", asyn
       await log.close();
     }
     const { commands } = readAll(Deno.readFileSync(path));
-    assert.equal(commands.length, 16);
+    assert.equal(commands.length, 17, "SELECT and the 16 writes");
   });
 });
 
@@ -249,7 +253,7 @@ Deno.test("a full disk: the short write is cut back off, and nothing is acknowle
     const { log, disk, lines } = await faultyLog(path, "everysec");
     log.append(["SET", "a", "1"]);
     await log.beforeWrite();
-    const good = resp(["SET", "a", "1"]);
+    const good = resp(SELECT_0, ["SET", "a", "1"]);
 
     disk.spaceLeft = 10; // the next write gets 10 bytes in, then the disk is full
     log.append(["SET", "b", "2"]);
@@ -277,7 +281,7 @@ Deno.test("a full disk: the short write is cut back off, and nothing is acknowle
     await log.close();
     assert.deepEqual(
       Deno.readFileSync(path),
-      resp(["SET", "a", "1"], ["SET", "b", "2"], ["DEL", "c"]),
+      resp(SELECT_0, ["SET", "a", "1"], ["SET", "b", "2"], ["DEL", "c"]),
     );
   });
 });
@@ -298,7 +302,7 @@ Deno.test("a failed write (EIO) loses nothing and keeps the order", async () => 
     assert.equal(log.failure, null);
     assert.ok((await Promise.all(replies.map(settled))).every((done) => done));
     await log.close();
-    assert.deepEqual(readAll(Deno.readFileSync(path)).commands, commands);
+    assert.deepEqual(readAll(Deno.readFileSync(path)).commands, [SELECT_0, ...commands]);
   });
 });
 
@@ -317,7 +321,7 @@ Deno.test("when a short write cannot be cut back, the rest of the command follow
     await log.sync();
     assert.equal(await settled(reply), true);
     await log.close();
-    assert.deepEqual(Deno.readFileSync(path), resp(["SET", "key", "value"]));
+    assert.deepEqual(Deno.readFileSync(path), resp(SELECT_0, ["SET", "key", "value"]));
   });
 });
 
@@ -372,6 +376,7 @@ function apply(bytes: Uint8Array, db: ExpiringKeyspace): void {
   assert.deepEqual(end, { kind: "ok" });
   for (const [name, key, value, option, at] of commands) {
     if (name === "DEL") db.delete(key);
+    else if (name === "SELECT") assert.equal(key, "0", "these tests write database 0 only");
     else if (name === "SET") {
       db.set(key, value);
       if (option === "PXAT") db.setExpiresAt(key, Number(at));
@@ -398,7 +403,7 @@ Deno.test("the log encodes each command from its arguments, in order, whatever b
       await log.beforeWrite();
       assert.deepEqual(
         Deno.readFileSync(path),
-        resp(["DEL", "before"], binary, ["SET", "after", "1"]),
+        resp(SELECT_0, ["DEL", "before"], binary, ["SET", "after", "1"]),
       );
     } finally {
       await log.close();
@@ -428,7 +433,7 @@ Deno.test("BGREWRITEAOF keeps every write made while it runs", async () => {
 
       let round = 0;
       const rewrite = log.rewrite(() => {
-        const chunks = new PointInTime(db).chunks(3);
+        const chunks = new DatabasesAtOnce([db]).chunks(3);
         // Writes land between every two chunks, on keys written already and keys not yet.
         return (function* () {
           for (const chunk of chunks) {
@@ -471,14 +476,18 @@ Deno.test("BGREWRITEAOF starting before the turn's write: queued commands go to 
       db.set("before", "1");
       log.append(["SET", "before", "1"]);
       await log.rewrite(() => {
-        const chunks = new PointInTime(db).chunks(10);
+        const chunks = new DatabasesAtOnce([db]).chunks(10);
         db.set("after", "2");
         log.append(["SET", "after", "2"]);
         return chunks;
       }, { tempPath: join(dir, "temp-rewrite.aof"), encode: setCommand });
       await log.sync();
+      // The compact part selects its database, and so does the first write after it: the
+      // compact part may have ended in any database.
       assert.deepEqual(readAll(Deno.readFileSync(path)).commands, [
+        SELECT_0,
         ["SET", "before", "1"],
+        SELECT_0,
         ["SET", "after", "2"],
       ]);
     } finally {

@@ -45,11 +45,11 @@ async function open(
 ): Promise<TestServer> {
   const lines: string[] = [];
   const db = new ExpiringKeyspace(clock);
-  const commands = lab2CommandTable().registerAll(expiryCommands(db)).registerAll(
+  const commands = lab2CommandTable().registerAll(expiryCommands([db])).registerAll(
     memcacheLogCommands(db),
   );
   const server = new ServerState({ commands, databases: [db], log: (line) => lines.push(line) });
-  const persistence = await openPersistence(server, db, {
+  const persistence = await openPersistence(server, [db], {
     dir,
     dbfilename: "dump.rdb",
     save: [],
@@ -66,7 +66,7 @@ async function open(
     if (reply instanceof Promise) reply = await reply;
     // What lab 4's server does: log a write that changed something, and wait for the log.
     if (persistence.changesSinceSave() !== dirty && !(reply instanceof ErrorReply)) {
-      persistence.propagate(args);
+      persistence.propagate(args, 0);
     }
     await persistence.beforeWrite();
     return new TextDecoder().decode(encodeReply(reply));
@@ -208,9 +208,9 @@ Deno.test("the log alone restores everything, MULTI/EXEC included", async () => 
     await writeSome(a);
     // A transaction is logged as Redis logs it: MULTI, its commands, EXEC.
     a.db.set("in-tx", "1");
-    a.persistence.propagate(["MULTI"]);
-    a.persistence.propagate(["SET", "in-tx", "1"]);
-    a.persistence.propagate(["EXEC"]);
+    a.persistence.propagate(["MULTI"], 0);
+    a.persistence.propagate(["SET", "in-tx", "1"], 0);
+    a.persistence.propagate(["EXEC"], 0);
     await a.persistence.beforeWrite();
     const written = entries(a.db);
     await stop(a.persistence);
@@ -353,16 +353,17 @@ Deno.test("corruption in the middle of the log stops the start, naming file and 
     await stop(a.persistence);
     const path = join(dir, "appendonly.aof");
     const bytes = Deno.readFileSync(path);
-    bytes[27] = 0x21; // the '*' of the second command
+    // SELECT 0 (23 bytes), SET a 1 (27 bytes), then the '*' of SET b 2.
+    bytes[50] = 0x21;
     Deno.writeFileSync(path, bytes);
 
     await assert.rejects(open(dir, { appendonly: true }), (error) => {
       assert.ok(error instanceof AofError);
-      assert.equal(error.offset, 27);
+      assert.equal(error.offset, 50);
       assert.match(
         error.message,
         new RegExp(
-          `^Bad file format reading the append only file ${path} at byte offset 27: ` +
+          `^Bad file format reading the append only file ${path} at byte offset 50: ` +
             "expected '\\*' to start a command, found '!'",
         ),
       );

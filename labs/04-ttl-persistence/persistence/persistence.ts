@@ -15,7 +15,7 @@ import type { CommandSpec } from "../../../shared/server/command_table.ts";
 import type { ServerState } from "../../../shared/server/server_state.ts";
 import type { ShutdownRequest } from "../../02-threaded/shutdown.ts";
 import { ClientState, type Session } from "../../../shared/server/session.ts";
-import type { Entry, ExpiringKeyspace } from "../keyspace.ts";
+import { type Entry, type ExpiringKeyspace, sumOf, usedMemoryOf } from "../keyspace.ts";
 import {
   AofError,
   AofReader,
@@ -34,7 +34,7 @@ import {
   writeAllSync,
 } from "./files.ts";
 import { LogManifest, MissingLogError } from "./manifest.ts";
-import { PointInTime } from "./point_in_time.ts";
+import { type DatabaseChunk, DatabasesAtOnce } from "./point_in_time.ts";
 import { loadSnapshotFile, SnapshotError, writeSnapshot, writeSnapshotSync } from "./snapshot.ts";
 
 export type { FsyncPolicy };
@@ -69,8 +69,11 @@ export interface Persistence {
    * Records a write that changed the keyspace, as the arguments of the command that replays it
    * (relative times already made absolute). The write path (`writes.ts`) is its one caller in the
    * server, for RESP and memcached writes alike.
+   *
+   * @param args The command.
+   * @param db The database it ran in.
    */
-  propagate(args: string[]): void;
+  propagate(args: string[], db: number): void;
   /** Awaited before replies are written; with `appendfsync always`, until the log is on disk. */
   beforeWrite(): Promise<void> | undefined;
   /**
@@ -123,7 +126,7 @@ const CRON_MS = 100;
  * Loads the snapshot, replays the log, and starts persistence.
  *
  * @param server The server (its command table replays the log).
- * @param db The keyspace to load into.
+ * @param databases The databases to load into, numbered from 0.
  * @param options From the command line.
  * @param tuning For tests only.
  * @returns The running persistence.
@@ -133,15 +136,15 @@ const CRON_MS = 100;
  */
 export async function openPersistence(
   server: ServerState,
-  db: ExpiringKeyspace,
+  databases: readonly ExpiringKeyspace[],
   options: PersistenceOptions,
   tuning: PersistenceTuning = {},
 ): Promise<Persistence> {
-  const engine = new PersistenceEngine(server, db, options, tuning);
+  const engine = new PersistenceEngine(server, databases, options, tuning);
   await engine.start();
   return {
     commands: engine.commands(),
-    propagate: (args) => engine.propagate(args),
+    propagate: (args, db) => engine.propagate(args, db),
     beforeWrite: () => engine.beforeWrite(),
     writeDenied: () => engine.writeDenied(),
     shutdown: (request) => engine.shutdown(request),
@@ -155,20 +158,20 @@ type JobStatus = "ok" | "err";
 /** The state behind {@link Persistence}: files, jobs in progress, and what INFO reports. */
 class PersistenceEngine {
   readonly #server: ServerState;
-  readonly #db: ExpiringKeyspace;
+  readonly #databases: readonly ExpiringKeyspace[];
   readonly #options: PersistenceOptions;
   readonly #tuning: PersistenceTuning;
   readonly #snapshotPath: string;
   readonly #aofPath: string;
-  /** Changes since the last snapshot: an observer of the keyspace, registered here. */
-  readonly #changes: ChangeCount;
+  /** Changes since the last snapshot: an observer of the databases, registered here. */
+  readonly #changes = new ChangeCount();
   #aof: AppendOnlyLog | null = null;
   #loading = true;
   #cron: ReturnType<typeof setInterval> | undefined;
   /** When the last snapshot was saved (or the server started), in ms since the epoch. */
   #lastSave = Date.now();
   #lastBgsaveTry = 0;
-  #bgsave: { job: Promise<void>; view: PointInTime; started: number } | null = null;
+  #bgsave: { job: Promise<void>; view: DatabasesAtOnce; started: number } | null = null;
   #rewrite: { job: Promise<void>; started: number } | null = null;
   #bgsaveScheduled = false;
   #rewriteScheduled = false;
@@ -183,14 +186,13 @@ class PersistenceEngine {
 
   constructor(
     server: ServerState,
-    db: ExpiringKeyspace,
+    databases: readonly ExpiringKeyspace[],
     options: PersistenceOptions,
     tuning: PersistenceTuning,
   ) {
     this.#server = server;
-    this.#db = db;
-    this.#changes = new ChangeCount(db);
-    db.observe(this.#changes);
+    this.#databases = databases;
+    for (const db of databases) this.#changes.count(db);
     // A copy: CONFIG SET changes the save points and the fsync policy here, not in the caller's.
     this.#options = { ...options, save: [...options.save] };
     this.#tuning = tuning;
@@ -219,7 +221,7 @@ class PersistenceEngine {
     const manifest = new LogManifest(this.#options.dir, this.#options.appendfilename);
     if (this.#options.appendonly) manifest.check(aofExists);
     // Nothing expires until everything is loaded (see the keyspace's `loading`).
-    this.#db.loading = true;
+    this.#setLoading(true);
     try {
       if (this.#options.appendonly && aofExists) {
         if (exists(this.#snapshotPath)) {
@@ -233,11 +235,12 @@ class PersistenceEngine {
         if (this.#options.appendonly) this.#createLog();
       }
     } finally {
-      this.#db.loading = false;
+      this.#setLoading(false);
     }
     if (this.#options.appendonly) manifest.record();
     const seconds = ((performance.now() - started) / 1000).toFixed(3);
-    this.#log(`DB loaded from disk: ${this.#db.size} keys in ${seconds} seconds`);
+    const keys = sumOf(this.#databases, (db) => db.size);
+    this.#log(`DB loaded from disk: ${keys} keys in ${seconds} seconds`);
     // What was just loaded is on disk already: no changes since the last save.
     this.#changes.value = 0;
     this.#loading = false;
@@ -253,6 +256,10 @@ class PersistenceEngine {
     this.#scheduleSavePoints();
   }
 
+  #setLoading(loading: boolean): void {
+    for (const db of this.#databases) db.loading = loading;
+  }
+
   /** Checks the save points every tick while there are any (none: no timer at all). */
   #scheduleSavePoints(): void {
     if (this.#options.save.length > 0 && this.#cron === undefined) {
@@ -263,10 +270,10 @@ class PersistenceEngine {
     }
   }
 
-  propagate(args: string[]): void {
+  propagate(args: string[], db: number): void {
     // While the log is replayed, its own commands must not be logged again.
     if (this.#loading) return;
-    this.#aof?.append(args);
+    this.#aof?.append(args, db);
   }
 
   beforeWrite(): Promise<void> | undefined {
@@ -390,8 +397,13 @@ class PersistenceEngine {
   // ---- loading ----
 
   #loadSnapshot(): void {
-    const db = this.#db;
-    const result = loadSnapshotFile(this.#snapshotPath, (entry) => db.load(entry), this.#log);
+    const databases = this.#databases;
+    const result = loadSnapshotFile(
+      this.#snapshotPath,
+      databases.length,
+      (entry, db) => databases[db].load(entry),
+      this.#log,
+    );
     if (result === null) {
       // Earlier versions of this course wrote `dump.cdb` in a format of their own; say so rather
       // than start empty without a word.
@@ -420,7 +432,7 @@ class PersistenceEngine {
     const bytes = Deno.readFileSync(path);
     this.#log(`Replaying the append only file ${path} (${bytes.length} bytes)`);
     const client = new ClientState(0, "aof", "", Date.now());
-    const session: Session = { db: this.#db, client, server: this.#server };
+    const session: Session = { db: this.#databases[0], client, server: this.#server };
     const reader = new AofReader(bytes);
     let lastReport = performance.now();
     let errors = 0;
@@ -466,10 +478,13 @@ class PersistenceEngine {
     try {
       const out = new RespWriter();
       let keys = 0;
-      for (const entry of this.#db.entries()) {
-        this.#encodeEntry(out, entry);
-        keys++;
-        if (out.length > 1024 * 1024) writeAllSync(file, out.take());
+      for (const [i, db] of this.#databases.entries()) {
+        if (db.size > 0) out.bulkArray(["SELECT", String(i)]);
+        for (const entry of db.entries()) {
+          this.#encodeEntry(out, entry);
+          keys++;
+          if (out.length > 1024 * 1024) writeAllSync(file, out.take());
+        }
       }
       writeAllSync(file, out.take());
       file.syncDataSync();
@@ -504,14 +519,15 @@ class PersistenceEngine {
 
   /** Writes the snapshot synchronously; nothing else runs until it is on disk. */
   #saveNow(): void {
-    const db = this.#db;
+    const databases = this.#databases;
     const dirtyBefore = this.#changes.value;
     const started = performance.now();
-    const { keys, bytes } = writeSnapshotSync(this.#snapshotPath, db.entries(), {
-      createdAt: db.clock.now(),
+    const all = databases.map((db, i) => ({ db: i, entries: db.entries() }));
+    const { keys, bytes } = writeSnapshotSync(this.#snapshotPath, all, {
+      createdAt: databases[0].clock.now(),
       tempPath: tempPath(this.#options.dir, "snapshot", "rdb"),
-      sizes: { keys: db.size, expiring: db.expiringCount },
-      usedMemory: db.usedMemory,
+      sizes: databases.map((db) => ({ keys: db.size, expiring: db.expiringCount })),
+      usedMemory: usedMemoryOf(databases),
     });
     this.#changes.value = Math.max(0, this.#changes.value - dirtyBefore);
     this.#lastSave = Date.now();
@@ -543,11 +559,10 @@ class PersistenceEngine {
 
   /** Starts a `BGSAVE`: freeze the keyspace now, write it out between other clients' commands. */
   #startBgsave(): void {
-    const db = this.#db;
-    const view = new PointInTime(db);
+    const view = new DatabasesAtOnce(this.#databases);
     // Counted at the view's moment, like Redis's counts at the moment of its fork.
-    const sizes = { keys: view.size, expiring: db.expiringCount };
-    const usedMemory = db.usedMemory;
+    const sizes = view.sizes;
+    const usedMemory = usedMemoryOf(this.#databases);
     const dirtyBefore = this.#changes.value;
     const started = Date.now();
     this.#lastBgsaveTry = started;
@@ -622,7 +637,7 @@ class PersistenceEngine {
     const started = Date.now();
     const chunkKeys = this.#tuning.chunkKeys ?? CHUNK_KEYS;
     const temp = tempPath(this.#options.dir, "rewriteaof", "aof");
-    const start = () => new PointInTime(this.#db).chunks(chunkKeys);
+    const start = () => new DatabasesAtOnce(this.#databases).chunks(chunkKeys);
     const encode = (out: RespWriter, entry: Entry) => this.#encodeEntry(out, entry);
     this.#log("Background append only file rewriting started");
     const job = this.#aof !== null
@@ -782,7 +797,7 @@ function parseYesNo(value: string): boolean | null {
 /** `BGREWRITEAOF` with the log off, as Redis allows: write a compact log file all the same. */
 async function rewriteWithoutLog(
   path: string,
-  chunks: Iterable<Entry[]>,
+  chunks: Iterable<DatabaseChunk>,
   options: { tempPath: string; encode: (out: RespWriter, entry: Entry) => void },
 ): Promise<number> {
   const file = await Deno.open(options.tempPath, { write: true, create: true, truncate: true });

@@ -138,3 +138,85 @@ export class PointInTime {
     for (let i = this.#next; i < this.#keys.length; i++) this.#save(this.#keys[i]);
   }
 }
+
+/** Some keys of one database, as a snapshot or a log rewrite writes them. */
+export interface DatabaseChunk {
+  /** The database's number. */
+  readonly db: number;
+  /** The keys, as they were at the view's moment. */
+  readonly entries: Entry[];
+}
+
+/**
+ * Every database of a server frozen at one moment: a {@link PointInTime} of each, made in one
+ * synchronous step, read one database after another.
+ *
+ * @example
+ * ```ts
+ * const view = new DatabasesAtOnce(databases);
+ * for (const { db, entries } of view.chunks(1000)) await write(db, entries);
+ * ```
+ */
+export class DatabasesAtOnce {
+  /** The moment of the view, on the databases' clock. */
+  readonly at: number;
+  /**
+   * For RDB's RESIZEDB hint: each database's keys in the view, and its keys with a TTL at the
+   * view's moment, as Redis counts them at the moment of its fork.
+   */
+  readonly sizes: DatabaseSizes;
+  #views: PointInTime[];
+
+  /**
+   * Freezes every database's current state.
+   *
+   * @param databases The server's databases, numbered from 0.
+   */
+  constructor(databases: readonly ExpiringKeyspace[]) {
+    this.#views = databases.map((db) => new PointInTime(db));
+    this.at = this.#views[0].at;
+    this.sizes = this.#views.map((view, i) => ({
+      keys: view.size,
+      expiring: databases[i].expiringCount,
+    }));
+  }
+
+  /** How many keys the view holds, in every database together. */
+  get size(): number {
+    return this.#views.reduce((sum, view) => sum + view.size, 0);
+  }
+
+  /** How many keys have been read so far. */
+  get done(): number {
+    return this.#views.reduce((sum, view) => sum + view.done, 0);
+  }
+
+  /** How many old states are being kept: the copy-on-write cost so far. */
+  get copies(): number {
+    return this.#views.reduce((sum, view) => sum + view.copies, 0);
+  }
+
+  /**
+   * Reads the whole view, database by database, `size` keys at a time.
+   *
+   * @param size Keys per chunk.
+   * @returns The chunks, each non-empty and from one database.
+   */
+  *chunks(size: number): IterableIterator<DatabaseChunk> {
+    try {
+      for (let db = 0; db < this.#views.length; db++) {
+        for (const entries of this.#views[db].chunks(size)) yield { db, entries };
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Stops every database's view. Safe to call twice. */
+  close(): void {
+    for (const view of this.#views) view.close();
+  }
+}
+
+/** How many keys each database holds, and how many of them have a TTL, by database number. */
+export type DatabaseSizes = readonly { keys: number; expiring: number }[];

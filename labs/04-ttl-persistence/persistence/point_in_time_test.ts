@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ManualClock } from "../clock.ts";
 import { type Entry, ExpiringKeyspace } from "../keyspace.ts";
-import { PointInTime } from "./point_in_time.ts";
+import { type DatabaseChunk, DatabasesAtOnce, PointInTime } from "./point_in_time.ts";
 import { decodeSnapshot, writeSnapshot } from "./snapshot.ts";
 
 const NOW = 1_800_000_000_000;
@@ -99,10 +99,10 @@ Deno.test("BGSAVE's chunked writer saves one point in time while writes continue
     const clock = new ManualClock(NOW);
     const db = populated(clock);
     const before = byKey(db.entries());
-    const view = new PointInTime(db);
+    const view = new DatabasesAtOnce([db]);
     // Every time the writer asks for the next chunk, other clients have written in between.
     let round = 0;
-    const interleaved = function* (): IterableIterator<Entry[]> {
+    const interleaved = function* (): IterableIterator<DatabaseChunk> {
       for (const chunk of view.chunks(4)) {
         yield chunk;
         churn(db, round++);
@@ -114,6 +114,7 @@ Deno.test("BGSAVE's chunked writer saves one point in time while writes continue
     const loaded: Entry[] = [];
     decodeSnapshot(Deno.readFileSync(path), {
       file: path,
+      databases: 1,
       onEntry: (entry) => loaded.push(entry) > 0,
     });
     assert.deepEqual(byKey(loaded), before);

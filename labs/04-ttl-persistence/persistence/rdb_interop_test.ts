@@ -1,8 +1,9 @@
 /**
  * The snapshot is a real RDB file, proven with real processes: what lab 4 saves passes
  * `redis-check-rdb` and loads in `redis-server` with every key, value and TTL; what
- * `redis-server` saves loads in lab 4 the same way; and a `dump.rdb` holding a list or keys in
- * another database stops lab 4's start with a message naming the file, the key and the type.
+ * `redis-server` saves loads in lab 4 the same way, several databases included; and a `dump.rdb`
+ * holding a list, or keys in a database past `--databases`, stops lab 4's start with a message
+ * naming the file, the key and the type.
  *
  * Skipped, with a note, where `redis-server` or `redis-check-rdb` is not installed.
  */
@@ -60,6 +61,17 @@ function sampleKeys(): Map<string, string> {
   return keys;
 }
 
+/**
+ * The databases the round trips fill: the first with every sample key, one in the middle and the
+ * last of the sixteen with a few keys, some of the same names as database 0's.
+ */
+const DATABASES = ["0", "3", "15"];
+
+/** The keys of a database other than 0: a name database 0 has too, and one of its own. */
+function fewKeys(db: string): Map<string, string> {
+  return new Map([["int:1", `in database ${db}`], [`only-in-${db}`, ALL_BYTES], ["12345", db]]);
+}
+
 /** Which sample keys (by position) get a TTL, and how long (ms). */
 function ttlOf(index: number): number | null {
   return index % 3 === 0 ? 3_600_000 + index * 1000 : null;
@@ -80,15 +92,29 @@ async function fill(client: RawClient, keys: Map<string, string>): Promise<void>
   }
 }
 
-/** Reads every key with its value and PTTL, sorted. */
+/** Writes database 0's sample keys and the others' few, through any server. */
+async function fillDatabases(client: RawClient): Promise<void> {
+  for (const db of DATABASES) {
+    assert.equal(await call(client, "SELECT", db), "OK");
+    await fill(client, db === "0" ? sampleKeys() : fewKeys(db));
+  }
+}
+
+/**
+ * Reads every key of every database with its value and PTTL, sorted, named `db/key`; a database
+ * with keys that the round trips do not fill fails the comparison.
+ */
 async function readAll(client: RawClient): Promise<Map<string, [string, number]>> {
-  const names = await call(client, "KEYS", "*");
-  assert.ok(Array.isArray(names));
   const out = new Map<string, [string, number]>();
-  for (const name of [...names].map(String).sort()) {
-    const value = await call(client, "GET", name);
-    const pttl = await call(client, "PTTL", name);
-    out.set(name, [String(value), Number(pttl)]);
+  for (let db = 0; db < 16; db++) {
+    assert.equal(await call(client, "SELECT", String(db)), "OK");
+    const names = await call(client, "KEYS", "*");
+    assert.ok(Array.isArray(names));
+    for (const name of [...names].map(String).sort()) {
+      const value = await call(client, "GET", name);
+      const pttl = await call(client, "PTTL", name);
+      out.set(`${db}/${name}`, [String(value), Number(pttl)]);
+    }
   }
   return out;
 }
@@ -128,9 +154,13 @@ async function startRedis(dir: string, dbfilename = "dump.rdb"): Promise<Running
 }
 
 /** Starts lab 4 expecting it to refuse: its exit code and everything it printed. */
-async function lab4StartFails(dir: string): Promise<{ code: number; output: string }> {
+async function lab4StartFails(
+  dir: string,
+  ...flags: string[]
+): Promise<{ code: number; output: string }> {
+  const entry = `${REPO_ROOT}${LAB4_ENTRY}`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...LAB4_DENO_FLAGS, `${REPO_ROOT}${LAB4_ENTRY}`, "--port", "0", "--dir", dir],
+    args: ["run", ...LAB4_DENO_FLAGS, entry, "--port", "0", "--dir", dir, ...flags],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -153,7 +183,7 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 Deno.test({
-  name: "lab 4's snapshot passes redis-check-rdb and loads in redis-server, keys, values, TTLs",
+  name: "lab 4's snapshot passes redis-check-rdb and loads in redis-server: databases, keys, TTLs",
   ignore: !HAVE_REDIS,
   fn: () =>
     withDir(async (dir) => {
@@ -161,7 +191,7 @@ Deno.test({
       {
         await using lab4 = await startLab4(dir);
         await using client = await RawClient.connect(lab4.addr);
-        await fill(client, sampleKeys());
+        await fillDatabases(client);
         before = await readAll(client);
         assert.equal(await call(client, "SAVE"), "OK");
       }
@@ -182,7 +212,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a dump.rdb redis-server writes loads in lab 4 with the same keys, values and TTLs",
+  name: "a dump.rdb redis-server writes loads in lab 4: the same databases, keys, values and TTLs",
   ignore: !HAVE_REDIS,
   fn: () =>
     withDir(async (dir) => {
@@ -190,7 +220,7 @@ Deno.test({
       {
         await using redis = await startRedis(dir);
         await using client = await RawClient.connect(redis.addr);
-        await fill(client, sampleKeys());
+        await fillDatabases(client);
         before = await readAll(client);
         assert.equal(await call(client, "SAVE"), "OK");
       }
@@ -234,7 +264,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a dump.rdb with keys in another database stops lab 4's start, naming the key",
+  name: "a dump.rdb with keys in a database past --databases stops lab 4's start, naming the key",
   ignore: !HAVE_REDIS,
   fn: () =>
     withDir(async (dir) => {
@@ -245,9 +275,12 @@ Deno.test({
         assert.equal(await call(client, "SET", "elsewhere", "v"), "OK");
         assert.equal(await call(client, "SAVE"), "OK");
       }
-      const { code, output } = await lab4StartFails(dir);
+      const { code, output } = await lab4StartFails(dir, "--databases", "2");
       assert.equal(code, 1, output);
-      assert.match(output, /key "elsewhere" is in database 2, and this server has only database 0/);
+      assert.match(
+        output,
+        /key "elsewhere" is in database 2, and this server has databases 0 to 1/,
+      );
     }),
 });
 
@@ -276,11 +309,14 @@ Deno.test({
     withDir(async (dir) => {
       const path = join(dir, "dump.rdb");
       const far = Date.now() + 3_600_000;
-      writeSnapshotSync(path, [
-        { key: "flagged", value: "v", expiresAt: null, flags: 0xdeadbeef },
-        { key: "both", value: "x".repeat(100), expiresAt: far, flags: 42 },
-        { key: "plain", value: "p", expiresAt: null, flags: 0 },
-      ], { createdAt: Date.now(), tempPath: join(dir, "temp.rdb") });
+      writeSnapshotSync(path, [{
+        db: 0,
+        entries: [
+          { key: "flagged", value: "v", expiresAt: null, flags: 0xdeadbeef },
+          { key: "both", value: "x".repeat(100), expiresAt: far, flags: 42 },
+          { key: "plain", value: "p", expiresAt: null, flags: 0 },
+        ],
+      }], { createdAt: Date.now(), tempPath: join(dir, "temp.rdb") });
       const check = await new Deno.Command("redis-check-rdb", { args: [path] }).output();
       const report = new TextDecoder().decode(check.stdout);
       assert.equal(check.code, 0, report);

@@ -330,7 +330,8 @@ Deno.test("the log holds each write encoded from its arguments, however it was s
     assert.ok(pxat !== undefined, log);
     assert.equal(
       log,
-      array("set", "a", "1") + array("SET", "b", "2") + array("SET", "c", "3") +
+      array("SELECT", "0") + array("set", "a", "1") + array("SET", "b", "2") +
+        array("SET", "c", "3") +
         array("SET", "d", "4", "PXAT", pxat) + array("MULTI") + array("set", "e", "5") +
         array("EXEC"),
     );
@@ -405,5 +406,132 @@ Deno.test("an APPEND refused past --proto-max-bulk-len is not logged: a restart 
     await using client = await RawClient.connect(server.addr);
     assert.equal(await call(client, "STRLEN", "k"), 1024 * 1024);
     assert.equal(await call(client, "GET", "k"), value);
+  });
+});
+
+/**
+ * Every key of every database, with its value and remaining TTL, named `db/key`. TTLs are rounded
+ * to the hour, so that two readings a restart apart compare equal.
+ */
+async function everyDatabase(client: RawClient): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (let db = 0; db < 16; db++) {
+    assert.equal(await call(client, "SELECT", String(db)), "OK");
+    const names = await call(client, "KEYS", "*");
+    assert.ok(Array.isArray(names));
+    for (const name of names.map(String).sort()) {
+      const ttl = Number(await call(client, "PTTL", name));
+      const hours = ttl < 0 ? ttl : Math.round(ttl / 3_600_000);
+      out[`${db}/${name}`] = `${await call(client, "GET", name)} ttl=${hours}`;
+    }
+  }
+  return out;
+}
+
+async function waitForRewrite(client: RawClient): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const info = String(await call(client, "INFO", "persistence"));
+    if (info.includes("aof_rewrite_in_progress:0")) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.fail("BGREWRITEAOF did not finish");
+}
+
+Deno.test("every database comes back after a restart: from the log, after BGREWRITEAOF, from a snapshot", async () => {
+  await withDir(async (dir) => {
+    // Each command that moves keys between databases, a TTL in each of them, and a transaction
+    // that selects a database of its own.
+    const script = [
+      ["SET", "a", "in 0"],
+      ["SELECT", "1"],
+      ["SET", "a", "in 1"],
+      ["SET", "ttl", "v", "EX", "7200"],
+      ["SELECT", "2"],
+      ["SET", "b", "moved", "PX", "10800000"],
+      ["MOVE", "b", "3"],
+      ["SELECT", "4"],
+      ["SET", "c", "swapped"],
+      ["SET", "d", "swapped", "EX", "14400"],
+      ["SWAPDB", "4", "5"],
+      ["SELECT", "6"],
+      ["SET", "gone", "x"],
+      ["FLUSHDB"],
+      ["SELECT", "7"],
+      ["SET", "e", "1"],
+      ["INCR", "e"],
+      ["COPY", "e", "e", "DB", "8"],
+      ["MULTI"],
+      ["SELECT", "9"],
+      ["SET", "tx", "in 9"],
+      ["EXEC"],
+      ["SET", "after-exec", "in 9"],
+    ];
+    const expected = {
+      "0/a": "in 0 ttl=-1",
+      "1/a": "in 1 ttl=-1",
+      "1/ttl": "v ttl=2",
+      "3/b": "moved ttl=3",
+      "5/c": "swapped ttl=-1",
+      "5/d": "swapped ttl=4",
+      "7/e": "2 ttl=-1",
+      "8/e": "2 ttl=-1",
+      "9/after-exec": "in 9 ttl=-1",
+      "9/tx": "in 9 ttl=-1",
+    };
+    {
+      await using server = await start(dir, "--save", "", "--appendonly", "yes");
+      await using client = await RawClient.connect(server.addr);
+      for (const command of script) await call(client, ...command);
+      assert.deepEqual(await everyDatabase(client), expected);
+    }
+    const log = new TextDecoder().decode(Deno.readFileSync(join(dir, "appendonly.aof")));
+    // The transaction's database is selected before its MULTI, as Redis logs it.
+    assert.match(
+      log,
+      /SELECT\r\n\$1\r\n9\r\n\*1\r\n\$5\r\nMULTI\r\n\*3\r\n\$3\r\nSET\r\n\$2\r\ntx\r\n/,
+    );
+    {
+      await using server = await start(dir, "--save", "", "--appendonly", "yes");
+      await using client = await RawClient.connect(server.addr);
+      assert.deepEqual(await everyDatabase(client), expected, "replayed from the log");
+      assert.equal(
+        await call(client, "BGREWRITEAOF"),
+        "Background append only file rewriting started",
+      );
+      await waitForRewrite(client);
+      // The first write after a rewrite selects its database again.
+      await call(client, "SELECT", "10");
+      await call(client, "SET", "after-rewrite", "in 10");
+    }
+    const withRewrite = { ...expected, "10/after-rewrite": "in 10 ttl=-1" };
+    {
+      await using server = await start(dir, "--save", "", "--appendonly", "yes");
+      await using client = await RawClient.connect(server.addr);
+      assert.deepEqual(await everyDatabase(client), withRewrite, "from the rewritten log");
+      assert.equal(await call(client, "SAVE"), "OK");
+    }
+    Deno.removeSync(join(dir, "appendonly.aof"));
+    await using server = await start(dir, "--save", "", "--appendonly", "no");
+    await using client = await RawClient.connect(server.addr);
+    assert.deepEqual(await everyDatabase(client), withRewrite, "from the snapshot");
+  });
+});
+
+Deno.test("a key that expires in another database is logged as a DEL in that database", async () => {
+  await withDir(async (dir) => {
+    {
+      await using server = await start(dir, "--save", "", "--appendonly", "yes");
+      await using client = await RawClient.connect(server.addr);
+      await call(client, "SELECT", "5");
+      await call(client, "SET", "short", "v", "PX", "50");
+      await call(client, "SELECT", "0");
+      await call(client, "SET", "other", "v");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await call(client, "SELECT", "5");
+      assert.equal(await call(client, "GET", "short"), null);
+    }
+    const log = new TextDecoder().decode(Deno.readFileSync(join(dir, "appendonly.aof")));
+    // Active expiry or the GET found it; either way its DEL follows a SELECT of database 5.
+    assert.match(log, /\$6\r\nSELECT\r\n\$1\r\n5\r\n\*2\r\n\$3\r\nDEL\r\n\$5\r\nshort\r\n$/);
   });
 });

@@ -23,9 +23,9 @@ import { openPersistence, type Persistence } from "./mod.ts";
 /** A keyspace with the log on (`appendfsync everysec`), and a switch that breaks its fsync. */
 async function openWithLog(dir: string, disk: { broken: boolean }, lines: string[]) {
   const db = new ExpiringKeyspace(new ManualClock(1_800_000_000_000));
-  const commands = lab2CommandTable().registerAll(expiryCommands(db));
+  const commands = lab2CommandTable().registerAll(expiryCommands([db]));
   const server = new ServerState({ commands, databases: [db], log: (line) => lines.push(line) });
-  const persistence = await openPersistence(server, db, {
+  const persistence = await openPersistence(server, [db], {
     dir,
     dbfilename: "dump.rdb",
     save: [],
@@ -47,7 +47,7 @@ async function openWithLog(dir: string, disk: { broken: boolean }, lines: string
   const write = async (...args: string[]) => {
     let reply: Reply = dispatch(session, args);
     if (reply instanceof Promise) reply = await reply;
-    persistence.propagate(args);
+    persistence.propagate(args, 0);
     await persistence.beforeWrite();
     return reply;
   };

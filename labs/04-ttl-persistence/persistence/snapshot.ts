@@ -7,8 +7,8 @@
  * `rdb_reader.ts`, and `memcache_flags.ts` (the one thing RDB has no place for). This file puts
  * them to work for the server: it writes a snapshot to disk safely, and it loads one.
  *
- * A snapshot of one string key `a` = `1` and nothing else, as `xxd` shows it (the lesson walks
- * through every byte):
+ * A snapshot of one string key `a` = `1` in database 0 and nothing else, as `xxd` shows it (the
+ * lesson walks through every byte); each database with keys gets its own SELECTDB and RESIZEDB:
  *
  * ```
  * 52 45 44 49 53 30 30 31 30      "REDIS0010"
@@ -37,6 +37,7 @@
 import { dirname } from "node:path";
 import { REDIS_COMPAT_VERSION } from "../../../shared/server/server_state.ts";
 import type { Entry } from "../keyspace.ts";
+import type { DatabaseChunk, DatabaseSizes } from "./point_in_time.ts";
 
 export type { Entry };
 import { fsyncDir, fsyncDirSync, removeQuietly, writeAll, writeAllSync } from "./files.ts";
@@ -48,8 +49,6 @@ import { RdbWriter } from "./rdb/rdb_writer.ts";
 
 /** The magic of the format this course used before its snapshots were RDB files. */
 const OLD_SNAPSHOT_MAGIC = "CLABSNAP";
-/** This server has one database, number 0. */
-const DATABASES = 1;
 /** The encoder hands bytes to the file in pieces of about this size. */
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -82,10 +81,11 @@ export class SnapshotError extends Error {
 /** What the writer may know in advance about the keys it is about to write. */
 export interface SnapshotInfo {
   /**
-   * How many keys, and how many with an expiry, for RDB's RESIZEDB hint (upper bounds are fine:
-   * keys that expire before they are written are left out). Without it, no RESIZEDB is written.
+   * How many keys each database has, and how many with an expiry, for RDB's RESIZEDB hint (upper
+   * bounds are fine: keys that expire before they are written are left out). Without it, no
+   * RESIZEDB is written.
    */
-  sizes?: { keys: number; expiring: number };
+  sizes?: DatabaseSizes;
   /** The server's memory use, for the `used-mem` AUX field. */
   usedMemory?: number;
 }
@@ -95,8 +95,8 @@ export interface SnapshotInfo {
  *
  * @example
  * ```ts
- * const encoder = new SnapshotEncoder(Date.now(), { sizes: { keys: 1, expiring: 0 } });
- * encoder.add({ key: "a", value: "1", expiresAt: null, flags: 0 });
+ * const encoder = new SnapshotEncoder(Date.now(), { sizes: [{ keys: 1, expiring: 0 }] });
+ * encoder.add({ key: "a", value: "1", expiresAt: null, flags: 0 }, 0);
  * const bytes = concatBytes([encoder.take().slice(), encoder.finish()]);
  * ```
  */
@@ -104,6 +104,8 @@ export class SnapshotEncoder {
   #rdb: RdbWriter;
   #info: SnapshotInfo;
   #count = 0;
+  /** The database of the keys being written; -1 before the first. */
+  #db = -1;
   #flags = new MemcacheFlagsEncoder();
 
   /**
@@ -132,18 +134,21 @@ export class SnapshotEncoder {
   }
 
   /**
-   * Appends one key.
+   * Appends one key. A database's keys come together, the databases in order.
    *
    * @param entry The key, its value, expiry and flags.
+   * @param db The database it is in.
    */
-  add(entry: Entry): void {
-    // Like Redis, an empty database gets no SELECTDB at all: it is written with the first key.
-    if (this.#count === 0) {
-      const sizes = this.#info.sizes;
-      this.#rdb.selectDb(0, sizes?.keys ?? null, sizes?.expiring ?? 0);
+  add(entry: Entry, db: number): void {
+    // Like Redis, an empty database gets no SELECTDB at all: it is written with its first key.
+    if (db !== this.#db) {
+      const sizes = this.#info.sizes?.[db];
+      this.#rdb.selectDb(db, sizes?.keys ?? null, sizes?.expiring ?? 0);
+      this.#db = db;
     }
     this.#rdb.string(entry.key, entry.value, entry.expiresAt);
-    if (entry.flags !== 0) this.#flags.add(entry.key, entry.flags);
+    // Memcached's port serves database 0; the flags field names keys of that database only.
+    if (entry.flags !== 0 && db === 0) this.#flags.add(entry.key, entry.flags);
     this.#count++;
   }
 
@@ -178,6 +183,14 @@ export interface SaveResult {
   bytes: number;
 }
 
+/** The keys of one database, to write in a snapshot. */
+export interface DatabaseEntries {
+  /** The database's number. */
+  readonly db: number;
+  /** Its keys. */
+  readonly entries: Iterable<Entry>;
+}
+
 /** Options for writing a snapshot. */
 export interface WriteOptions extends SnapshotInfo {
   /** The snapshot's moment, in milliseconds since the epoch. */
@@ -195,22 +208,24 @@ export interface WriteOptions extends SnapshotInfo {
  * either the old snapshot or the new one, never a mix.
  *
  * @param path The snapshot's final path.
- * @param entries The keys to write.
+ * @param databases The keys to write, database by database in order.
  * @param options The snapshot's moment, the temporary file to write first, sizes if known.
  * @returns How many keys and bytes were written.
  */
 export function writeSnapshotSync(
   path: string,
-  entries: Iterable<Entry>,
+  databases: Iterable<DatabaseEntries>,
   options: WriteOptions,
 ): SaveResult {
   const file = Deno.openSync(options.tempPath, { write: true, create: true, truncate: true });
   let bytes = 0;
   try {
     const encoder = new SnapshotEncoder(options.createdAt, options);
-    for (const entry of entries) {
-      encoder.add(entry);
-      if (encoder.length >= CHUNK_BYTES) bytes += write(file, encoder.take());
+    for (const { db, entries } of databases) {
+      for (const entry of entries) {
+        encoder.add(entry, db);
+        if (encoder.length >= CHUNK_BYTES) bytes += write(file, encoder.take());
+      }
     }
     bytes += write(file, encoder.take());
     bytes += write(file, encoder.finish());
@@ -237,21 +252,21 @@ function write(file: Deno.FsFile, bytes: Uint8Array): number {
  * while they change (see `point_in_time.ts`).
  *
  * @param path The snapshot's final path.
- * @param chunks The keys, a batch at a time.
+ * @param chunks The keys, a batch of one database at a time, the databases in order.
  * @param options The snapshot's moment, the temporary file to write first, sizes if known.
  * @returns How many keys and bytes were written.
  */
 export async function writeSnapshot(
   path: string,
-  chunks: Iterable<Entry[]>,
+  chunks: Iterable<DatabaseChunk>,
   options: WriteOptions,
 ): Promise<SaveResult> {
   const file = await Deno.open(options.tempPath, { write: true, create: true, truncate: true });
   let bytes = 0;
   try {
     const encoder = new SnapshotEncoder(options.createdAt, options);
-    for (const chunk of chunks) {
-      for (const entry of chunk) encoder.add(entry);
+    for (const { db, entries } of chunks) {
+      for (const entry of entries) encoder.add(entry, db);
       // Every await here is a moment where other clients' commands run.
       const out = encoder.take();
       bytes += out.length;
@@ -302,8 +317,10 @@ export interface LoadResult {
 export interface DecodeOptions {
   /** The file's name, for error messages. */
   file: string;
-  /** Called with each key; returns whether it was kept (false: it had expired). */
-  onEntry?: (entry: Entry) => boolean;
+  /** How many databases the server has; a key in a higher one is refused. */
+  databases: number;
+  /** Called with each key and its database; returns whether it was kept (false: it had expired). */
+  onEntry?: (entry: Entry, db: number) => boolean;
   /** Called now and then while loading, with the share of the file done (0 to 1). */
   onProgress?: (done: number, keys: number) => void;
 }
@@ -371,7 +388,7 @@ function decode(bytes: Uint8Array, options: DecodeOptions): LoadResult {
           writtenBy = value;
         }
       },
-    }, { values: false, databases: DATABASES });
+    }, { values: false, databases: options.databases });
   } catch (error) {
     if (error instanceof RdbError && error.problem === "unsupported" && !intact) {
       throw new RdbError(
@@ -412,18 +429,18 @@ function decode(bytes: Uint8Array, options: DecodeOptions): LoadResult {
   const onEntry = options.onEntry;
   const withFlags = flags;
   walkRdb(bytes, {
-    string(key, value, expiresAt) {
+    string(key, value, expiresAt, db) {
       if (onEntry === undefined) return;
       const entry = {
         key,
         value,
         expiresAt,
-        flags: withFlags.size === 0 ? 0 : withFlags.get(key) ?? 0,
+        flags: withFlags.size === 0 || db !== 0 ? 0 : withFlags.get(key) ?? 0,
       };
-      if (onEntry(entry)) loaded++;
+      if (onEntry(entry, db)) loaded++;
       else expired++;
     },
-  }, { values: true, databases: DATABASES, onProgress: options.onProgress });
+  }, { values: true, databases: options.databases, onProgress: options.onProgress });
   return {
     loaded,
     expired,
@@ -439,14 +456,16 @@ function decode(bytes: Uint8Array, options: DecodeOptions): LoadResult {
  * Loads a snapshot file into a keyspace, with a progress line about once a second for a big file.
  *
  * @param path The file.
- * @param load Adds one key to the keyspace; returns false if it had already expired.
+ * @param databases How many databases the server has.
+ * @param load Adds one key to its database; returns false if it had already expired.
  * @param log Writes a line to the server's log.
  * @returns What was loaded, or `null` if there is no such file.
  * @throws {SnapshotError} If the file cannot be loaded; the keyspace is then untouched.
  */
 export function loadSnapshotFile(
   path: string,
-  load: (entry: Entry) => boolean,
+  databases: number,
+  load: (entry: Entry, db: number) => boolean,
   log: (line: string) => void,
 ): LoadResult | null {
   let bytes: Uint8Array;
@@ -461,6 +480,7 @@ export function loadSnapshotFile(
   log(`Loading snapshot ${path} (${bytes.length} bytes)`);
   const result = decodeSnapshot(bytes, {
     file: path,
+    databases,
     onEntry: load,
     onProgress: (done, keys) => {
       const now = performance.now();

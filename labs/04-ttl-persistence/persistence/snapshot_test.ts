@@ -52,20 +52,23 @@ async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void>
 
 function save(dir: string, entries: Iterable<Entry>): string {
   const path = join(dir, "dump.rdb");
-  writeSnapshotSync(path, entries, { createdAt: NOW, tempPath: join(dir, "temp.rdb") });
+  writeSnapshotSync(path, [{ db: 0, entries }], {
+    createdAt: NOW,
+    tempPath: join(dir, "temp.rdb"),
+  });
   return path;
 }
 
 function loadInto(path: string, db: ExpiringKeyspace): ReturnType<typeof loadSnapshotFile> {
-  return loadSnapshotFile(path, (entry) => db.load(entry), () => {});
+  return loadSnapshotFile(path, 1, (entry) => db.load(entry), () => {});
 }
 
 /** Encodes entries into a whole file in memory. */
 function encode(entries: Entry[], createdAt = NOW): Uint8Array {
   const encoder = new SnapshotEncoder(createdAt, {
-    sizes: { keys: entries.length, expiring: entries.filter((e) => e.expiresAt !== null).length },
+    sizes: [{ keys: entries.length, expiring: entries.filter((e) => e.expiresAt !== null).length }],
   });
-  for (const entry of entries) encoder.add(entry);
+  for (const entry of entries) encoder.add(entry, 0);
   return concatBytes([encoder.take().slice(), encoder.finish().slice()]);
 }
 
@@ -133,7 +136,11 @@ Deno.test("memcached flags travel in one AUX field after the keys, only when a k
 
 Deno.test("a dump.rdb written by redis-server loads with its keys, values and expiry", () => {
   const db = new ExpiringKeyspace(new ManualClock(REDIS_DUMP_TTL_AT - 1000));
-  const result = decodeSnapshot(REDIS_DUMP, { file: "dump.rdb", onEntry: (e) => db.load(e) });
+  const result = decodeSnapshot(REDIS_DUMP, {
+    file: "dump.rdb",
+    databases: 1,
+    onEntry: (e) => db.load(e),
+  });
   assert.equal(result.loaded, 5);
   assert.equal(result.writtenBy, "7.0.15");
   for (const [key, value] of Object.entries(REDIS_DUMP_KEYS)) assert.equal(db.get(key), value);
@@ -174,7 +181,8 @@ Deno.test("the chunked writer produces the same bytes as the blocking one", asyn
     const entries = sampleEntries();
     const a = save(dir, entries);
     const b = join(dir, "b.rdb");
-    const chunks = [entries.slice(0, 2), entries.slice(2, 3), entries.slice(3)];
+    const chunks = [entries.slice(0, 2), entries.slice(2, 3), entries.slice(3)]
+      .map((part) => ({ db: 0, entries: part }));
     const result = await writeSnapshot(b, chunks, {
       createdAt: NOW,
       tempPath: join(dir, "temp-b.rdb"),
@@ -302,7 +310,7 @@ Deno.test("a file saved without a checksum (rdbchecksum no) loads, with Redis's 
     Deno.writeFileSync(path, bytes);
     const lines: string[] = [];
     const db = new ExpiringKeyspace(new ManualClock(NOW));
-    const result = loadSnapshotFile(path, (entry) => db.load(entry), (line) => lines.push(line));
+    const result = loadSnapshotFile(path, 1, (entry) => db.load(entry), (line) => lines.push(line));
     assert.equal(result?.checksummed, false);
     assert.equal(db.size, sampleEntries().length);
     assert.ok(lines.includes("RDB file was saved with checksum disabled: no check performed."));
@@ -326,7 +334,7 @@ Deno.test("decodeSnapshot() reports progress on a big snapshot", () => {
   const encoder = new SnapshotEncoder(NOW);
   const parts: Uint8Array[] = [];
   for (let i = 0; i < 200_000; i++) {
-    encoder.add({ key: `key:${i}`, value: "v", expiresAt: null, flags: 0 });
+    encoder.add({ key: `key:${i}`, value: "v", expiresAt: null, flags: 0 }, 0);
     if (encoder.length > 65536) parts.push(encoder.take().slice());
   }
   parts.push(encoder.take().slice(), encoder.finish().slice());
@@ -334,6 +342,7 @@ Deno.test("decodeSnapshot() reports progress on a big snapshot", () => {
   const seen: number[] = [];
   const result = decodeSnapshot(bytes, {
     file: "memory",
+    databases: 1,
     onEntry: () => true,
     onProgress: (done) => seen.push(done),
   });
@@ -356,7 +365,11 @@ Deno.test("random damage behind a recomputed checksum is loaded or refused, neve
     for (let k = 1 + random(3); k > 0; k--) bad[9 + random(bad.length - 17)] = random(256);
     const db = new ExpiringKeyspace(new ManualClock(NOW));
     try {
-      decodeSnapshot(withChecksum(bad), { file: "fuzz", onEntry: (e) => db.load(e) });
+      decodeSnapshot(withChecksum(bad), {
+        file: "fuzz",
+        databases: 1,
+        onEntry: (e) => db.load(e),
+      });
     } catch (error) {
       assert.ok(error instanceof SnapshotError, `round ${round}: ${error}`);
       assert.notEqual(error.offset, null);

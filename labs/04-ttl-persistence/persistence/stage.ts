@@ -16,7 +16,7 @@
 import type { Stage } from "../../../shared/server/stage.ts";
 import { SHUTDOWN } from "../../02-threaded/serve_many.ts";
 import { EVICTOR } from "../eviction.ts";
-import { EXPIRING_KEYSPACE } from "../expiry.ts";
+import { EXPIRING_DATABASES } from "../expiry.ts";
 import { memcacheLogCommands } from "../memcache/mod.ts";
 import { WritePath } from "../writes.ts";
 import { openPersistence, type Persistence, type PersistenceOptions } from "./mod.ts";
@@ -34,10 +34,11 @@ export const persistence: Stage<{ persistence: PersistenceOptions; maxmemory: nu
   module: import.meta.url,
   async install(assembly) {
     const { server, commands, options } = assembly;
-    const db = assembly.need(EXPIRING_KEYSPACE);
-    // The log replays memcached's writes through these, so they are in the table before loading.
-    commands.registerAll(memcacheLogCommands(db));
-    const running = await openPersistence(server, db, options.persistence);
+    const databases = assembly.need(EXPIRING_DATABASES);
+    // The log replays memcached's writes (in database 0, the one its port serves) through these,
+    // so they are in the table before loading.
+    commands.registerAll(memcacheLogCommands(databases[0]));
+    const running = await openPersistence(server, databases, options.persistence);
     assembly.provide(PERSISTENCE, running);
     assembly.onStop(async () => {
       try {
@@ -49,7 +50,7 @@ export const persistence: Stage<{ persistence: PersistenceOptions; maxmemory: nu
     commands.registerAll(running.commands);
     // Wrapped once everything is registered and loaded: replayed writes are not logged again.
     const writes = new WritePath(
-      db,
+      databases,
       options.maxmemory > 0 ? assembly.need(EVICTOR) : null,
     );
     writes.wrap(commands);

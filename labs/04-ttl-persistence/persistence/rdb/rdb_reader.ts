@@ -71,8 +71,8 @@ export class RdbError extends Error {
 export interface RdbVisitor {
   /** An AUX field (a byte string each), with the offset of its opcode. */
   aux?(name: string, value: string, offset: number): void;
-  /** A string key, only when walking with `values: true`. */
-  string?(key: string, value: string, expiresAt: number | null): void;
+  /** A string key and the database it is in, only when walking with `values: true`. */
+  string?(key: string, value: string, expiresAt: number | null, db: number): void;
 }
 
 /** Options for {@link walkRdb}. */
@@ -232,7 +232,7 @@ export function walkRdb(bytes: Uint8Array, visitor: RdbVisitor, options: WalkOpt
     if (options.values) {
       const key = r.string();
       const value = r.string();
-      visitor.string?.(key, value, expiresAt);
+      visitor.string?.(key, value, expiresAt, db);
     } else {
       r.skipString();
       r.skipString();
