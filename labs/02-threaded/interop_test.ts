@@ -1,7 +1,7 @@
 /**
  * Real, unmodified clients against lab 2: `redis-cli`, `redis-benchmark` with fifty connections,
- * ioredis and node-redis — counters, MSET/MGET, transactions and WATCH, binary values, and many
- * clients at once.
+ * ioredis, node-redis and redis-py — counters, MSET/MGET, transactions and WATCH, binary values,
+ * SCAN, numbered databases, and many clients at once.
  *
  * As in lab 1's interop tests, each test runs against lab 2 and then, unchanged, against a real
  * `redis-server`: that second run shows the expected outputs are Redis's, not ours. Unlike lab 1,
@@ -17,9 +17,11 @@ import { createClient, RESP_TYPES, WatchError } from "redis";
 import { withIoredis } from "../../shared/testing/ioredis.ts";
 import { type RunningServer, startLabServer } from "../../shared/testing/processes.ts";
 import {
+  findRedisPy,
   interopTargets,
   parseBenchmarkCsv,
   redisCli,
+  redisPy,
   runProgram,
 } from "../../shared/testing/programs.ts";
 
@@ -222,13 +224,15 @@ testEachTarget("ioredis works unchanged", [], async (t, s) => {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A node-redis client speaking RESP2 (node-redis 6 opens with `HELLO 3` otherwise, which lab 2,
- * like a Redis older than 6, refuses), with reconnecting off so a failure fails the test.
+ * A node-redis client with its default options — it opens with `HELLO 3`, so replies come in
+ * RESP3 — and reconnecting off so a failure fails the test.
+ *
+ * @param database The database it selects on connect, as an application's `{ database: 2 }`.
  */
-function nodeRedisClient(server: RunningServer) {
+function nodeRedisClient(server: RunningServer, database?: number) {
   return createClient({
     url: `redis://${server.host}:${server.port}`,
-    RESP: 2,
+    database,
     socket: { reconnectStrategy: false, connectTimeout: TIMEOUT_MS },
   });
 }
@@ -240,9 +244,10 @@ async function withNodeRedis(
   server: RunningServer,
   count: number,
   fn: (...clients: NodeRedisClient[]) => Promise<void>,
+  database?: number,
 ): Promise<void> {
   const errors: unknown[] = [];
-  const clients = Array.from({ length: count }, () => nodeRedisClient(server));
+  const clients = Array.from({ length: count }, () => nodeRedisClient(server, database));
   for (const client of clients) client.on("error", (error) => errors.push(error));
   try {
     await Promise.all(clients.map((client) => client.connect()));
@@ -254,7 +259,7 @@ async function withNodeRedis(
   assert.deepEqual(errors, []);
 }
 
-testEachTarget("node-redis (RESP2) works unchanged", [], async (t, s) => {
+testEachTarget("node-redis with its default options works unchanged", [], async (t, s) => {
   await t.step("counters, MSET and MGET, one command at a time and pipelined", async () => {
     await withNodeRedis(s, 1, async (client) => {
       assert.equal(await client.incr("hits"), 1);
@@ -348,6 +353,107 @@ testEachTarget(
         }
         assert.deepEqual([...found].sort(), keys.sort());
       });
+    });
+  },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Numbered databases, as applications choose them
+// ---------------------------------------------------------------------------------------------
+
+testEachTarget(
+  "ioredis { db: 1 } and node-redis { database: 2 } each work in their own database",
+  [],
+  async (t, s) => {
+    const keys = Array.from({ length: 120 }, (_, i) => `in-db:${i}`);
+
+    await t.step(
+      "ioredis { db: 1 }: its keys, its scanStream, none of them in database 0",
+      async () => {
+        await withIoredis(s, 1, async (zero) => {
+          await withIoredis(s, 1, async (one) => {
+            await one.flushdb();
+            assert.equal(await one.mset(...keys.flatMap((key) => [key, "1"])), "OK");
+            assert.equal(await zero.exists(keys[0]), 0);
+            const found = new Set<string>();
+            for await (const page of one.scanStream({ count: 25 })) {
+              for (const key of page as string[]) found.add(key);
+            }
+            assert.deepEqual([...found].sort(), [...keys].sort());
+            assert.match(await one.info("keyspace"), /\r\ndb1:keys=120,/);
+            assert.equal(await one.flushdb(), "OK");
+          }, { db: 1 });
+        });
+      },
+    );
+
+    await t.step("node-redis { database: 2 }: a transaction and scanIterator there", async () => {
+      await withNodeRedis(s, 1, async (two) => {
+        await two.flushDb();
+        const replies = await two.multi().set("counter", "10").incrBy("counter", 5).exec();
+        assert.deepEqual(replies, ["OK", 15]);
+        assert.equal(await two.move("counter", 3), 1);
+        assert.equal(await two.exists("counter"), 0);
+        await two.mSet(keys.slice(0, 40).map((key) => [key, "2"]));
+        const found = new Set<string>();
+        for await (const page of two.scanIterator({ MATCH: "in-db:*", COUNT: 15 })) {
+          for (const key of page) found.add(key);
+        }
+        assert.equal(found.size, 40);
+        assert.equal(await two.flushDb(), "OK");
+      }, 2);
+      await withNodeRedis(s, 1, async (three) => {
+        assert.equal(await three.get("counter"), "15", "MOVE put it in database 3");
+        await three.flushDb();
+      }, 3);
+    });
+  },
+);
+
+/** A Python with redis-py, or `null`: its tests are then listed as skipped. */
+const REDIS_PY = findRedisPy();
+
+/**
+ * What a Python application does with `Redis(db=1)`: writes, a pipelined transaction, `scan_iter`
+ * through every key, the keyspace of database 0 untouched.
+ */
+const REDIS_PY_SCRIPT = `
+import json, sys
+import redis
+
+host, port = sys.argv[1], int(sys.argv[2])
+one = redis.Redis(host=host, port=port, db=1, socket_timeout=10)
+zero = redis.Redis(host=host, port=port, db=0, socket_timeout=10)
+one.flushdb()
+one.mset({f"py:{i}": str(i) for i in range(150)})
+pipe = one.pipeline(transaction=True)
+pipe.incr("counter")
+pipe.incrby("counter", 41)
+pipe.get("py:7")
+found = sorted(key.decode() for key in one.scan_iter(match="py:*", count=20))
+print(json.dumps({
+    "transaction": [reply.decode() if isinstance(reply, bytes) else reply for reply in pipe.execute()],
+    "scanned": len(found),
+    "distinct": len(set(found)),
+    "dbsize": one.dbsize(),
+    "database_0_sees": zero.exists("py:0", "counter"),
+    "client_db": one.client_info()["db"],
+    "flushed": one.flushdb(),
+}))
+`;
+
+testEachTarget(
+  "redis-py Redis(db=1): a transaction, scan_iter, database 0 untouched",
+  [{ name: "redis-py", installed: REDIS_PY !== null }],
+  async (_t, s) => {
+    assert.deepEqual(await redisPy(REDIS_PY ?? "", s, REDIS_PY_SCRIPT), {
+      transaction: [1, 42, "7"],
+      scanned: 150,
+      distinct: 150,
+      dbsize: 151,
+      database_0_sees: 0,
+      client_db: 1,
+      flushed: true,
     });
   },
 );

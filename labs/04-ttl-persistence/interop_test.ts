@@ -1,5 +1,5 @@
 /**
- * Real clients speaking the TTL commands to lab 4: `redis-cli` and ioredis. Each test runs against
+ * Real clients speaking the TTL commands to lab 4: `redis-cli`, ioredis and redis-py. Each test runs against
  * lab 4 and then, unchanged, against a real `redis-server`: what the tools print and return must be
  * the same for both.
  *
@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { ReplyError } from "ioredis";
 import { withIoredis } from "../../shared/testing/ioredis.ts";
 import { startLabServer } from "../../shared/testing/processes.ts";
-import { interopTargets, redisCli } from "../../shared/testing/programs.ts";
+import { findRedisPy, interopTargets, redisCli, redisPy } from "../../shared/testing/programs.ts";
 import { LAB4_DENO_FLAGS, LAB4_ENTRY, lab4Args } from "./test_support.ts";
 
 /** Registers one test against lab 4 and one against a real redis-server (see `interopTargets`). */
@@ -83,3 +83,42 @@ testEachTarget("ioredis sees a key expire: a short PX, then the key is gone", []
     assert.equal(await redis.ttl("blink"), -2);
   });
 });
+
+/** A Python with redis-py, or `null`: its test is then listed as skipped. */
+const REDIS_PY = findRedisPy();
+
+/** A Python application's session cache in database 1: TTLs set, read, extended, removed. */
+const REDIS_PY_SCRIPT = `
+import json, sys
+import redis
+
+r = redis.Redis(host=sys.argv[1], port=int(sys.argv[2]), db=1, socket_timeout=10)
+r.flushdb()
+r.set("session:1", "ada", ex=100)
+r.setex("session:2", 200, "grace")
+r.set("forever", "x")
+ttls = [r.ttl("session:1"), r.ttl("session:2"), r.ttl("forever"), r.ttl("missing")]
+r.expire("session:1", 500, gt=True)
+r.persist("session:2")
+print(json.dumps({
+    "ttls": ttls,
+    "after": [r.ttl("session:1"), r.ttl("session:2")],
+    "scanned": sorted(key.decode() for key in r.scan_iter(match="session:*")),
+    "keyspace": r.info("keyspace")["db1"]["expires"],
+    "flushed": r.flushdb(),
+}))
+`;
+
+testEachTarget(
+  "redis-py sets, reads and changes TTLs in database 1",
+  [{ name: "redis-py", installed: REDIS_PY !== null }],
+  async (_t, s) => {
+    assert.deepEqual(await redisPy(REDIS_PY ?? "", s, REDIS_PY_SCRIPT), {
+      ttls: [100, 200, -1, -2],
+      after: [500, -1],
+      scanned: ["session:1", "session:2"],
+      keyspace: 1,
+      flushed: true,
+    });
+  },
+);

@@ -18,13 +18,15 @@ export const CLIENT_TIMEOUT_MS = 10_000;
 export interface IoredisOptions {
   /** Sent with `CLIENT SETNAME` on connect, on top of the `INFO` and `CLIENT SETINFO` it sends. */
   connectionName?: string;
+  /** The database to `SELECT` on connect, as an application's `{ db: 1 }`; 0 if absent. */
+  db?: number;
 }
 
 /**
  * Connects ioredis to a server.
  *
  * @param server Where it listens.
- * @param options A connection name, if the test looks for it.
+ * @param options A connection name, a database, if the test needs them.
  * @returns A connected client.
  */
 export async function connectIoredis(
@@ -35,6 +37,7 @@ export async function connectIoredis(
     host: server.host,
     port: server.port,
     connectionName: options.connectionName,
+    db: options.db,
     lazyConnect: true,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,

@@ -104,6 +104,48 @@ export async function redisCli(
   return latin1(result.stdout);
 }
 
+/**
+ * Finds a Python with redis-py, the Python client (`import redis`): `python3` on the PATH, or the
+ * system's `/usr/bin/python3`, where Debian's `python3-redis` package installs it, when a version
+ * manager puts another Python first.
+ *
+ * @returns The interpreter to run, or `null` if none has redis-py.
+ */
+export function findRedisPy(): string | null {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    try {
+      const { code } = new Deno.Command(python, {
+        args: ["-c", "import redis"],
+        stdout: "null",
+        stderr: "null",
+      }).outputSync();
+      if (code === 0) return python;
+    } catch {
+      // Not there: try the next.
+    }
+  }
+  return null;
+}
+
+/**
+ * Runs a Python script that uses redis-py against a server: the script reads the host and port
+ * from `sys.argv[1]` and `sys.argv[2]` and prints one JSON value, which is returned parsed.
+ *
+ * @param python The interpreter {@link findRedisPy} found.
+ * @param server Where the server listens.
+ * @param script The script's source.
+ * @returns What it printed, parsed.
+ */
+export async function redisPy(
+  python: string,
+  server: { host: string; port: number },
+  script: string,
+): Promise<unknown> {
+  const result = await runProgram(python, ["-c", script, server.host, String(server.port)]);
+  assert.equal(result.code, 0, `the redis-py script failed:\n${result.stderr}`);
+  return JSON.parse(new TextDecoder().decode(result.stdout));
+}
+
 /** One line of `redis-benchmark --csv`. */
 export interface BenchmarkRow {
   /** The test's name as redis-benchmark prints it, such as `SET` or `MSET (10 keys)`. */
@@ -160,10 +202,16 @@ const REAL_REDIS: InteropTarget = {
   },
 };
 
+/**
+ * What an interop test needs besides the server: a program on the PATH (`"redis-cli"`), or a
+ * library found some other way, with whether it is installed.
+ */
+export type Tool = string | { readonly name: string; readonly installed: boolean };
+
 /** Registers one test per target; see {@link interopTargets}. */
 export type TestEachTarget = (
   title: string,
-  tools: readonly string[],
+  tools: readonly Tool[],
   fn: (t: Deno.TestContext, server: RunningServer) => Promise<void>,
 ) => void;
 
@@ -177,14 +225,17 @@ export type TestEachTarget = (
  * leave would keep lab 1, which serves one client at a time, busy and that PING unanswered.
  *
  * @param lab The lab's server: its name in the titles, and how to start it.
- * @returns `testEachTarget(title, tools, fn)`: `tools` are the programs the test runs, such as
- *   `["redis-cli"]`, and `fn` gets the test context and a running server.
+ * @returns `testEachTarget(title, tools, fn)`: `tools` are what the test runs, such as
+ *   `["redis-cli"]` (see {@link Tool}), and `fn` gets the test context and a running server.
  */
 export function interopTargets(lab: InteropTarget): TestEachTarget {
   return (title, tools, fn) => {
     for (const target of [lab, REAL_REDIS]) {
-      const absentTool = tools.find((tool) => !hasProgram(tool));
-      const missing = absentTool ? `${absentTool} is not installed` : target.missing;
+      const absent = tools.find((tool) =>
+        typeof tool === "string" ? !hasProgram(tool) : !tool.installed
+      );
+      const absentName = typeof absent === "string" ? absent : absent?.name;
+      const missing = absentName ? `${absentName} is not installed` : target.missing;
       Deno.test({
         name: `${title} against ${target.name}${missing ? ` (skipped: ${missing})` : ""}`,
         ignore: missing !== undefined,
