@@ -42,7 +42,7 @@ export const lab1Commands: readonly CommandSpec[] = [
     name: "echo",
     arguments: [{ name: "message", type: "string" }],
     arity: 2,
-    flags: ["fast"],
+    flags: ["fast", "loading"],
     group: "connection",
     summary: "Returns the given string",
     // exercise step 3: reply with the argument

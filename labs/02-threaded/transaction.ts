@@ -238,7 +238,7 @@ export const transactionCommands: readonly CommandSpec[] = [
   {
     name: "multi",
     arity: 1,
-    flags: ["fast"],
+    flags: ["fast", "loading"],
     group: "transactions",
     summary: "Starts a transaction",
     // exercise step 6: start queueing this client's commands
@@ -252,7 +252,7 @@ export const transactionCommands: readonly CommandSpec[] = [
   {
     name: "exec",
     arity: -1,
-    flags: [],
+    flags: ["loading"],
     group: "transactions",
     summary: "Runs every queued command of the transaction",
     handler: exec,
@@ -281,7 +281,7 @@ export const transactionCommands: readonly CommandSpec[] = [
   {
     name: "discard",
     arity: 1,
-    flags: ["fast"],
+    flags: ["fast", "loading"],
     group: "transactions",
     summary: "Discards the transaction",
     // exercise step 6: drop the queue and leave MULTI
@@ -295,7 +295,7 @@ export const transactionCommands: readonly CommandSpec[] = [
   {
     name: "watch",
     arity: -2,
-    flags: ["fast"],
+    flags: ["fast", "loading"],
     group: "transactions",
     summary: "Makes the next EXEC fail if any of these keys is modified meanwhile",
     keys: { first: 1, last: -1, step: 1 },
@@ -316,7 +316,7 @@ export const transactionCommands: readonly CommandSpec[] = [
   {
     name: "unwatch",
     arity: 1,
-    flags: ["fast"],
+    flags: ["fast", "loading"],
     group: "transactions",
     summary: "Forgets every watched key",
     handler: (session) => {

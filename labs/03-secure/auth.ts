@@ -317,7 +317,7 @@ export function authCommands(gate: PasswordGate, hello: CommandSpec): CommandSpe
       name: "auth",
       arity: -2,
       // noauth: the one command that must run before authentication.
-      flags: ["noauth", "fast"],
+      flags: ["noauth", "fast", "loading"],
       group: "connection",
       summary: "Authenticates the connection",
       arguments: [

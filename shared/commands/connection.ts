@@ -275,7 +275,7 @@ export const connectionCommands: readonly CommandSpec[] = [
   {
     name: "hello",
     arity: -1,
-    flags: ["noauth", "fast"],
+    flags: ["noauth", "fast", "loading"],
     group: "connection",
     summary: "Handshakes with the server, choosing the protocol version",
     handler: hello,
@@ -283,7 +283,7 @@ export const connectionCommands: readonly CommandSpec[] = [
   {
     name: "quit",
     arity: -1,
-    flags: ["noauth", "fast"],
+    flags: ["noauth", "fast", "loading"],
     group: "connection",
     summary: "Closes the connection",
     handler: ({ client }) => {
@@ -301,7 +301,7 @@ export const connectionCommands: readonly CommandSpec[] = [
       {
         name: "client|getname",
         arity: 2,
-        flags: ["fast"],
+        flags: ["fast", "loading"],
         group: "connection",
         summary: "Returns the name of the connection",
         handler: ({ client }) => client.name === "" ? null : client.name,
@@ -317,7 +317,7 @@ export const connectionCommands: readonly CommandSpec[] = [
       {
         name: "client|id",
         arity: 2,
-        flags: [],
+        flags: ["loading"],
         group: "connection",
         summary: "Returns the unique client ID of the connection",
         handler: ({ client }) => client.id,
@@ -325,7 +325,7 @@ export const connectionCommands: readonly CommandSpec[] = [
       {
         name: "client|info",
         arity: 2,
-        flags: [],
+        flags: ["loading"],
         group: "connection",
         summary: "Returns information about the connection",
         handler: ({ client }) => new VerbatimString(clientLine(client, Date.now())),
@@ -333,7 +333,7 @@ export const connectionCommands: readonly CommandSpec[] = [
       {
         name: "client|kill",
         arity: -3,
-        flags: ["admin"],
+        flags: ["admin", "loading"],
         group: "connection",
         summary: "Terminates open connections",
         handler: clientKill,
@@ -341,7 +341,7 @@ export const connectionCommands: readonly CommandSpec[] = [
       {
         name: "client|no-evict",
         arity: 3,
-        flags: ["admin"],
+        flags: ["admin", "loading"],
         group: "connection",
         summary: "Sets the client eviction mode of the connection",
         // Redis may evict clients to stay under maxmemory-clients; no lab does, so this is a
@@ -356,7 +356,7 @@ export const connectionCommands: readonly CommandSpec[] = [
       {
         name: "client|list",
         arity: -2,
-        flags: ["admin"],
+        flags: ["admin", "loading"],
         group: "connection",
         summary: "Lists open connections",
         handler: clientList,
@@ -384,7 +384,7 @@ export const connectionCommands: readonly CommandSpec[] = [
       {
         name: "client|setinfo",
         arity: 4,
-        flags: [],
+        flags: ["loading"],
         group: "connection",
         summary: "Sets information specific to the client or connection",
         handler: clientSetinfo,
@@ -392,7 +392,7 @@ export const connectionCommands: readonly CommandSpec[] = [
       {
         name: "client|setname",
         arity: 3,
-        flags: [],
+        flags: ["loading"],
         group: "connection",
         summary: "Sets the connection name",
         handler: ({ client }, args) => setName(client, args[2]) ?? OK,
