@@ -67,6 +67,6 @@ export const serveOneClient: Stage<unknown> = {
   install(assembly) {
     assembly.execute = execute;
     assembly.serve = (listener) =>
-      serveOneAtATime(assembly.server, listener, { onListening: (a) => assembly.ready(a) });
+      serveOneAtATime(assembly.server, listener, { onListening: (a) => assembly.listening(a) });
   },
 };

@@ -298,7 +298,7 @@ export const serveMany: Stage<Lab2Options> = {
           onConnect: assembly.onConnect,
           outputLimit: assembly.outputLimit,
           hasPassword: assembly.hasPassword,
-          onListening: (address) => assembly.ready(address),
+          onListening: (address) => assembly.listening(address),
           shutdown,
         },
       });

@@ -103,11 +103,19 @@ export class Assembly<O> implements ConnectionHooks {
   hasPassword: (() => boolean) | undefined;
   /** More lines for {@link ready} to print (lab 4: where the memcached port listens). */
   readonly readyLines: (() => string)[] = [];
-  /** Called once the listener is open, before the first client (lab 4: active expiry). */
+  /**
+   * Awaited in order once the listener is open, before the server says it is ready (lab 4 loads
+   * its data here, and answers `-LOADING` meanwhile, as Redis does). If one throws, the server
+   * does not start: `Cannot start: <why>`, exit code 1.
+   */
+  readonly load: (() => Promise<void> | void)[] = [];
+  /** Called once the server is ready, loaded and listening (lab 4: active expiry). */
   readonly onServing: (() => void)[] = [];
   /** Awaited after the last client has gone, in reverse order of registration. */
   readonly #stopSteps: (() => Promise<void> | void)[] = [];
   readonly #parts = new Map<Part<unknown>, unknown>();
+  /** Set once {@link stop} has begun: a load still running then gives up quietly. */
+  #stopping = false;
 
   /**
    * Starts an assembly with an empty command table filled by the stages.
@@ -131,9 +139,33 @@ export class Assembly<O> implements ConnectionHooks {
   }
 
   /**
+   * What the serve stage calls once the listener is open: runs the {@link load} steps while
+   * clients are served, then tells whoever started the server that it is ready.
+   *
+   * @param address Where the server listens.
+   */
+  listening(address: { host: string; port: number }): void {
+    void this.#loadThenReady(address);
+  }
+
+  async #loadThenReady(address: { host: string; port: number }): Promise<void> {
+    try {
+      for (const step of this.load) await step();
+    } catch (error) {
+      // Told to stop while loading: the stop steps have run, and that is not a failure.
+      if (this.#stopping) return;
+      await this.stop();
+      cannotStart(error);
+    }
+    if (this.#stopping) return;
+    this.ready(address);
+    for (const start of this.onServing) start();
+  }
+
+  /**
    * Tells whoever started the server that it is ready: `listening on HOST:PORT` on stdout, the
-   * line tools and tests wait for, then any lines stages added. The serve stage calls it once
-   * the listener is open.
+   * line tools and tests wait for, then any lines stages added. Like Redis's "Ready to accept
+   * connections", it comes once the data is loaded, though the listener opened before.
    *
    * @param address Where the server listens.
    */
@@ -169,6 +201,7 @@ export class Assembly<O> implements ConnectionHooks {
    * @returns `false` if a step failed.
    */
   async stop(): Promise<boolean> {
+    this.#stopping = true;
     let ok = true;
     for (const step of this.#stopSteps.splice(0).reverse()) {
       try {
@@ -334,7 +367,6 @@ export async function runStages<O extends ServerCliOptions>(
     await assembly.stop();
     cannotStart(error);
   }
-  for (const start of assembly.onServing) start();
   await serve(listener);
   if (!await assembly.stop()) Deno.exit(1);
 }

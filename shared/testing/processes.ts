@@ -171,6 +171,63 @@ function wrap(
   };
 }
 
+/** How to start a lab's server. */
+export interface LabServerOptions {
+  /** Extra server arguments. */
+  args?: string[];
+  /** Deno's permission flags; `--allow-net` by default. */
+  denoFlags?: string[];
+  /** More environment variables. */
+  env?: Record<string, string>;
+  /** Another checkout of the repository to run the server from (a benchmark's baseline). */
+  root?: string;
+}
+
+function spawnLab(
+  entry: string,
+  port: number,
+  options: LabServerOptions,
+): { child: Deno.ChildProcess; stdout: OutputCollector; stderr: OutputCollector } {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...(options.denoFlags ?? ["--allow-net"]),
+      join(options.root ?? REPO_ROOT, entry),
+      "--port",
+      String(port),
+      ...(options.args ?? []),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...options.env },
+  }).spawn();
+  return {
+    child,
+    stdout: new OutputCollector(child.stdout),
+    stderr: new OutputCollector(child.stderr),
+  };
+}
+
+/**
+ * Starts a lab's server on a port of the caller's choosing and returns at once, without waiting
+ * for its `listening on` line: for a test that talks to it while it loads its data. Its `output`
+ * shows whether that line has come.
+ *
+ * @param entry The server's path from the repository root.
+ * @param port The port, such as one from {@link freePort}.
+ * @param options As for {@link startLabServer}.
+ * @returns The server, perhaps not listening yet.
+ */
+export function spawnLabServer(
+  entry: string,
+  port: number,
+  options: LabServerOptions = {},
+): RunningServer {
+  const { child, stdout, stderr } = spawnLab(entry, port, options);
+  return wrap(child, "127.0.0.1", port, stdout, stderr);
+}
+
 /**
  * Starts a lab's server with `--port 0` and waits for its `listening on HOST:PORT` line.
  *
@@ -181,25 +238,9 @@ function wrap(
  */
 export async function startLabServer(
   entry: string,
-  options: { args?: string[]; denoFlags?: string[]; env?: Record<string, string>; root?: string } =
-    {},
+  options: LabServerOptions = {},
 ): Promise<RunningServer> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...(options.denoFlags ?? ["--allow-net"]),
-      join(options.root ?? REPO_ROOT, entry),
-      "--port",
-      "0",
-      ...(options.args ?? []),
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", ...options.env },
-  }).spawn();
-  const stdout = new OutputCollector(child.stdout);
-  const stderr = new OutputCollector(child.stderr);
+  const { child, stdout, stderr } = spawnLab(entry, 0, options);
   const ready = await stdout.waitFor(/listening on (\S+):(\d+)/, READY_TIMEOUT_MS);
   const server = wrap(child, ready?.[1] ?? "", Number(ready?.[2] ?? 0), stdout, stderr);
   if (!ready) {

@@ -20,24 +20,31 @@ export const memcachePort: Stage<{ host: string; memcachePort: number | null }> 
     const { options, server } = assembly;
     const persistence = assembly.need(PERSISTENCE);
     const writes = assembly.need(WRITES);
-    const memcache = startMemcacheServer({
-      host: options.host,
-      port: options.memcachePort ?? 0,
-      // Memcached has no databases: its port serves database 0.
-      db: assembly.need(EXPIRING_DATABASES)[0],
-      beforeWrite: persistence.beforeWrite,
-      log: server.log,
-      // Memcached writes take the RESP writes' path: refused while persistence fails, room made
-      // under --maxmemory before, logged after. One write path, two protocols.
-      writeDenied: () => writes.writeDenied()?.message ?? null,
-      makeRoom: () => writes.makeRoom(),
-      propagate: (args) => writes.propagate(args, 0),
+    // Memcached's protocol has no -LOADING: its port opens once the data is loaded.
+    let memcache: ReturnType<typeof startMemcacheServer> | undefined;
+    const start = () =>
+      startMemcacheServer({
+        host: options.host,
+        port: options.memcachePort ?? 0,
+        // Memcached has no databases: its port serves database 0.
+        db: assembly.need(EXPIRING_DATABASES)[0],
+        beforeWrite: persistence.beforeWrite,
+        log: server.log,
+        // Memcached writes take the RESP writes' path: refused while persistence fails, room made
+        // under --maxmemory before, logged after. One write path, two protocols.
+        writeDenied: () => writes.writeDenied()?.message ?? null,
+        makeRoom: () => writes.makeRoom(),
+        propagate: (args) => writes.propagate(args, 0),
+      });
+    // A port already in use stops the start like any other load step that fails.
+    assembly.load.push(() => {
+      memcache = start();
     });
     assembly.readyLines.push(() =>
-      `memcached protocol on ${memcache.address.host}:${memcache.address.port}`
+      `memcached protocol on ${memcache?.address.host}:${memcache?.address.port}`
     );
     // In the same step as the RESP connections: no memcached client writes after the final save.
-    assembly.need(SHUTDOWN).onStop(() => void memcache.close());
-    assembly.onStop(() => memcache.close());
+    assembly.need(SHUTDOWN).onStop(() => void memcache?.close());
+    assembly.onStop(() => memcache?.close());
   },
 };

@@ -10,12 +10,13 @@
  * | cost per write | none | an encode, a share of a `write()`, maybe an fsync |
  * | restart | read one compact file | replay every command (compacted by `BGREWRITEAOF`) |
  *
- * How the server uses this module (see `server.ts`):
+ * How the server uses this module (see `stage.ts`):
  *
  * ```
- * const persistence = await openPersistence(server, db, options);  // load, then start
+ * const persistence = createPersistence(server, databases, options);
+ * ... once listening, clients answered -LOADING:     await persistence.load()
  * ... every write that changed the keyspace (RESP or
- *     memcached), through the write path:            persistence.propagate(args)
+ *     memcached), through the write path:            persistence.propagate(args, db)
  * ... before a batch of replies is sent:              await persistence.beforeWrite()
  * ... asked to stop, clients still served:           await persistence.shutdown(request)
  *                                                     (false: it could not save; keep running)
@@ -34,6 +35,7 @@
 
 export {
   AofError,
+  createPersistence,
   type FsyncPolicy,
   MissingLogError,
   openPersistence,

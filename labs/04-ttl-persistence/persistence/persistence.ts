@@ -66,6 +66,17 @@ export interface Persistence {
   /** SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF: registered in the server's command table. */
   readonly commands: CommandSpec[];
   /**
+   * Loads what is on disk, then opens the log and starts the save timer. It pauses every so
+   * often, so that the server can answer its clients meanwhile (`-LOADING`, as Redis does).
+   *
+   * @throws {SnapshotError} If the snapshot is damaged; the file is left as it is.
+   * @throws {AofError} If the log is damaged before its end; the file is left as it is.
+   * @throws {MissingLogError} If the log's manifest is there and the log is not.
+   */
+  load(): Promise<void>;
+  /** Whether {@link load} is still running: until it is done, most commands get `-LOADING`. */
+  readonly loading: boolean;
+  /**
    * Records a write that changed the keyspace, as the arguments of the command that replays it
    * (relative times already made absolute). The write path (`writes.ts`) is its one caller in the
    * server, for RESP and memcached writes alike.
@@ -121,9 +132,47 @@ const CHUNK_KEYS = 8192;
 const BGSAVE_RETRY_DELAY_MS = 5000;
 /** How often the save points are checked. */
 const CRON_MS = 100;
+/**
+ * Loading runs this long between two turns of the event loop, where clients are answered: short
+ * enough that a client waits no longer for its `-LOADING`, long enough that the pauses cost
+ * nothing measurable.
+ */
+const LOADING_SLICE_MS = 50;
 
 /**
- * Loads the snapshot, replays the log, and starts persistence.
+ * Sets persistence up without loading anything yet: its commands, `CONFIG` parameters and
+ * `INFO persistence` are there at once, and {@link Persistence.load} loads what is on disk.
+ *
+ * @param server The server (its command table replays the log).
+ * @param databases The databases to load into, numbered from 0.
+ * @param options From the command line.
+ * @param tuning For tests only.
+ * @returns Persistence, not loaded yet.
+ */
+export function createPersistence(
+  server: ServerState,
+  databases: readonly ExpiringKeyspace[],
+  options: PersistenceOptions,
+  tuning: PersistenceTuning = {},
+): Persistence {
+  const engine = new PersistenceEngine(server, databases, options, tuning);
+  return {
+    commands: engine.commands(),
+    load: () => engine.start(),
+    get loading() {
+      return engine.loading;
+    },
+    propagate: (args, db) => engine.propagate(args, db),
+    beforeWrite: () => engine.beforeWrite(),
+    writeDenied: () => engine.writeDenied(),
+    shutdown: (request) => engine.shutdown(request),
+    close: () => engine.close(),
+    changesSinceSave: () => engine.changesSinceSave,
+  };
+}
+
+/**
+ * Sets persistence up and loads what is on disk: {@link createPersistence}, then its `load()`.
  *
  * @param server The server (its command table replays the log).
  * @param databases The databases to load into, numbered from 0.
@@ -140,20 +189,21 @@ export async function openPersistence(
   options: PersistenceOptions,
   tuning: PersistenceTuning = {},
 ): Promise<Persistence> {
-  const engine = new PersistenceEngine(server, databases, options, tuning);
-  await engine.start();
-  return {
-    commands: engine.commands(),
-    propagate: (args, db) => engine.propagate(args, db),
-    beforeWrite: () => engine.beforeWrite(),
-    writeDenied: () => engine.writeDenied(),
-    shutdown: (request) => engine.shutdown(request),
-    close: () => engine.close(),
-    changesSinceSave: () => engine.changesSinceSave,
-  };
+  const persistence = createPersistence(server, databases, options, tuning);
+  await persistence.load();
+  return persistence;
 }
 
 type JobStatus = "ok" | "err";
+
+/** Thrown by a load that the server was told to stop in the middle of. */
+export class LoadingStopped extends Error {
+  /** Says so. */
+  constructor() {
+    super("Stopped while loading");
+    this.name = "LoadingStopped";
+  }
+}
 
 /** The state behind {@link Persistence}: files, jobs in progress, and what INFO reports. */
 class PersistenceEngine {
@@ -167,6 +217,14 @@ class PersistenceEngine {
   readonly #changes = new ChangeCount();
   #aof: AppendOnlyLog | null = null;
   #loading = true;
+  /** Set by {@link close}: a load in progress gives up. */
+  #closed = false;
+  /** When loading started, in milliseconds since the epoch (`loading_start_time`). */
+  #loadingSince = Date.now();
+  /** The share of the data loaded so far, 0 to 1 (`loading_loaded_perc`). */
+  #loadedShare = 0;
+  /** When loading last let the event loop run. */
+  #lastPause = performance.now();
   #cron: ReturnType<typeof setInterval> | undefined;
   /** When the last snapshot was saved (or the server started), in ms since the epoch. */
   #lastSave = Date.now();
@@ -198,6 +256,13 @@ class PersistenceEngine {
     this.#tuning = tuning;
     this.#snapshotPath = join(options.dir, options.dbfilename);
     this.#aofPath = join(options.dir, options.appendfilename);
+    // CONFIG and INFO answer while the data loads, as Redis's do.
+    this.#register();
+  }
+
+  /** Whether the data is still being loaded. */
+  get loading(): boolean {
+    return this.#loading;
   }
 
   /** Changes since the last snapshot. */
@@ -214,6 +279,7 @@ class PersistenceEngine {
    * opens the log, starts the save timer.
    */
   async start(): Promise<void> {
+    this.#loadingSince = Date.now();
     Deno.mkdirSync(this.#options.dir, { recursive: true });
     removeStaleTempFiles(this.#options.dir, this.#log);
     const started = performance.now();
@@ -231,7 +297,7 @@ class PersistenceEngine {
         }
         await this.#replay();
       } else {
-        this.#loadSnapshot();
+        await this.#loadSnapshot();
         if (this.#options.appendonly) this.#createLog();
       }
     } finally {
@@ -252,8 +318,23 @@ class PersistenceEngine {
         log: this.#log,
       });
     }
-    this.#register();
     this.#scheduleSavePoints();
+  }
+
+  /**
+   * A pause in loading: every {@link LOADING_SLICE_MS} of work, the event loop runs once, and
+   * clients get their answers (`-LOADING` for most commands).
+   *
+   * @param done The share of the work done, 0 to 1, for `INFO persistence`.
+   */
+  async #pause(done: number): Promise<void> {
+    this.#loadedShare = done;
+    const now = performance.now();
+    if (now - this.#lastPause < LOADING_SLICE_MS) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.#lastPause = performance.now();
+    // Told to stop meanwhile (a signal, SHUTDOWN): the rest is not loaded, and nothing is saved.
+    if (this.#closed) throw new LoadingStopped();
   }
 
   #setLoading(loading: boolean): void {
@@ -298,6 +379,11 @@ class PersistenceEngine {
    * points keep firing, and a later shutdown tries again.
    */
   async shutdown(request: ShutdownRequest = {}): Promise<boolean> {
+    if (this.#loading) {
+      // Half the data is not the data: Redis never saves on a shutdown while it loads.
+      this.#log("Stopping while loading: nothing is saved, the files on disk stay as they are.");
+      return true;
+    }
     // Let a background job finish rather than leave a half-written temporary file behind.
     await this.#bgsave?.job;
     await this.#rewrite?.job;
@@ -337,6 +423,8 @@ class PersistenceEngine {
   }
 
   async close(): Promise<void> {
+    // A load still running stops at its next pause (see #pause).
+    this.#closed = true;
     clearInterval(this.#cron);
     this.#bgsaveScheduled = this.#rewriteScheduled = false;
     // A save point may have started a job since shutdown(): let it finish, as there.
@@ -396,14 +484,14 @@ class PersistenceEngine {
 
   // ---- loading ----
 
-  #loadSnapshot(): void {
+  async #loadSnapshot(): Promise<void> {
     const databases = this.#databases;
-    const result = loadSnapshotFile(
-      this.#snapshotPath,
-      databases.length,
-      (entry, db) => databases[db].load(entry),
-      this.#log,
-    );
+    const result = await loadSnapshotFile(this.#snapshotPath, {
+      databases: databases.length,
+      load: (entry, db) => databases[db].load(entry),
+      log: this.#log,
+      pause: ({ phase, done }) => this.#pause(phase === "loading" ? done : 0),
+    });
     if (result === null) {
       // Earlier versions of this course wrote `dump.cdb` in a format of their own; say so rather
       // than start empty without a word.
@@ -444,10 +532,13 @@ class PersistenceEngine {
       if (reply instanceof ErrorReply && errors++ < 10) {
         this.#log(`Command at byte offset ${command.offset} of ${path} failed: ${reply.message}`);
       }
-      if ((reader.commands & 0xffff) === 0 && performance.now() - lastReport >= 1000) {
-        lastReport = performance.now();
-        const share = Math.floor(command.end / bytes.length * 100);
-        this.#log(`Replaying: ${share}% done, ${reader.commands} commands so far`);
+      if ((reader.commands & 0x3ff) === 0) {
+        if (performance.now() - lastReport >= 1000) {
+          lastReport = performance.now();
+          const share = Math.floor(command.end / bytes.length * 100);
+          this.#log(`Replaying: ${share}% done, ${reader.commands} commands so far`);
+        }
+        await this.#pause(command.end / bytes.length);
       }
     }
     endTransaction(session);
@@ -731,6 +822,18 @@ class PersistenceEngine {
     this.#server.info.extend("Persistence", () => this.#info());
   }
 
+  /** Redis's fields about a load in progress; none once loaded. */
+  #loadingInfo(now: number): [string, string | number][] {
+    if (!this.#loading) return [];
+    const elapsed = (now - this.#loadingSince) / 1000;
+    const done = this.#loadedShare;
+    return [
+      ["loading_start_time", Math.floor(this.#loadingSince / 1000)],
+      ["loading_loaded_perc", (done * 100).toFixed(2)],
+      ["loading_eta_seconds", done > 0 ? Math.round(elapsed / done - elapsed) : 1],
+    ];
+  }
+
   #info(): [string, string | number][] {
     const now = Date.now();
     const bgsave = this.#bgsave;
@@ -740,6 +843,7 @@ class PersistenceEngine {
     return [
       ["loading", this.#loading ? 1 : 0],
       ["async_loading", 0],
+      ...this.#loadingInfo(now),
       ["current_save_keys_processed", bgsave?.view.done ?? 0],
       ["current_save_keys_total", bgsave?.view.size ?? 0],
       // Ours, not Redis's: the keys copied by copy-on-write during the current BGSAVE.

@@ -29,7 +29,9 @@
  * structure, reads the AUX fields (memcached's flags among them) and proves that every key is a
  * string, and the checksum is compared; only then does the second walk build the keys. So a
  * damaged file, or one holding a list or a hash this server cannot store, is refused before a
- * single key is loaded, and it is never written to.
+ * single key is loaded, and it is never written to. Both walks stop every so many keys
+ * ({@link decodeSnapshotSteps}), so that a server loading a big file can answer its clients
+ * `-LOADING` meanwhile, as Redis does.
  *
  * @module
  */
@@ -44,7 +46,13 @@ import { fsyncDir, fsyncDirSync, removeQuietly, writeAll, writeAllSync } from ".
 import { Crc64 } from "./rdb/crc64.ts";
 import { MEMCACHE_FLAGS_AUX } from "./rdb/format.ts";
 import { decodeMemcacheFlags, MemcacheFlagsEncoder } from "./rdb/memcache_flags.ts";
-import { RdbError, type RdbProblem, type RdbSummary, walkRdb } from "./rdb/rdb_reader.ts";
+import {
+  RdbError,
+  type RdbProblem,
+  type RdbSummary,
+  type WalkProgress,
+  walkRdbSteps,
+} from "./rdb/rdb_reader.ts";
 import { RdbWriter } from "./rdb/rdb_writer.ts";
 
 /** The magic of the format this course used before its snapshots were RDB files. */
@@ -325,6 +333,12 @@ export interface DecodeOptions {
   onProgress?: (done: number, keys: number) => void;
 }
 
+/** How far a decode has come: checking the file, then loading its keys. */
+export interface DecodeProgress extends WalkProgress {
+  /** `checking` during the first walk, `loading` during the second, which builds the keys. */
+  phase: "checking" | "loading";
+}
+
 /**
  * Checks a snapshot's bytes and hands each key to `onEntry`. The structure, the types and the
  * checksum are all checked before the first key is handed over, so a file that cannot be loaded
@@ -336,9 +350,31 @@ export interface DecodeOptions {
  * @throws {SnapshotError} If the file is not a valid snapshot, or holds what this server cannot.
  */
 export function decodeSnapshot(bytes: Uint8Array, options: DecodeOptions): LoadResult {
+  const steps = decodeSnapshotSteps(bytes, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (step.value.phase === "loading") options.onProgress?.(step.value.done, step.value.keys);
+  }
+}
+
+/**
+ * {@link decodeSnapshot}, a piece at a time: it stops every so many keys to say how far it has
+ * come, so that the caller can serve clients in between.
+ *
+ * @param bytes The whole file.
+ * @param options The file's name and what to do with each key (`onProgress` is not called: the
+ *   progress is what the steps yield).
+ * @returns The decode: it yields its progress, and returns what was loaded.
+ * @throws {SnapshotError} If the file is not a valid snapshot, or holds what this server cannot.
+ */
+export function* decodeSnapshotSteps(
+  bytes: Uint8Array,
+  options: DecodeOptions,
+): Generator<DecodeProgress, LoadResult, void> {
   const { file } = options;
   try {
-    return decode(bytes, options);
+    return yield* decode(bytes, options);
   } catch (error) {
     if (error instanceof RdbError) {
       throw new SnapshotError(file, error.offset, error.detail, error.problem);
@@ -347,7 +383,10 @@ export function decodeSnapshot(bytes: Uint8Array, options: DecodeOptions): LoadR
   }
 }
 
-function decode(bytes: Uint8Array, options: DecodeOptions): LoadResult {
+function* decode(
+  bytes: Uint8Array,
+  options: DecodeOptions,
+): Generator<DecodeProgress, LoadResult, void> {
   const { file } = options;
   if (startsWith(bytes, OLD_SNAPSHOT_MAGIC)) {
     throw new SnapshotError(
@@ -373,22 +412,25 @@ function decode(bytes: Uint8Array, options: DecodeOptions): LoadResult {
   let writtenBy: string | null = null;
   let summary: RdbSummary;
   try {
-    summary = walkRdb(bytes, {
-      aux(name, value, offset) {
-        if (name === MEMCACHE_FLAGS_AUX) {
-          try {
-            flags = decodeMemcacheFlags(value);
-          } catch (error) {
-            if (!(error instanceof RdbError)) throw error;
-            throw new RdbError("corrupt", offset, `the ${name} field: ${error.detail}`);
+    summary = yield* phase(
+      "checking",
+      walkRdbSteps(bytes, {
+        aux(name, value, offset) {
+          if (name === MEMCACHE_FLAGS_AUX) {
+            try {
+              flags = decodeMemcacheFlags(value);
+            } catch (error) {
+              if (!(error instanceof RdbError)) throw error;
+              throw new RdbError("corrupt", offset, `the ${name} field: ${error.detail}`);
+            }
+          } else if (name === "ctime") {
+            createdAt = Number(value) * 1000;
+          } else if (name === "redis-ver") {
+            writtenBy = value;
           }
-        } else if (name === "ctime") {
-          createdAt = Number(value) * 1000;
-        } else if (name === "redis-ver") {
-          writtenBy = value;
-        }
-      },
-    }, { values: false, databases: options.databases });
+        },
+      }, { values: false, databases: options.databases }),
+    );
   } catch (error) {
     if (error instanceof RdbError && error.problem === "unsupported" && !intact) {
       throw new RdbError(
@@ -428,19 +470,22 @@ function decode(bytes: Uint8Array, options: DecodeOptions): LoadResult {
   let expired = 0;
   const onEntry = options.onEntry;
   const withFlags = flags;
-  walkRdb(bytes, {
-    string(key, value, expiresAt, db) {
-      if (onEntry === undefined) return;
-      const entry = {
-        key,
-        value,
-        expiresAt,
-        flags: withFlags.size === 0 || db !== 0 ? 0 : withFlags.get(key) ?? 0,
-      };
-      if (onEntry(entry, db)) loaded++;
-      else expired++;
-    },
-  }, { values: true, databases: options.databases, onProgress: options.onProgress });
+  yield* phase(
+    "loading",
+    walkRdbSteps(bytes, {
+      string(key, value, expiresAt, db) {
+        if (onEntry === undefined) return;
+        const entry = {
+          key,
+          value,
+          expiresAt,
+          flags: withFlags.size === 0 || db !== 0 ? 0 : withFlags.get(key) ?? 0,
+        };
+        if (onEntry(entry, db)) loaded++;
+        else expired++;
+      },
+    }, { values: true, databases: options.databases }),
+  );
   return {
     loaded,
     expired,
@@ -452,22 +497,47 @@ function decode(bytes: Uint8Array, options: DecodeOptions): LoadResult {
   };
 }
 
+/** Labels a walk's progress with the phase of the decode it belongs to. */
+function* phase(
+  name: DecodeProgress["phase"],
+  walk: Generator<WalkProgress, RdbSummary, void>,
+): Generator<DecodeProgress, RdbSummary, void> {
+  for (;;) {
+    const step = walk.next();
+    if (step.done) return step.value;
+    yield { phase: name, ...step.value };
+  }
+}
+
+/** Options for {@link loadSnapshotFile}. */
+export interface LoadOptions {
+  /** How many databases the server has. */
+  databases: number;
+  /** Adds one key to its database; returns false if it had already expired. */
+  load: (entry: Entry, db: number) => boolean;
+  /** Writes a line to the server's log. */
+  log: (line: string) => void;
+  /**
+   * Called every so many keys with the decode's progress; the load waits for what it returns, so
+   * that the server can answer its clients meanwhile (`-LOADING`).
+   */
+  pause?: (progress: DecodeProgress) => Promise<void> | void;
+}
+
 /**
- * Loads a snapshot file into a keyspace, with a progress line about once a second for a big file.
+ * Loads a snapshot file into the databases, with a progress line about once a second for a big
+ * file.
  *
  * @param path The file.
- * @param databases How many databases the server has.
- * @param load Adds one key to its database; returns false if it had already expired.
- * @param log Writes a line to the server's log.
+ * @param options The databases, what to do with each key and each pause, where to log.
  * @returns What was loaded, or `null` if there is no such file.
  * @throws {SnapshotError} If the file cannot be loaded; the keyspace is then untouched.
  */
-export function loadSnapshotFile(
+export async function loadSnapshotFile(
   path: string,
-  databases: number,
-  load: (entry: Entry, db: number) => boolean,
-  log: (line: string) => void,
-): LoadResult | null {
+  options: LoadOptions,
+): Promise<LoadResult | null> {
+  const { log } = options;
   let bytes: Uint8Array;
   try {
     bytes = Deno.readFileSync(path);
@@ -478,17 +548,26 @@ export function loadSnapshotFile(
   const started = performance.now();
   let lastReport = started;
   log(`Loading snapshot ${path} (${bytes.length} bytes)`);
-  const result = decodeSnapshot(bytes, {
+  const steps = decodeSnapshotSteps(bytes, {
     file: path,
-    databases,
-    onEntry: load,
-    onProgress: (done, keys) => {
-      const now = performance.now();
-      if (now - lastReport < 1000) return;
+    databases: options.databases,
+    onEntry: options.load,
+  });
+  let result: LoadResult;
+  for (;;) {
+    const step = steps.next();
+    if (step.done) {
+      result = step.value;
+      break;
+    }
+    const { phase, done, keys } = step.value;
+    const now = performance.now();
+    if (phase === "loading" && now - lastReport >= 1000) {
       lastReport = now;
       log(`Loading snapshot: ${Math.floor(done * 100)}% done, ${keys} keys so far`);
-    },
-  });
+    }
+    await options.pause?.(step.value);
+  }
   if (!result.checksummed) {
     // Redis's words: a file saved with `rdbchecksum no` has zeros where the checksum goes.
     log("RDB file was saved with checksum disabled: no check performed.");

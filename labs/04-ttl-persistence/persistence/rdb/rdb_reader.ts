@@ -85,6 +85,14 @@ export interface WalkOptions {
   onProgress?: (done: number, keys: number) => void;
 }
 
+/** How far a walk has come: what {@link walkRdbSteps} yields every so many keys. */
+export interface WalkProgress {
+  /** The share of the file read so far, 0 to 1. */
+  done: number;
+  /** Keys read so far. */
+  keys: number;
+}
+
 /** What a walk found. */
 export interface RdbSummary {
   /** The file's RDB version. */
@@ -152,6 +160,29 @@ export function readRdbVersion(bytes: Uint8Array): number {
  * @throws {RdbError} At the first record that is damaged or holds something other than a string.
  */
 export function walkRdb(bytes: Uint8Array, visitor: RdbVisitor, options: WalkOptions): RdbSummary {
+  const steps = walkRdbSteps(bytes, visitor, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    options.onProgress?.(step.value.done, step.value.keys);
+  }
+}
+
+/**
+ * {@link walkRdb}, a piece at a time: it stops every so many keys to say how far it has come, so
+ * that a server loading a big file can serve its clients (`-LOADING`) between two pieces.
+ *
+ * @param bytes The whole file.
+ * @param visitor What to do with AUX fields and keys.
+ * @param options Whether to build values, how many databases there are.
+ * @returns The walk: it yields its progress, and returns what {@link walkRdb} returns.
+ * @throws {RdbError} At the first record that is damaged or holds something other than a string.
+ */
+export function* walkRdbSteps(
+  bytes: Uint8Array,
+  visitor: RdbVisitor,
+  options: Omit<WalkOptions, "onProgress">,
+): Generator<WalkProgress, RdbSummary, void> {
   const version = readRdbVersion(bytes);
   const r = new RdbCursor(bytes);
   r.pos = RDB_HEADER_SIZE;
@@ -239,9 +270,7 @@ export function walkRdb(bytes: Uint8Array, visitor: RdbVisitor, options: WalkOpt
     }
     expiresAt = null;
     keys++;
-    if (options.onProgress !== undefined && keys % PROGRESS_EVERY === 0) {
-      options.onProgress(r.pos / bytes.length, keys);
-    }
+    if (keys % PROGRESS_EVERY === 0) yield { done: r.pos / bytes.length, keys };
   }
   return { version, keys, checksumOffset: r.pos };
 }
