@@ -1,5 +1,6 @@
 /**
- * Lab 1's commands: PING, ECHO, SET, GET, DEL (and its seed alias DELETE), EXISTS.
+ * Lab 1's commands: PING, ECHO, SET, GET, DEL (and DELETE, a socket-programming assignment's name
+ * for DEL), EXISTS.
  *
  * Each command is a small piece of data: a name, an arity (how many words it takes, counting its
  * own name; negative means "at least"), flags, and a handler that receives the arguments as byte

@@ -1,7 +1,7 @@
 /**
  * Fernet: authenticated encryption packaged as a text token, exactly as the Fernet specification
- * (github.com/fernet/spec) defines it. It is what the course's Python seed used
- * (`cryptography.fernet`), so lab 3 keeps it as a second record format (`--cipher fernet`) and
+ * (github.com/fernet/spec) defines it. It is what the Python security project this course is
+ * modelled on used (`cryptography.fernet`), so lab 3 keeps it as a second record format (`--cipher fernet`) and
  * checks this module against the specification's own test vectors.
  *
  * A token is base64url text (with `=` padding) of these bytes:
