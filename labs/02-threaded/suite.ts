@@ -1376,7 +1376,6 @@ const limitSteps: SuiteStep[] = [
   },
 ];
 
-/** The steps of lab 2: lab 1's regressions first, then what lab 2 adds, in lesson order. */
 /** Numbered databases: SELECT, MOVE, SWAPDB, FLUSHALL. */
 const databaseSteps: SuiteStep[] = [
   {
@@ -1504,6 +1503,7 @@ const databaseSteps: SuiteStep[] = [
   },
 ];
 
+/** The steps of lab 2: lab 1's regressions first, then what lab 2 adds, in lesson order. */
 export const lab2Steps: readonly SuiteStep[] = [
   ...lab1Regressions,
   ...concurrencySteps,
