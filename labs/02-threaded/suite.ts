@@ -603,7 +603,7 @@ const keyspaceSteps: SuiteStep[] = [
     },
   },
   {
-    name: "COPY copies a value; REPLACE overwrites; DB n copies into another database",
+    name: "COPY copies a value; REPLACE overwrites; DB 0 is this database",
     redis: true,
     async run(ctx) {
       const c = await ctx.connect();
@@ -616,11 +616,6 @@ const keyspaceSteps: SuiteStep[] = [
       await c.send(command("GET", src) + command("GET", dst) + command("GET", taken));
       await c.expect(bulk("value") + bulk("value") + bulk("value"));
       await check(c, ["COPY", ctx.key("missing"), dst, "REPLACE"], ":0\r\n");
-      // The same name in another database is a copy, not "the same object".
-      await check(c, ["COPY", src, src, "DB", "1"], ":1\r\n");
-      await check(c, ["COPY", src, src, "DB", "1"], ":0\r\n");
-      await c.send(command("SELECT", "1") + command("GET", src) + command("DEL", src));
-      await c.expect("+OK\r\n" + bulk("value") + ":1\r\n");
     },
   },
   {
@@ -1378,6 +1373,20 @@ const limitSteps: SuiteStep[] = [
 
 /** Numbered databases: SELECT, MOVE, SWAPDB, FLUSHALL. */
 const databaseSteps: SuiteStep[] = [
+  {
+    name: "COPY ... DB n copies into another database, under the same name too",
+    redis: true,
+    async run(ctx) {
+      const c = await ctx.connect();
+      const key = ctx.key();
+      await check(c, ["SET", key, "value"], "+OK\r\n");
+      // The same name in another database is a copy, not "the same object".
+      await check(c, ["COPY", key, key, "DB", "1"], ":1\r\n");
+      await check(c, ["COPY", key, key, "DB", "1"], ":0\r\n");
+      await c.send(command("SELECT", "1") + command("GET", key) + command("DEL", key));
+      await c.expect("+OK\r\n" + bulk("value") + ":1\r\n");
+    },
+  },
   {
     name: "SELECT changes the database a connection works in; each has its own keys",
     redis: true,

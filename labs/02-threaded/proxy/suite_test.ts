@@ -6,7 +6,8 @@
  * hold for Redis (`redis: true`). One step is left out on purpose: `INFO keyspace` describes the
  * server that answers `INFO`, and the proxy answers `INFO` itself — it holds no keys, only a cache
  * of answers (`INFO proxy`). Ask the upstream for its keyspace, and for its command and error
- * statistics. `RESET` is refused by the proxy.
+ * statistics. `RESET` is refused by the proxy, and so is `SELECT` (with `MOVE` and `SWAPDB`): its
+ * clients share upstream connections, on which one client's database would become everyone's.
  * `FLUSHDB` and `FLUSHALL` are not on the proxy's allow-list; the suite uses them between steps, so
  * its proxy is started with `--allow-commands flushdb,flushall`.
  *
@@ -31,6 +32,13 @@ const NOT_THROUGH_A_PROXY = new Set([
   "INFO errorstats counts every error reply by its code, inside EXEC too",
   "RESET leaves MULTI, forgets watches and the name, and goes back to RESP2",
   "RESET turns CLIENT REPLY OFF back on, but not a SKIP already dropping its reply",
+  // Numbered databases: SELECT is connection state the proxy cannot keep per client.
+  "COPY ... DB n copies into another database, under the same name too",
+  "SELECT changes the database a connection works in; each has its own keys",
+  "MOVE moves a key with its value to another database, never over an existing key",
+  "SWAPDB exchanges two databases for every client, and fails a WATCH on either",
+  "FLUSHALL empties every database; FLUSHDB only the current one",
+  "INFO keyspace has a line for each database that has keys",
 ]);
 
 for (const kind of UPSTREAM_KINDS) {
