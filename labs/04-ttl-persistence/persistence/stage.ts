@@ -36,13 +36,14 @@ export const WRITES: Part<WritePath> = new Part("persistence");
 const LOADING = new ErrorReply("LOADING Redis is loading the dataset in memory");
 
 /**
- * While the data loads, a command Redis would not run then (one without the `loading` flag) is
- * refused with `-LOADING`, counted as Redis counts a rejected call; the rest run as usual. An
- * unknown command or a wrong arity gets its own error first, as in Redis.
+ * Until the data is loaded and the write path logs, a command Redis would not run while loading
+ * (one without the `loading` flag) is refused with `-LOADING`, counted as Redis counts a rejected
+ * call; the rest run as usual. An unknown command or a wrong arity gets its own error first, as
+ * in Redis.
  */
-function refuseWhileLoading(server: ServerState, persistence: Persistence, run: Execute): Execute {
+function refuseWhileLoading(server: ServerState, loading: () => boolean, run: Execute): Execute {
   return (session, args) => {
-    if (!persistence.loading) return run(session, args);
+    if (!loading()) return run(session, args);
     const spec = server.commands.resolve(args);
     if (spec instanceof ErrorReply || spec.flags.includes("loading")) return run(session, args);
     server.commandStats.of(spec).rejected++;
@@ -77,11 +78,15 @@ export const persistence: Stage<{ persistence: PersistenceOptions; maxmemory: nu
     );
     writes.wrap(commands);
     assembly.provide(WRITES, writes);
-    assembly.wrapExecute((run) => refuseWhileLoading(server, running, run));
+    // Closed until the write path logs, not only until the data is in: between the two, the log
+    // is being opened, and a write let through then would be acknowledged and never logged.
+    let loading = true;
+    assembly.wrapExecute((run) => refuseWhileLoading(server, () => loading, run));
     assembly.load.push(async () => {
       await running.load();
       // From here on, writes are logged: the loaded ones were on disk already.
       writes.start(running);
+      loading = false;
     });
     assembly.beforeWrite = running.beforeWrite;
     // A signal and SHUTDOWN take one path: the final save first, with every client still served;
