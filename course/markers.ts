@@ -127,8 +127,10 @@ export function exercise(source: string, stubImport: string, through = 0): Exerc
   const markers = findMarkers(source).filter((marker) => marker.step > through);
   if (markers.length === 0) return { text: source, markers };
   const lines = source.split("\n");
+  // What each TODO took out, by marker, and whether it left room for a statement (quietUnused).
+  const removed: Removed[] = [];
   // Work from the last marker up, so earlier line numbers stay valid.
-  for (const marker of [...markers].reverse()) {
+  for (const [n, marker] of [...markers.entries()].reverse()) {
     const index = marker.line; // the line after the marker (0-based)
     const indent = MARKER.exec(lines[marker.line - 1])?.[1] ?? "";
     const rest = lines.slice(index).join("\n");
@@ -140,18 +142,26 @@ export function exercise(source: string, stubImport: string, through = 0): Exerc
     const handler = /^(\s*)handler:\s*/.exec(rest);
     const fn = /^(\s*)(?:export\s+)?(?:async\s+)?function\s+\w+\s*\(/.exec(rest);
     if (starter) {
-      replaced = [`${starter[1]}${starter[2]}`, ...lines.slice(index + starterAt + 1)].join("\n");
+      removed[n] = { code: block.slice(0, starterAt).join("\n"), site: true };
+      replaced = [
+        `${starter[1]}${SITE}${n}`,
+        `${starter[1]}${starter[2]}`,
+        ...lines.slice(index + starterAt + 1),
+      ].join("\n");
     } else if (handler) {
       const end = scanExpression(rest, handler[0].length);
-      replaced = `${handler[1]}handler: todoHandler(${marker.step}, ${hint})` + rest.slice(end);
+      removed[n] = { code: rest.slice(handler[0].length, end), site: false };
+      replaced = `${handler[1]}${SITE}${n}\n` +
+        `${handler[1]}handler: todoHandler(${marker.step}, ${hint})` + rest.slice(end);
     } else if (fn) {
       // The body is the first "{" after the parameter list, which may destructure `{ db }`.
       const closeParams = scanExpression(rest, fn[0].length);
       const open = rest.indexOf("{", closeParams);
       const end = scanExpression(rest, open);
+      removed[n] = { code: rest.slice(open + 1, end - 1), site: true };
       replaced = rest.slice(0, open) +
-        `{\n${fn[1]}  return notImplemented(${marker.step}, ${hint});\n${fn[1]}}` +
-        rest.slice(end);
+        `{\n${fn[1]}  ${SITE}${n}\n${fn[1]}  return notImplemented(${marker.step}, ${hint});\n` +
+        `${fn[1]}}` + rest.slice(end);
     } else {
       throw new SyntaxError(
         `Cannot make an exercise of line ${marker.line + 1}: a marker must stand above a ` +
@@ -165,13 +175,194 @@ export function exercise(source: string, stubImport: string, through = 0): Exerc
       ...replaced.split("\n"),
     );
   }
-  return { text: addImport(lines.join("\n"), stubImport), markers };
+  const text = quietUnused(lines, removed);
+  return { text: addImport(text, stubImport), markers };
 }
 
-/** Adds the stubs' import after the file's last top-level import. */
+/** The code a TODO took out, and whether the TODO has room for a statement. */
+interface Removed {
+  code: string;
+  site: boolean;
+}
+
+/** Where a TODO may take a statement: a line of its own, until {@link quietUnused} fills it. */
+const SITE = "@exercise-site ";
+const SITE_LINE = /^(\s*)@exercise-site (\d+)$/;
+
+/** Words that are never names the student's code could leave unused. */
+const KEYWORDS = new Set(
+  ("await break case catch class const continue default delete do else export extends false " +
+    "finally for function if import in instanceof let new null of return static super switch " +
+    "this throw true try typeof undefined var void while yield as async from type readonly")
+    .split(" "),
+);
+
+/**
+ * The workspace must type-check with the project's settings, `noUnusedLocals` and
+ * `noUnusedParameters` among them, but taking code out leaves names that only it used: an import,
+ * a parameter, a private helper. Each TODO that has room for a statement gets one `void [...]`
+ * line naming those in its scope (the names the finished code uses: a hint, not the code); what
+ * only a handler used is named once at the end of the file. The student deletes the line when
+ * their code uses the names.
+ */
+function quietUnused(lines: string[], removed: Removed[]): string {
+  const code = lines.map(stripComment);
+  const named = new Set<string>();
+  const atEnd: string[] = [];
+  const out = [...lines];
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const site = SITE_LINE.exec(lines[i]);
+    if (site === null) continue;
+    const { code: taken, site: statement } = removed[Number(site[2])];
+    const scope = enclosingFunction(code, i, site[1].length);
+    // A parameter or local is this function's own; a name of the file is quieted once.
+    const names = unusedNames(code, taken, scope).filter(({ name, local }) => {
+      if (local) return true;
+      if (named.has(name)) return false;
+      named.add(name);
+      return true;
+    });
+    out.splice(i, 1);
+    if (statement) {
+      if (names.length === 0) continue;
+      const listed = names.map(({ name }) => name.startsWith("#") ? `this.${name}` : name);
+      out.splice(
+        i,
+        0,
+        `${site[1]}void [${listed.join(", ")}]; ` +
+          `// used by the finished code: delete this line once yours uses them`,
+      );
+      continue;
+    }
+    // A handler is an expression, with no room for a statement: what only it used is named
+    // once at the end of the file, and a parameter of the function around it gets a "_".
+    for (const { name, local } of names) {
+      if (!local) atEnd.push(name);
+      else if (!name.startsWith("#") && scope !== undefined) {
+        const declared = new RegExp(`(?<![\\w$.])${name.replace("$", "\\$")}(?![\\w$])`);
+        out[scope[0]] = out[scope[0]].replace(declared, `_${name}`);
+      }
+    }
+  }
+  if (atEnd.length > 0) {
+    out.push(
+      "",
+      "// Used by the finished code of this file's TODOs: delete this line once yours uses them.",
+      `void [${atEnd.join(", ")}];`,
+    );
+  }
+  return out.join("\n");
+}
+
+/**
+ * A line's code: without its `//` comment, and with its strings emptied (a rough cut, enough to
+ * count names: a name inside a template's `${}` is missed, which at worst quiets a used name).
+ */
+function stripComment(line: string): string {
+  const trimmed = line.trimStart();
+  if (trimmed.startsWith("//") || trimmed.startsWith("*") || trimmed.startsWith("/*")) return "";
+  if (SITE_LINE.test(line)) return "";
+  const code = line.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
+  const comment = code.indexOf("//");
+  return comment < 0 ? code : code.slice(0, comment);
+}
+
+/** The lines `[from, to]` of the function around line `at`, or `undefined` at the top level. */
+function enclosingFunction(
+  code: string[],
+  at: number,
+  indent: number,
+): [number, number] | undefined {
+  const indentOf = (line: string) => line.length - line.trimStart().length;
+  let limit = indent;
+  for (let i = at - 1; i >= 0; i--) {
+    const line = code[i];
+    if (line.trim() === "" || indentOf(line) >= limit) continue;
+    limit = indentOf(line);
+    const header = /\)(?:\s*:\s*[^{(]+)?\s*(?:=>\s*\(?)?\{\s*$/.test(line) &&
+      !/^\s*(?:\}\s*)?(?:if|for|while|switch|catch|else)\b/.test(line);
+    if (!header) continue;
+    // A header whose parameters run over several lines starts at the line with the same indent.
+    let from = i;
+    while (from > 0 && line.trimStart().startsWith(")") && indentOf(code[from - 1]) > limit) from--;
+    if (line.trimStart().startsWith(")")) from--;
+    let to = at;
+    while (to < code.length - 1 && !(indentOf(code[to]) === limit && /^\s*\}/.test(code[to]))) to++;
+    return [from, to];
+  }
+  return undefined;
+}
+
+/**
+ * The names `removedCode` used that the file now declares and never uses: declared once and
+ * mentioned nowhere else. `local` when it is a parameter or local of `scope`, the enclosing
+ * function (such names are often reused by other functions, so only that function counts).
+ */
+function unusedNames(
+  code: string[],
+  removedCode: string,
+  scope?: [number, number],
+): { name: string; local: boolean }[] {
+  const words = new Set(
+    [...removedCode.matchAll(/(?<![\w$])#[A-Za-z_$][\w$]*|(?<![.\w$#])[A-Za-z_$][\w$]*/g)]
+      .map((m) => m[0]),
+  );
+  const file = code.join("\n");
+  const local = scope === undefined ? "" : code.slice(scope[0], scope[1] + 1).join("\n");
+  const unused: { name: string; local: boolean }[] = [];
+  for (const name of words) {
+    if (KEYWORDS.has(name) || (!name.startsWith("#") && name in globalThis)) continue;
+    // A property (`.now`) is not the name; nor, for a private field, is a write (`this.#x = 1`).
+    const pattern = new RegExp(
+      name.startsWith("#")
+        ? `(?<![\\w$])${name}(?![\\w$])(?!\\s*=[^=])`
+        : `(?<![\\w$#.])${name.replace("$", "\\$")}(?![\\w$])`,
+      "g",
+    );
+    const inFile = [...file.matchAll(pattern)].length;
+    const inScope = [...local.matchAll(pattern)].length;
+    if (name.startsWith("#")) {
+      // Its declaration may be an initialization, which the pattern takes for a write.
+      if (inFile <= 1 && file.includes(name)) unused.push({ name, local: true });
+    } else if (inScope === 1 && declares(local, name)) {
+      unused.push({ name, local: true });
+    } else if (inScope === 0 && inFile === 1 && declaresAtTop(file, name)) {
+      unused.push({ name, local: false });
+    }
+  }
+  return unused;
+}
+
+/** Whether the file's one mention of `name` declares it at the top level: an import or a binding. */
+function declaresAtTop(file: string, name: string): boolean {
+  const n = name.replace("$", "\\$");
+  return new RegExp(
+    `^import\\s*(?:type\\s+)?\\{[^}]*(?<![\\w$])${n}(?![\\w$])[^}]*\\}|` +
+      `^(?:export\\s+)?(?:async\\s+)?(?:const|let|var|function|class)\\s+${n}(?![\\w$])`,
+    "m",
+  ).test(file);
+}
+
+/** Whether a function's one mention of `name` declares it: a parameter or a local binding. */
+function declares(code: string, name: string): boolean {
+  const n = name.replace("$", "\\$");
+  return new RegExp(
+    `(?:const|let|var)\\s+${n}(?![\\w$])|` +
+      `(?:const|let|var)\\s*[{[][^=]*(?<![\\w$.])${n}(?![\\w$:])|` +
+      `\\{[^{}]*(?<![\\w$.])${n}(?![\\w$])[^{}]*\\}\\s*:|` +
+      `[(,]\\s*(?:readonly\\s+)?${n}\\??\\s*:|` +
+      `\\(\\s*\\[[^\\]]*(?<![\\w$.])${n}(?![\\w$])[^\\]]*\\]|` +
+      `\\([^()]*(?<![\\w$.])${n}(?![\\w$])[^()]*\\)\\s*(?::[^=]*)?=>`,
+  ).test(code);
+}
+
+/** Adds the stubs' import after the file's last top-level import: only the names it uses. */
 function addImport(text: string, specifier: string): string {
-  const names = "NotImplementedError, notImplemented, todoHandler";
-  const statement = `import { ${names} } from ${JSON.stringify(specifier)};\n`;
+  const used = ["NotImplementedError", "notImplemented", "todoHandler"].filter((name) =>
+    new RegExp(`\\b${name}\\(`).test(text)
+  );
+  if (used.length === 0) return text;
+  const statement = `import { ${used.join(", ")} } from ${JSON.stringify(specifier)};\n`;
   const imports = [...text.matchAll(/^import[^;]*;\n/gm)];
   const last = imports.at(-1);
   if (last?.index === undefined) return statement + text;
