@@ -24,7 +24,7 @@
  *   `return notImplemented(4, "...")`;
  * - a few statements ended by a `// exercise starter: CODE` line: they become `CODE`, the
  *   simpler thing the student starts from (lab 2's accept loop starts as lab 1's, serving one
- *   client at a time).
+ *   client at a time). Several starter lines in a row are a starter of several lines.
  *
  * Either way the workspace's server starts and answers every command, so the student can run the
  * check from the first minute and see which step to do next.
@@ -44,8 +44,12 @@ export interface Marker {
 
 const MARKER = /^(\s*)\/\/ exercise step (\d+): (.+?)\s*$/;
 const STARTER = /^(\s*)\/\/ exercise starter: (.+?)\s*$/;
-/** How far below its marker a starter line may be. */
-const MAX_BLOCK_LINES = 20;
+/**
+ * How far below its marker a starter line may be: room for one mechanism written as a reader
+ * would want it, comments included (lab 1's RESP3 types, a memcached command line's parse), while
+ * a starter that lost its marker still fails fast rather than swallowing half a file.
+ */
+const MAX_BLOCK_LINES = 24;
 
 /**
  * Lists the markers in a source file.
@@ -124,6 +128,19 @@ export interface ExerciseFile {
  * @throws {SyntaxError} If a marker is not followed by code it knows how to replace.
  */
 export function exercise(source: string, stubImport: string, through = 0): ExerciseFile {
+  return transform(source, stubImport, through, true);
+}
+
+/**
+ * {@link exercise}, or with `complete` false only the TODOs: without the stubs' import and the
+ * lines that quiet unused names, which are no code a student writes (for {@link linesPerStep}).
+ */
+function transform(
+  source: string,
+  stubImport: string,
+  through: number,
+  complete: boolean,
+): ExerciseFile {
   const markers = findMarkers(source).filter((marker) => marker.step > through);
   if (markers.length === 0) return { text: source, markers };
   const lines = source.split("\n");
@@ -142,11 +159,17 @@ export function exercise(source: string, stubImport: string, through = 0): Exerc
     const handler = /^(\s*)handler:\s*/.exec(rest);
     const fn = /^(\s*)(?:export\s+)?(?:async\s+)?function\s+\w+\s*\(/.exec(rest);
     if (starter) {
+      // A starter of several lines is several starter lines in a row.
+      const starters = [starter[2]];
+      let after = index + starterAt + 1;
+      for (let more; (more = STARTER.exec(lines[after] ?? "")) && more[1] === starter[1]; after++) {
+        starters.push(more[2]);
+      }
       removed[n] = { code: block.slice(0, starterAt).join("\n"), site: true };
       replaced = [
         `${starter[1]}${SITE}${n}`,
-        `${starter[1]}${starter[2]}`,
-        ...lines.slice(index + starterAt + 1),
+        ...starters.map((code) => `${starter[1]}${code}`),
+        ...lines.slice(after),
       ].join("\n");
     } else if (handler) {
       const end = scanExpression(rest, handler[0].length);
@@ -175,8 +198,10 @@ export function exercise(source: string, stubImport: string, through = 0): Exerc
       ...replaced.split("\n"),
     );
   }
-  const text = quietUnused(lines, removed);
-  return { text: addImport(text, stubImport), markers };
+  if (!complete) {
+    return { text: lines.filter((line) => !SITE_LINE.test(line)).join("\n"), markers };
+  }
+  return { text: addImport(quietUnused(lines, removed), stubImport), markers };
 }
 
 /** The code a TODO took out, and whether the TODO has room for a statement. */
@@ -358,8 +383,10 @@ function declares(code: string, name: string): boolean {
 
 /** Adds the stubs' import after the file's last top-level import: only the names it uses. */
 function addImport(text: string, specifier: string): string {
+  // A stub the reference imports already (its own error handling may name one) is not imported twice.
   const used = ["NotImplementedError", "notImplemented", "todoHandler"].filter((name) =>
-    new RegExp(`\\b${name}\\(`).test(text)
+    new RegExp(`\\b${name}\\(`).test(text) &&
+    !new RegExp(`^import\\s*\\{[^}]*\\b${name}\\b[^}]*\\}`, "m").test(text)
   );
   if (used.length === 0) return text;
   const statement = `import { ${used.join(", ")} } from ${JSON.stringify(specifier)};\n`;
@@ -383,8 +410,8 @@ export function linesPerStep(source: string): Map<number, number> {
   const counts = new Map<number, number>();
   const steps = [...new Set(findMarkers(source).map((marker) => marker.step))];
   for (const step of steps) {
-    const before = exercise(source, "", step - 1).text.split("\n");
-    const after = exercise(source, "", step).text.split("\n");
+    const before = transform(source, "", step - 1, false).text.split("\n");
+    const after = transform(source, "", step, false).text.split("\n");
     const left = new Map<string, number>();
     for (const line of before) left.set(line, (left.get(line) ?? 0) + 1);
     let written = 0;
