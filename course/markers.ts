@@ -265,7 +265,11 @@ function quietUnused(lines: string[], removed: Removed[]): string {
       if (!local) atEnd.push(name);
       else if (!name.startsWith("#") && scope !== undefined) {
         const declared = new RegExp(`(?<![\\w$.])${name.replace("$", "\\$")}(?![\\w$])`);
-        out[scope[0]] = out[scope[0]].replace(declared, `_${name}`);
+        // Its first mention is its declaration, in the header.
+        const at = out.findIndex((line, k) =>
+          k >= scope[0] && k <= scope[2] && declared.test(stripComment(line))
+        );
+        if (at >= 0) out[at] = out[at].replace(declared, `_${name}`);
       }
     }
   }
@@ -292,28 +296,35 @@ function stripComment(line: string): string {
   return comment < 0 ? code : code.slice(0, comment);
 }
 
-/** The lines `[from, to]` of the function around line `at`, or `undefined` at the top level. */
+/**
+ * The lines `[from, to]` of the function around line `at`, and the line its header ends on; or
+ * `undefined` at the top level.
+ */
 function enclosingFunction(
   code: string[],
   at: number,
   indent: number,
-): [number, number] | undefined {
+): [number, number, number] | undefined {
   const indentOf = (line: string) => line.length - line.trimStart().length;
   let limit = indent;
   for (let i = at - 1; i >= 0; i--) {
     const line = code[i];
     if (line.trim() === "" || indentOf(line) >= limit) continue;
     limit = indentOf(line);
-    const header = /\)(?:\s*:\s*[^{(]+)?\s*(?:=>\s*\(?)?\{\s*$/.test(line) &&
-      !/^\s*(?:\}\s*)?(?:if|for|while|switch|catch|else)\b/.test(line);
+    // A block that is not a function's body (an `if`, a loop) is not the scope we want.
+    const header = /[{(]\s*$/.test(line) &&
+      !/^\s*(?:\}\s*)?(?:if|for|while|switch|catch|else|try|do)\b/.test(line);
     if (!header) continue;
-    // A header whose parameters run over several lines starts at the line with the same indent.
+    // A header over several lines (parameters, a return type) starts at the first line with its
+    // indent: walk up past each line that closes a bracket, and the lines inside it.
     let from = i;
-    while (from > 0 && line.trimStart().startsWith(")") && indentOf(code[from - 1]) > limit) from--;
-    if (line.trimStart().startsWith(")")) from--;
+    while (from > 0 && /^\s*[)}\]]/.test(code[from])) {
+      from--;
+      while (from > 0 && (code[from].trim() === "" || indentOf(code[from]) > limit)) from--;
+    }
     let to = at;
     while (to < code.length - 1 && !(indentOf(code[to]) === limit && /^\s*\}/.test(code[to]))) to++;
-    return [from, to];
+    return [from, to, i];
   }
   return undefined;
 }
@@ -326,7 +337,7 @@ function enclosingFunction(
 function unusedNames(
   code: string[],
   removedCode: string,
-  scope?: [number, number],
+  scope?: [number, number, number],
 ): { name: string; local: boolean }[] {
   const words = new Set(
     [...removedCode.matchAll(/(?<![\w$])#[A-Za-z_$][\w$]*|(?<![.\w$#])[A-Za-z_$][\w$]*/g)]
@@ -334,6 +345,7 @@ function unusedNames(
   );
   const file = code.join("\n");
   const local = scope === undefined ? "" : code.slice(scope[0], scope[1] + 1).join("\n");
+  const header = scope === undefined ? "" : code.slice(scope[0], scope[2] + 1).join("\n");
   const unused: { name: string; local: boolean }[] = [];
   for (const name of words) {
     if (KEYWORDS.has(name) || (!name.startsWith("#") && name in globalThis)) continue;
@@ -349,7 +361,7 @@ function unusedNames(
     if (name.startsWith("#")) {
       // Its declaration may be an initialization, which the pattern takes for a write.
       if (inFile <= 1 && file.includes(name)) unused.push({ name, local: true });
-    } else if (inScope === 1 && declares(local, name)) {
+    } else if (inScope === 1 && declares(local, header, name)) {
       unused.push({ name, local: true });
     } else if (inScope === 0 && inFile === 1 && declaresAtTop(file, name)) {
       unused.push({ name, local: false });
@@ -368,17 +380,22 @@ function declaresAtTop(file: string, name: string): boolean {
   ).test(file);
 }
 
-/** Whether a function's one mention of `name` declares it: a parameter or a local binding. */
-function declares(code: string, name: string): boolean {
+/**
+ * Whether a function's one mention of `name` declares it: a local binding in its `body`, or a
+ * parameter in its `header`.
+ */
+function declares(body: string, header: string, name: string): boolean {
   const n = name.replace("$", "\\$");
-  return new RegExp(
+  const local = new RegExp(
     `(?:const|let|var)\\s+${n}(?![\\w$])|` +
-      `(?:const|let|var)\\s*[{[][^=]*(?<![\\w$.])${n}(?![\\w$:])|` +
-      `\\{[^{}]*(?<![\\w$.])${n}(?![\\w$])[^{}]*\\}\\s*:|` +
+      `(?:const|let|var)\\s*[{[][^=]*(?<![\\w$.])${n}(?![\\w$:])`,
+  );
+  return local.test(body) || new RegExp(
+    `\\{[^{}]*(?<![\\w$.])${n}(?![\\w$])[^{}]*\\}\\s*:|` +
       `[(,]\\s*(?:readonly\\s+)?${n}\\??\\s*:|` +
       `\\(\\s*\\[[^\\]]*(?<![\\w$.])${n}(?![\\w$])[^\\]]*\\]|` +
       `\\([^()]*(?<![\\w$.])${n}(?![\\w$])[^()]*\\)\\s*(?::[^=]*)?=>`,
-  ).test(code);
+  ).test(header);
 }
 
 /** Adds the stubs' import after the file's last top-level import: only the names it uses. */
