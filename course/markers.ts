@@ -34,6 +34,12 @@
 
 /** A marker found in a file. */
 export interface Marker {
+  /**
+   * The lesson the step belongs to when it is not the lab's own: `memcache` in
+   * `// exercise memcache step 2: ...`, for the steps of lab 4's memcached port, which its lesson
+   * numbers on their own.
+   */
+  lesson?: string;
   /** The lesson step the marked code implements. */
   step: number;
   /** The marker's text: what to do. */
@@ -42,7 +48,7 @@ export interface Marker {
   line: number;
 }
 
-const MARKER = /^(\s*)\/\/ exercise step (\d+): (.+?)\s*$/;
+const MARKER = /^(\s*)\/\/ exercise (?:([a-z]+) )?step (\d+): (.+?)\s*$/;
 const STARTER = /^(\s*)\/\/ exercise starter: (.+?)\s*$/;
 /**
  * How far below its marker a starter line may be: room for one mechanism written as a reader
@@ -61,7 +67,10 @@ export function findMarkers(source: string): Marker[] {
   const markers: Marker[] = [];
   source.split("\n").forEach((text, i) => {
     const match = MARKER.exec(text);
-    if (match) markers.push({ step: Number(match[2]), hint: match[3], line: i + 1 });
+    if (match === null) return;
+    const marker: Marker = { step: Number(match[3]), hint: match[4], line: i + 1 };
+    if (match[2] !== undefined) marker.lesson = match[2];
+    markers.push(marker);
   });
   return markers;
 }
@@ -124,11 +133,25 @@ export interface ExerciseFile {
  * @param through Keep the reference code of lesson steps 1 to this one: a student starting at a
  *   later step, or the step-order proof (`step_order_test.ts`), needs the earlier steps done.
  *   0 (the default) turns every marker into a TODO.
+ * @param lesson Whose steps `through` counts: the lab's own (the default), or a lesson of its own
+ *   such as `memcache`. The lab's own workspace leaves every step of such a lesson to do; that
+ *   lesson's workspace builds on the lab's finished steps, and keeps their code.
  * @returns The student's file and the markers it turned into TODOs.
  * @throws {SyntaxError} If a marker is not followed by code it knows how to replace.
  */
-export function exercise(source: string, stubImport: string, through = 0): ExerciseFile {
-  return transform(source, stubImport, through, true);
+export function exercise(
+  source: string,
+  stubImport: string,
+  through = 0,
+  lesson?: string,
+): ExerciseFile {
+  return transform(source, stubImport, through, lesson, true);
+}
+
+/** Whether a marker's code is still to write in a workspace of `lesson`, through step `through`. */
+function isTodo(marker: Marker, through: number, lesson: string | undefined): boolean {
+  if (marker.lesson === lesson) return marker.step > through;
+  return lesson === undefined;
 }
 
 /**
@@ -139,9 +162,10 @@ function transform(
   source: string,
   stubImport: string,
   through: number,
+  lesson: string | undefined,
   complete: boolean,
 ): ExerciseFile {
-  const markers = findMarkers(source).filter((marker) => marker.step > through);
+  const markers = findMarkers(source).filter((marker) => isTodo(marker, through, lesson));
   if (markers.length === 0) return { text: source, markers };
   const lines = source.split("\n");
   // What each TODO took out, by marker, and whether it left room for a statement (quietUnused).
@@ -194,7 +218,8 @@ function transform(
     lines.splice(
       marker.line - 1,
       lines.length,
-      `${indent}// TODO (lesson step ${marker.step}): ${marker.hint}`,
+      `${indent}// TODO (${marker.lesson ? `${marker.lesson} ` : ""}lesson step ${marker.step}): ` +
+        marker.hint,
       ...replaced.split("\n"),
     );
   }
@@ -349,18 +374,18 @@ function unusedNames(
   const unused: { name: string; local: boolean }[] = [];
   for (const name of words) {
     if (KEYWORDS.has(name) || (!name.startsWith("#") && name in globalThis)) continue;
-    // A property (`.now`) is not the name; nor, for a private field, is a write (`this.#x = 1`).
+    // A property (`.now`) is not the name; a private member's use is always `this.#x`, so neither
+    // its declaration nor a write (`this.#x = 2`) counts.
     const pattern = new RegExp(
       name.startsWith("#")
-        ? `(?<![\\w$])${name}(?![\\w$])(?!\\s*=[^=])`
+        ? `(?<=\\.)${name}(?![\\w$])(?!\\s*=[^=])`
         : `(?<![\\w$#.])${name.replace("$", "\\$")}(?![\\w$])`,
       "g",
     );
     const inFile = [...file.matchAll(pattern)].length;
     const inScope = [...local.matchAll(pattern)].length;
     if (name.startsWith("#")) {
-      // Its declaration may be an initialization, which the pattern takes for a write.
-      if (inFile <= 1 && file.includes(name)) unused.push({ name, local: true });
+      if (inFile === 0 && file.includes(name)) unused.push({ name, local: true });
     } else if (inScope === 1 && declares(local, header, name)) {
       unused.push({ name, local: true });
     } else if (inScope === 0 && inFile === 1 && declaresAtTop(file, name)) {
@@ -421,14 +446,17 @@ function addImport(text: string, specifier: string): string {
  * through the step, and counting what the second has that the first lacks.
  *
  * @param source The reference file's text.
+ * @param lesson The lesson whose steps to count (see {@link exercise}): the lab's own by default.
  * @returns Lines per step, for the steps this file has markers for.
  */
-export function linesPerStep(source: string): Map<number, number> {
+export function linesPerStep(source: string, lesson?: string): Map<number, number> {
   const counts = new Map<number, number>();
-  const steps = [...new Set(findMarkers(source).map((marker) => marker.step))];
+  const ours = findMarkers(source).filter((marker) => marker.lesson === lesson);
+  const steps = [...new Set(ours.map((marker) => marker.step))];
   for (const step of steps) {
-    const before = transform(source, "", step - 1, false).text.split("\n");
-    const after = transform(source, "", step, false).text.split("\n");
+    // Another lesson's markers are the same on both sides: only this lesson's step differs.
+    const before = transform(source, "", step - 1, lesson, false).text.split("\n");
+    const after = transform(source, "", step, lesson, false).text.split("\n");
     const left = new Map<string, number>();
     for (const line of before) left.set(line, (left.get(line) ?? 0) + 1);
     let written = 0;

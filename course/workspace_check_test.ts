@@ -17,12 +17,13 @@ Deno.test("every lab's untouched workspace passes deno check", async () => {
   const out = await Deno.makeTempDir({ prefix: "cachelab-workspaces-" });
   try {
     const dirs: string[] = [];
-    for (const lab of LABS.filter((l) => /^lab\d$/.test(l.id))) {
+    // Lab 4's memcached port too: its workspace is lab 4's with lab 4's own steps done.
+    for (const lab of LABS) {
       const dir = join(out, lab.id);
       await writeWorkspace(lab, { out: dir });
       dirs.push(dir);
     }
-    // One run for all four: the shared modules they import are checked once.
+    // One run for all: the shared modules they import are checked once.
     const result = await new Deno.Command(Deno.execPath(), {
       args: ["check", "--config", join(REPO_ROOT, "deno.json"), ...dirs],
       cwd: REPO_ROOT,
