@@ -238,10 +238,19 @@ async function main(argv: string[]): Promise<number> {
   if (files.some((f) => f.outcome === "kept")) {
     console.log(`\nFiles you changed were kept; add --force to start them over.`);
   }
-  const steps = [...new Set(files.flatMap((f) => f.markers.map((m) => m.step)))].sort((a, b) =>
-    a - b
-  );
-  const todos = steps.length > 0 ? `TODOs for lesson steps ${steps.join(", ")}` : "No TODOs left";
+  // This lesson's steps; another lesson's TODOs in the same workspace (lab 4's memcached port's,
+  // in lab 4's) are that lesson's to list, with its own numbers.
+  const lesson = lab.part?.markers;
+  const markers = files.flatMap((f) => f.markers);
+  const stepsOf = (ours: boolean) =>
+    [...new Set(markers.filter((m) => (m.lesson === lesson) === ours).map((m) => m.step))]
+      .sort((a, b) => a - b);
+  const steps = stepsOf(true);
+  const others = LABS.filter((other) => other.dir === lab.dir && other !== lab)
+    .map((other) => `${other.id} steps ${stepsOf(false).join(", ")}`);
+  const todos =
+    (steps.length > 0 ? `TODOs for lesson steps ${steps.join(", ")}` : "No TODOs left") +
+    (stepsOf(false).length > 0 ? ` (and for ${others.join(", ")})` : "");
   // What the whole lab asks of a student, whatever --through kept: lines of code per step.
   const perStep = new Map<number, number>();
   for (const file of files) {
