@@ -181,7 +181,7 @@ export function execute(session: Session, args: string[]): Reply | Promise<Reply
     return spec;
   }
   client.lastCommand = spec.name;
-  // A container such as CLIENT has no handler of its own; resolve() sent it to a subcommand.
+  // A container such as CLIENT has no handler of its own; resolveCommand() sent it to a subcommand.
   const handler = spec.handler;
   if (handler === undefined) {
     server.commandStats.reject(server.commands, args);
