@@ -146,12 +146,13 @@ export async function writeWorkspace(
     const to = join(outDir, path);
     let text = await Deno.readTextFile(from);
     let markers: Marker[] = [];
-    const lines = path.endsWith(".ts") ? linesPerStep(text) : new Map<number, number>();
+    const lesson = lab.part?.markers;
+    const lines = path.endsWith(".ts") ? linesPerStep(text, lesson) : new Map<number, number>();
     if (path.endsWith(".ts")) {
       text = rewriteImports(text, from, to, labDir);
       let stubPath = relative(dirname(to), stubs);
       if (!stubPath.startsWith(".")) stubPath = `./${stubPath}`;
-      ({ text, markers } = exercise(text, stubPath, options.through ?? 0));
+      ({ text, markers } = exercise(text, stubPath, options.through ?? 0, lesson));
     } else {
       text = rewriteLinks(text, from, to, labDir, (p) => isCopied(labDir, p));
     }
@@ -190,20 +191,20 @@ async function copyDirectory(from: string, to: string): Promise<void> {
 
 const TASK = "deno task exercise";
 
-/** The labs with a workspace of their own: lab 4's memcached port is part of lab 4's. */
-const EXERCISE_LABS = LABS.filter((lab) => /^lab\d$/.test(lab.id));
-
 const USAGE = `Usage: deno task exercise <lab> [--force] [--through K]
 
 Writes your workspace for a lab into exercises/: the lab's code with the parts the lesson
 teaches replaced by TODOs. Running it again adds missing files and keeps the ones you changed.
 
-  <lab>          ${EXERCISE_LABS.map((lab) => lab.id).join(", ")}
+  <lab>          ${LABS.map((lab) => lab.id).join(", ")}
   --force        overwrite files you have changed, too (the old workspace is saved first,
                  as exercises/<lab>.bak-<time>/)
   --through K    keep the finished code of lesson steps 1 to K: TODOs start at step K+1
                  (0, the default, leaves every step to you)
-  --help         show this help`;
+  --help         show this help
+
+lab4-memcache is lab 4's memcached port: its steps, in lab 4's workspace, with lab 4's own
+steps done for you.`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine({ usage: TASK, help: USAGE }, () =>
@@ -217,8 +218,8 @@ async function main(argv: string[]): Promise<number> {
       },
     }));
   const lab = positionals.length === 1 ? findLab(positionals[0]) : undefined;
-  if (lab === undefined || !EXERCISE_LABS.includes(lab)) {
-    usageError(`Name one lab: ${EXERCISE_LABS.map((l) => l.id).join(", ")}`, TASK);
+  if (lab === undefined) {
+    usageError(`Name one lab: ${LABS.map((l) => l.id).join(", ")}`, TASK);
   }
   const through = Number(values.through);
   if (!(Number.isInteger(through) && through >= 0)) {
@@ -237,10 +238,19 @@ async function main(argv: string[]): Promise<number> {
   if (files.some((f) => f.outcome === "kept")) {
     console.log(`\nFiles you changed were kept; add --force to start them over.`);
   }
-  const steps = [...new Set(files.flatMap((f) => f.markers.map((m) => m.step)))].sort((a, b) =>
-    a - b
-  );
-  const todos = steps.length > 0 ? `TODOs for lesson steps ${steps.join(", ")}` : "No TODOs left";
+  // This lesson's steps; another lesson's TODOs in the same workspace (lab 4's memcached port's,
+  // in lab 4's) are that lesson's to list, with its own numbers.
+  const lesson = lab.part?.markers;
+  const markers = files.flatMap((f) => f.markers);
+  const stepsOf = (ours: boolean) =>
+    [...new Set(markers.filter((m) => (m.lesson === lesson) === ours).map((m) => m.step))]
+      .sort((a, b) => a - b);
+  const steps = stepsOf(true);
+  const others = LABS.filter((other) => other.dir === lab.dir && other !== lab)
+    .map((other) => `${other.id} steps ${stepsOf(false).join(", ")}`);
+  const todos =
+    (steps.length > 0 ? `TODOs for lesson steps ${steps.join(", ")}` : "No TODOs left") +
+    (stepsOf(false).length > 0 ? ` (and for ${others.join(", ")})` : "");
   // What the whole lab asks of a student, whatever --through kept: lines of code per step.
   const perStep = new Map<number, number>();
   for (const file of files) {

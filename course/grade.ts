@@ -31,7 +31,7 @@ import { connectOptions } from "../shared/testing/raw_client.ts";
 import { newSeed } from "../shared/testing/random.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { findLab, type Lab, type LabRun, LABS, SCRATCH_PARENT } from "./labs.ts";
-import { type LessonStep, parseLesson } from "./lesson.ts";
+import { type LessonStep, parseLesson, parseListLesson } from "./lesson.ts";
 import {
   exitCode,
   EXTENSIONS,
@@ -62,7 +62,8 @@ import {
  */
 export async function lessonOf(lab: Lab): Promise<LessonStep[]> {
   if (!lab.lessonOrder) return [];
-  return parseLesson(await Deno.readTextFile(`${REPO_ROOT}${lab.dir}/README.md`));
+  const markdown = await Deno.readTextFile(`${REPO_ROOT}${lab.dir}/README.md`);
+  return lab.part ? parseListLesson(markdown, lab.part.heading) : parseLesson(markdown);
 }
 
 /** Options for {@link grade}. */

@@ -85,11 +85,16 @@ export interface Lab {
   /** Deno permission flags its server needs. */
   denoFlags: string[];
   /**
-   * Whether its README's numbered steps name these checks (`### 1. ...` then `Check: **...**`).
-   * The memcached port's checks are listed in lab 4's lesson in another shape, so they run in
-   * suite order.
+   * Whether its README's numbered steps name these checks (`### 1. ...` then `Check: **...**`,
+   * or the numbered list of {@link Lab.part}'s section).
    */
   lessonOrder: boolean;
+  /**
+   * For a lesson that is one part of a lab's README and workspace (lab 4's memcached port): the
+   * word its markers carry (`// exercise memcache step 2: ...`) and the heading of the section
+   * whose numbered list is its steps. Its workspace is the lab's, with the lab's own steps done.
+   */
+  part?: { markers: string; heading: string };
   /**
    * For `--cmd`: which placeholder's port the checks talk to. Lab 4's memcached checks use
    * `{port2}` when the command has one (`--port {port} --memcache-port {port2}`), else `{port}`
@@ -281,7 +286,8 @@ export const LABS: readonly Lab[] = [
     title: "Lab 4: the memcached protocol",
     reference: "memcached",
     denoFlags: SERVER_FLAGS,
-    lessonOrder: false,
+    lessonOrder: true,
+    part: { markers: "memcache", heading: "Steps for the memcached port" },
     checkPort: "port2",
     prepare: async () => {
       const dir = await scratch();

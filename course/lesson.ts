@@ -69,3 +69,40 @@ export function parseLesson(markdown: string): LessonStep[] {
   endParagraph();
   return steps;
 }
+
+/**
+ * Finds the steps of a lesson that is one section of a README, written as a numbered list: each
+ * item a step, its title in bold first, then the checks it names, in bold after the word "Checks"
+ * (lab 4's memcached port, under "### Steps for the memcached port").
+ *
+ * ```md
+ * 1. **Frame lines and data blocks** (...). Checks: **a command split across ...**, **...**.
+ * ```
+ *
+ * @param markdown The README's text.
+ * @param heading The section's heading, without its `#`s.
+ * @returns The steps, in order; none if the section is missing.
+ */
+export function parseListLesson(markdown: string, heading: string): LessonStep[] {
+  const lines = markdown.split("\n");
+  const start = lines.findIndex((line) => line.replace(/^#+\s+/, "").trim() === heading);
+  if (start < 0 || !/^#/.test(lines[start])) return [];
+  const items: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (/^#{1,3}\s/.test(line)) break;
+    if (/^\d+\.\s/.test(line)) items.push(line);
+    else if (items.length > 0 && /^\s+\S/.test(line)) items[items.length - 1] += ` ${line.trim()}`;
+  }
+  const steps: LessonStep[] = [];
+  for (const item of items) {
+    const head = /^(\d+)\.\s+\*\*(.+?)\*\*/.exec(item);
+    if (head === null) continue;
+    const named = item.slice(item.search(/\bChecks?\b/) + 1);
+    const checks = /\bChecks?\b/.test(item)
+      // Markdown's escapes are a backslash before punctuation; `\r\n` in a name is literal.
+      ? [...named.matchAll(/\*\*(.+?)\*\*/g)].map((m) => m[1].replace(/\\([!-/:-@[-`{-~])/g, "$1"))
+      : [];
+    steps.push({ number: Number(head[1]), title: head[2], checks });
+  }
+  return steps;
+}

@@ -23,13 +23,16 @@ Deno.test("exercise() turns a marked handler into a TODO that names its step", (
     text,
     [
       `import { OK } from "../../shared/resp/reply.ts";`,
-      `import { NotImplementedError, notImplemented, todoHandler } from "../../shared/server/not_implemented.ts";`,
+      `import { todoHandler } from "../../shared/server/not_implemented.ts";`,
       `export const commands = [{`,
       `  name: "set",`,
       `  // TODO (lesson step 4): store the value`,
       `  handler: todoHandler(4, "store the value"),`,
       `  flags: ["write"],`,
       `}];`,
+      ``,
+      `// Used by the finished code of this file's TODOs: delete this line once yours uses them.`,
+      `void [OK];`,
     ].join("\n"),
   );
 });
@@ -46,7 +49,7 @@ Deno.test("exercise() empties a marked function's body, destructured parameters 
   assert.match(text, /function count\(\{ db \}: Session, args: string\[\]\): Reply \{\n/);
   assert.match(
     text,
-    /\{\n {2}return notImplemented\(2, "count the keys"\);\n\}\nconst after = 1;$/,
+    /\{\n {2}void \[args, db\]; .*\n {2}return notImplemented\(2, "count the keys"\);\n\}\nconst after = 1;$/,
   );
   assert.doesNotMatch(text, /filter/);
 });
@@ -162,4 +165,31 @@ Deno.test("linesPerStep() counts the code each step's TODOs take out, not blanks
     "}",
   ].join("\n");
   assert.deepEqual(linesPerStep(source), new Map([[1, 2], [3, 1]]));
+});
+
+Deno.test("exercise() names what only the taken-out code used, so the workspace type-checks", () => {
+  const source = [
+    `import { hkdf } from "node:crypto";`,
+    `class Keys {`,
+    `  #nonce = new Uint8Array(12);`,
+    `  derive(secret: Uint8Array, salt: Uint8Array): Uint8Array {`,
+    `    // exercise step 2: derive the key`,
+    `    return hkdf(secret, salt, this.#nonce);`,
+    `    // exercise starter: throw new NotImplementedError(2, "derive the key");`,
+    `  }`,
+    `}`,
+    `export const specs = [["get", 2]].map(([name, arity]) => ({`,
+    `  name,`,
+    `  // exercise step 3: use the arity`,
+    `  handler: () => arity,`,
+    `}));`,
+  ].join("\n");
+  const { text } = exercise(source, STUBS);
+  assert.match(
+    text,
+    /\n {4}void \[hkdf, secret, salt, this\.#nonce\]; .*\n {4}throw new NotImplementedError/,
+  );
+  // A handler has no room for a statement: the parameter around it is marked unused instead.
+  assert.match(text, /\.map\(\(\[name, _arity\]\) => \(\{/);
+  assert.match(text, /^import \{ NotImplementedError, todoHandler \} from/m);
 });

@@ -18,16 +18,21 @@
  * @module
  */
 
-import { RespWriter } from "../../shared/resp/encoder.ts";
 import { ProtocolError } from "../../shared/resp/errors.ts";
-import { ErrorReply, type Reply } from "../../shared/resp/reply.ts";
-import { wrongArity } from "../../shared/server/command_table.ts";
+import { cString, ErrorReply, type Reply } from "../../shared/resp/reply.ts";
+import {
+  type CommandRegistry,
+  type CommandSpec,
+  unknownCommand,
+  wrongArity,
+} from "../../shared/server/command_table.ts";
 import type { CommandCounters } from "../../shared/server/command_stats.ts";
 import { NotImplementedError } from "../../shared/server/not_implemented.ts";
 import type { ServerState } from "../../shared/server/server_state.ts";
 import { ClientState, type Session } from "../../shared/server/session.ts";
 import { isDisconnect, type Transport, writeAll } from "../../shared/transport.ts";
 import { Decoder } from "./decoder.ts";
+import { ReplyWriter } from "./encoder.ts";
 import type { Peer } from "../../shared/server/peer.ts";
 
 export { formatAddr, type Peer } from "../../shared/server/peer.ts";
@@ -64,12 +69,13 @@ export async function serveConnection(
   const session: Session = { db: server.db, client, server };
   const decoder = new Decoder(server.limits);
   const readBuffer = new Uint8Array(READ_SIZE);
-  const out = new RespWriter();
+  const out = new ReplyWriter();
   // Every error this client is sent is counted as it is encoded (INFO errorstats).
   out.onError = (message) => server.commandStats.error(message);
   server.clients.set(client.id, client);
   server.stats.connectionsReceived++;
   try {
+    // exercise step 1: until the client closes: read, give the bytes to the decoder, run the whole commands (runBatch), send their replies in one write
     let open = true;
     while (open) {
       const n = await transport.read(readBuffer);
@@ -85,6 +91,7 @@ export async function serveConnection(
       // A buffer that grew for one big reply (a GET of a large value) is let go once it is sent.
       out.shrink();
     }
+    // exercise starter: throw new NotImplementedError(1, "serve the connection");
   } catch (error) {
     // A client that vanishes mid-write is ordinary; anything else is worth a line in the log.
     if (!isDisconnect(error)) {
@@ -106,7 +113,7 @@ export async function serveConnection(
  * @returns `false` once the connection must close after these replies: the client sent `QUIT`,
  *   or bytes that break the protocol.
  */
-async function runBatch(session: Session, decoder: Decoder, out: RespWriter): Promise<boolean> {
+async function runBatch(session: Session, decoder: Decoder, out: ReplyWriter): Promise<boolean> {
   for (;;) {
     let args: string[] | null;
     try {
@@ -138,10 +145,14 @@ async function runBatch(session: Session, decoder: Decoder, out: RespWriter): Pr
  * with `CLIENT REPLY OFF` or `SKIP`, and counts it off.
  *
  * @param session The client.
- * @param out The batch's replies.
+ * @param out The batch's replies (lab 1's writer, or the shared one later labs use).
  * @param before The batch's length before the reply was encoded.
  */
-export function dropReply(session: Session, out: RespWriter, before: number): void {
+export function dropReply(
+  session: Session,
+  out: { truncate(length: number): void },
+  before: number,
+): void {
   out.truncate(before);
   // While replies are OFF the count is Infinity, which stays Infinity: only ON ends it.
   session.client.repliesToDrop--;
@@ -162,8 +173,7 @@ export function dropReply(session: Session, out: RespWriter, before: number): vo
  */
 export function execute(session: Session, args: string[]): Reply | Promise<Reply> {
   const { server, client } = session;
-  // resolve() finds the command in any letter case and checks its arity, with Redis's errors.
-  const spec = server.commands.resolve(args);
+  const spec = resolveCommand(server.commands, args);
   server.stats.commandsProcessed++;
   if (spec instanceof ErrorReply) {
     // Refused before it ran (wrong arity): INFO commandstats' rejected_calls, as in Redis.
@@ -171,7 +181,7 @@ export function execute(session: Session, args: string[]): Reply | Promise<Reply
     return spec;
   }
   client.lastCommand = spec.name;
-  // A container such as CLIENT has no handler of its own; resolve() sent it to a subcommand.
+  // A container such as CLIENT has no handler of its own; resolveCommand() sent it to a subcommand.
   const handler = spec.handler;
   if (handler === undefined) {
     server.commandStats.reject(server.commands, args);
@@ -193,6 +203,52 @@ export function execute(session: Session, args: string[]): Reply | Promise<Reply
     );
   }
   return finished(counters, started, reply);
+}
+
+/**
+ * Finds the command a request names and checks its number of arguments, as Redis does before
+ * running anything: a handler never sees a `GET` with three arguments. Arity counts the command's
+ * own name, and a negative arity means "at least": `GET key` is 2, `SET key value [options]` -3.
+ *
+ * @param commands The command table.
+ * @param args The request: the command's name, in any letter case, and its arguments.
+ * @returns The command to run, or the error to answer instead, in Redis's words.
+ * @example
+ * ```ts
+ * resolveCommand(table, ["get", "k"]); // GET's spec
+ * resolveCommand(table, ["GET"]); // -ERR wrong number of arguments for 'get' command
+ * ```
+ */
+export function resolveCommand(
+  commands: CommandRegistry,
+  args: readonly string[],
+): CommandSpec | ErrorReply {
+  // exercise step 3: look the name up (unknownCommand if absent), let subcommandOf() pick a container's subcommand, then check the arity (wrongArity)
+  const command = commands.get(args[0]);
+  if (command === undefined) return unknownCommand(args);
+  // A container such as CLIENT is looked up by its second word, and that one's arity counts.
+  const spec = command.subcommands && args.length >= 2 ? subcommandOf(command, args) : command;
+  if (spec instanceof ErrorReply) return spec;
+  const arityOk = spec.arity > 0 ? args.length === spec.arity : args.length >= -spec.arity;
+  return arityOk ? spec : wrongArity(spec.name);
+  // exercise starter: return commands.get(args[0]) ?? notImplemented(3, "refuse an unknown command");
+}
+
+/**
+ * The subcommand a request names: `CLIENT SETNAME` is the spec `client|setname` of `CLIENT`.
+ *
+ * @param container A command with subcommands.
+ * @param args The request, with the subcommand's name, in any letter case, second.
+ * @returns The subcommand, or Redis's error naming the container.
+ */
+// exercise step 8: find "container|subcommand" among its subcommands, or Redis's "unknown subcommand ... Try CLIENT HELP." error
+function subcommandOf(container: CommandSpec, args: readonly string[]): CommandSpec | ErrorReply {
+  const wanted = `${container.name}|${args[1].toLowerCase()}`;
+  const sub = container.subcommands?.find((s) => s.name === wanted);
+  if (sub !== undefined) return sub;
+  return new ErrorReply(
+    `ERR unknown subcommand '${cString(args[1], 128)}'. Try ${args[0].toUpperCase()} HELP.`,
+  );
 }
 
 /**

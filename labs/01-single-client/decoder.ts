@@ -115,6 +115,7 @@ export class Decoder {
    *   next command would start after that: the server replies with the error and closes.
    */
   next(): string[] | null {
+    // exercise step 2: while bytes are left: wait for #needed, check for a whole frame (#check), parse it, consume it; skip empty frames
     while (this.#start < this.#end) {
       if (this.#end - this.#start < this.#needed) return null; // still waiting for a bulk string
       const length = this.#check();
@@ -126,6 +127,11 @@ export class Decoder {
       if (args.length > 0) return args;
     }
     return null;
+    // exercise starter: // For now, every read holds exactly one whole command: parse it all.
+    // exercise starter: if (this.#start === this.#end) return null;
+    // exercise starter: const args = this.#parse(this.#end - this.#start);
+    // exercise starter: this.#start = this.#end;
+    // exercise starter: return args;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -142,6 +148,7 @@ export class Decoder {
     let pos = this.#start;
     const countEnd = this.#lineEnd(pos, "too big mbulk count string");
     if (countEnd === NOT_YET) return NOT_YET;
+    // exercise step 7: a count that is not a number, or past the limit, is a protocol error (#badHeader)
     const count = parseStrictInteger(buf, pos + 1, countEnd);
     // `!(a <= b)` rather than `a > b`, so that NaN (not a number at all) fails too.
     if (!(count <= this.#limits.maxArrayLength)) {
@@ -152,12 +159,14 @@ export class Decoder {
         "invalid multibulk length",
       );
     }
+    // exercise starter: const count = parseStrictInteger(buf, pos + 1, countEnd);
     // Like Redis, take the byte after a header's "\r" to be "\n" without looking.
     pos = countEnd + 2;
     // A count of 0 or less runs no loop: a frame with no command, which next() skips.
     for (let i = 0; i < count; i++) {
       const lengthEnd = this.#lineEnd(pos, "too big bulk count string");
       if (lengthEnd === NOT_YET) return NOT_YET;
+      // exercise step 7: a header that is not "$" and a length within the limit is a protocol error (#badHeader)
       const isBulk = buf[pos] === DOLLAR;
       const length = isBulk ? parseStrictInteger(buf, pos + 1, lengthEnd) : NaN;
       if (!(length >= 0 && length <= this.#limits.maxBulkLength)) {
@@ -168,6 +177,7 @@ export class Decoder {
           isBulk ? "invalid bulk length" : `expected '$', got '${String.fromCharCode(buf[pos])}'`,
         );
       }
+      // exercise starter: const length = parseStrictInteger(buf, pos + 1, lengthEnd);
       // Skip the data by its length: it may hold any bytes, "\r\n" included. Like Redis, skip the
       // two bytes after it without checking that they are "\r\n".
       // exercise step 2: if the bulk string's last byte has not arrived, remember how far and wait
@@ -185,6 +195,7 @@ export class Decoder {
 
   /** One line of words, ended by `\n` (a `\r` before it is dropped by the parse). */
   #checkInline(): number {
+    // exercise step 6: the frame runs to the first "\n"; none yet (or a NUL before it) is "not yet", unless past the inline limit
     const start = this.#start;
     const newline = this.#indexOf(LF, start);
     // Redis finds the newline with C's `strchr`, which stops at a NUL byte. So a NUL before the
@@ -196,6 +207,7 @@ export class Decoder {
       return NOT_YET;
     }
     return newline + 1 - start;
+    // exercise starter: throw new NotImplementedError(6, "find the end of an inline command");
   }
 
   /**
@@ -236,12 +248,13 @@ export class Decoder {
     const buf = this.#buf;
     const start = this.#start;
     if (buf[start] !== STAR) {
-      // Inline: the line without its "\n" (and "\r" before it), split the way redis-cli splits.
+      // exercise step 6: the line without its "\n" (and a "\r" before it), split as redis-cli splits (splitArgs); null is unbalanced quotes
       const newline = start + length - 1;
       const lineEnd = newline > start && buf[newline - 1] === CR ? newline - 1 : newline;
       const args = splitArgs(bytesToByteString(buf, start, lineEnd));
       if (args === null) throw new ProtocolError("unbalanced quotes in request");
       return args;
+      // exercise starter: throw new NotImplementedError(6, "split an inline command into words");
     }
     // The check pass has seen every header, so each `\r` is there and each number is valid.
     let cr = this.#indexOf(CR, start);

@@ -25,7 +25,7 @@
 
 import { ErrorReply, NULL_ARRAY, OK, type Reply, SimpleString } from "../../shared/resp/reply.ts";
 import type { CommandSpec } from "../../shared/server/command_table.ts";
-import { execute } from "../01-single-client/connection.ts";
+import { execute, resolveCommand } from "../01-single-client/connection.ts";
 import type { Keyspace } from "../../shared/keyspace.ts";
 import type { ClientState, Session } from "../../shared/server/session.ts";
 import type { Stage } from "../../shared/server/stage.ts";
@@ -172,7 +172,7 @@ export function dispatch(session: Session, args: string[]): Reply | Promise<Repl
   if (tx === undefined || tx.queue === null) return execute(session, args);
 
   const { server, client } = session;
-  const spec = server.commands.resolve(args);
+  const spec = resolveCommand(server.commands, args);
   if (spec instanceof ErrorReply) {
     // A command that cannot even be queued poisons the transaction: EXEC will abort it, so the
     // client never runs half of what it meant to run.

@@ -52,6 +52,7 @@ import { err, ErrorReply, OK } from "../../shared/resp/reply.ts";
 import type { CommandHandler, CommandSpec } from "../../shared/server/command_table.ts";
 import type { ClientState, Session } from "../../shared/server/session.ts";
 import { helloVersion } from "../../shared/commands/connection.ts";
+import { resolveCommand } from "../01-single-client/connection.ts";
 import { dispatch } from "../02-threaded/transaction.ts";
 import type { Execute } from "../../shared/server/hooks.ts";
 import type { Stage } from "../../shared/server/stage.ts";
@@ -347,7 +348,7 @@ export function authGate(
   return (session, args) => {
     // The hot path, once a client has authenticated: one WeakSet lookup per command.
     if (gate.isAuthenticated(session.client)) return run(session, args);
-    const spec = session.server.commands.resolve(args);
+    const spec = resolveCommand(session.server.commands, args);
     // An unknown command or a wrong arity gets its usual error: Redis checks those before AUTH.
     if (spec instanceof ErrorReply || spec.flags.includes("noauth")) return run(session, args);
     session.client.lastInteraction = Date.now();

@@ -4,9 +4,11 @@
  *
  * Lab 2's checks through the channel say only that something broke ("the connection closed"). These
  * say which step broke and name the likely mistake, from the checker's own view of the channel: a
- * handshake that fails points at the session keys (step 2), a record the checker cannot open or a
- * reply that never comes at sealing (step 4), and an AUTH that lets a wrong password in at the
- * comparison (step 6).
+ * handshake that fails points at the session keys or the Finished MAC (step 2), as does a server
+ * that answers a malformed ClientHello or trusts a wrong ClientFinished; a record the checker
+ * cannot open, or one of its own the server cannot, points at sealing and opening, and a replayed
+ * record that runs again at the sequence check (step 4); an AUTH that lets a wrong password in
+ * points at the comparison (step 6).
  *
  * The connection they get from their context runs the secure handshake (`secureRawConnect`), so
  * `ctx.connect()` itself is the handshake.
@@ -14,12 +16,14 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
+import { generateKeyPairSync } from "node:crypto";
 import { connectOptions, RawClient } from "../../shared/testing/raw_client.ts";
 import type { StepContext, SuiteStep } from "../../shared/testing/suite.ts";
 import { type Transport, writeAll } from "../../shared/transport.ts";
 import { bulk, command } from "../01-single-client/suite.ts";
 import { SUITE_PASSWORD } from "./auth_suite.ts";
-import { connectSecure } from "./channel/mod.ts";
+import { connectSecure, HandshakeError, MAGIC } from "./channel/mod.ts";
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -30,14 +34,17 @@ async function handshake(ctx: StepContext): Promise<RawClient> {
   try {
     return await ctx.connect();
   } catch (error) {
-    throw new Error(
-      `The secure handshake did not complete: ${message(error)}\n` +
-        `If your server's log says "Not implemented yet: lesson step 2", write deriveKeys() in ` +
-        `channel/handshake.ts. Otherwise the likely mistake is in the keys: HKDF-SHA256 over the ` +
-        `shared secret, salted with the transcript hash, with the labels exactly ` +
-        `"cachelab v1 c2s key", "cachelab v1 s2c key", "cachelab v1 c2s finished" and ` +
-        `"cachelab v1 s2c finished" (a wrong label or salt makes the Finished MACs disagree).`,
-    );
+    const likely = error instanceof HandshakeError && error.reason === "bad-finished"
+      ? `The server's Finished MAC is not the one the checker computed, so the two sides did ` +
+        `not derive the same keys, or the server MACs the wrong bytes. Likely a wrong HKDF ` +
+        `label or salt in deriveKeys() (the labels are exactly "cachelab v1 c2s key", ` +
+        `"cachelab v1 s2c key", "cachelab v1 c2s finished" and "cachelab v1 s2c finished"; ` +
+        `the salt is the transcript hash), or finishedMessage() MACing something other than ` +
+        `SHA-256(ClientHello | ServerHello) with the s2c finished key.`
+      : `If your server's log says "Not implemented yet: lesson step 2", write what it names ` +
+        `in channel/handshake.ts: deriveKeys() (HKDF-SHA256 over the shared secret, salted ` +
+        `with the transcript hash) and finishedMessage() (type 0x03, length 32, the HMAC).`;
+    throw new Error(`The secure handshake did not complete: ${message(error)}\n${likely}`);
   }
 }
 
@@ -58,14 +65,18 @@ async function exchange(
     await c.expect(expected);
   } catch (error) {
     const likely = replyNumber === 1
-      ? `The very first reply failed: likely the header (length, then sequence number, written ` +
-        `first) or the AAD (the header, exactly as open() passes it) does not match.`
-      : `Reply ${replyNumber} failed after earlier ones worked: likely the nonce is not built ` +
-        `from each record's own sequence number (a nonce reused for two records).`;
+      ? `The very first reply failed: likely an AAD mismatch: the header (length, then sequence ` +
+        `number) is not written first, or seal() and open() do not both pass exactly those 8 ` +
+        `header bytes as the associated data.`
+      : `Reply ${replyNumber} failed after earlier ones worked: likely nonce reuse: the nonce ` +
+        `is not built from each record's own sequence number, in seal() or in open() (the ` +
+        `first record's number is 0, the same as a constant nonce's).`;
     throw new Error(
       `${message(error)}\n` +
         `The handshake worked, so the keys are right; the records are not. If your server's log ` +
-        `says "Not implemented yet: lesson step 4", write seal() in channel/records.ts. ${likely}`,
+        `says "Not implemented yet: lesson step 4", write seal() and open() in ` +
+        `channel/records.ts. A server that cannot open the checker's records closes the ` +
+        `connection and logs why. ${likely}`,
     );
   }
 }
@@ -98,6 +109,60 @@ class RecordingTransport implements Transport {
   }
 }
 
+/** How long a server that checks the client's Finished may take to say it is wrong. */
+const VERDICT_WAIT_MS = 2000;
+
+/**
+ * A connection whose client side sends its Finished message with one bit flipped, as a client that
+ * derived other keys, or an attacker who wants in without them, would.
+ */
+class WrongFinishedTransport implements Transport {
+  readonly conn: Deno.Conn;
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.conn.read(buffer);
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    // The client's Finished is the one 35-byte message of type 0x03 it sends.
+    if (data.length === 35 && data[0] === 0x03) {
+      const wrong = data.slice();
+      wrong[34] ^= 1;
+      return this.conn.write(wrong);
+    }
+    return this.conn.write(data);
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+}
+
+/**
+ * A ClientHello whose count byte announces 3 record formats while 5 bytes follow it: a body the
+ * server must refuse, as it cannot tell where the message ends. Everything else in it is genuine
+ * (a real X25519 key), so a server that does not check the body answers it.
+ */
+function malformedClientHello(): Uint8Array {
+  const jwk = generateKeyPairSync("x25519").publicKey.export({ format: "jwk" });
+  const key = Buffer.from(jwk.x ?? "", "base64url");
+  const body = new Uint8Array(69 + 5);
+  body.set(key, 0);
+  crypto.getRandomValues(body.subarray(32, 64));
+  new DataView(body.buffer).setUint32(64, 16 * 1024);
+  body.set([3, 0x01, 0x02, 0x03, 0x01, 0x02], 68);
+  const hello = new Uint8Array(MAGIC.length + 3 + body.length);
+  hello.set(MAGIC, 0);
+  hello[MAGIC.length] = 0x01;
+  new DataView(hello.buffer).setUint16(MAGIC.length + 1, body.length);
+  hello.set(body, MAGIC.length + 3);
+  return hello;
+}
+
 /** Lab 3's steps, in lesson order. */
 export const lab3Steps: readonly SuiteStep[] = [
   {
@@ -105,6 +170,65 @@ export const lab3Steps: readonly SuiteStep[] = [
     redis: false,
     async run(ctx) {
       await handshake(ctx);
+    },
+  },
+  {
+    name: "a malformed ClientHello is refused: the server answers no ServerHello",
+    redis: false,
+    async run(ctx) {
+      const conn = await Deno.connect(connectOptions(ctx.addr));
+      const c = RawClient.over(conn);
+      try {
+        await c.send(malformedClientHello());
+        // A server that refuses it closes (an alert would do too); one that does not answers.
+        const first = await c.readExactly(1).catch(() => undefined);
+        if (first?.[0] === 0x02) {
+          throw new Error(
+            "The server answered a ClientHello whose count byte announces 3 record formats " +
+              "while 5 bytes follow with a ServerHello. Refuse a ClientHello whose body is not " +
+              "exactly 69 bytes plus the 1 to 8 formats its count byte announces " +
+              "(parseClientHello() in channel/handshake.ts): a server that guesses where a " +
+              "message ends reads the rest of the stream wrong.",
+          );
+        }
+      } finally {
+        await c.close();
+      }
+    },
+  },
+  {
+    name: "a client whose Finished MAC is wrong is refused before any command runs",
+    redis: false,
+    async run(ctx) {
+      const conn = await Deno.connect(connectOptions(ctx.addr));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        // The client does not wait for the server's verdict on its Finished. The verdict comes
+        // next, outside any record, so it is read from the socket itself: a server that checks
+        // sends an alert and closes at once; one that does not waits, silent, for records.
+        await connectSecure(new WrongFinishedTransport(conn), { verifyServerKey: () => {} });
+        const silent = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), VERDICT_WAIT_MS);
+        });
+        const answer = conn.read(new Uint8Array(512)).then(() => false, () => false);
+        if (await Promise.race([answer, silent])) {
+          throw new Error(
+            `The server still waits for records ${VERDICT_WAIT_MS} ms after a client sent a ` +
+              "Finished MAC that is wrong: it took the client on trust. Before reading any " +
+              "record, check the client's Finished: HMAC-SHA256 with the c2s finished key over " +
+              "SHA-256(ClientHello | ServerHello | ServerFinished), compared in constant time " +
+              "(serverHandshake() in channel/handshake.ts); on a mismatch, send an alert and " +
+              "end the handshake. Without it, nothing proves the client holds the keys.",
+          );
+        }
+      } finally {
+        clearTimeout(timer);
+        try {
+          conn.close();
+        } catch {
+          // closed already
+        }
+      }
     },
   },
   {
@@ -140,10 +264,10 @@ export const lab3Steps: readonly SuiteStep[] = [
         const after = await client.expectClosed().catch(() => undefined);
         if (after === undefined || after.length > 0) {
           throw new Error(
-            "A copy of a record already received was accepted (or answered): the server must " +
-              "refuse a record whose sequence number is not the next one expected, and close the " +
-              "connection. Otherwise whoever is on the wire can run any command again, such as " +
-              "this INCR.",
+            "No replay refusal: a copy of a record already received was accepted (or answered). " +
+              "After opening a record, the server must check that its sequence number is the " +
+              "next one expected (channel/channel.ts), and end the connection if not. " +
+              "Otherwise whoever is on the wire can run any command again, such as this INCR.",
           );
         }
       } finally {

@@ -40,6 +40,7 @@ import {
   queuedCommands,
   refuseQueued,
 } from "../02-threaded/transaction.ts";
+import { resolveCommand } from "../01-single-client/connection.ts";
 import { refusedWhenFull } from "./commands.ts";
 import { EVICTOR, type Evictor, OOM_ERROR } from "./eviction.ts";
 import type { PersistenceOptions } from "./persistence/mod.ts";
@@ -75,12 +76,12 @@ export function transactionGate(options: GateOptions, run: Execute = dispatch): 
     // The hot path: outside a transaction, the write path's own checks are the right ones.
     if (!inMulti(session)) return run(session, args);
     const table = session.server.commands;
-    const spec = table.resolve(args);
+    const spec = resolveCommand(table, args);
     if (spec instanceof ErrorReply || spec.flags.includes("no-multi")) return run(session, args);
     if (spec.name === "exec") {
       // A wrong arity is EXEC's own error; only a runnable EXEC is checked.
       if (args.length !== 1) return run(session, args);
-      const queue = queuedCommands(session).map((queued) => table.resolve(queued));
+      const queue = queuedCommands(session).map((queued) => resolveCommand(table, queued));
       if (evictor !== null && queue.some(mayAddData) && !evictor.performEvictions()) {
         session.server.commandStats.of(spec).rejected++;
         return abortExec(session, OOM_ERROR);

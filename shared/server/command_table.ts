@@ -1,9 +1,10 @@
 /**
  * The command table: every command the server knows, described as data.
  *
- * A command is a name, an arity, some flags and a handler. The table, not the handler, checks that
- * the command exists and has the right number of arguments, so every command answers those
- * mistakes with the same words Redis uses. A lab adds commands by registering them; lab 4 reads the
+ * A command is a name, an arity, some flags and a handler. The server, not the handler, checks that
+ * the command exists and has the right number of arguments (`resolveCommand` in lab 1's
+ * `connection.ts`, with the errors below), so every command answers those mistakes with the same
+ * words Redis uses. A lab adds commands by registering them; lab 4 reads the
  * `write` flag to decide which commands go into its append-only log.
  *
  * Arity follows Redis's convention and counts the command name itself:
@@ -64,10 +65,6 @@ export function wrongArity(name: string): ErrorReply {
   return new ErrorReply(`ERR wrong number of arguments for '${name}' command`);
 }
 
-function arityOk(arity: number, argc: number): boolean {
-  return arity > 0 ? argc === arity : argc >= -arity;
-}
-
 /**
  * The set of commands a server understands, looked up case-insensitively.
  *
@@ -77,7 +74,7 @@ function arityOk(arity: number, argc: number): boolean {
  *   name: "ping", arity: -1, flags: ["fast"], group: "connection", summary: "Ping the server",
  *   handler: () => PONG,
  * });
- * table.resolve(["PING"]); // the ping spec
+ * table.get("ping"); // the ping spec
  * ```
  */
 export class CommandTable implements CommandRegistry {
@@ -127,28 +124,5 @@ export class CommandTable implements CommandRegistry {
   /** Every registered command, each once, in registration order. */
   *[Symbol.iterator](): IterableIterator<CommandSpec> {
     for (const [key, spec] of this.#commands) if (key === spec.name) yield spec;
-  }
-
-  /**
-   * Finds the command a request names and checks its arity, as Redis does before running anything.
-   *
-   * @param args The request: command name and arguments.
-   * @returns The command to run, or the error reply to send instead.
-   */
-  resolve(args: readonly string[]): CommandSpec | ErrorReply {
-    let spec = this.get(args[0]);
-    if (spec === undefined) return unknownCommand(args);
-    if (spec.subcommands && args.length >= 2) {
-      const wanted = `${spec.name}|${args[1].toLowerCase()}`;
-      const sub = spec.subcommands.find((s) => s.name === wanted);
-      if (sub === undefined) {
-        return new ErrorReply(
-          `ERR unknown subcommand '${cString(args[1], 128)}'. Try ${args[0].toUpperCase()} HELP.`,
-        );
-      }
-      spec = sub;
-    }
-    if (!arityOk(spec.arity, args.length)) return wrongArity(spec.name);
-    return spec;
   }
 }

@@ -16,7 +16,7 @@ import { CommandStats } from "./command_stats.ts";
 import { ConfigRegistry } from "./config.ts";
 import { InfoRegistry } from "./info.ts";
 import type { ClientState } from "./client_state.ts";
-import type { ErrorReply, Reply } from "../resp/reply.ts";
+import type { Reply } from "../resp/reply.ts";
 
 /** The version this server reports as `redis_version`: the Redis whose replies it reproduces. */
 export const REDIS_COMPAT_VERSION = "7.0.0";
@@ -160,13 +160,6 @@ export interface CommandRegistry {
    * @returns The command, or `undefined`.
    */
   get(name: string): CommandSpec | undefined;
-  /**
-   * Finds the command a request names and checks its arity.
-   *
-   * @param args The request: command name and arguments.
-   * @returns The command to run, or the error reply to send instead.
-   */
-  resolve(args: readonly string[]): CommandSpec | ErrorReply;
   /** Every registered command, each once, in registration order. */
   [Symbol.iterator](): IterableIterator<CommandSpec>;
 }

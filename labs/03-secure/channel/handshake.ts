@@ -311,6 +311,7 @@ export async function serverHandshake(
 
   const clientFinished = await readMessage(reader, TYPE_FINISHED, "client");
   traceMessage(trace, "recv", clientFinished.bytes, clientFinished.type);
+  // exercise step 2: the client's Finished must be the HMAC (c2s finished key) of ClientHello | ServerHello | ServerFinished: compare in constant time, else alert and throw
   const expected = hmac(keys.c2sFinished, sha256(clientHelloBytes, serverHello, serverFinished));
   if (!sameBytes(clientFinished.body, expected)) {
     await sendAlert(conn, "key confirmation failed: wrong Finished MAC", trace);
@@ -319,6 +320,7 @@ export async function serverHandshake(
       "The client's Finished MAC is wrong: it did not derive the same keys",
     );
   }
+  // exercise starter: // Not checked yet: any client Finished is taken on trust.
   return {
     cipher: options.cipher,
     sendKey: keys.s2c,
@@ -549,12 +551,14 @@ function parseClientHello(body: Uint8Array): {
   offered: CipherName[];
 } {
   const count = body[CLIENT_HELLO_FIXED - 1];
+  // exercise step 2: refuse a ClientHello whose body is not exactly 69 bytes plus the 1 to 8 formats its count byte announces
   if (
     body.length < CLIENT_HELLO_FIXED || count < 1 || count > MAX_OFFERED ||
     body.length !== CLIENT_HELLO_FIXED + count
   ) {
     throw new HandshakeError("bad-handshake", `Malformed ClientHello of ${body.length} bytes`);
   }
+  // exercise starter: // Not checked yet: every ClientHello is taken to be well formed.
   const maxRecordSize = new DataView(body.buffer, body.byteOffset).getUint32(64);
   const offered: CipherName[] = [];
   // Codes this version does not know are skipped: a newer client may offer newer formats.
@@ -620,12 +624,15 @@ function deriveKeys(shared: Uint8Array, transcript: Uint8Array): SessionKeys {
   // exercise starter: throw new NotImplementedError(2, "derive the session keys with HKDF");
 }
 
+/** A Finished message: its header, then the HMAC-SHA256 of the transcript hash. */
 function finishedMessage(key: Uint8Array, transcript: Uint8Array): Uint8Array {
+  // exercise step 2: type 0x03, a 2-byte body length of 32, then HMAC-SHA256 (this direction's finished key) of the transcript hash
   const message = new Uint8Array(3 + MAC_SIZE);
   message[0] = TYPE_FINISHED;
   message[2] = MAC_SIZE;
   message.set(hmac(key, transcript), 3);
   return message;
+  // exercise starter: throw new NotImplementedError(2, "the Finished message");
 }
 
 /** Tells the peer why the handshake ends, best effort: it may be gone already. */

@@ -211,6 +211,7 @@ class AeadRecords implements RecordFormat {
   }
 
   open(record: Uint8Array): { sequence: number; plaintext: Uint8Array } {
+    // exercise step 4: read the sequence from the header, make the nonce from it, open with the header as AAD; a failed tag is a RecordError
     const sequence = readUint32(record, 4);
     const tagStart = record.length - TAG_SIZE;
     writeUint32(this.#receiveNonce, 8, sequence);
@@ -228,6 +229,7 @@ class AeadRecords implements RecordFormat {
       );
     }
     return { sequence, plaintext };
+    // exercise starter: throw new NotImplementedError(4, "open a record");
   }
 
   describe(wireSize: number): string {

@@ -145,9 +145,11 @@ export function parseCommandLine(line: string, limits: ItemLimits): Request {
   const words = splitWords(nul < 0 ? line : line.slice(0, nul));
   // ntokens in memcached counts the words it tokenized plus an end marker.
   const ntokens = Math.min(words.length, MAX_WORDS) + 1;
+  // exercise memcache step 2: an empty line, or a one-letter command, is ERROR; noreply is whatever word comes last
   if (words.length === 0 || words[0].length < 2) return ERROR;
   // set_noreply_maybe(): "noreply" is whatever word comes last.
   const noreply = words[ntokens - 2] === "noreply";
+  // exercise starter: const noreply = false;
   const name = words[0];
 
   switch (name) {
@@ -231,6 +233,7 @@ function parseStorage(
   limits: ItemLimits,
 ): Request {
   const key = words[1];
+  // exercise memcache step 2: a key over 250 bytes, or a flags, exptime, bytes or cas unique memcached cannot read as a number (or bytes out of range), is BAD_FORMAT
   if (key.length > KEY_MAX_LENGTH) return reply(BAD_FORMAT, noreply);
   const flags = parseUint32(words[2]);
   const exptime = parseInt32(words[3]);
@@ -243,6 +246,8 @@ function parseStorage(
     cas = parsed;
   }
   if (bytes < 0 || bytes > 2 ** 31 - 3) return reply(BAD_FORMAT, noreply);
+  // exercise starter: const [flags, exptime, bytes] = [2, 3, 4].map((i) => Number(words[i]));
+  // exercise starter: const cas = command === "cas" ? BigInt(words[5]) : 0n;
   const request: StoreRequest = {
     kind: "store",
     command,

@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { ErrorReply, OK, type Reply } from "../../../shared/resp/reply.ts";
 import { CommandTable } from "../../../shared/server/command_table.ts";
+import { resolveCommand } from "../../01-single-client/connection.ts";
 import { ServerState } from "../../../shared/server/server_state.ts";
 import { ClientState, type Session } from "../../../shared/server/session.ts";
 import { ManualClock } from "../clock.ts";
@@ -140,7 +141,7 @@ function replayer(db: ExpiringKeyspace): (args: string[]) => Reply {
         db.clear();
         return OK;
     }
-    const spec = table.resolve(args);
+    const spec = resolveCommand(table, args);
     if (spec instanceof ErrorReply) return spec;
     if (spec.handler === undefined) throw new Error(`cannot replay ${name}`);
     const reply = spec.handler(session, args);

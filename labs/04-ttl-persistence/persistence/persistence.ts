@@ -8,6 +8,7 @@
 
 import { ChangeCount } from "./change_count.ts";
 import { dirname, join, resolve } from "node:path";
+import { resolveCommand } from "../../01-single-client/connection.ts";
 import { dispatch, endTransaction } from "../../02-threaded/transaction.ts";
 import { RespWriter } from "../../../shared/resp/encoder.ts";
 import { err, ErrorReply, OK, type Reply, SimpleString } from "../../../shared/resp/reply.ts";
@@ -525,7 +526,7 @@ class PersistenceEngine {
     let lastReport = performance.now();
     let errors = 0;
     for (let command = reader.next(); command !== null; command = reader.next()) {
-      const spec = this.#server.commands.resolve(command.args);
+      const spec = resolveCommand(this.#server.commands, command.args);
       if (spec instanceof ErrorReply) throw new AofError(path, command.offset, spec.message);
       let reply: Reply = dispatch(session, command.args);
       if (reply instanceof Promise) reply = await reply;

@@ -18,6 +18,7 @@ import { ErrorReply } from "../../../shared/resp/reply.ts";
 import type { Execute } from "../../../shared/server/hooks.ts";
 import type { ServerState } from "../../../shared/server/server_state.ts";
 import type { Stage } from "../../../shared/server/stage.ts";
+import { resolveCommand } from "../../01-single-client/connection.ts";
 import { SHUTDOWN } from "../../02-threaded/serve_many.ts";
 import { EVICTOR } from "../eviction.ts";
 import { EXPIRING_DATABASES } from "../expiry.ts";
@@ -44,7 +45,7 @@ const LOADING = new ErrorReply("LOADING Redis is loading the dataset in memory")
 function refuseWhileLoading(server: ServerState, loading: () => boolean, run: Execute): Execute {
   return (session, args) => {
     if (!loading()) return run(session, args);
-    const spec = server.commands.resolve(args);
+    const spec = resolveCommand(server.commands, args);
     if (spec instanceof ErrorReply || spec.flags.includes("loading")) return run(session, args);
     server.commandStats.of(spec).rejected++;
     return LOADING;
