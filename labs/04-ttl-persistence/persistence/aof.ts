@@ -262,11 +262,13 @@ export class AppendOnlyLog {
    *   another one, as Redis writes its AOF.
    */
   append(args: readonly string[], db = 0): void {
+    // exercise step 13: queue the command, after a SELECT of its database if the last one ran in another
     if (db !== this.#selected) {
       this.#queued.push(["SELECT", String(db)]);
       this.#selected = db;
     }
     this.#queued.push(args);
+    // exercise starter: this.#queued.push(args);
   }
 
   /**
@@ -280,6 +282,7 @@ export class AppendOnlyLog {
    */
   beforeWrite(): Promise<void> | undefined {
     if (this.policy !== "always") {
+      // exercise step 13: write the turn's commands before any reply: one #flush() for all of its clients
       if (this.#queued.length === 0 && this.#pending.length === 0) return undefined;
       // One write for every connection whose batch ran in this turn of the event loop: the flush
       // is queued behind their batches, and each of them waits for it before replying
@@ -291,7 +294,9 @@ export class AppendOnlyLog {
           this.#wait(this.#writeWaiters, this.#written, this.#appended, resolve);
         });
       });
+      // exercise starter: return undefined;
     }
+    // exercise step 13: with always, wait until all appended is fsynced; one #commit() runs for every waiter
     // The target is a byte position, so this batch's commands are encoded now, not at the write.
     this.#encodeQueued();
     const target = this.#appended;
@@ -301,6 +306,7 @@ export class AppendOnlyLog {
     });
     if (!this.#committing) void this.#commit();
     return done;
+    // exercise starter: return undefined;
   }
 
   /**

@@ -544,6 +544,7 @@ class PersistenceEngine {
     endTransaction(session);
     const end = reader.end;
     if (end?.kind === "corrupt") throw new AofError(path, end.offset, end.detail);
+    // exercise step 14: a torn end is no corruption: warn, cut the file back to validUpTo, fsync it
     if (end?.kind === "torn") {
       // A crash in the middle of a write leaves half a command at the end. Nobody was told that
       // command succeeded (its reply waits for the write), so it is safe to drop.
@@ -559,6 +560,7 @@ class PersistenceEngine {
         file.close();
       }
     }
+    // exercise starter: if (end?.kind === "torn") throw new AofError(path, end.validUpTo, end.detail);
     this.#log(`Append only file replayed: ${reader.commands} commands`);
   }
 
@@ -762,8 +764,10 @@ class PersistenceEngine {
    * flags, which no Redis command sets, use the log command the memcache module registers.
    */
   #encodeEntry(out: RespWriter, entry: Entry): void {
+    // exercise step 15: one SET per key, with PXAT and its expiry when it has one
     if (entry.expiresAt === null) out.bulkArray(["SET", entry.key, entry.value]);
     else out.bulkArray(["SET", entry.key, entry.value, "PXAT", String(entry.expiresAt)]);
+    // exercise starter: out.bulkArray(["SET", entry.key, entry.value]);
     if (entry.flags !== 0) {
       const args = flagsCommand(this.#server, entry);
       if (args !== null) out.bulkArray(args);
