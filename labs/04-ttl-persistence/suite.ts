@@ -838,7 +838,7 @@ const durabilitySteps: SuiteStep[] = [
           keys.length - present
         } of ${keys.length} acknowledged SETs are missing after a kill -9: ` +
           "is the log written (write(), not only buffered) before the replies go out, with " +
-          "everysec too? And replayed at start?",
+          "everysec too? And is each of its commands run again at start?",
       );
       const inDb0 = await after.call("GET", elsewhere);
       await check(after, ["SELECT", "3"], "+OK\r\n");
@@ -858,8 +858,8 @@ const durabilitySteps: SuiteStep[] = [
   },
   {
     // INFO's aof_pending_fsync_bytes is this server's (Redis 7 has no such field).
-    name: "--appendfsync always: no write is acknowledged before it is fsynced " +
-      "(INFO persistence: aof_pending_fsync_bytes:0)",
+    name: "--appendfsync always fsyncs a write before its reply, everysec within about a second " +
+      "(INFO persistence: aof_pending_fsync_bytes)",
     redis: false,
     points: 2,
     flags: ["--appendonly", "yes", "--appendfsync", "always"],
@@ -867,18 +867,35 @@ const durabilitySteps: SuiteStep[] = [
       const clients = await Promise.all(Array.from({ length: 4 }, () => ctx.connect()));
       const value = ctx.value();
       // Four clients writing at once: the replies of each wait for an fsync that covers them.
-      await Promise.all(clients.map(async (c, n) => {
-        const keys = Array.from({ length: 25 }, (_, i) => ctx.key(`always:${n}:${i}`));
-        await c.send(keys.map((key) => command("SET", key, value)).join(""));
-        await c.expect("+OK\r\n".repeat(keys.length));
-      }));
-      const pending = await persistenceField(clients[0], "aof_pending_fsync_bytes");
+      const write = (label: string) =>
+        Promise.all(clients.map(async (c, n) => {
+          const keys = Array.from({ length: 25 }, (_, i) => ctx.key(`${label}:${n}:${i}`));
+          await c.send(keys.map((key) => command("SET", key, value)).join(""));
+          await c.expect("+OK\r\n".repeat(keys.length));
+        }));
+      const [c] = clients;
+      await write("always");
+      const pending = await persistenceField(c, "aof_pending_fsync_bytes");
       assert.equal(
         pending,
         "0",
         `with appendfsync always, ${pending} bytes of acknowledged writes still wait for an ` +
           "fsync: a reply must wait until an fsync (the group commit's) covers its write",
       );
+      await check(c, ["CONFIG", "SET", "appendfsync", "everysec"], "+OK\r\n");
+      await write("everysec");
+      const started = performance.now();
+      for (;;) {
+        const left = await persistenceField(c, "aof_pending_fsync_bytes");
+        if (left === "0") break;
+        const seconds = (performance.now() - started) / 1000;
+        assert.ok(
+          seconds < 3,
+          `with appendfsync everysec, ${left} bytes written ${seconds.toFixed(1)} s ago are not ` +
+            "fsynced yet: once a second, the log's timer must start an fsync in the background",
+        );
+        await sleep(50);
+      }
     },
   },
   {

@@ -595,10 +595,12 @@ export class AppendOnlyLog {
 
   #tick(): void {
     this.#flush();
+    // exercise step 13: with everysec, start one background #writeAndSync() when written bytes wait for it
     if (this.policy !== "everysec" || this.#backgroundSync !== undefined) return;
     if (this.#written <= this.#synced && this.#syncError === null) return;
     // In the background: no client waits for it. Redis hands it to a thread for the same reason.
     this.#backgroundSync = this.#writeAndSync().finally(() => this.#backgroundSync = undefined);
+    // exercise starter: return;
   }
 
   /**

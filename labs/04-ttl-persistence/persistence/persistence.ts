@@ -522,6 +522,7 @@ class PersistenceEngine {
     const client = new ClientState(0, "aof", "", Date.now());
     const session: Session = { db: this.#databases[0], client, server: this.#server };
     const reader = new AofReader(bytes);
+    // exercise step 13: run each command through dispatch() in the log's session, pausing now and then
     let lastReport = performance.now();
     let errors = 0;
     for (let command = reader.next(); command !== null; command = reader.next()) {
@@ -541,6 +542,7 @@ class PersistenceEngine {
         await this.#pause(command.end / bytes.length);
       }
     }
+    // exercise starter: while (reader.next() !== null);
     endTransaction(session);
     const end = reader.end;
     if (end?.kind === "corrupt") throw new AofError(path, end.offset, end.detail);
