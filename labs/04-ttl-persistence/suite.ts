@@ -933,8 +933,9 @@ const durabilitySteps: SuiteStep[] = [
       assert.equal(
         cut,
         size,
-        `the log is ${cut} bytes after the restart, not the ${size} of its whole commands: cut ` +
-          "the torn bytes off the file, or the next write follows them and the log is corrupt",
+        `the log is ${cut} bytes after the restart, not the ${size} of its whole commands: is ` +
+          "the half command at its end found (torn, where it starts) and cut off the file? If " +
+          "not, the next write follows it and the log is corrupt",
       );
     },
   },

@@ -791,6 +791,7 @@ export class AofReader {
           detail: "a MULTI without its EXEC",
         });
       }
+      // exercise step 14: bytes the decoder still holds at the end are half a command: torn where it starts
       if (this.#decoder.buffered > 0) {
         return this.#stop({
           kind: "torn",
@@ -799,6 +800,7 @@ export class AofReader {
         });
       }
       return this.#stop({ kind: "ok" });
+      // exercise starter: return this.#stop({ kind: "ok" });
     }
   }
 
