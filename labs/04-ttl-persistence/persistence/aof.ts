@@ -424,6 +424,7 @@ export class AppendOnlyLog {
     if (count === 0) return;
     const pending = this.#pending;
     for (let i = 0; i < count; i++) this.#appended += pending.bulkArray(queued[i]);
+    // exercise step 15: while a rewrite runs (#rewriteBuffer is set), encode the commands there too
     const rewriteBuffer = this.#rewriteBuffer;
     if (rewriteBuffer !== null) {
       for (let i = 0; i < count; i++) {
@@ -431,6 +432,7 @@ export class AppendOnlyLog {
       }
     }
     queued.length = 0;
+    // exercise starter: queued.length = 0;
   }
 
   /**
