@@ -262,11 +262,13 @@ export class AppendOnlyLog {
    *   another one, as Redis writes its AOF.
    */
   append(args: readonly string[], db = 0): void {
+    // exercise step 13: queue the command, after a SELECT of its database if the last one ran in another
     if (db !== this.#selected) {
       this.#queued.push(["SELECT", String(db)]);
       this.#selected = db;
     }
     this.#queued.push(args);
+    // exercise starter: this.#queued.push(args);
   }
 
   /**
@@ -280,6 +282,7 @@ export class AppendOnlyLog {
    */
   beforeWrite(): Promise<void> | undefined {
     if (this.policy !== "always") {
+      // exercise step 13: write the turn's commands before any reply: one #flush() for all of its clients
       if (this.#queued.length === 0 && this.#pending.length === 0) return undefined;
       // One write for every connection whose batch ran in this turn of the event loop: the flush
       // is queued behind their batches, and each of them waits for it before replying
@@ -291,7 +294,9 @@ export class AppendOnlyLog {
           this.#wait(this.#writeWaiters, this.#written, this.#appended, resolve);
         });
       });
+      // exercise starter: return undefined;
     }
+    // exercise step 13: with always, wait until all appended is fsynced; one #commit() runs for every waiter
     // The target is a byte position, so this batch's commands are encoded now, not at the write.
     this.#encodeQueued();
     const target = this.#appended;
@@ -301,6 +306,7 @@ export class AppendOnlyLog {
     });
     if (!this.#committing) void this.#commit();
     return done;
+    // exercise starter: return undefined;
   }
 
   /**
@@ -418,6 +424,7 @@ export class AppendOnlyLog {
     if (count === 0) return;
     const pending = this.#pending;
     for (let i = 0; i < count; i++) this.#appended += pending.bulkArray(queued[i]);
+    // exercise step 15: while a rewrite runs (#rewriteBuffer is set), encode the commands there too
     const rewriteBuffer = this.#rewriteBuffer;
     if (rewriteBuffer !== null) {
       for (let i = 0; i < count; i++) {
@@ -425,6 +432,7 @@ export class AppendOnlyLog {
       }
     }
     queued.length = 0;
+    // exercise starter: queued.length = 0;
   }
 
   /**
@@ -589,10 +597,12 @@ export class AppendOnlyLog {
 
   #tick(): void {
     this.#flush();
+    // exercise step 13: with everysec, start one background #writeAndSync() when written bytes wait for it
     if (this.policy !== "everysec" || this.#backgroundSync !== undefined) return;
     if (this.#written <= this.#synced && this.#syncError === null) return;
     // In the background: no client waits for it. Redis hands it to a thread for the same reason.
     this.#backgroundSync = this.#writeAndSync().finally(() => this.#backgroundSync = undefined);
+    // exercise starter: return;
   }
 
   /**
@@ -783,6 +793,7 @@ export class AofReader {
           detail: "a MULTI without its EXEC",
         });
       }
+      // exercise step 14: bytes the decoder still holds at the end are half a command: torn where it starts
       if (this.#decoder.buffered > 0) {
         return this.#stop({
           kind: "torn",
@@ -791,6 +802,7 @@ export class AofReader {
         });
       }
       return this.#stop({ kind: "ok" });
+      // exercise starter: return this.#stop({ kind: "ok" });
     }
   }
 

@@ -523,6 +523,7 @@ class PersistenceEngine {
     const client = new ClientState(0, "aof", "", Date.now());
     const session: Session = { db: this.#databases[0], client, server: this.#server };
     const reader = new AofReader(bytes);
+    // exercise step 13: run each command through dispatch() in the log's session, pausing now and then
     let lastReport = performance.now();
     let errors = 0;
     for (let command = reader.next(); command !== null; command = reader.next()) {
@@ -542,9 +543,11 @@ class PersistenceEngine {
         await this.#pause(command.end / bytes.length);
       }
     }
+    // exercise starter: while (reader.next() !== null);
     endTransaction(session);
     const end = reader.end;
     if (end?.kind === "corrupt") throw new AofError(path, end.offset, end.detail);
+    // exercise step 14: a torn end is no corruption: warn, cut the file back to validUpTo, fsync it
     if (end?.kind === "torn") {
       // A crash in the middle of a write leaves half a command at the end. Nobody was told that
       // command succeeded (its reply waits for the write), so it is safe to drop.
@@ -560,6 +563,7 @@ class PersistenceEngine {
         file.close();
       }
     }
+    // exercise starter: if (end?.kind === "torn") throw new AofError(path, end.validUpTo, end.detail);
     this.#log(`Append only file replayed: ${reader.commands} commands`);
   }
 
@@ -763,8 +767,10 @@ class PersistenceEngine {
    * flags, which no Redis command sets, use the log command the memcache module registers.
    */
   #encodeEntry(out: RespWriter, entry: Entry): void {
+    // exercise step 15: one SET per key, with PXAT and its expiry when it has one
     if (entry.expiresAt === null) out.bulkArray(["SET", entry.key, entry.value]);
     else out.bulkArray(["SET", entry.key, entry.value, "PXAT", String(entry.expiresAt)]);
+    // exercise starter: out.bulkArray(["SET", entry.key, entry.value]);
     if (entry.flags !== 0) {
       const args = flagsCommand(this.#server, entry);
       if (args !== null) out.bulkArray(args);

@@ -128,9 +128,11 @@ export class PointInTime {
 
   /** The listener: keep a key's old state the first time it changes. */
   #save(key: string): void {
+    // exercise step 12: unless every key was read or this one was kept already, keep its state now
     // Every key has been read already: nothing to protect any more.
     if (this.#next >= this.#keys.length || this.#saved.has(key)) return;
     this.#saved.set(key, this.#db.peek(key) ?? null);
+    // exercise starter: return;
   }
 
   /** Before a flush: keep every key that has not been read yet. */
