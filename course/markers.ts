@@ -407,7 +407,7 @@ function declaresAtTop(file: string, name: string): boolean {
 
 /**
  * Whether a function's one mention of `name` declares it: a local binding in its `body`, or a
- * parameter in its `header`.
+ * parameter in its `header` (typed, `db: number`, or with a default, `db = 0`).
  */
 function declares(body: string, header: string, name: string): boolean {
   const n = name.replace("$", "\\$");
@@ -417,7 +417,7 @@ function declares(body: string, header: string, name: string): boolean {
   );
   return local.test(body) || new RegExp(
     `\\{[^{}]*(?<![\\w$.])${n}(?![\\w$])[^{}]*\\}\\s*:|` +
-      `[(,]\\s*(?:readonly\\s+)?${n}\\??\\s*:|` +
+      `[(,]\\s*(?:readonly\\s+)?${n}\\??\\s*[:=]|` +
       `\\(\\s*\\[[^\\]]*(?<![\\w$.])${n}(?![\\w$])[^\\]]*\\]|` +
       `\\([^()]*(?<![\\w$.])${n}(?![\\w$])[^()]*\\)\\s*(?::[^=]*)?=>`,
   ).test(header);
