@@ -11,6 +11,7 @@
  * serve one client        replaced by the next stage                            (lab 1)
  * serve many              one task per client, maxclients, timeout, output bound (serve_many.ts)
  * lab 2's commands        SET NX/XX/GET, counters, strings, KEYS, SCAN, RENAME…  (commands.ts …)
+ * databases               SELECT, MOVE, SWAPDB, FLUSHALL; --databases N          (databases.ts)
  * transactions            MULTI/EXEC/WATCH; commands run through dispatch()     (transaction.ts)
  * ```
  *

@@ -8,13 +8,13 @@
  *
  * ```
  * connect-time commands · lab 1's commands · serve one client          (lab 1)
- * serve many · lab 2's commands · transactions                           (lab 2)
+ * serve many · lab 2's commands · databases · transactions               (lab 2)
  * secure channel (with --secure or --tls-cert) · auth                    (lab 3)
  * expiry            lazy on every read, active `hz` times a second;      (expiry.ts, keyspace.ts,
  *                   the TTL commands                                      commands.ts)
  * eviction          --maxmemory and its policy; INFO memory               (eviction.ts)
- * persistence       load at start; every write made room for and logged;  (persistence/stage.ts,
- *                   the final save at shutdown                             writes.ts)
+ * persistence       load once listening (-LOADING meanwhile); every write  (persistence/stage.ts,
+ *                   made room for and logged; the final save at shutdown  writes.ts)
  * write gate        MULTI and EXEC check memory and persistence           (transaction_gate.ts)
  * memcache port     a second protocol on the same keyspace                (memcache/stage.ts)
  * shutdown command  SHUTDOWN: the final save first, or keep running       (shutdown_command.ts)
