@@ -20,6 +20,7 @@ import type { ServerState } from "../../../shared/server/server_state.ts";
 import type { Stage } from "../../../shared/server/stage.ts";
 import { resolveCommand } from "../../01-single-client/connection.ts";
 import { SHUTDOWN } from "../../02-threaded/serve_many.ts";
+import { refuseQueued } from "../../02-threaded/transaction.ts";
 import { EVICTOR } from "../eviction.ts";
 import { EXPIRING_DATABASES } from "../expiry.ts";
 import { memcacheLogCommands } from "../memcache/mod.ts";
@@ -48,7 +49,8 @@ function refuseWhileLoading(server: ServerState, loading: () => boolean, run: Ex
     const spec = resolveCommand(server.commands, args);
     if (spec instanceof ErrorReply || spec.flags.includes("loading")) return run(session, args);
     server.commandStats.of(spec).rejected++;
-    return LOADING;
+    // Inside MULTI, refused while queueing: EXEC will abort the transaction, as in Redis.
+    return refuseQueued(session, LOADING);
   };
 }
 
