@@ -16,7 +16,7 @@
  */
 
 import { cString, err, type ErrorReply, OK, type Reply } from "../../shared/resp/reply.ts";
-import type { CommandSpec } from "../../shared/server/command_table.ts";
+import type { ArgumentDoc, CommandSpec } from "../../shared/server/command_table.ts";
 import type { Session } from "../../shared/server/session.ts";
 import { INT64_MAX, INT64_MIN, parseInt64 } from "../02-threaded/integers.ts";
 import type { ExpiringKeyspace } from "./keyspace.ts";
@@ -252,6 +252,13 @@ function ttlGeneric(databaseOf: DatabaseOf, milliseconds: boolean, absolute: boo
 
 const ONE_KEY = { first: 1, last: 1, step: 1 } as const;
 const KEY = { name: "key", type: "key" } as const;
+/** The four ways SET and GETEX give a time, as `COMMAND DOCS` lists them. */
+const EXPIRY_TIMES: readonly ArgumentDoc[] = [
+  { name: "seconds", type: "integer", token: "EX" },
+  { name: "milliseconds", type: "integer", token: "PX" },
+  { name: "unix-time-seconds", type: "unix-time", token: "EXAT" },
+  { name: "unix-time-milliseconds", type: "unix-time", token: "PXAT" },
+];
 
 /**
  * The expiry commands of lab 4; SET replaces lab 2's. Each is built with the databases it acts on,
@@ -289,10 +296,7 @@ export function expiryCommands(databases: readonly ExpiringKeyspace[]): CommandS
           type: "oneof",
           flags: ["optional"],
           arguments: [
-            { name: "seconds", type: "integer", token: "EX" },
-            { name: "milliseconds", type: "integer", token: "PX" },
-            { name: "unix-time-seconds", type: "unix-time", token: "EXAT" },
-            { name: "unix-time-milliseconds", type: "unix-time", token: "PXAT" },
+            ...EXPIRY_TIMES,
             { name: "keepttl", type: "pure-token", token: "KEEPTTL" },
           ],
         },
@@ -338,10 +342,7 @@ export function expiryCommands(databases: readonly ExpiringKeyspace[]): CommandS
           type: "oneof",
           flags: ["optional"],
           arguments: [
-            { name: "seconds", type: "integer", token: "EX" },
-            { name: "milliseconds", type: "integer", token: "PX" },
-            { name: "unix-time-seconds", type: "unix-time", token: "EXAT" },
-            { name: "unix-time-milliseconds", type: "unix-time", token: "PXAT" },
+            ...EXPIRY_TIMES,
             { name: "persist", type: "pure-token", token: "PERSIST" },
           ],
         },

@@ -81,10 +81,10 @@ export class WritePath {
   #propagate: Propagate | null = null;
   #writeDenied: () => ErrorReply | null = () => null;
   #wrapped = new WeakSet<CommandSpec>();
-  /** What a rewrite reads about a key in its client's database. */
-  #stateOf: (session: Session) => (key: string) => KeyState;
+  /** What a rewrite reads about a key, by database number; made once, not once per write. */
+  #stateOf: ((key: string) => KeyState)[];
   /** What INCRBYFLOAT's rewrite reads: the value as stored, without touching its LRU place. */
-  #valueOf: (session: Session) => (key: string) => string | undefined;
+  #valueOf: ((key: string) => string | undefined)[];
   /**
    * Inside `EXEC`: "open" until its first write is logged, then "logged" (`MULTI` is in the log
    * and `EXEC` must follow). A transaction that wrote nothing logs nothing, as in Redis.
@@ -103,14 +103,11 @@ export class WritePath {
   constructor(databases: readonly ExpiringKeyspace[], evictor: Evictor | null) {
     this.#db = databases[0];
     this.#evictor = evictor;
-    this.#stateOf = ({ client }) => {
-      const db = databases[client.database];
-      return (key) => ({ exists: db.has(key), expiresAt: db.expiresAt(key) });
-    };
-    this.#valueOf = ({ client }) => {
-      const db = databases[client.database];
-      return (key) => db.peek(key)?.value;
-    };
+    this.#stateOf = databases.map((db) => (key) => ({
+      exists: db.has(key),
+      expiresAt: db.expiresAt(key),
+    }));
+    this.#valueOf = databases.map((db) => (key) => db.peek(key)?.value);
     databases.forEach((db, index) =>
       db.observe({
         removed: (key) => {
@@ -240,10 +237,11 @@ export class WritePath {
     // Each removal by a database counted as one change and was logged already, as DEL.
     const removed = this.#removals - removedBefore;
     if (this.#db.changes - changesBefore - removed <= 0) return;
+    const { database } = session.client;
     const logged = rewrite === null
       ? args
-      : rewrite(args, this.#stateOf(session), this.#valueOf(session));
-    this.propagate(logged, session.client.database);
+      : rewrite(args, this.#stateOf[database], this.#valueOf[database]);
+    this.propagate(logged, database);
   }
 
   /**
