@@ -368,11 +368,7 @@ Deno.test("BGREWRITEAOF under write load loses nothing", async () => {
       for (let i = 0; i < writes; i++) {
         assert.deepEqual(await writer.readReply(), new SimpleString("OK"));
       }
-      for (let i = 0; i < 100; i++) {
-        const info = String(await call(admin, "INFO", "persistence"));
-        if (info.includes("aof_rewrite_in_progress:0")) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitForRewrite(admin);
       assert.match(
         String(await call(admin, "INFO", "persistence")),
         /aof_last_bgrewrite_status:ok/,
