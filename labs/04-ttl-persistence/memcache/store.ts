@@ -483,9 +483,11 @@ export class MemcacheStore {
     const nul = old.indexOf("\0");
     const current = old.length === 0 ? null : parseUint64(nul < 0 ? old : old.slice(0, nul));
     if (current === null) return NON_NUMERIC;
+    // exercise memcache step 5: incr adds the delta modulo 2^64 (it wraps around to 0); decr subtracts it, but never goes below 0
     let next: bigint;
     if (kind === "incr") next = (current + delta) % TWO_64;
     else next = delta > current ? 0n : current - delta;
+    // exercise starter: const next = current;
     const value = next.toString();
     // update(), not set(): the item keeps its flags and expiry.
     db.update(key, value);
