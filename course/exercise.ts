@@ -36,9 +36,9 @@ export interface WrittenFile {
   lines: Map<number, number>;
 }
 
-/** Files of a lab that are not the student's to write: tests and the suite. */
+/** Files of a lab that are not the student's to write: tests and the suites (`client_suite.ts`). */
 function isReferenceOnly(path: string): boolean {
-  return path.endsWith("_test.ts") || path.endsWith("/suite.ts") || path === "suite.ts";
+  return path.endsWith("_test.ts") || /(?:^|\/|_)suite\.ts$/.test(path);
 }
 
 async function* walk(dir: string, prefix = ""): AsyncGenerator<string> {

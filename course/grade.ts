@@ -29,6 +29,7 @@ import { parseArgs } from "node:util";
 import { parseCommandLine, usageError, wholeNumber } from "../shared/cli.ts";
 import { connectOptions } from "../shared/testing/raw_client.ts";
 import { newSeed } from "../shared/testing/random.ts";
+import type { ClientProgram } from "../shared/testing/suite.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { findLab, type Lab, type LabRun, LABS, SCRATCH_PARENT } from "./labs.ts";
 import { type LessonStep, parseLesson, parseListLesson } from "./lesson.ts";
@@ -89,6 +90,8 @@ export interface GradeOptions {
   restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
   /** Whether `restart` can start the server with a check's options (`--maxclients 2`). */
   takesFlags?: boolean;
+  /** The lab's client under test; without it, the checks of a client are left out. */
+  client?: ClientProgram;
 }
 
 /**
@@ -109,6 +112,7 @@ export async function grade(
   const checks = run.checks.filter((check) =>
     (!options.compatibleOnly || check.compatible) &&
     (!check.needsRestart || options.restart !== undefined) &&
+    (!check.needsClient || options.client !== undefined) &&
     (!check.flags || (options.restart !== undefined && options.takesFlags === true))
   );
   const plan = planChecks(await lessonOf(lab), checks);
@@ -220,6 +224,16 @@ export async function gradeSubmission(
         `--cmd with a {flags} placeholder)`,
     );
   }
+  // The grader knows a client only in this repository: the reference's.
+  const client = "reference" in submission ? run.client?.(lab.dir) : undefined;
+  const clientless = client ? [] : run.checks.filter((check) => check.needsClient);
+  if (clientless.length > 0) {
+    options.write(
+      `(${clientless.length} check${clientless.length === 1 ? "" : "s"} of the lab's client ` +
+        "left out: the grader runs the client only for this repository's reference; " +
+        `deno task check ${lab.id} runs the workspace's)`,
+    );
+  }
   // A restarted reference server listens on a new port: the health probe must follow it.
   let current = addr;
   const restart = restarter(target, "reference" in submission ? run.checkAddr : undefined);
@@ -237,6 +251,7 @@ export async function gradeSubmission(
     },
     restart: restart && (async (flags, how) => current = await restart(flags, how)),
     takesFlags: target.takesFlags,
+    client,
   });
   options.write(textSummary(report));
   return report;

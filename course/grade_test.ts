@@ -68,14 +68,16 @@ for (const lab of LABS) {
     await using run = await lab.prepare(true);
     const { target, addr } = await startForRun(lab, run, `${lab.dir}/server.ts`);
     await using _server = target;
-    // With a restart, so the checks that restart the server (lab 4's persistence) run too.
+    // With a restart, so the checks that restart the server (lab 4's persistence) run too, and
+    // the reference's client, for the checks of a client (lab 3's step 3).
     const results = await grade(lab, run, addr, {
       restart: restarter(target, run.checkAddr),
       takesFlags: target.takesFlags,
+      client: run.client?.(lab.dir),
     });
     assert.ok(results.length > 0);
     assert.equal(failures(results), "");
-    assert.equal(results.length, run.checks.length, "checks that restart the server left out");
+    assert.equal(results.length, run.checks.length, "checks left out");
   });
 
   if (lab.reference !== null) {

@@ -8,7 +8,12 @@
 import { join } from "node:path";
 import { freePort, REPO_ROOT } from "../shared/testing/processes.ts";
 import { RawClient } from "../shared/testing/raw_client.ts";
-import { type RawConnect, StepContext, type SuiteStep } from "../shared/testing/suite.ts";
+import {
+  type ClientProgram,
+  type RawConnect,
+  StepContext,
+  type SuiteStep,
+} from "../shared/testing/suite.ts";
 import type { McStep } from "../labs/04-ttl-persistence/memcache/testing.ts";
 import { McStepContext } from "../labs/04-ttl-persistence/memcache/testing.ts";
 import { CheckFailure } from "./check_failure.ts";
@@ -25,6 +30,8 @@ export interface CheckEnv {
    * changed. Present only when the grader started the server (`--cmd`, or the reference).
    */
   restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
+  /** The lab's client under test, for the checks of a client: present when the runner knows it. */
+  client?: ClientProgram;
 }
 
 /** One black-box check, ready to run against an address. */
@@ -47,6 +54,11 @@ export interface GradeCheck {
    */
   flags?: readonly string[];
   /**
+   * Whether it checks the lab's client ({@link CheckEnv.client}) rather than the server; left
+   * out, and said so, when the grader does not know the client (`--cmd`, `--addr`).
+   */
+  needsClient?: boolean;
+  /**
    * Runs the check against `host:port`.
    *
    * @throws {CheckFailure} With what went wrong and the bytes sent and received.
@@ -62,6 +74,11 @@ export interface LabRun extends AsyncDisposable {
   checkAddr?: (serverAddr: string) => string;
   /** The checks, in suite order. */
   checks: GradeCheck[];
+  /**
+   * The lab's client, for the checks of a client, given the folder it is in (the workspace's or
+   * the reference's); absent for a lab whose checks are all of the server.
+   */
+  client?: (folder: string) => ClientProgram;
   /**
    * Tells whether a server at `addr` still answers at all (any reply to a PING, or to memcached's
    * `version`): after a failed check, the grader asks before blaming the next check.
@@ -116,6 +133,7 @@ export function fromSuite(steps: readonly SuiteStep[], connect?: RawConnect): Gr
     compatible: step.redis,
     points: step.points ?? 1,
     needsRestart: step.needsRestart,
+    needsClient: step.needsClient,
     flags: step.flags,
     run: async (addr, env) => {
       const ctx = new StepContext(addr, connect ?? RawClient.connect, {
@@ -194,6 +212,8 @@ async function scratch(): Promise<{ path: string; remove: () => Promise<void> }>
 const SERVER_FLAGS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 /** Lab 3's server may load OpenSSL for its records, as `deno task lab3` lets it. */
 const LAB3_FLAGS = [...SERVER_FLAGS, "--allow-ffi"];
+/** Lab 3's client, as `deno task lab3:client` runs it (it writes its known-hosts file). */
+const LAB3_CLIENT_FLAGS = ["--allow-net", "--allow-env", "--allow-read", "--allow-write"];
 const nothingToRemove = () => Promise.resolve();
 
 /** Every lab with a suite, in course order. */
@@ -240,6 +260,7 @@ export const LABS: readonly Lab[] = [
       const { lab2Steps } = await import("../labs/02-threaded/suite.ts");
       const { noPasswordAuthSteps } = await import("../labs/03-secure/auth_suite.ts");
       const { lab3Steps } = await import("../labs/03-secure/suite.ts");
+      const { clientSteps } = await import("../labs/03-secure/client_suite.ts");
       const { prepareIdentity, secureRawConnect } = await import(
         "../labs/03-secure/test_support.ts"
       );
@@ -254,10 +275,21 @@ export const LABS: readonly Lab[] = [
         // turned away at --maxclients reads Redis's plaintext error before any handshake, which
         // no secure client can take for a reply.
         checks: fromSuite(
-          [...lab3Steps, ...lab2Steps.filter((s) => !s.flags), ...noPasswordAuthSteps],
+          [
+            ...lab3Steps,
+            ...clientSteps,
+            ...lab2Steps.filter((s) => !s.flags),
+            ...noPasswordAuthSteps,
+          ],
           connect,
         ),
         probe: probeWith(PING, connect),
+        // Step 3's checks run the client against the checker's own servers, honest and not.
+        client: (folder) => ({
+          entry: `${folder}/client.ts`,
+          denoFlags: LAB3_CLIENT_FLAGS,
+          dir: join(dir.path, "client"),
+        }),
         [Symbol.asyncDispose]: dir.remove,
       };
     },

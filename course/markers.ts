@@ -364,8 +364,11 @@ function unusedNames(
   removedCode: string,
   scope?: [number, number, number],
 ): { name: string; local: boolean }[] {
+  // A comment line may mention a name the code does not use.
+  const removed = removedCode.split("\n").filter((line) => !/^\s*(?:\/\/|\*|\/\*)/.test(line))
+    .join("\n");
   const words = new Set(
-    [...removedCode.matchAll(/(?<![\w$])#[A-Za-z_$][\w$]*|(?<![.\w$#])[A-Za-z_$][\w$]*/g)]
+    [...removed.matchAll(/(?<![\w$])#[A-Za-z_$][\w$]*|(?<![.\w$#])[A-Za-z_$][\w$]*/g)]
       .map((m) => m[0]),
   );
   const file = code.join("\n");

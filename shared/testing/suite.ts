@@ -45,6 +45,21 @@ export interface StepOptions {
   restart?: (flags?: readonly string[], how?: { kill?: boolean }) => Promise<string>;
   /** The options the runner started the server with for this step; a restart keeps them. */
   flags?: readonly string[];
+  /** The lab's client under test, for a step that checks a client: given only by a runner that knows it. */
+  client?: ClientProgram;
+}
+
+/**
+ * A lab's client program, for the steps that check the client rather than the server (lab 3's
+ * client must refuse an impostor): how to run it, and where it may keep its files.
+ */
+export interface ClientProgram {
+  /** Its path from the repository root, such as `exercises/03-secure/client.ts`. */
+  entry: string;
+  /** The Deno permission flags it runs with, as its `deno task` gives them. */
+  denoFlags: readonly string[];
+  /** A directory for its files (a known-hosts file), removed after the run. */
+  dir: string;
 }
 
 /** What a step gets: the server's address, connections, and fresh names. */
@@ -59,6 +74,7 @@ export class StepContext {
   #random: () => number;
   #counter = 0;
   #timeoutMs: number | undefined;
+  #client: ClientProgram | undefined;
 
   /**
    * Creates a context for one step.
@@ -78,6 +94,20 @@ export class StepContext {
     const rng = new SeededRandom(stepSeed);
     this.#random = () => rng.float();
     this.#timeoutMs = options.timeoutMs;
+    this.#client = options.client;
+  }
+
+  /**
+   * The lab's client under test, for a step that checks the client.
+   *
+   * @returns How to run it.
+   * @throws {Error} If the runner does not know the lab's client (a server graded with `--cmd`).
+   */
+  client(): ClientProgram {
+    if (this.#client === undefined) {
+      throw new Error("This check runs the lab's client, which this runner was not given");
+    }
+    return this.#client;
   }
 
   /** The server under test, `host:port` (after a {@link restart}, where it listens now). */
@@ -216,6 +246,12 @@ export interface SuiteStep {
    * restarts it with them first. `deno test` runs of a suite leave such a step out, as above.
    */
   flags?: readonly string[];
+  /**
+   * Whether it runs the lab's client ({@link StepContext.client}) instead of checking the server.
+   * Only a runner that knows the client can: the grader leaves such a step out for a server it
+   * is given by `--cmd` or `--addr`, and says so.
+   */
+  needsClient?: boolean;
   /** The check. */
   run(ctx: StepContext): Promise<void>;
 }
