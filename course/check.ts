@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { parseCommandLine, usageError } from "../shared/cli.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { lessonOf, restarter, startForRun } from "./grade.ts";
-import { findLab, labFolder, LABS } from "./labs.ts";
+import { findLab, labFolder, LABS, runnableHere } from "./labs.ts";
 import { planChecks, printByStep, runChecks } from "./run_checks.ts";
 
 const TASK = "deno task check";
@@ -52,7 +52,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   await using run = await lab.prepare(true);
-  const plan = planChecks(await lessonOf(lab), run.checks, upTo);
+  const runnable = runnableHere(run.checks);
+  const plan = planChecks(await lessonOf(lab), runnable.checks, upTo);
   let started;
   try {
     started = await startForRun(lab, run, entry);
@@ -62,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
   }
   await using running = started.target;
   console.log(`${lab.title}: checking ${entry} on ${started.addr}`);
+  for (const note of runnable.notes) console.log(note);
   const results = await runChecks(plan, started.addr, {
     stopAtFirstFailure: true,
     onResult: printByStep(),

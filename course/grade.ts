@@ -31,7 +31,7 @@ import { connectOptions } from "../shared/testing/raw_client.ts";
 import { newSeed } from "../shared/testing/random.ts";
 import type { ClientProgram } from "../shared/testing/suite.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
-import { findLab, type Lab, type LabRun, LABS, SCRATCH_PARENT } from "./labs.ts";
+import { findLab, type Lab, type LabRun, LABS, runnableHere, SCRATCH_PARENT } from "./labs.ts";
 import { type LessonStep, parseLesson, parseListLesson } from "./lesson.ts";
 import {
   exitCode,
@@ -109,7 +109,7 @@ export async function grade(
   addr: string,
   options: GradeOptions = {},
 ): Promise<CheckResult[]> {
-  const checks = run.checks.filter((check) =>
+  const checks = runnableHere(run.checks).checks.filter((check) =>
     (!options.compatibleOnly || check.compatible) &&
     (!check.needsRestart || options.restart !== undefined) &&
     (!check.needsClient || options.client !== undefined) &&
@@ -224,6 +224,7 @@ export async function gradeSubmission(
         `--cmd with a {flags} placeholder)`,
     );
   }
+  for (const note of runnableHere(run.checks).notes) options.write(note);
   // The grader knows a client only in this repository: the reference's.
   const client = "reference" in submission ? run.client?.(lab.dir) : undefined;
   const clientless = client ? [] : run.checks.filter((check) => check.needsClient);

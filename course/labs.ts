@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { freePort, REPO_ROOT } from "../shared/testing/processes.ts";
+import { freePort, hasProgram, REPO_ROOT } from "../shared/testing/processes.ts";
 import { RawClient } from "../shared/testing/raw_client.ts";
 import {
   type ClientProgram,
@@ -58,6 +58,8 @@ export interface GradeCheck {
    * out, and said so, when the grader does not know the client (`--cmd`, `--addr`).
    */
   needsClient?: boolean;
+  /** A program the check needs on this machine (`strace`); left out, and said so, without it. */
+  needsProgram?: string;
   /**
    * Runs the check against `host:port`.
    *
@@ -126,6 +128,32 @@ export interface Lab {
   prepare(ours: boolean): Promise<LabRun>;
 }
 
+/**
+ * The checks this machine can run, and a line for each kind left out: a check that needs a
+ * program that is not installed (`strace`) cannot run here, and the user is told which.
+ *
+ * @param checks A lab's checks.
+ * @returns Those that can run, and what to say of the rest.
+ */
+export function runnableHere(
+  checks: readonly GradeCheck[],
+): { checks: GradeCheck[]; notes: string[] } {
+  const missing = new Map<string, number>();
+  const runnable = checks.filter((check) => {
+    const program = check.needsProgram;
+    if (program === undefined || hasProgram(program)) return true;
+    missing.set(program, (missing.get(program) ?? 0) + 1);
+    return false;
+  });
+  const notes = [...missing].map(([program, count]) =>
+    `(${count} check${count === 1 ? "" : "s"} left out: ${
+      count === 1 ? "it needs" : "they need"
+    } ` +
+    `${program}, which is not installed here)`
+  );
+  return { checks: runnable, notes };
+}
+
 /** Turns suite steps into checks, each with a fresh context connecting the lab's way. */
 export function fromSuite(steps: readonly SuiteStep[], connect?: RawConnect): GradeCheck[] {
   return steps.map((step) => ({
@@ -134,6 +162,7 @@ export function fromSuite(steps: readonly SuiteStep[], connect?: RawConnect): Gr
     points: step.points ?? 1,
     needsRestart: step.needsRestart,
     needsClient: step.needsClient,
+    needsProgram: step.needsProgram,
     flags: step.flags,
     run: async (addr, env) => {
       const ctx = new StepContext(addr, connect ?? RawClient.connect, {

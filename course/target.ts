@@ -13,6 +13,8 @@
  */
 
 import { freePort, startLabServer } from "../shared/testing/processes.ts";
+import type { RestartHow } from "../shared/testing/suite.ts";
+import { straceCommand } from "../shared/testing/syscalls.ts";
 
 /** A server under test, and how to let it go. */
 export interface Target extends AsyncDisposable {
@@ -42,11 +44,8 @@ export interface Target extends AsyncDisposable {
   takesFlags?: boolean;
 }
 
-/** How a {@link Target} is restarted. */
-export interface RestartOptions {
-  /** Stop it with SIGKILL (a crash: no shutdown code runs) rather than SIGTERM. */
-  kill?: boolean;
-}
+/** How a {@link Target} is restarted: as a crash (`kill`), under strace (`syscalls`). */
+export type RestartOptions = RestartHow;
 
 /** How long a started server has to accept connections. */
 const START_TIMEOUT_MS = 30_000;
@@ -103,7 +102,11 @@ export async function repoServer(
       if (how.kill) await old.kill("SIGKILL");
       await old.stop();
       earlierLogs += old.log();
-      server = await startLabServer(entry, { ...options, args: [...options.args, ...flags] });
+      server = await startLabServer(entry, {
+        ...options,
+        args: [...options.args, ...flags],
+        wrap: how.syscalls === undefined ? undefined : straceCommand(how.syscalls),
+      });
       ended = undefined;
       watch(server);
       target.addr = server.addr;
@@ -204,7 +207,7 @@ export async function commandServer(command: string, options: CommandOptions): P
     restart: async (flags = [], how = {}) => {
       await started.stop(how.kill ? "SIGKILL" : "SIGTERM");
       values = { ...values, flags };
-      started = launch(command, values, options.cwd, (chunk) => text += chunk);
+      started = launch(command, values, options.cwd, (chunk) => text += chunk, how.syscalls);
       const why = await waitUntilListening(port, started, timeoutMs);
       if (why !== undefined) {
         const how = flags.length > 0 ? ` with ${flags.join(" ")}` : "";
@@ -226,18 +229,27 @@ interface Launched {
   stop(first?: "SIGTERM" | "SIGKILL"): Promise<void>;
 }
 
-/** Starts the command once, in a process group of its own, passing its output to `onOutput`. */
+/**
+ * Starts the command once, in a process group of its own, passing its output to `onOutput`;
+ * under strace when `syscalls` names its log.
+ */
 function launch(
   command: string,
   values: Placeholders,
   cwd: string | undefined,
   onOutput: (text: string) => void,
+  syscalls?: string,
 ): Launched {
+  const filled = fillPlaceholders(command, values);
+  // Under strace -D the shell keeps its process, so the group is stopped as it always is.
+  const line = syscalls === undefined
+    ? filled
+    : `${straceCommand(syscalls).map(shellQuote).join(" ")} sh -c ${shellQuote(filled)}`;
   // No `exec` in front: a command starting with `cd` or `export` is ordinary shell, and the
   // process group below does what `exec` did (lets us stop the server and not only its shell).
   // `detached` starts the shell in a new session, so its pid is also its group's id.
   const child = new Deno.Command("sh", {
-    args: ["-c", fillPlaceholders(command, values)],
+    args: ["-c", line],
     cwd,
     detached: true,
     stdin: "null",

@@ -23,7 +23,10 @@ import assert from "node:assert/strict";
 import type { Reply } from "../../shared/resp/reply.ts";
 import { type RawClient, replyText, showValue } from "../../shared/testing/raw_client.ts";
 import { expiringKeyspaceSteps, restartKeyspaceStep } from "../../shared/testing/big_keyspace.ts";
-import type { SuiteStep } from "../../shared/testing/suite.ts";
+import { basename, dirname, join } from "node:path";
+import { REPO_ROOT } from "../../shared/testing/processes.ts";
+import type { StepContext, SuiteStep } from "../../shared/testing/suite.ts";
+import { readSyscalls, type Syscall } from "../../shared/testing/syscalls.ts";
 import { bulk, command } from "../01-single-client/suite.ts";
 import { lab2Steps } from "../02-threaded/suite.ts";
 
@@ -743,6 +746,37 @@ function reason(error: unknown): string {
 }
 
 /**
+ * Runs `body` with the server under strace, then restarts it as before (which ends strace, so its
+ * log is complete) and returns the fsyncs and renames it logged.
+ */
+async function traced(ctx: StepContext, body: () => Promise<void>): Promise<Syscall[]> {
+  // Under data/, where `deno task check` may write.
+  const dir = join(REPO_ROOT, "data");
+  await Deno.mkdir(dir, { recursive: true });
+  const log = await Deno.makeTempFile({ dir, prefix: "cachelab-strace-", suffix: ".log" });
+  try {
+    await ctx.restart({ syscalls: log });
+    await body();
+    await ctx.restart();
+    return readSyscalls(await Deno.readTextFile(log));
+  } finally {
+    await Deno.remove(log).catch(() => {});
+  }
+}
+
+function isFsync(call: Syscall): boolean {
+  return (call.name === "fsync" || call.name === "fdatasync") && call.ok;
+}
+
+/** What strace saw, for a failure message: the calls, one per line. */
+function showCalls(calls: readonly Syscall[]): string {
+  const lines = calls.map((call) =>
+    `  ${call.name}(${call.paths.join(", ")})${call.ok ? "" : " failed"}`
+  );
+  return lines.length === 0 ? "  (none)" : lines.slice(-12).join("\n");
+}
+
+/**
  * Persistence seen from outside, one check per mechanism the lesson's steps 11 to 16 have the
  * student write: each stops the server (SIGTERM, or SIGKILL as a crash does) and starts it again
  * on the same data directory, so only a runner that started the server runs them (`deno task
@@ -779,6 +813,58 @@ const durabilitySteps: SuiteStep[] = [
         `a key set after the SAVE is there after a restart (${showValue(later)}), but with no ` +
           "save points the server saves nothing when it stops: only the snapshot may be loaded",
       );
+    },
+  },
+  {
+    // An fsync changes nothing a client can read until the power fails: strace is how it is seen.
+    name: "SAVE makes the snapshot durable: the temporary file is fsynced, renamed over " +
+      "dump.rdb, then its directory is fsynced",
+    redis: false,
+    needsRestart: true,
+    needsProgram: "strace",
+    async run(ctx) {
+      const calls = await traced(ctx, async () => {
+        const c = await ctx.connect();
+        await check(c, ["SET", ctx.key("durable"), ctx.value()], "+OK\r\n");
+        await check(c, ["SAVE"], "+OK\r\n");
+      });
+      const at = calls.findIndex((call) =>
+        call.name.startsWith("rename") && call.ok &&
+        basename(call.paths.at(-1) ?? "") === "dump.rdb"
+      );
+      if (at < 0) {
+        throw new Error(
+          `SAVE answered +OK, but no file was renamed over dump.rdb. strace saw:\n` +
+            `${showCalls(calls)}\nWrite the snapshot to a temporary file, then rename it over ` +
+            "dump.rdb: a crash mid-write then leaves the old snapshot whole.",
+        );
+      }
+      const [from, to] = calls[at].paths.slice(-2);
+      if (
+        !calls.slice(0, at).some((call) =>
+          isFsync(call) && basename(call.paths[0]) === basename(from)
+        )
+      ) {
+        throw new Error(
+          `${from} was renamed over dump.rdb without an fsync of it first. strace saw:\n` +
+            `${showCalls(calls.slice(0, at + 1))}\nWithout it, a power cut after the rename can ` +
+            "leave a dump.rdb whose bytes never reached the disk: fsync the temporary file " +
+            "(file.sync()), close it, and only then rename it.",
+        );
+      }
+      const folder = dirname(to);
+      const syncedFolder = calls.slice(at + 1).some((call) =>
+        isFsync(call) &&
+        (call.paths[0] === folder || folder === "." || call.paths[0].endsWith(`/${folder}`))
+      );
+      if (!syncedFolder) {
+        throw new Error(
+          `The rename over ${to} was not followed by an fsync of its directory. strace saw:\n` +
+            `${showCalls(calls.slice(at))}\nA rename is a change to the directory: until the ` +
+            "directory is fsynced, a power cut can bring back the old dump.rdb. Open the " +
+            "directory and sync() it after the rename.",
+        );
+      }
     },
   },
   {
@@ -923,6 +1009,33 @@ const durabilitySteps: SuiteStep[] = [
             "fsynced yet: once a second, the log's timer must start an fsync in the background",
         );
         await sleep(50);
+      }
+    },
+  },
+  {
+    name: "--appendfsync always: the log is fsynced once for every write answered one at a time",
+    redis: false,
+    needsRestart: true,
+    needsProgram: "strace",
+    flags: ["--appendonly", "yes", "--appendfsync", "always"],
+    async run(ctx) {
+      const writes = 20;
+      const calls = await traced(ctx, async () => {
+        const c = await ctx.connect();
+        // One at a time: no two writes can share an fsync, so each needs its own.
+        for (let i = 0; i < writes; i++) {
+          await check(c, ["SET", ctx.key(`always:${i}`), "v"], "+OK\r\n");
+        }
+      });
+      const syncs = calls.filter((call) => isFsync(call) && call.paths[0]?.endsWith(".aof"));
+      if (syncs.length < writes) {
+        throw new Error(
+          `${writes} SETs, each answered before the next was sent, under --appendfsync always; ` +
+            `strace saw ${syncs.length} fsync or fdatasync calls on the log:\n` +
+            `${showCalls(calls)}\nWith always, a write's reply waits until an fsync (the ` +
+            "group commit's #commit()) has covered its bytes: INFO's counters can say 0 bytes " +
+            "pending, but only the fsync puts them on the disk.",
+        );
       }
     },
   },

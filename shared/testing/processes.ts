@@ -181,6 +181,11 @@ export interface LabServerOptions {
   env?: Record<string, string>;
   /** Another checkout of the repository to run the server from (a benchmark's baseline). */
   root?: string;
+  /**
+   * A program to run the server under, given the server's command line after its own (such as
+   * `strace` and its options); it must leave the server its own process, as `strace -D` does.
+   */
+  wrap?: readonly string[];
 }
 
 function spawnLab(
@@ -188,15 +193,18 @@ function spawnLab(
   port: number,
   options: LabServerOptions,
 ): { child: Deno.ChildProcess; stdout: OutputCollector; stderr: OutputCollector } {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...(options.denoFlags ?? ["--allow-net"]),
-      join(options.root ?? REPO_ROOT, entry),
-      "--port",
-      String(port),
-      ...(options.args ?? []),
-    ],
+  const [program, ...args] = [
+    ...(options.wrap ?? []),
+    Deno.execPath(),
+    "run",
+    ...(options.denoFlags ?? ["--allow-net"]),
+    join(options.root ?? REPO_ROOT, entry),
+    "--port",
+    String(port),
+    ...(options.args ?? []),
+  ];
+  const child = new Deno.Command(program, {
+    args,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -42,7 +42,7 @@ export interface StepOptions {
    * Stops the server and starts it again, resolving to its new address: given only by a runner
    * that started the server itself (the grader).
    */
-  restart?: (flags?: readonly string[], how?: { kill?: boolean }) => Promise<string>;
+  restart?: (flags?: readonly string[], how?: RestartHow) => Promise<string>;
   /** The options the runner started the server with for this step; a restart keeps them. */
   flags?: readonly string[];
   /** The lab's client under test, for a step that checks a client: given only by a runner that knows it. */
@@ -62,10 +62,21 @@ export interface ClientProgram {
   dir: string;
 }
 
+/** How a step restarts the server. */
+export interface RestartHow {
+  /** Stop it with SIGKILL, as a crash would: no shutdown code runs. */
+  kill?: boolean;
+  /**
+   * Start it again under `strace`, logging its fsyncs and renames to this file until the next
+   * restart (see `syscalls.ts`).
+   */
+  syscalls?: string;
+}
+
 /** What a step gets: the server's address, connections, and fresh names. */
 export class StepContext {
   #addr: string;
-  #restart: ((flags?: readonly string[], how?: { kill?: boolean }) => Promise<string>) | undefined;
+  #restart: ((flags?: readonly string[], how?: RestartHow) => Promise<string>) | undefined;
   #flags: readonly string[] | undefined;
   #connect: RawConnect;
   #clients: RawClient[] = [];
@@ -120,10 +131,11 @@ export class StepContext {
    * with the same data directory (and the step's options): how a check sees what survives a
    * restart, or, with `kill`, a crash.
    *
-   * @param how `kill: true` stops the server with SIGKILL: no shutdown code runs.
+   * @param how `kill: true` stops the server with SIGKILL: no shutdown code runs; `syscalls`
+   *   starts it under strace.
    * @throws {Error} If the runner cannot restart the server (it did not start it).
    */
-  async restart(how: { kill?: boolean } = {}): Promise<void> {
+  async restart(how: RestartHow = {}): Promise<void> {
     if (this.#restart === undefined) {
       throw new Error("This check restarts the server, which only a runner that started it can do");
     }
@@ -252,6 +264,11 @@ export interface SuiteStep {
    * is given by `--cmd` or `--addr`, and says so.
    */
   needsClient?: boolean;
+  /**
+   * A program the step needs on this machine, such as `strace` to see fsyncs: a runner leaves
+   * the step out when it is missing, and says so.
+   */
+  needsProgram?: string;
   /** The check. */
   run(ctx: StepContext): Promise<void>;
 }
