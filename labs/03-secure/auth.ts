@@ -204,9 +204,11 @@ export class PasswordGate {
     const passwordOk = this.matches(password);
     const { client } = session;
     if (userOk && passwordOk) {
+      // exercise step 6: let the client in: remember it in #authenticated, and lift the request limits of a client that has not authenticated (session.requestLimits)
       this.#authenticated.add(client);
       if (session.requestLimits !== undefined) session.requestLimits.unauthenticated = false;
       return undefined;
+      // exercise starter: throw new NotImplementedError(6, "let an authenticated client in");
     }
     const failures = (this.#failures.get(client) ?? 0) + 1;
     this.#failures.set(client, failures);
@@ -346,6 +348,7 @@ export function authGate(
   // Without a password there is nothing to check: hand back lab 2's runner untouched.
   if (!gate.required) return run;
   return (session, args) => {
+    // exercise step 6: an authenticated client's command runs; before AUTH, only an unknown command, a wrong arity (their usual errors) or a noauth command runs: anything else is counted as rejected and answered NOAUTH
     // The hot path, once a client has authenticated: one WeakSet lookup per command.
     if (gate.isAuthenticated(session.client)) return run(session, args);
     const spec = resolveCommand(session.server.commands, args);
@@ -355,6 +358,7 @@ export function authGate(
     // Refused before it runs: INFO commandstats counts it as rejected_calls, as Redis does.
     session.server.commandStats.of(spec).rejected++;
     return NOAUTH;
+    // exercise starter: return run(session, args);
   };
 }
 

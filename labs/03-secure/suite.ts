@@ -317,6 +317,19 @@ export const lab3Steps: readonly SuiteStep[] = [
       await c.expect("+OK\r\n");
       await c.send(command("PING"));
       await c.expect("+PONG\r\n");
+      // Past the 16 KiB a client may send before AUTH: the limits must be lifted with it.
+      const key = ctx.key();
+      const big = "v".repeat(20_000);
+      await c.send(command("SET", key, big));
+      try {
+        await c.expect("+OK\r\n");
+      } catch (error) {
+        throw new Error(
+          `${message(error)}\nAfter AUTH, a 20,000-byte value must be accepted: the limits of a ` +
+            `client that has not authenticated (16 KiB an argument) end with a successful AUTH ` +
+            `(login() in auth.ts: session.requestLimits.unauthenticated = false).`,
+        );
+      }
     },
   },
 ];
