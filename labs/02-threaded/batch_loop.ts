@@ -217,9 +217,10 @@ export function runCommands(
     // CLIENT REPLY OFF or SKIP: encoded, so an error is counted as Redis counts it, then dropped.
     if (session.client.repliesToDrop > 0) dropReply(session, out, before);
     if (session.client.closeAfterReply) return "close";
-    // Asked again before giving up: a command in this batch (AUTH) may have raised the limit.
-    if (out.length > maxOutput && out.length > (maxOutput = outputLimit(session, options))) {
-      return out.length - before > maxOutput ? "send" : "overflow";
+    if (out.length > maxOutput) {
+      const end = pastLimit(session, out, before, options);
+      if (end !== undefined) return end;
+      maxOutput = outputLimit(session, options);
     }
   }
 }
@@ -240,15 +241,36 @@ async function finishBatch(
     out.write(pending instanceof Promise ? await pending : pending, session.client.protocol);
     if (session.client.repliesToDrop > 0) dropReply(session, out, before);
     if (session.client.closeAfterReply) return "close";
-    // Asked again before giving up: a command in this batch (AUTH) may have raised the limit.
-    if (out.length > maxOutput && out.length > (maxOutput = outputLimit(session, options))) {
-      return out.length - before > maxOutput ? "send" : "overflow";
+    if (out.length > maxOutput) {
+      const end = pastLimit(session, out, before, options);
+      if (end !== undefined) return end;
+      maxOutput = outputLimit(session, options);
     }
     const args = nextCommand(session, decoder, out);
     if (args === "close") return "close";
     if (args === null) return "more";
     pending = run(session, args);
   }
+}
+
+/**
+ * What the output limit makes of a batch whose replies have grown past the limit it started with:
+ * `undefined` to go on, "send" when the last reply alone is bigger than the limit, "overflow" when
+ * the client asked for more than the limit in several replies.
+ *
+ * @param before Where the last reply starts in `out`.
+ */
+function pastLimit(
+  session: Session,
+  out: RespWriter,
+  before: number,
+  options: ConnectionOptions,
+): "send" | "overflow" | undefined {
+  // exercise step 2: read the limit again (an AUTH in this batch may have raised it); past it, "send" if the last reply alone is bigger than the limit, else "overflow"
+  const limit = outputLimit(session, options);
+  if (out.length <= limit) return undefined;
+  return out.length - before > limit ? "send" : "overflow";
+  // exercise starter: return undefined;
 }
 
 /** The most bytes of replies this client's batch may collect. */

@@ -167,6 +167,7 @@ export async function runServer(
     const timeoutMs = limits.timeout * 1000;
     if (timeoutMs <= 0 || stopping) return;
     sweep = setInterval(() => {
+      // exercise step 2: close (and forget) every open client whose last interaction is more than timeoutMs ago, with Redis's "Closing idle client" log line
       const now = Date.now();
       for (const [id, transport] of open) {
         const client = server.clients.get(id);
@@ -177,6 +178,7 @@ export async function runServer(
         open.delete(id);
         closeQuietly(transport);
       }
+      // exercise starter: // Not written yet: no client is ever closed for being idle.
     }, Math.min(1000, Math.max(100, timeoutMs / 4)));
   }
   startSweep();

@@ -1353,6 +1353,41 @@ const limitSteps: SuiteStep[] = [
     },
   },
   {
+    name: "--max-output-buffer 1mb: a client that reads none of its replies is closed; one " +
+      "reply bigger than the limit still goes out whole",
+    redis: false,
+    points: 2,
+    flags: ["--max-output-buffer", "1mb"],
+    async run(ctx) {
+      // A few kilobytes of pipelined COMMAND DOCS ask for megabytes of replies: more than the
+      // limit in one batch, from lab 1's commands alone.
+      const hog = await ctx.connect();
+      await hog.send(command("COMMAND", "DOCS").repeat(400));
+      const left = await hog.expectClosed(10_000).catch(() => undefined);
+      if (left === undefined) {
+        throw new Error(
+          "A client that asked for megabytes of replies in one batch is still connected. Past " +
+            '--max-output-buffer, a batch must end with "overflow" (pastLimit() in ' +
+            "batch_loop.ts), and the server closes the client: otherwise one client can make " +
+            "the server hold any amount of memory.",
+        );
+      }
+      // One reply bigger than the limit is a value the client asked for once: it goes out whole.
+      const c = await ctx.connect();
+      const value = "y".repeat(1536 * 1024);
+      await c.send(command("ECHO", value) + command("PING"));
+      try {
+        await c.expect(bulk(value) + "+PONG\r\n");
+      } catch (error) {
+        throw new Error(
+          `${error instanceof Error ? error.message : error}\nOne reply bigger than the limit ` +
+            `on its own must go out whole ("send" from pastLimit() in batch_loop.ts), not close ` +
+            `the client: otherwise a value the server stored could never be read back.`,
+        );
+      }
+    },
+  },
+  {
     name: "--timeout 1: a client silent for a second is closed; one that keeps talking is not",
     redis: true,
     points: 2,
