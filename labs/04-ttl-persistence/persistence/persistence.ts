@@ -29,6 +29,7 @@ import {
 import {
   fsyncDir,
   fsyncDirSync,
+  readWholeFileSync,
   removeQuietly,
   removeStaleTempFiles,
   tempPath,
@@ -518,7 +519,7 @@ class PersistenceEngine {
    */
   async #replay(): Promise<void> {
     const path = this.#aofPath;
-    const bytes = Deno.readFileSync(path);
+    const bytes = readWholeFileSync(path);
     this.#log(`Replaying the append only file ${path} (${bytes.length} bytes)`);
     const client = new ClientState(0, "aof", "", Date.now());
     const session: Session = { db: this.#databases[0], client, server: this.#server };

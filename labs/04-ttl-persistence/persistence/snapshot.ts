@@ -42,7 +42,14 @@ import type { Entry } from "../keyspace.ts";
 import type { DatabaseChunk, DatabaseSizes } from "./point_in_time.ts";
 
 export type { Entry };
-import { fsyncDir, fsyncDirSync, removeQuietly, writeAll, writeAllSync } from "./files.ts";
+import {
+  fsyncDir,
+  fsyncDirSync,
+  readWholeFileSync,
+  removeQuietly,
+  writeAll,
+  writeAllSync,
+} from "./files.ts";
 import { Crc64 } from "./rdb/crc64.ts";
 import { MEMCACHE_FLAGS_AUX } from "./rdb/format.ts";
 import { decodeMemcacheFlags, MemcacheFlagsEncoder } from "./rdb/memcache_flags.ts";
@@ -544,7 +551,7 @@ export async function loadSnapshotFile(
   const { log } = options;
   let bytes: Uint8Array;
   try {
-    bytes = Deno.readFileSync(path);
+    bytes = readWholeFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
