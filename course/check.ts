@@ -69,8 +69,8 @@ async function main(argv: string[]): Promise<number> {
     onResult: printByStep(),
     // Lab 4's persistence check stops your server and starts it again, on the same directory.
     restart: restarter(running, run.checkAddr),
-    // Your client too, where a step has you write part of it (lab 3's step 3).
-    client: run.client?.(`exercises/${labFolder(lab)}`),
+    // Your lab's own program too, where a step has you write part of it (lab 3's client).
+    program: run.program?.(`exercises/${labFolder(lab)}`),
   });
   const failure = results.find((r) => !r.ok);
   if (failure === undefined) {

@@ -29,7 +29,7 @@ import { parseArgs } from "node:util";
 import { parseCommandLine, usageError, wholeNumber } from "../shared/cli.ts";
 import { connectOptions } from "../shared/testing/raw_client.ts";
 import { newSeed } from "../shared/testing/random.ts";
-import type { ClientProgram } from "../shared/testing/suite.ts";
+import type { LabProgram } from "../shared/testing/suite.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { findLab, type Lab, type LabRun, LABS, runnableHere, SCRATCH_PARENT } from "./labs.ts";
 import { type LessonStep, parseLesson, parseListLesson } from "./lesson.ts";
@@ -90,8 +90,8 @@ export interface GradeOptions {
   restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
   /** Whether `restart` can start the server with a check's options (`--maxclients 2`). */
   takesFlags?: boolean;
-  /** The lab's client under test; without it, the checks of a client are left out. */
-  client?: ClientProgram;
+  /** The lab's own program under test; without it, the checks that run it are left out. */
+  program?: LabProgram;
 }
 
 /**
@@ -112,7 +112,7 @@ export async function grade(
   const checks = runnableHere(run.checks).checks.filter((check) =>
     (!options.compatibleOnly || check.compatible) &&
     (!check.needsRestart || options.restart !== undefined) &&
-    (!check.needsClient || options.client !== undefined) &&
+    (!check.needsLabProgram || options.program !== undefined) &&
     (!check.flags || (options.restart !== undefined && options.takesFlags === true))
   );
   const plan = planChecks(await lessonOf(lab), checks);
@@ -225,14 +225,14 @@ export async function gradeSubmission(
     );
   }
   for (const note of runnableHere(run.checks).notes) options.write(note);
-  // The grader knows a client only in this repository: the reference's.
-  const client = "reference" in submission ? run.client?.(lab.dir) : undefined;
-  const clientless = client ? [] : run.checks.filter((check) => check.needsClient);
-  if (clientless.length > 0) {
+  // The grader knows a lab's own programs only in this repository: the reference's.
+  const program = "reference" in submission ? run.program?.(lab.dir) : undefined;
+  const programless = program ? [] : run.checks.filter((check) => check.needsLabProgram);
+  if (programless.length > 0) {
     options.write(
-      `(${clientless.length} check${clientless.length === 1 ? "" : "s"} of the lab's client ` +
-        "left out: the grader runs the client only for this repository's reference; " +
-        `deno task check ${lab.id} runs the workspace's)`,
+      `(${programless.length} check${programless.length === 1 ? "" : "s"} of the lab's own ` +
+        "program (lab 3's client, lab 2's race demo) left out: the grader runs it only for this " +
+        `repository's reference; deno task check ${lab.id} runs the workspace's)`,
     );
   }
   // A restarted reference server listens on a new port: the health probe must follow it.
@@ -252,7 +252,7 @@ export async function gradeSubmission(
     },
     restart: restart && (async (flags, how) => current = await restart(flags, how)),
     takesFlags: target.takesFlags,
-    client,
+    program,
   });
   options.write(textSummary(report));
   return report;

@@ -73,7 +73,7 @@ for (const lab of LABS) {
     const results = await grade(lab, run, addr, {
       restart: restarter(target, run.checkAddr),
       takesFlags: target.takesFlags,
-      client: run.client?.(lab.dir),
+      program: run.program?.(lab.dir),
     });
     assert.ok(results.length > 0);
     assert.equal(failures(results), "");

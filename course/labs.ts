@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { freePort, hasProgram, REPO_ROOT } from "../shared/testing/processes.ts";
 import { RawClient } from "../shared/testing/raw_client.ts";
 import {
-  type ClientProgram,
+  type LabProgram,
   type RawConnect,
   StepContext,
   type SuiteStep,
@@ -30,8 +30,8 @@ export interface CheckEnv {
    * changed. Present only when the grader started the server (`--cmd`, or the reference).
    */
   restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
-  /** The lab's client under test, for the checks of a client: present when the runner knows it. */
-  client?: ClientProgram;
+  /** The lab's own program under test (lab 3's client): present when the runner knows it. */
+  program?: LabProgram;
 }
 
 /** One black-box check, ready to run against an address. */
@@ -54,10 +54,11 @@ export interface GradeCheck {
    */
   flags?: readonly string[];
   /**
-   * Whether it checks the lab's client ({@link CheckEnv.client}) rather than the server; left
-   * out, and said so, when the grader does not know the client (`--cmd`, `--addr`).
+   * Whether it runs the lab's own program ({@link CheckEnv.program}: lab 3's client, lab 2's race
+   * demo) rather than only the server; left out, and said so, when the grader does not know the
+   * program (`--cmd`, `--addr`).
    */
-  needsClient?: boolean;
+  needsLabProgram?: boolean;
   /** A program the check needs on this machine (`strace`); left out, and said so, without it. */
   needsProgram?: string;
   /**
@@ -77,10 +78,10 @@ export interface LabRun extends AsyncDisposable {
   /** The checks, in suite order. */
   checks: GradeCheck[];
   /**
-   * The lab's client, for the checks of a client, given the folder it is in (the workspace's or
-   * the reference's); absent for a lab whose checks are all of the server.
+   * The lab's own program a check runs (lab 3's client, lab 2's race demo), given the folder it is
+   * in (the workspace's or the reference's); absent for a lab whose checks are all of the server.
    */
-  client?: (folder: string) => ClientProgram;
+  program?: (folder: string) => LabProgram;
   /**
    * Tells whether a server at `addr` still answers at all (any reply to a PING, or to memcached's
    * `version`): after a failed check, the grader asks before blaming the next check.
@@ -161,7 +162,7 @@ export function fromSuite(steps: readonly SuiteStep[], connect?: RawConnect): Gr
     compatible: step.redis,
     points: step.points ?? 1,
     needsRestart: step.needsRestart,
-    needsClient: step.needsClient,
+    needsLabProgram: step.needsLabProgram,
     needsProgram: step.needsProgram,
     flags: step.flags,
     run: async (addr, env) => {
@@ -241,6 +242,8 @@ async function scratch(): Promise<{ path: string; remove: () => Promise<void> }>
 const SERVER_FLAGS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
 /** Lab 3's server may load OpenSSL for its records, as `deno task lab3` lets it. */
 const LAB3_FLAGS = [...SERVER_FLAGS, "--allow-ffi"];
+/** Lab 2's race demo, as `deno task lab2:race` runs it. */
+const LAB2_RACE_FLAGS = ["--allow-read", "--allow-net=127.0.0.1"];
 /** Lab 3's client, as `deno task lab3:client` runs it (it writes its known-hosts file). */
 const LAB3_CLIENT_FLAGS = ["--allow-net", "--allow-env", "--allow-read", "--allow-write"];
 const nothingToRemove = () => Promise.resolve();
@@ -272,8 +275,13 @@ export const LABS: readonly Lab[] = [
     checkPort: "port",
     prepare: async () => ({
       serverArgs: [],
-      checks: fromSuite((await import("../labs/02-threaded/suite.ts")).lab2Steps),
+      checks: fromSuite([
+        ...(await import("../labs/02-threaded/suite.ts")).lab2Steps,
+        ...(await import("../labs/02-threaded/race_suite.ts")).raceSteps,
+      ]),
       probe: probeWith(PING),
+      // Step 8's check runs the race demo, whose locks are the student's.
+      program: (folder) => ({ entry: `${folder}/race.ts`, denoFlags: LAB2_RACE_FLAGS }),
       [Symbol.asyncDispose]: nothingToRemove,
     }),
   },
@@ -314,7 +322,7 @@ export const LABS: readonly Lab[] = [
         ),
         probe: probeWith(PING, connect),
         // Step 3's checks run the client against the checker's own servers, honest and not.
-        client: (folder) => ({
+        program: (folder) => ({
           entry: `${folder}/client.ts`,
           denoFlags: LAB3_CLIENT_FLAGS,
           dir: join(dir.path, "client"),

@@ -13,7 +13,7 @@ import { CheckFailure, describeError } from "./check_failure.ts";
 import { newSeed } from "../shared/testing/random.ts";
 import type { CheckEnv, GradeCheck } from "./labs.ts";
 import type { RestartOptions } from "./target.ts";
-import type { ClientProgram } from "../shared/testing/suite.ts";
+import type { LabProgram } from "../shared/testing/suite.ts";
 import type { LessonStep } from "./lesson.ts";
 
 /** A check, and the lesson step it belongs to (or `null` for checks no step names). */
@@ -106,7 +106,7 @@ export interface RunOptions {
    */
   restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
   /** The lab's client under test, for the checks of a client. */
-  client?: ClientProgram;
+  program?: LabProgram;
 }
 
 /**
@@ -138,7 +138,7 @@ export async function runChecks(
     seed: options.seed ?? newSeed(),
     timeoutMs: options.timeoutMs ?? 5_000,
     restart: restart && (async (flags, how) => addr = await restart(flags, how)),
-    client: options.client,
+    program: options.program,
   };
   const limitMs = checkTimeoutMs(env.timeoutMs);
   let lost: string | undefined;

@@ -57,11 +57,13 @@ export class Mutex {
    *   nothing after the first call.
    */
   lock(): Promise<() => void> {
+    // exercise step 8: a free lock is taken at once; a held one puts the caller in line (#waiters), to be woken with its releaser when the lock is handed over
     if (!this.#locked) {
       this.#locked = true;
       return Promise.resolve(this.#releaser());
     }
     return new Promise((resolve) => this.#waiters.push(() => resolve(this.#releaser())));
+    // exercise starter: return Promise.resolve(() => {});
   }
 
   /**
@@ -85,10 +87,12 @@ export class Mutex {
     return () => {
       if (released) return;
       released = true;
+      // exercise step 8: wake the next waiter, handing it the lock without freeing it in between; free the lock only when nobody waits
       const next = this.#waiters.shift();
       // Hand over without a gap: #locked stays true, so nobody can barge in before `next` runs.
       if (next) next();
       else this.#locked = false;
+      // exercise starter: this.#locked = false;
     };
   }
 }

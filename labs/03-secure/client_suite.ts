@@ -74,7 +74,7 @@ class CheckerServer implements AsyncDisposable {
   async meet(identity: Identity, flags: string[]): Promise<Meeting> {
     const verdict = this.#answer(identity);
     this.#pending = verdict;
-    const client = this.#ctx.client();
+    const client = this.#ctx.program();
     const run = await runProgram(Deno.execPath(), [
       "run",
       ...client.denoFlags,
@@ -165,7 +165,7 @@ export const clientSteps: readonly SuiteStep[] = [
     name: "client: --server-fingerprint admits the pinned key and refuses any other before " +
       "sending anything",
     redis: false,
-    needsClient: true,
+    needsLabProgram: true,
     async run(ctx) {
       await using server = new CheckerServer(ctx);
       const genuine = generateIdentity();
@@ -202,7 +202,7 @@ export const clientSteps: readonly SuiteStep[] = [
     name: "client: a ServerHello whose signature does not verify is refused, even with the " +
       "pinned key",
     redis: false,
-    needsClient: true,
+    needsLabProgram: true,
     async run(ctx) {
       await using server = new CheckerServer(ctx);
       const genuine = generateIdentity();
@@ -227,9 +227,10 @@ export const clientSteps: readonly SuiteStep[] = [
     name: "client: first use records the server's key in known_hosts; a changed key is " +
       "refused, exit 1, before anything is sent",
     redis: false,
-    needsClient: true,
+    needsLabProgram: true,
     async run(ctx) {
-      const dir = ctx.client().dir;
+      const dir = ctx.program().dir;
+      if (dir === undefined) throw new Error("The runner gave the client no directory to write");
       await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
       const knownHosts = join(dir, `known_hosts-${crypto.randomUUID()}`);
       await using server = new CheckerServer(ctx);

@@ -45,21 +45,22 @@ export interface StepOptions {
   restart?: (flags?: readonly string[], how?: RestartHow) => Promise<string>;
   /** The options the runner started the server with for this step; a restart keeps them. */
   flags?: readonly string[];
-  /** The lab's client under test, for a step that checks a client: given only by a runner that knows it. */
-  client?: ClientProgram;
+  /** The lab's own program under test, for a step that runs it: given only by a runner that knows it. */
+  program?: LabProgram;
 }
 
 /**
- * A lab's client program, for the steps that check the client rather than the server (lab 3's
- * client must refuse an impostor): how to run it, and where it may keep its files.
+ * A lab's own program other than its server, for the steps that run it: lab 3's client (which must
+ * refuse an impostor), lab 2's race demo (whose locks must lose no update). How to run it, and
+ * where it may keep its files.
  */
-export interface ClientProgram {
+export interface LabProgram {
   /** Its path from the repository root, such as `exercises/03-secure/client.ts`. */
   entry: string;
   /** The Deno permission flags it runs with, as its `deno task` gives them. */
   denoFlags: readonly string[];
-  /** A directory for its files (a known-hosts file), removed after the run. */
-  dir: string;
+  /** A directory for its files (lab 3's known-hosts file), removed after the run; if it needs one. */
+  dir?: string;
 }
 
 /** How a step restarts the server. */
@@ -85,7 +86,7 @@ export class StepContext {
   #random: () => number;
   #counter = 0;
   #timeoutMs: number | undefined;
-  #client: ClientProgram | undefined;
+  #program: LabProgram | undefined;
 
   /**
    * Creates a context for one step.
@@ -105,20 +106,20 @@ export class StepContext {
     const rng = new SeededRandom(stepSeed);
     this.#random = () => rng.float();
     this.#timeoutMs = options.timeoutMs;
-    this.#client = options.client;
+    this.#program = options.program;
   }
 
   /**
-   * The lab's client under test, for a step that checks the client.
+   * The lab's own program under test (lab 3's client, lab 2's race demo), for a step that runs it.
    *
    * @returns How to run it.
-   * @throws {Error} If the runner does not know the lab's client (a server graded with `--cmd`).
+   * @throws {Error} If the runner does not know it (a server graded with `--cmd`).
    */
-  client(): ClientProgram {
-    if (this.#client === undefined) {
-      throw new Error("This check runs the lab's client, which this runner was not given");
+  program(): LabProgram {
+    if (this.#program === undefined) {
+      throw new Error("This check runs the lab's own program, which this runner was not given");
     }
-    return this.#client;
+    return this.#program;
   }
 
   /** The server under test, `host:port` (after a {@link restart}, where it listens now). */
@@ -259,11 +260,11 @@ export interface SuiteStep {
    */
   flags?: readonly string[];
   /**
-   * Whether it runs the lab's client ({@link StepContext.client}) instead of checking the server.
-   * Only a runner that knows the client can: the grader leaves such a step out for a server it
-   * is given by `--cmd` or `--addr`, and says so.
+   * Whether it runs the lab's own program ({@link StepContext.program}) rather than only talking
+   * to the server. Only a runner that knows the program can: the grader leaves such a step out for
+   * a server it is given by `--cmd` or `--addr`, and says so.
    */
-  needsClient?: boolean;
+  needsLabProgram?: boolean;
   /**
    * A program the step needs on this machine, such as `strace` to see fsyncs: a runner leaves
    * the step out when it is missing, and says so.

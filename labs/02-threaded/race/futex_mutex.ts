@@ -72,6 +72,7 @@ export class FutexMutex {
 
   /** Blocks the calling thread until it holds the lock. */
   lock(): void {
+    // exercise step 8: take the word from UNLOCKED to LOCKED with compareExchange; if that fails, mark it CONTENDED and Atomics.wait() while it stays so, until an exchange finds it UNLOCKED
     const words = this.#words;
     const i = this.#index;
     // Fast path: free → LOCKED in one instruction, the common case when nobody competes.
@@ -86,6 +87,7 @@ export class FutexMutex {
       Atomics.wait(words, i, CONTENDED);
       seen = Atomics.exchange(words, i, CONTENDED);
     }
+    // exercise starter: // Not written yet: every thread gets in at once.
   }
 
   /**
@@ -93,12 +95,14 @@ export class FutexMutex {
    * it; a thread that does not hold the lock would free it for someone else.
    */
   unlock(): void {
+    // exercise step 8: from LOCKED, just free the word; from CONTENDED, free it and Atomics.notify() one sleeper
     // LOCKED → UNLOCKED needs nobody woken. CONTENDED means someone may sleep in wait(): free the
     // word, then wake one of them, which will retake it with exchange() in lock()'s loop.
     if (Atomics.sub(this.#words, this.#index, 1) !== LOCKED) {
       Atomics.store(this.#words, this.#index, UNLOCKED);
       Atomics.notify(this.#words, this.#index, 1);
     }
+    // exercise starter: // Not written yet: nobody is ever woken.
   }
 
   /**
