@@ -15,15 +15,15 @@ import { parseArgs } from "node:util";
 import { parseCommandLine, usageError } from "../shared/cli.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { lessonOf, restarter, startForRun } from "./grade.ts";
-import { findLab, labFolder, LABS, runnableHere } from "./labs.ts";
+import { entryIn, findLab, labFolder, LABS, runnableHere } from "./labs.ts";
 import { planChecks, printByStep, runChecks } from "./run_checks.ts";
 
 const TASK = "deno task check";
 
 const USAGE = `Usage: deno task check <lab> [--step N]
 
-Starts your workspace's server (exercises/<lab>/server.ts) and runs the lab's checks in lesson
-order, stopping at the first failure.
+Starts your workspace's server (exercises/<lab>/server.ts; for lab2-proxy, its proxy.ts in front
+of an upstream it starts) and runs the lab's checks in lesson order, stopping at the first failure.
 
   <lab>        ${LABS.map((lab) => lab.id).join(", ")}
   --step N     only the checks of lesson steps 1 to N
@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   if (upTo !== undefined && !(Number.isInteger(upTo) && upTo > 0)) {
     usageError(`Invalid step: "${values.step}" is not a positive whole number`, TASK);
   }
-  const entry = `exercises/${labFolder(lab)}/server.ts`;
+  const entry = entryIn(lab, `exercises/${labFolder(lab)}`);
   try {
     await Deno.stat(`${REPO_ROOT}${entry}`);
   } catch {

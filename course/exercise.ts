@@ -21,7 +21,7 @@ import { dirname, join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { parseCommandLine, usageError } from "../shared/cli.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
-import { findLab, type Lab, labFolder, LABS } from "./labs.ts";
+import { entryIn, findLab, type Lab, labFolder, LABS } from "./labs.ts";
 import { exercise, linesPerStep, type Marker } from "./markers.ts";
 
 /** What happened to one file of the workspace. */
@@ -261,8 +261,8 @@ async function main(argv: string[]): Promise<number> {
   const kept = through > 0 ? ` (steps 1 to ${through} are done for you)` : "";
   console.log(`
 ${lab.title}: your workspace is ${folder}/ (lesson: ${folder}/README.md).
-${todos}${kept}. Start your server with
-  deno run ${lab.denoFlags.join(" ")} ${folder}/server.ts
+${todos}${kept}. Start it with
+  deno run ${lab.denoFlags.join(" ")} ${entryIn(lab, folder)}${lab.startArgs ?? ""}
 and check your work, step by step:
   deno task check ${lab.id}
 Lines of code you write in this lab, ${total} in all: ${table.join(", ")}.`);

@@ -31,7 +31,15 @@ import { connectOptions } from "../shared/testing/raw_client.ts";
 import { newSeed } from "../shared/testing/random.ts";
 import type { LabProgram } from "../shared/testing/suite.ts";
 import { REPO_ROOT } from "../shared/testing/processes.ts";
-import { findLab, type Lab, type LabRun, LABS, runnableHere, SCRATCH_PARENT } from "./labs.ts";
+import {
+  entryIn,
+  findLab,
+  type Lab,
+  type LabRun,
+  LABS,
+  runnableHere,
+  SCRATCH_PARENT,
+} from "./labs.ts";
 import { type LessonStep, parseLesson, parseListLesson } from "./lesson.ts";
 import {
   exitCode,
@@ -175,7 +183,7 @@ export async function gradeSubmission(
     ? submission.addr
     : "cmd" in submission
     ? submission.cmd
-    : `${lab.dir}/server.ts`;
+    : entryIn(lab, lab.dir);
   const report: GradeReport = {
     lab: lab.id,
     title: lab.title,
@@ -188,6 +196,12 @@ export async function gradeSubmission(
   let addr: string;
   try {
     if ("addr" in submission) {
+      if (run.upstream !== undefined) {
+        throw new StartError(
+          `${lab.id} is checked against an upstream the grader starts and watches: give ` +
+            `--cmd with {upstream} (such as "... --upstream {upstream} --port {port}")`,
+        );
+      }
       await reachable(submission.addr);
       target = external(submission.addr);
       addr = submission.addr;
@@ -196,9 +210,10 @@ export async function gradeSubmission(
         cwd: submission.cwd,
         scratchParent: SCRATCH_PARENT,
         checkPort: lab.checkPort,
+        upstream: run.upstream,
       });
       addr = target.addr;
-    } else ({ target, addr } = await startForRun(lab, run, `${lab.dir}/server.ts`));
+    } else ({ target, addr } = await startForRun(lab, run, entryIn(lab, lab.dir)));
   } catch (error) {
     report.couldNotRun = error instanceof Error ? error.message : String(error);
     options.write(`${lab.title}: could not start ${described}`);
@@ -447,7 +462,8 @@ Runs a lab's black-box suite against a server and reports every check.
                       (lab 4's memcached port: lab4-memcache checks it when it is given);
                       {dir} a fresh empty directory for its files, removed afterwards;
                       {flags} options a check of a limit needs, such as --maxclients 2 (the
-                      grader restarts the server with them, then without).
+                      grader restarts the server with them, then without); {upstream} the
+                      server lab2-proxy forwards to, which the grader starts and watches.
                       Lab 4's persistence check restarts it (same command, same {dir}).
                       With --addr, or no {flags}, those checks are left out, and said so
   --batch DIR         grade every folder of DIR that holds a grade.json such as

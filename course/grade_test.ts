@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { hasProgram, REPO_ROOT } from "../shared/testing/processes.ts";
 import { startMemcached } from "../labs/04-ttl-persistence/memcache/testing.ts";
 import { grade, restarter, startForRun } from "./grade.ts";
-import { type Lab, labFolder, LABS, runnableHere, SCRATCH_PARENT } from "./labs.ts";
+import { entryIn, type Lab, labFolder, LABS, runnableHere, SCRATCH_PARENT } from "./labs.ts";
 import { commandServer } from "./target.ts";
 import { writeWorkspace } from "./exercise.ts";
 import type { CheckResult } from "./run_checks.ts";
@@ -66,7 +66,7 @@ async function startReal(
 for (const lab of LABS) {
   Deno.test(`the grader passes the reference ${lab.id}`, async () => {
     await using run = await lab.prepare(true);
-    const { target, addr } = await startForRun(lab, run, `${lab.dir}/server.ts`);
+    const { target, addr } = await startForRun(lab, run, entryIn(lab, lab.dir));
     await using _server = target;
     // With a restart, so the checks that restart the server (lab 4's persistence) run too, and
     // the reference's client, for the checks of a client (lab 3's step 3).

@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { freePort, hasProgram, REPO_ROOT } from "../shared/testing/processes.ts";
+import { freePort, hasProgram, REPO_ROOT, startLabServer } from "../shared/testing/processes.ts";
 import { RawClient } from "../shared/testing/raw_client.ts";
 import {
   type LabProgram,
@@ -78,6 +78,11 @@ export interface LabRun extends AsyncDisposable {
   /** The checks, in suite order. */
   checks: GradeCheck[];
   /**
+   * An upstream server the run started for the program under test (lab 2's caching proxy), as
+   * `host:port`: the reference and a workspace get `--upstream` with it, a command `{upstream}`.
+   */
+  upstream?: string;
+  /**
    * The lab's own program a check runs (lab 3's client, lab 2's race demo), given the folder it is
    * in (the workspace's or the reference's); absent for a lab whose checks are all of the server.
    */
@@ -97,6 +102,13 @@ export interface Lab {
   dir: string;
   /** The lab's title. */
   title: string;
+  /**
+   * The program its checks talk to, in the lab's folder: `server.ts` unless said otherwise
+   * (`proxy.ts` for lab 2's caching proxy).
+   */
+  entry?: string;
+  /** What the start command `exercise` prints adds after the entry (the proxy's upstream). */
+  startArgs?: string;
   /**
    * The real server whose behaviour the compatible checks reproduce; `null` for lab 3, whose
    * checks run inside its own secure channel, which no real server speaks.
@@ -286,6 +298,30 @@ export const LABS: readonly Lab[] = [
     }),
   },
   {
+    id: "lab2-proxy",
+    dir: "labs/02-threaded",
+    title: "Lab 2: the caching proxy",
+    reference: null,
+    entry: "proxy.ts",
+    startArgs: " --upstream 127.0.0.1:6379 --port 6380",
+    denoFlags: ["--allow-net"],
+    lessonOrder: true,
+    part: { markers: "proxy", heading: "Steps for the caching proxy" },
+    checkPort: "port",
+    prepare: async () => {
+      // The checks count the upstream's GETs and pause it, so it is one this run starts.
+      const upstream = await startLabServer("labs/02-threaded/server.ts");
+      const { proxySteps } = await import("../labs/02-threaded/proxy/proxy_suite.ts");
+      return {
+        serverArgs: ["--upstream", upstream.addr],
+        upstream: upstream.addr,
+        checks: fromSuite(proxySteps(upstream)),
+        probe: probeWith(PING),
+        [Symbol.asyncDispose]: () => upstream.stop(),
+      };
+    },
+  },
+  {
     id: "lab3",
     dir: "labs/03-secure",
     title: "Lab 3: nothing readable on the wire",
@@ -381,6 +417,17 @@ export const LABS: readonly Lab[] = [
  */
 export function findLab(id: string): Lab | undefined {
   return LABS.find((lab) => lab.id === id);
+}
+
+/**
+ * The path of the program a lab's checks talk to, in one of its folders.
+ *
+ * @param lab The lab.
+ * @param folder The reference's folder (`lab.dir`) or a workspace's (`exercises/02-threaded`).
+ * @returns Such as `labs/02-threaded/server.ts`, or `labs/02-threaded/proxy.ts`.
+ */
+export function entryIn(lab: Lab, folder: string): string {
+  return `${folder}/${lab.entry ?? "server.ts"}`;
 }
 
 /**

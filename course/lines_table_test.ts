@@ -11,9 +11,13 @@ import { REPO_ROOT } from "../shared/testing/processes.ts";
 import { LABS } from "./labs.ts";
 import { writeWorkspace } from "./exercise.ts";
 
-/** The table's name for a lab: `lab 1`, or `lab 4 memcached port` for `lab4-memcache`. */
+/**
+ * The table's name for a lab: `lab 1`, `lab 4 memcached port` for `lab4-memcache`, `lab 2 caching
+ * proxy` for `lab2-proxy`.
+ */
 function rowName(id: string): string {
-  return id.replace(/^lab(\d)/, "lab $1").replace("-memcache", " memcached port");
+  return id.replace(/^lab(\d)/, "lab $1").replace("-memcache", " memcached port")
+    .replace("-proxy", " caching proxy");
 }
 
 Deno.test("README's lines-you-write table matches what each workspace takes out", async () => {

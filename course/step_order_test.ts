@@ -19,10 +19,11 @@ import assert from "node:assert/strict";
 import { copyRepo, firstFailure, shown, task } from "./task_support.ts";
 
 /**
- * The labs the proof covers, in lesson order: every one, lab 4's memcached port included (its
- * steps are the numbered list in lab 4's lesson, its workspace lab 4's with lab 4's steps done).
+ * The labs the proof covers, in lesson order: every one, lab 2's caching proxy and lab 4's
+ * memcached port included (their steps are numbered lists in their labs' lessons, their workspaces
+ * their labs' with the labs' own steps done).
  */
-const PROVEN: readonly string[] = ["lab1", "lab2", "lab3", "lab4", "lab4-memcache"];
+const PROVEN: readonly string[] = ["lab1", "lab2", "lab2-proxy", "lab3", "lab4", "lab4-memcache"];
 
 /** One row of the proof's table: a workspace and what `check` made of it. */
 interface Row {

@@ -135,10 +135,12 @@ export interface Placeholders {
    * the shell; empty for every other check.
    */
   flags: readonly string[];
+  /** `{upstream}`: the server a proxy forwards to, `host:port`; empty for a lab without one. */
+  upstream: string;
 }
 
 /**
- * Fills a command's `{port}`, `{port2}`, `{dir}` and `{flags}`. The directory and the flags are
+ * Fills a command's `{port}`, `{port2}`, `{dir}`, `{flags}` and `{upstream}`. The directory and the flags are
  * quoted for the shell, so a path with a space stays one argument.
  *
  * @param command Such as `python3 server.py --port {port} --dir {dir}`.
@@ -149,6 +151,7 @@ export function fillPlaceholders(command: string, values: Placeholders): string 
   return command
     .replaceAll("{port2}", String(values.port2))
     .replaceAll("{port}", String(values.port))
+    .replaceAll("{upstream}", values.upstream)
     .replaceAll("{dir}", shellQuote(values.dir))
     .replaceAll("{flags}", values.flags.map(shellQuote).join(" "));
 }
@@ -171,6 +174,8 @@ export interface CommandOptions {
   checkPort?: "port" | "port2";
   /** How long the server has to listen. Default 30 s. */
   startTimeoutMs?: number;
+  /** `{upstream}`: the server a proxy forwards to, `host:port` (lab 2's caching proxy). */
+  upstream?: string;
 }
 
 /**
@@ -186,7 +191,13 @@ export interface CommandOptions {
 export async function commandServer(command: string, options: CommandOptions): Promise<Target> {
   await Deno.mkdir(options.scratchParent, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: options.scratchParent, prefix: "cachelab-cmd-" });
-  let values: Placeholders = { port: freePort(), port2: freePort(), dir, flags: [] };
+  let values: Placeholders = {
+    port: freePort(),
+    port2: freePort(),
+    dir,
+    flags: [],
+    upstream: options.upstream ?? "",
+  };
   const port = options.checkPort === "port2" && command.includes("{port2}")
     ? values.port2
     : values.port;

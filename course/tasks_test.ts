@@ -118,7 +118,7 @@ Deno.test("deno task check passes a finished workspace, every lab, and --step 4 
   // A finished workspace is the reference itself. `exercises/` sits as deep as `labs/`, so a copy
   // of every lab there keeps each relative import working, earlier labs' included.
   await copyTree(join(repo.path, "labs"), join(repo.path, "exercises"));
-  for (const lab of [...Object.keys(EXERCISE_LABS), "lab4-memcache"]) {
+  for (const lab of [...Object.keys(EXERCISE_LABS), "lab2-proxy", "lab4-memcache"]) {
     await t.step(`deno task check ${lab}`, async () => {
       const check = await task(repo.path, "check", lab);
       assert.equal(check.code, 0, shown(check));
@@ -151,6 +151,16 @@ Deno.test("deno task grade passes the reference labs, given by --addr or --cmd",
 
     await t.step("deno task grade lab2, which starts the reference itself", async () => {
       assertGradePassed(await task(repo.path, "grade", "lab2"), "lab2");
+    });
+
+    await t.step("deno task grade lab2-proxy --cmd with {upstream}, not --addr", async () => {
+      const cmd = `${deno} run --allow-net labs/02-threaded/proxy.ts --upstream {upstream} ` +
+        "--port {port} {flags}";
+      assertGradePassed(await task(repo.path, "grade", "lab2-proxy", "--cmd", cmd), "lab2-proxy");
+      // The checks count the upstream's calls: one the grader did not start cannot be watched.
+      const addr = await task(repo.path, "grade", "lab2-proxy", "--addr", "127.0.0.1:1");
+      assert.equal(addr.code, 3, shown(addr));
+      assert.match(addr.stdout, /--cmd with \{upstream\}/);
     });
 
     await t.step("deno task grade lab3 --cmd", async () => {

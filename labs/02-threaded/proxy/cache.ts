@@ -111,6 +111,7 @@ export class LruCache {
   get(key: string): { value: CachedValue } | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
+    // exercise proxy step 2: an entry past its age is removed (#remove), counted as an expiration, and a miss; a hit moves to the back of the Map's order
     if (this.#expired(entry)) {
       this.#remove(key, entry);
       this.stats.expirations++;
@@ -119,6 +120,7 @@ export class LruCache {
     // Delete and insert again: the key moves to the back of the Map's order, the "used last" end.
     this.#entries.delete(key);
     this.#entries.set(key, entry);
+    // exercise starter: // Not written yet: entries never age, and a hit stays where it is.
     return { value: entry.value };
   }
 
@@ -136,6 +138,7 @@ export class LruCache {
     if (bytes > this.#options.maxBytes || this.#options.maxEntries < 1) return;
     this.#entries.set(key, { value, bytes, storedAt: this.#options.now() });
     this.#bytes += bytes;
+    // exercise proxy step 2: while there are more than maxEntries entries or more than maxBytes bytes, remove the first key in the Map's order (the least recently used), counting an eviction
     while (
       this.#entries.size > this.#options.maxEntries || this.#bytes > this.#options.maxBytes
     ) {
@@ -144,6 +147,7 @@ export class LruCache {
       this.#remove(oldest, entry);
       this.stats.evictions++;
     }
+    // exercise starter: // Not written yet: nothing is ever evicted.
   }
 
   /**

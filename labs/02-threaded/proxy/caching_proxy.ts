@@ -414,6 +414,7 @@ export class CachingProxy {
 
   /** Drops the cached answers, and the flights in the air, that a write may have changed. */
   #invalidate(effect: Effect): void {
+    // exercise proxy step 4: "none" changes nothing; "all" empties the cache and forgets every flight; otherwise drop each key from the cache and forget its flight; count what was dropped as invalidations
     if (effect.kind === "none") return;
     if (effect.kind === "all") {
       this.stats.invalidations += this.cache.size;
@@ -425,6 +426,7 @@ export class CachingProxy {
       if (this.cache.delete(key)) this.stats.invalidations++;
       this.#flights.forget(key);
     }
+    // exercise starter: // Not written yet: nothing is ever invalidated.
   }
 }
 

@@ -65,8 +65,10 @@ export class SingleFlight<K, V> {
    * @returns The flight, and whether it was already in the air (`joined`) or started now.
    */
   join(key: K, start: (flight: Flight<V>) => Promise<V>): { flight: Flight<V>; joined: boolean } {
+    // exercise proxy step 3: a flight already in the air for this key is joined: return it, with joined: true
     const existing = this.#flights.get(key);
     if (existing !== undefined) return { flight: existing, joined: true };
+    // exercise starter: // Not written yet: every request starts a flight of its own.
     // The flight object exists before `start` runs, so `start` can hold on to it.
     const { promise, resolve } = Promise.withResolvers<V>();
     const flight: MutableFlight<V> = { promise, forgotten: false };
