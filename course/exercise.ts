@@ -262,7 +262,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(`
 ${lab.title}: your workspace is ${folder}/ (lesson: ${folder}/README.md).
 ${todos}${kept}. Start it with
-  deno run ${lab.denoFlags.join(" ")} ${entryIn(lab, folder)}${lab.startArgs ?? ""}
+  deno run ${[...lab.denoFlags, entryIn(lab, folder), ...lab.startArgs ?? []].join(" ")}
 and check your work, step by step:
   deno task check ${lab.id}
 Lines of code you write in this lab, ${total} in all: ${table.join(", ")}.`);

@@ -107,8 +107,8 @@ export interface Lab {
    * (`proxy.ts` for lab 2's caching proxy).
    */
   entry?: string;
-  /** What the start command `exercise` prints adds after the entry (the proxy's upstream). */
-  startArgs?: string;
+  /** Arguments the start command `exercise` prints gives after the entry (the proxy's upstream). */
+  startArgs?: readonly string[];
   /**
    * The real server whose behaviour the compatible checks reproduce; `null` for lab 3, whose
    * checks run inside its own secure channel, which no real server speaks.
@@ -303,7 +303,7 @@ export const LABS: readonly Lab[] = [
     title: "Lab 2: the caching proxy",
     reference: null,
     entry: "proxy.ts",
-    startArgs: " --upstream 127.0.0.1:6379 --port 6380",
+    startArgs: ["--upstream", "127.0.0.1:6379", "--port", "6380"],
     denoFlags: ["--allow-net"],
     lessonOrder: true,
     part: { markers: "proxy", heading: "Steps for the caching proxy" },

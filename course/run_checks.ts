@@ -105,7 +105,7 @@ export interface RunOptions {
    * run against that address.
    */
   restart?: (flags?: readonly string[], how?: RestartOptions) => Promise<string>;
-  /** The lab's client under test, for the checks of a client. */
+  /** The lab's own program under test (lab 3's client, lab 2's race demo). */
   program?: LabProgram;
 }
 

@@ -140,8 +140,8 @@ export interface Placeholders {
 }
 
 /**
- * Fills a command's `{port}`, `{port2}`, `{dir}`, `{flags}` and `{upstream}`. The directory and the flags are
- * quoted for the shell, so a path with a space stays one argument.
+ * Fills a command's `{port}`, `{port2}`, `{dir}`, `{flags}` and `{upstream}`. The directory and
+ * the flags are quoted for the shell, so a path with a space stays one argument.
  *
  * @param command Such as `python3 server.py --port {port} --dir {dir}`.
  * @param values What each placeholder stands for.
@@ -180,7 +180,8 @@ export interface CommandOptions {
 
 /**
  * Starts a student's server in any language from a shell command, in a process group of its own.
- * It is ready when the port the checks use accepts a connection on 127.0.0.1 or on ::1.
+ * It is ready when the port the checks use accepts a connection on 127.0.0.1 or on ::1 and no
+ * longer answers `-LOADING`.
  *
  * @param command Such as `python3 server.py --port {port}`; `{port}`, `{port2}` and `{dir}` are
  *   filled in (see {@link fillPlaceholders}).
@@ -282,9 +283,11 @@ function launch(
 }
 
 /**
- * Waits until `port` accepts connections, or the server exits, or time runs out.
+ * Waits until `port` accepts connections and the server has loaded its data, or the server exits,
+ * or time runs out. A Redis-style server listens while it loads and answers `-LOADING` meanwhile
+ * (lab 4, and Redis itself), so a port that accepts is not yet a server the checks can use.
  *
- * @returns `undefined` once it listens (after calling `onReady` with its address), else why not.
+ * @returns `undefined` once it serves (after calling `onReady` with its address), else why not.
  */
 async function waitUntilListening(
   port: number,
@@ -295,7 +298,7 @@ async function waitUntilListening(
   const deadline = Date.now() + timeoutMs;
   while (started.ended() === undefined && Date.now() < deadline) {
     const host = await listeningHost(port);
-    if (host !== undefined) {
+    if (host !== undefined && !(await stillLoading(host, port))) {
       onReady?.(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
       return undefined;
     }
@@ -305,6 +308,38 @@ async function waitUntilListening(
   return ended === undefined
     ? `did not listen on port ${port} within ${timeoutMs / 1000} s`
     : `${ended} before it listened on port ${port}`;
+}
+
+/** How long {@link stillLoading} waits for an answer before taking silence for "not loading". */
+const LOADING_PROBE_MS = 1_000;
+
+/**
+ * Whether the server answers an inline `PING` with `-LOADING`. Any other answer (`+PONG`, a
+ * memcached `ERROR`, lab 3's plaintext refusal), a close, or silence means it is not loading: the
+ * probe must not hold up a server that speaks another protocol.
+ */
+async function stillLoading(hostname: string, port: number): Promise<boolean> {
+  let conn: Deno.Conn | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    conn = await Deno.connect({ hostname, port });
+    await conn.write(new TextEncoder().encode("PING\r\n"));
+    const buffer = new Uint8Array(64);
+    const silence = new Promise<null>((resolve) =>
+      timer = setTimeout(() => resolve(null), LOADING_PROBE_MS)
+    );
+    const n = await Promise.race([conn.read(buffer), silence]);
+    return n !== null && new TextDecoder().decode(buffer.subarray(0, n)).startsWith("-LOADING");
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch {
+      // closed by the server already
+    }
+  }
 }
 
 /**

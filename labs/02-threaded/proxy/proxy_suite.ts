@@ -168,15 +168,17 @@ export function proxySteps(upstream: RunningServer): SuiteStep[] {
         // The shared upstream connection is open before the upstream stops.
         await (await ctx.connect()).call("PING");
         const missesBefore = await proxyStat(ctx, "cache_misses");
-        const calls = await upstreamGetsDuring(upstream, () =>
-          whilePaused(upstream, async () => {
+        const calls = await upstreamGetsDuring(upstream, async () => {
+          await whilePaused(upstream, async () => {
             await Promise.all(clients.map((c) => c.send(command("GET", key))));
             // Every GET has reached the proxy (it answers INFO itself while the upstream sleeps).
             await waitUntil(
               "all 50 GETs to reach the proxy",
               async () => await proxyStat(ctx, "cache_misses") - missesBefore >= 50,
             );
-          }).then(() => Promise.all(clients.map((c) => c.expect(bulk("hot")))).then(() => {})));
+          });
+          await Promise.all(clients.map((c) => c.expect(bulk("hot"))));
+        });
         assert.equal(
           calls,
           1,
