@@ -923,7 +923,10 @@ const durabilitySteps: SuiteStep[] = [
   {
     name: "--appendonly yes: writes acknowledged before a kill -9 are back after the restart, " +
       "each in its database",
-    redis: true,
+    // Stricter than Redis: with everysec, Redis postpones the write for up to two seconds while
+    // a background fsync runs (flushAppendOnlyFile() in aof.c), and still replies, so a kill -9
+    // then loses acknowledged writes. This server writes before every reply.
+    redis: false,
     points: 3,
     flags: ["--appendonly", "yes"],
     async run(ctx) {
