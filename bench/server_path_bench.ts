@@ -24,6 +24,8 @@ import { ClientState, type Session } from "../shared/server/session.ts";
 import { lab2CommandTable } from "../labs/02-threaded/server.ts";
 import { dispatch, watchesOf } from "../labs/02-threaded/transaction.ts";
 import { Batches, parseMix } from "./workload.ts";
+import { HashTable } from "../shared/hash_table.ts";
+import { shortByteString } from "../shared/resp/bytes.ts";
 
 const PIPELINE = 16;
 const KEYSPACE = 10_000;
@@ -90,6 +92,65 @@ Deno.bench({
   group: "batch",
   fn: batchBench("get"),
 });
+
+{
+  // The keyspace's hash table against a Map, on what a server does with keys: they arrive as bytes
+  // and become new strings (as the decoder makes them), which are looked up, or, loading a
+  // snapshot, inserted into an empty table. A Map searches V8's table of unique strings the first
+  // time it meets each new string; the hash table hashes the characters itself (hash_table.ts).
+  const keys = 10_000;
+  const bytes = new TextEncoder().encode(
+    Array.from({ length: keys }, (_, k) => `key:${String(k).padStart(12, "0")}`).join(""),
+  );
+  const fresh = (k: number) => shortByteString(bytes, k * 16, 16);
+  const map = new Map<string, string>();
+  const table = new HashTable<string>();
+  for (let k = 0; k < keys; k++) {
+    map.set(fresh(k), "v");
+    table.set(fresh(k), "v");
+  }
+  let i = 0;
+  const lookups = (find: (key: string) => string | undefined) => () => {
+    for (let n = 0; n < 1_000; n++) {
+      if (find(fresh(i)) === undefined) throw new Error("a key went missing");
+      i = (i + 7_919) % keys;
+    }
+  };
+  Deno.bench({
+    name: "Map: get 1,000 new strings of existing keys",
+    group: "keyspace lookup",
+    baseline: true,
+    fn: lookups((key) => map.get(key)),
+  });
+  Deno.bench({
+    name: "HashTable: the same",
+    group: "keyspace lookup",
+    fn: lookups((key) => table.get(key)),
+  });
+
+  // Each round inserts keys no earlier round made (the round number is in their first bytes), so
+  // the Map pays for V8's string table as a server's first load does.
+  const loadBytes = bytes.slice();
+  let round = 0;
+  const load = (into: { set(key: string, value: string): unknown }) => {
+    round++;
+    for (let k = 0; k < keys; k++) {
+      for (let b = 0; b < 4; b++) loadBytes[k * 16 + b] = 0x30 + ((round >> (b * 4)) & 15);
+      into.set(shortByteString(loadBytes, k * 16, 16), "v");
+    }
+  };
+  Deno.bench({
+    name: "Map: insert 10,000 new keys into an empty one",
+    group: "keyspace load",
+    baseline: true,
+    fn: () => load(new Map<string, string>()),
+  });
+  Deno.bench({
+    name: "HashTable: the same",
+    group: "keyspace load",
+    fn: () => load(new HashTable<string>()),
+  });
+}
 
 {
   const decoder = new RequestDecoder();

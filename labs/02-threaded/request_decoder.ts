@@ -83,7 +83,8 @@ const SKIPPED = Symbol("skipped");
  * first and last bytes, and a different name landing on the same slot simply replaces it. Only
  * argument 0 goes through it, so it holds at most a handful of short strings, whatever a client
  * sends. The same trick for keys (16,384 slots, a hash of the bytes) was tried and dropped: the
- * hashing and comparing in JavaScript cost about what they saved.
+ * hashing and comparing in JavaScript cost about what they saved. The keyspace avoids the search
+ * another way: its hash table is not a `Map` (see `shared/hash_table.ts`).
  */
 const NAME_SLOTS = 64;
 const MAX_NAME_LENGTH = 24;

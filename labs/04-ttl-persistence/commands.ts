@@ -105,6 +105,14 @@ function parseSetOptions(args: string[]): SetOptions | ErrorReply {
  */
 // exercise step 2: SET with NX/XX/GET and EX/PX/EXAT/PXAT/KEEPTTL
 function set(db: ExpiringKeyspace, args: string[]): Reply {
+  // The common case, a plain `SET key value`, as in lab 2: no options to parse, no old value to
+  // read. A key whose time has passed is still expired first, as Redis's setKey() does through
+  // lookupKeyWrite(): INFO counts it, and the log gets its DEL.
+  if (args.length === 3) {
+    db.expireIfNeeded(args[1]);
+    db.set(args[1], args[2]);
+    return OK;
+  }
   const options = parseSetOptions(args);
   if (!("nx" in options)) return options;
   let at: number | null = null;

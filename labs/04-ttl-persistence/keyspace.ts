@@ -5,8 +5,9 @@
  * copy-on-write of a background snapshot, the log's `DEL` for an expired key — observes it
  * instead (see `KeyspaceObserver` in `shared/keyspace.ts`), installed by the stage it belongs to.
  *
- * Expiry times live in a second `Map` that holds only the keys that have one, as Redis keeps its
- * `expires` dictionary beside the main one: a key without a TTL costs nothing extra. A key past its
+ * Expiry times live in a second hash table (`shared/hash_table.ts`) that holds only the keys that
+ * have one, as Redis keeps its `expires` dictionary beside the main one: a key without a TTL costs
+ * nothing extra. A key past its
  * time is treated as missing by every read (`get`, `has`, `keys`, `entries`) and removed on the
  * spot; keys nobody reads are reclaimed by active expiry (see `expiry.ts`).
  *
@@ -26,21 +27,22 @@
  * load and down at each collection, and deleting a key frees nothing until the next one. Evicting
  * by that number would evict far too much after a burst of garbage, or nothing at all. So the
  * keyspace adds up what each key costs in V8's heap as it is written and removed: a string is a
- * 16-byte header plus one byte per character rounded up to 8, and an entry in a `Map` about 32
- * bytes; `bench/memory.ts` prints it beside V8's own heap statistics, and the two agree closely
+ * 16-byte header plus one byte per character rounded up to 8, and an entry in the hash table about
+ * 32 bytes; `bench/memory.ts` prints it beside V8's own heap statistics, and the two agree closely
  * (`bench/README.md`). The estimate is exact in a test, moves by a known amount on every write, and
  * drops the moment a key is evicted.
  *
- * **Least recently used, exactly.** A JavaScript `Map` iterates in insertion order. Delete a key
- * and set it again, and it moves to the end; so if every access does that, the first key is always
- * the least recently used one. That is an exact LRU for no memory at all (Redis instead stores a
+ * **Least recently used, exactly.** The keyspace's hash table, like a JavaScript `Map`, iterates in
+ * insertion order, and can move a key to the end; so if every access does that, the first key is
+ * always the least recently used one. That is an exact LRU for no memory at all (Redis instead stores a
  * 24-bit access clock in every key and evicts the oldest of a few sampled keys, an approximation,
- * because its hash table has no order). The price is a delete and a set on every read, so it is
- * switched on only when the eviction policy needs it.
+ * because its hash table has no order). The price is a move on every read, so it is switched on
+ * only when the eviction policy needs it.
  *
  * @module
  */
 
+import { HashTable } from "../../shared/hash_table.ts";
 import { type ChangeCounter, Keyspace } from "../../shared/keyspace.ts";
 import type { ScanStep } from "../../shared/scan_index.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -59,9 +61,12 @@ export interface Entry {
 
 /** V8's header of a sequential one-byte string: map pointer, hash, length. */
 const STRING_HEADER_BYTES = 16;
-/** One entry of a V8 `Map`: key, value and chain pointers, plus its share of the bucket array. */
+/**
+ * One entry of the hash table: key and value pointers, hash and chain, its bucket, and the room the
+ * arrays keep for growth.
+ */
 export const MAP_ENTRY_BYTES = 32;
-/** An expiry: an entry in the expiry `Map`, and the boxed number (too big for a small integer). */
+/** An expiry: an entry in the expiry table, and the boxed number (too big for a small integer). */
 export const EXPIRY_BYTES: number = MAP_ENTRY_BYTES + 16;
 
 /**
@@ -99,8 +104,8 @@ export function entryBytes(key: string, value: string): number {
  * ```
  */
 export class ExpiringKeyspace extends Keyspace {
-  #expires = new Map<string, number>();
-  #flags = new Map<string, number>();
+  #expires = new HashTable<number>();
+  #flags = new HashTable<number>();
   #usedMemory = 0;
   /** Keys removed because their time had come (`INFO stats` `expired_keys`). */
   expiredKeys = 0;
@@ -108,7 +113,7 @@ export class ExpiringKeyspace extends Keyspace {
   evictedKeys = 0;
   /**
    * Keep keys in least-recently-used order (see the module's notes). Off by default: it costs a
-   * `Map` delete and set on every read, and only the LRU eviction policies need it.
+   * move in the hash table on every read, and only the LRU eviction policies need it.
    */
   trackAccess = false;
   /**
@@ -169,14 +174,13 @@ export class ExpiringKeyspace extends Keyspace {
    *   never. A time already past removes the key at once, as Redis 7 does for `SET ... EXAT 1`.
    */
   override set(key: string, value: string, expiresAt: number | null = null): void {
-    const old = super.get(key);
     // Observers hear of the change here, while the old value, expiry and flags are still there.
-    super.set(key, value);
+    const old = this.replace(key, value);
     if (old === undefined) {
       this.#usedMemory += entryBytes(key, value);
     } else {
       this.#usedMemory += stringBytes(value) - stringBytes(old);
-      // A Map keeps an existing key where it is; an access must move it to the end.
+      // The table keeps an existing key where it is; an access must move it to the end.
       if (this.trackAccess) this.moveToEnd(key);
     }
     this.#dropExpiryAndFlags(key);
@@ -189,8 +193,7 @@ export class ExpiringKeyspace extends Keyspace {
 
   /** Changes a value and keeps its expiry and flags, as `INCR` and `APPEND` do. */
   override update(key: string, value: string): void {
-    const old = super.get(key);
-    super.update(key, value);
+    const old = this.replace(key, value);
     if (old === undefined) this.#usedMemory += entryBytes(key, value);
     else {
       this.#usedMemory += stringBytes(value) - stringBytes(old);
@@ -242,7 +245,7 @@ export class ExpiringKeyspace extends Keyspace {
   /** Iterates over the live keys, skipping (not removing) expired ones. */
   override *keys(): IterableIterator<string> {
     const now = this.loading ? -Infinity : this.clock.now();
-    // With LRU order on, reading a key moves it to the end of the Map, where a live iterator would
+    // With LRU order on, reading a key moves it to the end of the table, where a live iterator would
     // meet it again: `DUMP` reads every key it lists, and would never finish. So iterate a copy.
     const keys = this.trackAccess ? Array.from(super.keys()) : super.keys();
     for (const key of keys) {
@@ -469,10 +472,7 @@ export class ExpiringKeyspace extends Keyspace {
   }
 
   #moveExpiryToEnd(key: string): void {
-    const at = this.#expires.get(key);
-    if (at === undefined) return;
-    this.#expires.delete(key);
-    this.#expires.set(key, at);
+    if (this.#expires.size > 0) this.#expires.moveToEnd(key);
   }
 
   /** Subtracts a key's whole cost from the estimate (loading over an existing key). */
@@ -491,8 +491,8 @@ export class ExpiringKeyspace extends Keyspace {
   }
 
   /**
-   * Forgets a key's expiry and flags. Most keyspaces have no flags and many no expiries; a Map
-   * lookup costs a hash probe even when the Map is empty, so an empty one is not asked.
+   * Forgets a key's expiry and flags. Most keyspaces have no flags and many no expiries; a lookup
+   * hashes the key even when the table is empty, so an empty one is not asked.
    */
   #dropExpiryAndFlags(key: string): void {
     if (this.#expires.size > 0 && this.#expires.delete(key)) this.#usedMemory -= EXPIRY_BYTES;
