@@ -22,6 +22,11 @@
  * out holes. An iterator stops being watched once it is finished, or its `return()` is called
  * (`for...of` does that for you on `break`), or it is dropped: the table holds its place weakly.
  *
+ * **Weights.** Given a function that weighs a key and its value (lab 4 counts their bytes), the table
+ * keeps each entry's weight beside it and the total ({@link weight}), so that replacing a value
+ * never has to read the old one to know what it weighed: the old string is usually cold in the
+ * processor's cache, and reading its length was a cache miss on every overwrite.
+ *
  * **Hash flooding.** A client who knows the hash function can pick keys that all fall into one
  * bucket and turn every lookup into a walk of a long chain. So the hash starts from a random seed
  * per table, as Redis seeds SipHash and V8 its string hashes, and a chain that grows past
@@ -38,6 +43,17 @@ const MIN_CAPACITY = 8;
  * least as many as keys, a chain of even 20 is vanishingly rare): pick a new seed.
  */
 export const MAX_CHAIN = 64;
+
+/** What a key and its value weigh: any number the table should add up for its owner. */
+export type Weigh<V> = (key: string, value: V) => number;
+
+/** Options for a {@link HashTable}. */
+export interface HashTableOptions<V> {
+  /** Weighs each entry (see the module's notes); none by default. */
+  weigh?: Weigh<V>;
+  /** The hash's seed; the process's random one by default (tests fix one to build collisions). */
+  seed?: number;
+}
 
 /** A place in the entry arrays that an unfinished iterator has reached. */
 interface Cursor {
@@ -117,6 +133,10 @@ export class HashTable<V> {
   /** Per entry, its key, or `undefined` for a hole. */
   #keys: (string | undefined)[] = new Array(MIN_CAPACITY);
   #values: (V | undefined)[] = new Array(MIN_CAPACITY);
+  /** Per entry, its weight; only with a {@link Weigh} function. */
+  #weights: Float64Array | null;
+  #weigh: Weigh<V> | null;
+  #weight = 0;
   /** Entry slots used so far, holes included: the next key goes here. */
   #end = 0;
   #size = 0;
@@ -128,11 +148,17 @@ export class HashTable<V> {
   /**
    * Creates an empty table.
    *
-   * @param seed The hash's seed; the process's random one by default (tests fix one to build
-   *   colliding keys).
+   * @param options A weighing function, a fixed seed.
    */
-  constructor(seed: number = PROCESS_SEED) {
-    this.#seed = seed;
+  constructor(options: HashTableOptions<V> = {}) {
+    this.#seed = options.seed ?? PROCESS_SEED;
+    this.#weigh = options.weigh ?? null;
+    this.#weights = this.#weigh === null ? null : new Float64Array(MIN_CAPACITY);
+  }
+
+  /** The sum of every entry's weight; 0 without a weighing function. */
+  get weight(): number {
+    return this.#weight;
   }
 
   /** The hash's seed now: the one given, or a new one after a flood of collisions. */
@@ -194,12 +220,17 @@ export class HashTable<V> {
       if (this.#hashes[entry] === hash && this.#keys[entry] === key) {
         const old = this.#values[entry];
         this.#values[entry] = value;
+        if (this.#weights !== null) {
+          const weight = (this.#weigh as Weigh<V>)(key, value);
+          this.#weight += weight - this.#weights[entry];
+          this.#weights[entry] = weight;
+        }
         return old;
       }
       entry = this.#chain[entry];
       length++;
     }
-    this.#append(key, value, hash);
+    this.#append(key, value, hash, this.#weigh === null ? 0 : this.#weigh(key, value));
     // At most once per doubling of the keys: against collisions no seed undoes, rehashing on every
     // insert would cost more than the long chain.
     if (length >= MAX_CHAIN && this.#size >= 2 * this.#sizeAtReseed) {
@@ -227,6 +258,7 @@ export class HashTable<V> {
         else this.#chain[previous] = next;
         this.#keys[entry] = undefined;
         this.#values[entry] = undefined;
+        if (this.#weights !== null) this.#weight -= this.#weights[entry];
         this.#size--;
         // Shrink, as a Map does, once the keys fill a quarter of the slots.
         const capacity = this.#keys.length;
@@ -254,8 +286,9 @@ export class HashTable<V> {
     if (entry < 0) return false;
     if (entry === this.#end - 1) return true;
     const value = this.#values[entry] as V;
+    const weight = this.#weights === null ? 0 : this.#weights[entry];
     this.delete(key);
-    this.#append(key, value, hash);
+    this.#append(key, value, hash, weight);
     return true;
   }
 
@@ -266,6 +299,8 @@ export class HashTable<V> {
     this.#hashes = new Int32Array(MIN_CAPACITY);
     this.#keys = new Array(MIN_CAPACITY);
     this.#values = new Array(MIN_CAPACITY);
+    this.#weights = this.#weights === null ? null : new Float64Array(MIN_CAPACITY);
+    this.#weight = 0;
     this.#end = 0;
     this.#size = 0;
     this.#sizeAtReseed = 0;
@@ -301,7 +336,7 @@ export class HashTable<V> {
   }
 
   /** Adds a key that is not here, at the end, making room first if the arrays are full. */
-  #append(key: string, value: V, hash: number): void {
+  #append(key: string, value: V, hash: number, weight: number): void {
     if (this.#end === this.#keys.length) {
       const capacity = this.#keys.length;
       // Mostly keys: grow. Mostly holes (keys removed or moved to the end): squeeze them out.
@@ -311,6 +346,10 @@ export class HashTable<V> {
     this.#keys[entry] = key;
     this.#values[entry] = value;
     this.#hashes[entry] = hash;
+    if (this.#weights !== null) {
+      this.#weights[entry] = weight;
+      this.#weight += weight;
+    }
     const bucket = hash & (this.#buckets.length - 1);
     this.#chain[entry] = this.#buckets[bucket];
     this.#buckets[bucket] = entry;
@@ -326,10 +365,12 @@ export class HashTable<V> {
     const oldKeys = this.#keys;
     const oldValues = this.#values;
     const oldHashes = this.#hashes;
+    const oldWeights = this.#weights;
     const sameSeed = seed === this.#seed;
     const keys: (string | undefined)[] = new Array(capacity);
     const values: (V | undefined)[] = new Array(capacity);
     const hashes = new Int32Array(capacity);
+    const weights = oldWeights === null ? null : new Float64Array(capacity);
     const chain = new Int32Array(capacity);
     const buckets = new Int32Array(capacity).fill(-1);
     const mask = capacity - 1;
@@ -345,6 +386,7 @@ export class HashTable<V> {
       keys[live] = key;
       values[live] = oldValues[entry];
       hashes[live] = hash;
+      if (weights !== null) weights[live] = (oldWeights as Float64Array)[entry];
       chain[live] = buckets[hash & mask];
       buckets[hash & mask] = live;
       live++;
@@ -354,6 +396,7 @@ export class HashTable<V> {
     this.#keys = keys;
     this.#values = values;
     this.#hashes = hashes;
+    this.#weights = weights;
     this.#chain = chain;
     this.#buckets = buckets;
     this.#end = live;

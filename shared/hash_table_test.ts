@@ -56,7 +56,9 @@ const OPS = ["set", "set", "set", "get", "delete", "delete", "move", "next", "ne
 function differential(seed: number, steps: number, keyCount: number, clearEvery: number): void {
   const random = new SeededRandom(seed);
   const map = new Map<string, number>();
-  const table = new HashTable<number>();
+  // Each entry weighs its key's length plus its value, so a weight is wrong if any update is lost.
+  const table = new HashTable<number>({ weigh: (key, value) => key.length + value });
+  const weightOfMap = () => [...map].reduce((sum, [key, value]) => sum + key.length + value, 0);
   const iterators: [Iterator<string>, Iterator<string>][] = [];
   for (let step = 0; step < steps; step++) {
     const key = `k${random.below(keyCount)}`;
@@ -92,8 +94,10 @@ function differential(seed: number, steps: number, keyCount: number, clearEvery:
       table.clear();
     }
     assert.equal(table.size, map.size, where);
+    if (step % 100 === 0) assert.equal(table.weight, weightOfMap(), where);
   }
   assert.deepEqual([...table.entries()], [...map.entries()], `seed ${seed}: final contents`);
+  assert.equal(table.weight, weightOfMap(), `seed ${seed}: final weight`);
 }
 
 Deno.test("HashTable: random operations with live iterators answer exactly as a Map", () => {
@@ -130,7 +134,7 @@ Deno.test("HashTable: iterators stay on their key while a million moves squeeze 
 
 Deno.test("HashTable: keys built to share one bucket make it pick a new seed", () => {
   const seed = 12345;
-  const table = new HashTable<number>(seed);
+  const table = new HashTable<number>({ seed });
   // Keys whose hash under the known seed ends in seven zero bits: they share bucket 0 at every
   // size the table takes on the way to 128 entries.
   const colliding: string[] = [];

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { HashTable } from "./hash_table.ts";
+import { HashTable, type Weigh } from "./hash_table.ts";
 import { ScanIndex, type ScanStep } from "./scan_index.ts";
 
 /** Why a key was removed without a command asking for it: its time came, or eviction chose it. */
@@ -77,7 +77,7 @@ export interface ChangeCounter {
 
 /** A key-value store of byte strings that tells its observers about every change. */
 export class Keyspace {
-  #data = new HashTable<string>();
+  #data: HashTable<string>;
   readonly #counter: ChangeCounter;
   /** SCAN's cursor space (see `scan_index.ts`): `null` until the first SCAN. */
   #scan: ScanIndex | null = null;
@@ -94,9 +94,20 @@ export class Keyspace {
    *
    * @param counter Where its changes are counted: its own by default; a server's databases share
    *   one.
+   * @param weigh What a key and its value weigh, added up in {@link dataWeight} (lab 4 counts
+   *   their bytes); none by default.
    */
-  constructor(counter: ChangeCounter = { changes: 0 }) {
+  constructor(counter: ChangeCounter = { changes: 0 }, weigh?: Weigh<string>) {
     this.#counter = counter;
+    this.#data = new HashTable<string>({ weigh });
+  }
+
+  /**
+   * The sum of what every key and its value weigh, by the function given to the constructor:
+   * kept by the hash table as keys are written, so a write never reads the value it replaces.
+   */
+  protected get dataWeight(): number {
+    return this.#data.weight;
   }
 
   /**

@@ -106,7 +106,8 @@ export function entryBytes(key: string, value: string): number {
 export class ExpiringKeyspace extends Keyspace {
   #expires = new HashTable<number>();
   #flags = new HashTable<number>();
-  #usedMemory = 0;
+  /** The bytes of expiry times and flags; the keys' and values' are the table's weight. */
+  #metadataBytes = 0;
   /** Keys removed because their time had come (`INFO stats` `expired_keys`). */
   expiredKeys = 0;
   /** Keys removed to stay under `--maxmemory` (`INFO stats` `evicted_keys`). */
@@ -136,7 +137,7 @@ export class ExpiringKeyspace extends Keyspace {
    * @param counter Where its changes are counted (see `Keyspace`); its own by default.
    */
   constructor(readonly clock: Clock = systemClock, counter?: ChangeCounter) {
-    super(counter);
+    super(counter, entryBytes);
   }
 
   /**
@@ -144,7 +145,7 @@ export class ExpiringKeyspace extends Keyspace {
    * `used_memory`, as far as the data goes (see the module's notes).
    */
   get usedMemory(): number {
-    return this.#usedMemory;
+    return this.dataWeight + this.#metadataBytes;
   }
 
   /** Reads a value; an expired key is removed and reads as missing. */
@@ -176,17 +177,12 @@ export class ExpiringKeyspace extends Keyspace {
   override set(key: string, value: string, expiresAt: number | null = null): void {
     // Observers hear of the change here, while the old value, expiry and flags are still there.
     const old = this.replace(key, value);
-    if (old === undefined) {
-      this.#usedMemory += entryBytes(key, value);
-    } else {
-      this.#usedMemory += stringBytes(value) - stringBytes(old);
-      // The table keeps an existing key where it is; an access must move it to the end.
-      if (this.trackAccess) this.moveToEnd(key);
-    }
+    // The table keeps an existing key where it is; an access must move it to the end.
+    if (old !== undefined && this.trackAccess) this.moveToEnd(key);
     this.#dropExpiryAndFlags(key);
     if (expiresAt !== null) {
       this.#expires.set(key, expiresAt);
-      this.#usedMemory += EXPIRY_BYTES;
+      this.#metadataBytes += EXPIRY_BYTES;
       if (this.#isPast(expiresAt)) this.#remove(key);
     }
   }
@@ -194,11 +190,7 @@ export class ExpiringKeyspace extends Keyspace {
   /** Changes a value and keeps its expiry and flags, as `INCR` and `APPEND` do. */
   override update(key: string, value: string): void {
     const old = this.replace(key, value);
-    if (old === undefined) this.#usedMemory += entryBytes(key, value);
-    else {
-      this.#usedMemory += stringBytes(value) - stringBytes(old);
-      if (this.trackAccess) this.moveToEnd(key);
-    }
+    if (old !== undefined && this.trackAccess) this.moveToEnd(key);
     if (this.trackAccess) this.#moveExpiryToEnd(key);
   }
 
@@ -222,7 +214,7 @@ export class ExpiringKeyspace extends Keyspace {
     super.swapContents(other);
     [this.#expires, other.#expires] = [other.#expires, this.#expires];
     [this.#flags, other.#flags] = [other.#flags, this.#flags];
-    [this.#usedMemory, other.#usedMemory] = [other.#usedMemory, this.#usedMemory];
+    [this.#metadataBytes, other.#metadataBytes] = [other.#metadataBytes, this.#metadataBytes];
   }
 
   /**
@@ -239,7 +231,7 @@ export class ExpiringKeyspace extends Keyspace {
     super.clear();
     this.#expires.clear();
     this.#flags.clear();
-    this.#usedMemory = 0;
+    this.#metadataBytes = 0;
   }
 
   /** Iterates over the live keys, skipping (not removing) expired ones. */
@@ -296,20 +288,18 @@ export class ExpiringKeyspace extends Keyspace {
    */
   load(entry: Entry): boolean {
     if (entry.expiresAt !== null && entry.expiresAt <= this.clock.now()) return false;
-    const old = super.get(entry.key);
-    if (old !== undefined) {
-      this.#forget(entry.key, old);
+    if (super.has(entry.key)) {
+      this.#dropExpiryAndFlags(entry.key);
       this.moveToEnd(entry.key);
     }
     this.restore(entry.key, entry.value);
-    this.#usedMemory += entryBytes(entry.key, entry.value);
     if (entry.expiresAt !== null) {
       this.#expires.set(entry.key, entry.expiresAt);
-      this.#usedMemory += EXPIRY_BYTES;
+      this.#metadataBytes += EXPIRY_BYTES;
     }
     if (entry.flags !== 0) {
       this.#flags.set(entry.key, entry.flags);
-      this.#usedMemory += MAP_ENTRY_BYTES;
+      this.#metadataBytes += MAP_ENTRY_BYTES;
     }
     return true;
   }
@@ -359,7 +349,7 @@ export class ExpiringKeyspace extends Keyspace {
       // Re-inserted rather than overwritten, so that the expiry order stays an LRU order too.
       if (this.trackAccess) this.#expires.delete(key);
     } else {
-      this.#usedMemory += EXPIRY_BYTES;
+      this.#metadataBytes += EXPIRY_BYTES;
     }
     this.#expires.set(key, at);
     return true;
@@ -374,7 +364,7 @@ export class ExpiringKeyspace extends Keyspace {
   persist(key: string): boolean {
     if (!this.has(key) || !this.#expires.has(key)) return false;
     this.announce(key);
-    this.#usedMemory -= EXPIRY_BYTES;
+    this.#metadataBytes -= EXPIRY_BYTES;
     return this.#expires.delete(key);
   }
 
@@ -423,10 +413,10 @@ export class ExpiringKeyspace extends Keyspace {
     this.announce(key);
     const had = this.#flags.has(key);
     if (flags === 0) {
-      if (this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
+      if (this.#flags.delete(key)) this.#metadataBytes -= MAP_ENTRY_BYTES;
     } else {
       this.#flags.set(key, flags);
-      if (!had) this.#usedMemory += MAP_ENTRY_BYTES;
+      if (!had) this.#metadataBytes += MAP_ENTRY_BYTES;
     }
   }
 
@@ -475,18 +465,10 @@ export class ExpiringKeyspace extends Keyspace {
     if (this.#expires.size > 0) this.#expires.moveToEnd(key);
   }
 
-  /** Subtracts a key's whole cost from the estimate (loading over an existing key). */
-  #forget(key: string, value: string): void {
-    this.#usedMemory -= entryBytes(key, value);
-    this.#dropExpiryAndFlags(key);
-  }
-
   /** Removes a key whatever its expiry; observers hear of it before anything is gone. */
   #remove(key: string): boolean {
-    const old = super.get(key);
-    if (old === undefined) return false;
-    super.delete(key);
-    this.#forget(key, old);
+    if (!super.delete(key)) return false;
+    this.#dropExpiryAndFlags(key);
     return true;
   }
 
@@ -495,8 +477,8 @@ export class ExpiringKeyspace extends Keyspace {
    * hashes the key even when the table is empty, so an empty one is not asked.
    */
   #dropExpiryAndFlags(key: string): void {
-    if (this.#expires.size > 0 && this.#expires.delete(key)) this.#usedMemory -= EXPIRY_BYTES;
-    if (this.#flags.size > 0 && this.#flags.delete(key)) this.#usedMemory -= MAP_ENTRY_BYTES;
+    if (this.#expires.size > 0 && this.#expires.delete(key)) this.#metadataBytes -= EXPIRY_BYTES;
+    if (this.#flags.size > 0 && this.#flags.delete(key)) this.#metadataBytes -= MAP_ENTRY_BYTES;
   }
 }
 
