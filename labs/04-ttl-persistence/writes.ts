@@ -10,7 +10,8 @@
  *          (neither inside EXEC: a transaction is checked whole, before it runs; see
  *          transaction_gate.ts)
  * run:     the command's own handler, unchanged
- * after:   did it change the keyspace?  log it, with relative times made absolute (propagate.ts)
+ * after:   with a log (--appendonly yes): did it change the keyspace?  log it, with relative
+ *          times made absolute (propagate.ts)
  * ```
  *
  * Wrapping the handlers, rather than the dispatcher that calls them, means a command queued in
@@ -55,8 +56,8 @@ export type Propagate = (args: string[], db: number) => void;
 
 /** What the write path needs of persistence: where writes go, and whether they may happen. */
 export interface WriteSink {
-  /** Receives each write to log. */
-  propagate: Propagate;
+  /** Receives each write to log; `null` when nothing is logged (`--appendonly no`). */
+  propagate: Propagate | null;
   /** `-MISCONF` while the server cannot persist (see `persistence/persistence.ts`), else `null`. */
   writeDenied(): ErrorReply | null;
 }
@@ -78,6 +79,9 @@ export class WritePath {
   #evictor: Evictor | null;
   /** Keys the databases removed by themselves (expired, evicted), each logged as a `DEL`. */
   #removals = 0;
+  /** Set by {@link start}: until then the server is loading its data. */
+  #started = false;
+  /** Where writes are logged; `null` before {@link start}, and with no log at all. */
   #propagate: Propagate | null = null;
   #writeDenied: () => ErrorReply | null = () => null;
   #wrapped = new WeakSet<CommandSpec>();
@@ -124,6 +128,7 @@ export class WritePath {
    * @param sink Persistence: where writes are logged, and whether they may happen.
    */
   start(sink: WriteSink): void {
+    this.#started = true;
     this.#propagate = sink.propagate;
     this.#writeDenied = () => sink.writeDenied();
   }
@@ -177,7 +182,8 @@ export class WritePath {
    */
   #aroundExec(handler: CommandHandler): CommandHandler {
     return (session: Session, args: string[]): Reply | Promise<Reply> => {
-      if (this.#propagate === null) return handler(session, args); // still loading
+      if (!this.#started) return handler(session, args); // still loading
+      // Marked even with no log: the writes inside are not checked one by one (see below).
       this.#transaction = "open";
       try {
         return handler(session, args);
@@ -204,7 +210,7 @@ export class WritePath {
     const rewrite = logRewriteFor(spec.name);
     return (session: Session, args: string[]): Reply | Promise<Reply> => {
       const db = this.#db;
-      if (this.#propagate === null) return handler(session, args); // still loading
+      if (!this.#started) return handler(session, args); // still loading
       // Inside EXEC, no check: Redis checks once, before EXEC runs its queue, and never refuses
       // half a transaction (transaction_gate.ts does that check for lab 4).
       if (this.#transaction === "none") {
@@ -212,6 +218,8 @@ export class WritePath {
         if (denied !== null) return denied;
         if (!this.makeRoom() && mayBeDenied) return OOM_ERROR;
       }
+      // No log: nothing more to do (the keyspace counts the change for the save points itself).
+      if (this.#propagate === null) return handler(session, args);
       const before = db.changes;
       const removed = this.#removals;
       const reply = handler(session, args);

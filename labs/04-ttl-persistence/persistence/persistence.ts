@@ -80,13 +80,12 @@ export interface Persistence {
   readonly loading: boolean;
   /**
    * Records a write that changed the keyspace, as the arguments of the command that replays it
-   * (relative times already made absolute). The write path (`writes.ts`) is its one caller in the
-   * server, for RESP and memcached writes alike.
-   *
-   * @param args The command.
-   * @param db The database it ran in.
+   * (relative times already made absolute, the database it ran in). The write path (`writes.ts`)
+   * is its one caller in the server, for RESP and memcached writes alike. `null` without a log
+   * (`--appendonly no`, which `CONFIG SET` cannot change): then the write path skips the work of
+   * deciding what to log.
    */
-  propagate(args: string[], db: number): void;
+  readonly propagate: ((args: string[], db: number) => void) | null;
   /** Awaited before replies are written; with `appendfsync always`, until the log is on disk. */
   beforeWrite(): Promise<void> | undefined;
   /**
@@ -164,7 +163,7 @@ export function createPersistence(
     get loading() {
       return engine.loading;
     },
-    propagate: (args, db) => engine.propagate(args, db),
+    propagate: options.appendonly ? (args, db) => engine.propagate(args, db) : null,
     beforeWrite: () => engine.beforeWrite(),
     writeDenied: () => engine.writeDenied(),
     shutdown: (request) => engine.shutdown(request),

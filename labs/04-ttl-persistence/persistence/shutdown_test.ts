@@ -47,7 +47,7 @@ async function openWithLog(dir: string, disk: { broken: boolean }, lines: string
   const write = async (...args: string[]) => {
     let reply: Reply = dispatch(session, args);
     if (reply instanceof Promise) reply = await reply;
-    persistence.propagate(args, 0);
+    persistence.propagate?.(args, 0);
     await persistence.beforeWrite();
     return reply;
   };
