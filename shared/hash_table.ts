@@ -28,9 +28,9 @@
  * processor's cache, and reading its length was a cache miss on every overwrite.
  *
  * **Hash flooding.** A client who knows the hash function can pick keys that all fall into one
- * bucket and turn every lookup into a walk of a long chain. So the hash starts from a random seed
- * per table, as Redis seeds SipHash and V8 its string hashes, and a chain that grows past
- * {@link MAX_CHAIN} entries makes the table pick a new seed and rehash.
+ * bucket and turn every lookup into a walk of a long chain. So the hash starts from a random seed,
+ * one per process, as Redis seeds SipHash and V8 its string hashes, and a chain that grows past
+ * {@link MAX_CHAIN} entries makes that table pick a new seed of its own and rehash.
  *
  * @module
  */
@@ -103,7 +103,10 @@ let lastKey = "";
 let lastSeed = 0;
 let lastHash = hashOf("", 0);
 
-/** {@link hashOf}, remembering the last answer: comparing a string with itself is one instruction. */
+/**
+ * {@link hashOf}, remembering the last answer: the same string object asked again (lab 4's expiry
+ * table, then its value table) costs one pointer comparison instead of a pass over its bytes.
+ */
 function hashFor(key: string, seed: number): number {
   if (key === lastKey && seed === lastSeed) return lastHash;
   lastKey = key;
