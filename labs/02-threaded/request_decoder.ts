@@ -41,6 +41,7 @@ const CR = 0x0d;
 const LF = 0x0a;
 const STAR = 0x2a;
 const DOLLAR = 0x24;
+const ZERO = 0x30;
 
 /**
  * Redis's limits for a client that has not yet given the password (`requirepass`): a command of at
@@ -117,6 +118,8 @@ export class RequestDecoder {
   #partialDone = 0;
   #partialCount = 0;
   #partialOffset = 0;
+  /** Where {@link #shortHeader} found the `\r` of the header it read. */
+  #lineEnd = 0;
   // The size of the frame at #start, once a bulk header has told it; 0 when unknown.
   #frameLength = 0;
   // How much room spare() makes for the next read, and how much it offered the one in progress.
@@ -243,9 +246,13 @@ export class RequestDecoder {
 
     if (args === null) {
       pos = this.#start;
-      const countEnd = this.#findLineEnd(pos, "too big mbulk count string");
-      if (countEnd < 0) return null;
-      count = parseStrictInteger(buf, pos + 1, countEnd);
+      count = this.#shortHeader(pos);
+      let countEnd = this.#lineEnd;
+      if (count < 0) {
+        countEnd = this.#findLineEnd(pos, "too big mbulk count string");
+        if (countEnd < 0) return null;
+        count = parseStrictInteger(buf, pos + 1, countEnd);
+      }
       if (!(count <= limits.maxArrayLength)) {
         return this.#rejectHeader(
           pos,
@@ -269,9 +276,13 @@ export class RequestDecoder {
     }
 
     for (; i < count; i++) {
-      const lengthEnd = this.#findLineEnd(pos, "too big bulk count string");
-      if (lengthEnd < 0) return this.#suspend(args, i, count, pos);
-      const length = buf[pos] === DOLLAR ? parseStrictInteger(buf, pos + 1, lengthEnd) : NaN;
+      let length = buf[pos] === DOLLAR ? this.#shortHeader(pos) : -1;
+      let lengthEnd = this.#lineEnd;
+      if (length < 0) {
+        lengthEnd = this.#findLineEnd(pos, "too big bulk count string");
+        if (lengthEnd < 0) return this.#suspend(args, i, count, pos);
+        length = buf[pos] === DOLLAR ? parseStrictInteger(buf, pos + 1, lengthEnd) : NaN;
+      }
       if (!(length >= 0 && length <= limits.maxBulkLength)) {
         this.#rejectHeader(
           pos,
@@ -365,6 +376,31 @@ export class RequestDecoder {
    * Only a missing `\r` counts against the limit, as in Redis: a long line whose `\r` is the last
    * byte so far is waited for, and then rejected for its content, not its length.
    */
+  /**
+   * The common header, read in one pass: its type byte (`*` or `$`, which the caller checked), one
+   * to nine digits without a leading zero, and a `\r\n` already in the buffer. Returns the number
+   * and leaves the `\r`'s offset in `#lineEnd`; returns -1 for anything else (`$0`, a sign, a line
+   * not here yet, a bad byte), which the general path reads and judges as before. Finding the end
+   * of the line and reading the number in the same pass spares a second walk over every header:
+   * about a twentieth of a pipelined SET's JavaScript (`bench/README.md`).
+   */
+  #shortHeader(pos: number): number {
+    const buf = this.#buf;
+    const end = this.#end;
+    let i = pos + 1;
+    let value = buf[i] - ZERO;
+    if (!(value >= 1 && value <= 9)) return -1;
+    const stop = Math.min(end, pos + 11);
+    for (i++; i < stop; i++) {
+      const digit = buf[i] - ZERO;
+      if (!(digit >= 0 && digit <= 9)) break;
+      value = value * 10 + digit;
+    }
+    if (i + 1 >= end || buf[i] !== CR) return -1;
+    this.#lineEnd = i;
+    return value;
+  }
+
   #findLineEnd(pos: number, tooLong: string): number {
     const cr = this.#indexOf(CR, pos);
     if (cr >= 0 && cr + 1 < this.#end) return cr;
