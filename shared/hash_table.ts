@@ -22,10 +22,10 @@
  * out holes. An iterator stops being watched once it is finished, or its `return()` is called
  * (`for...of` does that for you on `break`), or it is dropped: the table holds its place weakly.
  *
- * **Weights.** Given a function that weighs a key and its value (lab 4 counts their bytes), the table
- * keeps each entry's weight beside it and the total ({@link weight}), so that replacing a value
- * never has to read the old one to know what it weighed: the old string is usually cold in the
- * processor's cache, and reading its length was a cache miss on every overwrite.
+ * **Weights.** Given a function that weighs a key and its value (lab 4 counts their bytes), the
+ * table keeps each entry's weight beside it and the total ({@link weight}), so that replacing a
+ * value never has to read the old one to know what it weighed: the old string is usually cold in
+ * the processor's cache, and reading its length was a cache miss on every overwrite.
  *
  * **Hash flooding.** A client who knows the hash function can pick keys that all fall into one
  * bucket and turn every lookup into a walk of a long chain. So the hash starts from a random seed,
@@ -98,7 +98,7 @@ export function hashOf(key: string, seed: number): number {
   return h ^ (h >>> 16);
 }
 
-/** The last string hashed, with its seed and hash: a command asks for the same key several times. */
+/** The last string hashed, with its seed and hash: a command asks for one key several times. */
 let lastKey = "";
 let lastSeed = 0;
 let lastHash = hashOf("", 0);
@@ -311,21 +311,39 @@ export class HashTable<V> {
   }
 
   /**
-   * Iterates over the keys in order; see the module's notes for changes made meanwhile.
+   * Iterates over the keys in order; see the module's notes for changes made meanwhile. An
+   * iterator registers its place with the table on its first step, and leaves when it is done.
    *
    * @returns The keys.
    */
   keys(): IterableIterator<string> {
-    return this.#iterate((entry) => this.#keys[entry] as string);
-  }
-
-  /**
-   * Iterates over the keys and values in order.
-   *
-   * @returns `[key, value]` pairs.
-   */
-  entries(): IterableIterator<[string, V]> {
-    return this.#iterate((entry) => [this.#keys[entry] as string, this.#values[entry] as V]);
+    const cursor: Cursor = { at: 0 };
+    const ref = new WeakRef(cursor);
+    const cursors = this.#cursors;
+    let done = false;
+    let registered = false;
+    const finish = (): IteratorResult<string> => {
+      done = true;
+      cursors.delete(ref);
+      return { done: true, value: undefined };
+    };
+    const iterator: IterableIterator<string> = {
+      next: (): IteratorResult<string> => {
+        if (done) return { done: true, value: undefined };
+        if (!registered) {
+          cursors.add(ref);
+          registered = true;
+        }
+        while (cursor.at < this.#end) {
+          const key = this.#keys[cursor.at++];
+          if (key !== undefined) return { done: false, value: key };
+        }
+        return finish();
+      },
+      return: finish,
+      [Symbol.iterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /** The entry holding `key`, or -1. */
@@ -414,36 +432,5 @@ export class HashTable<V> {
       else live.push(cursor);
     }
     return live;
-  }
-
-  /** An iterator over the entries from the first, which registers its place while it runs. */
-  #iterate<T>(read: (entry: number) => T): IterableIterator<T> {
-    const cursor: Cursor = { at: 0 };
-    const ref = new WeakRef(cursor);
-    const cursors = this.#cursors;
-    let done = false;
-    let registered = false;
-    const finish = (): IteratorResult<T> => {
-      done = true;
-      cursors.delete(ref);
-      return { done: true, value: undefined };
-    };
-    const iterator: IterableIterator<T> = {
-      next: (): IteratorResult<T> => {
-        if (done) return { done: true, value: undefined };
-        if (!registered) {
-          cursors.add(ref);
-          registered = true;
-        }
-        while (cursor.at < this.#end) {
-          const entry = cursor.at++;
-          if (this.#keys[entry] !== undefined) return { done: false, value: read(entry) };
-        }
-        return finish();
-      },
-      return: finish,
-      [Symbol.iterator]: () => iterator,
-    };
-    return iterator;
   }
 }

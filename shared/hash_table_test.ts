@@ -20,7 +20,7 @@ Deno.test("HashTable: get, set, has, delete and size, as a Map's", () => {
   assert.equal(table.delete("b"), true);
   assert.equal(table.delete("b"), false);
   assert.equal(table.has("b"), false);
-  assert.deepEqual([...table.entries()], [["a", "3"]]);
+  assert.deepEqual([...table.keys()], ["a"]);
 });
 
 Deno.test("HashTable: keys are byte strings compared by content, the empty one and NUL included", () => {
@@ -96,7 +96,8 @@ function differential(seed: number, steps: number, keyCount: number, clearEvery:
     assert.equal(table.size, map.size, where);
     if (step % 100 === 0) assert.equal(table.weight, weightOfMap(), where);
   }
-  assert.deepEqual([...table.entries()], [...map.entries()], `seed ${seed}: final contents`);
+  const contents = [...table.keys()].map((key) => [key, table.get(key)]);
+  assert.deepEqual(contents, [...map.entries()], `seed ${seed}: final contents`);
   assert.equal(table.weight, weightOfMap(), `seed ${seed}: final weight`);
 }
 

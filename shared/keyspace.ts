@@ -167,8 +167,7 @@ export class Keyspace {
    */
   set(key: string, value: string): void {
     this.announce(key);
-    if (this.#scan === null) this.#data.set(key, value);
-    else this.#setScanned(key, value);
+    this.#store(key, value);
   }
 
   /**
@@ -181,8 +180,7 @@ export class Keyspace {
    */
   update(key: string, value: string): void {
     this.announce(key);
-    if (this.#scan === null) this.#data.set(key, value);
-    else this.#setScanned(key, value);
+    this.#store(key, value);
   }
 
   /**
@@ -196,9 +194,7 @@ export class Keyspace {
    */
   protected replace(key: string, value: string): string | undefined {
     this.announce(key);
-    const old = this.#data.put(key, value);
-    if (old === undefined && this.#scan !== null) this.#scanAdded(key);
-    return old;
+    return this.#store(key, value);
   }
 
   /**
@@ -330,8 +326,7 @@ export class Keyspace {
    * @param value A byte string.
    */
   protected restore(key: string, value: string): void {
-    if (this.#scan === null) this.#data.set(key, value);
-    else this.#setScanned(key, value);
+    this.#store(key, value);
   }
 
   /**
@@ -350,15 +345,19 @@ export class Keyspace {
     return this.#scan.walk(cursor, count, (key) => data.has(key));
   }
 
-  /** A write once SCAN is in use: a key new to the table is recorded at the end of its order. */
-  #setScanned(key: string, value: string): void {
-    if (this.#data.put(key, value) === undefined) this.#scanAdded(key);
-  }
-
-  /** Records a key new to the table in SCAN's order, if a SCAN has built one. */
-  #scanAdded(key: string): void {
-    this.#scan?.added(key);
-    this.#scan?.compactIfNeeded(this.#data.size, (k) => this.#data.has(k));
+  /**
+   * Every write's one way into the table. Once SCAN is in use, a key new to the table is also
+   * recorded at the end of SCAN's order.
+   *
+   * @returns The value replaced, or `undefined` if the key is new.
+   */
+  #store(key: string, value: string): string | undefined {
+    const old = this.#data.put(key, value);
+    if (old === undefined && this.#scan !== null) {
+      this.#scan.added(key);
+      this.#scan.compactIfNeeded(this.#data.size, (k) => this.#data.has(k));
+    }
+    return old;
   }
 
   /**

@@ -7,9 +7,9 @@
  *
  * Expiry times live in a second hash table (`shared/hash_table.ts`) that holds only the keys that
  * have one, as Redis keeps its `expires` dictionary beside the main one: a key without a TTL costs
- * nothing extra. A key past its
- * time is treated as missing by every read (`get`, `has`, `keys`, `entries`) and removed on the
- * spot; keys nobody reads are reclaimed by active expiry (see `expiry.ts`).
+ * nothing extra. A key past its time is treated as missing by every read (`get`, `has`, `keys`,
+ * `entries`) and removed on the spot; keys nobody reads are reclaimed by active expiry (see
+ * `expiry.ts`).
  *
  * Three more things every write now does, because the keyspace is the one door they all go through:
  *
@@ -34,10 +34,10 @@
  *
  * **Least recently used, exactly.** The keyspace's hash table, like a JavaScript `Map`, iterates in
  * insertion order, and can move a key to the end; so if every access does that, the first key is
- * always the least recently used one. That is an exact LRU for no memory at all (Redis instead stores a
- * 24-bit access clock in every key and evicts the oldest of a few sampled keys, an approximation,
- * because its hash table has no order). The price is a move on every read, so it is switched on
- * only when the eviction policy needs it.
+ * always the least recently used one. That is an exact LRU for no memory at all (Redis instead
+ * stores a 24-bit access clock in every key and evicts the oldest of a few sampled keys, an
+ * approximation, because its hash table has no order). The price is a move on every read, so it
+ * is switched on only when the eviction policy needs it.
  *
  * @module
  */
@@ -237,8 +237,9 @@ export class ExpiringKeyspace extends Keyspace {
   /** Iterates over the live keys, skipping (not removing) expired ones. */
   override *keys(): IterableIterator<string> {
     const now = this.loading ? -Infinity : this.clock.now();
-    // With LRU order on, reading a key moves it to the end of the table, where a live iterator would
-    // meet it again: `DUMP` reads every key it lists, and would never finish. So iterate a copy.
+    // With LRU order on, reading a key moves it to the end of the table, where a live iterator
+    // would meet it again: `DUMP` reads every key it lists, and would never finish. So iterate a
+    // copy.
     const keys = this.trackAccess ? Array.from(super.keys()) : super.keys();
     for (const key of keys) {
       const at = this.#expires.get(key);

@@ -218,7 +218,7 @@ export class WritePath {
         if (denied !== null) return denied;
         if (!this.makeRoom() && mayBeDenied) return OOM_ERROR;
       }
-      // No log: nothing more to do (the keyspace counts the change for the save points itself).
+      // No log: nothing more to do (persistence counts the change for its save points itself).
       if (this.#propagate === null) return handler(session, args);
       const before = db.changes;
       const removed = this.#removals;
