@@ -16,8 +16,8 @@
  * const persistence = createPersistence(server, databases, options);
  * ... once listening, clients answered -LOADING:     await persistence.load()
  * ... every write that changed the keyspace (RESP or
- *     memcached), through the write path (no log:    persistence.propagate?.(args, db)
- *     propagate is null)
+ *     memcached), through the write path; `null`
+ *     with no log (--appendonly no):                  persistence.propagate?.(args, db)
  * ... before a batch of replies is sent:              await persistence.beforeWrite()
  * ... asked to stop, clients still served:           await persistence.shutdown(request)
  *                                                     (false: it could not save; keep running)
