@@ -30,11 +30,23 @@ const utf8Decoder = new TextDecoder();
  */
 export const SHORT_BYTE_STRING = 32;
 
-/** One reusable array of char codes per length, so that a short string allocates only itself. */
-const charCodes: number[][] = Array.from(
-  { length: SHORT_BYTE_STRING + 1 },
-  (_, n) => new Array<number>(n).fill(0),
-);
+/** Reads a fixed number of bytes from `bytes[start]` on as a byte string. */
+type FixedReader = (bytes: Uint8Array, start: number) => string;
+
+/**
+ * `readers[n]` reads `n` bytes: `readers[3]` is `(b, s) => String.fromCharCode(b[s], b[s + 1], b[s + 2])`.
+ *
+ * `String.fromCharCode` is fastest when each byte is an argument of its own in the call, because V8
+ * then hands them straight to its builtin; spreading the same bytes from an array
+ * (`String.fromCharCode.apply(null, codes)`) goes through a slower, generic path (`bench/README.md`
+ * has the measurement). A call written in source names a fixed number of arguments, so the module
+ * writes one such function per length, once, as it loads. The code it generates holds only these
+ * `b[s + i]` terms: no input ever reaches `new Function`.
+ */
+const readers: FixedReader[] = Array.from({ length: SHORT_BYTE_STRING + 1 }, (_, n) => {
+  const codes = Array.from({ length: n }, (_, i) => `b[s + ${i}]`).join(", ");
+  return new Function("b", "s", `return String.fromCharCode(${codes});`) as FixedReader;
+});
 
 /**
  * Reads `bytes[start, start + length)` as a byte string, for a `length` of at most
@@ -46,9 +58,7 @@ const charCodes: number[][] = Array.from(
  * @returns One character per byte.
  */
 export function shortByteString(bytes: Uint8Array, start: number, length: number): string {
-  const codes = charCodes[length];
-  for (let i = 0; i < length; i++) codes[i] = bytes[start + i];
-  return String.fromCharCode.apply(null, codes);
+  return readers[length](bytes, start);
 }
 
 /**

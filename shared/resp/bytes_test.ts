@@ -3,6 +3,8 @@ import {
   bytesToByteString,
   byteStringToBytes,
   byteStringToUtf8,
+  SHORT_BYTE_STRING,
+  shortByteString,
   utf8ToBytes,
   utf8ToByteString,
   writeByteString,
@@ -21,6 +23,15 @@ Deno.test("bytesToByteString() reads only [start, end) of a view with an offset"
   const view = EVERY_BYTE.subarray(0x60, 0x70);
   assert.equal(bytesToByteString(view), "`abcdefghijklmno");
   assert.equal(bytesToByteString(view, 1, 4), "abc");
+});
+
+Deno.test("shortByteString() reads every length up to SHORT_BYTE_STRING, at any offset", () => {
+  for (let length = 0; length <= SHORT_BYTE_STRING; length++) {
+    for (const start of [0, 1, 0x7a, 256 - length]) {
+      const expected = bytesToByteString(EVERY_BYTE, start, start + length);
+      assert.equal(shortByteString(EVERY_BYTE, start, length), expected, `${length} at ${start}`);
+    }
+  }
 });
 
 Deno.test("byteStringToBytes() round-trips every byte, short and past 64 bytes", () => {
