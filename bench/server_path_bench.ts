@@ -25,7 +25,7 @@ import { lab2CommandTable } from "../labs/02-threaded/server.ts";
 import { dispatch, watchesOf } from "../labs/02-threaded/transaction.ts";
 import { Batches, parseMix } from "./workload.ts";
 import { HashTable } from "../shared/hash_table.ts";
-import { bytesToByteString, shortByteString } from "../shared/resp/bytes.ts";
+import { bytesToByteString, SHORT_BYTE_STRING, shortByteString } from "../shared/resp/bytes.ts";
 
 const PIPELINE = 16;
 const KEYSPACE = 10_000;
@@ -155,16 +155,19 @@ Deno.bench({
 {
   // How a decoder makes a key (16 bytes) or a value (32 bytes) from the bytes read: one argument
   // per byte to String.fromCharCode (shortByteString), the same bytes spread from an array, or
-  // Buffer's native latin1 copy (bytesToByteString), which wins only for longer strings.
+  // Buffer's native latin1 copy (bytesToByteString), which wins only past SHORT_BYTE_STRING.
   const bytes = Uint8Array.from({ length: 4_096 }, (_, i) => 0x61 + (i % 26));
-  const spread: number[][] = Array.from({ length: 33 }, (_, n) => new Array<number>(n).fill(0));
+  const spread: number[][] = Array.from(
+    { length: SHORT_BYTE_STRING + 1 },
+    (_, n) => new Array<number>(n).fill(0),
+  );
   const viaSpread = (start: number, length: number) => {
     const codes = spread[length];
     for (let i = 0; i < length; i++) codes[i] = bytes[start + i];
     return String.fromCharCode.apply(null, codes);
   };
   const made: string[] = new Array(1_000);
-  for (const length of [16, 32]) {
+  for (const length of [16, 32, SHORT_BYTE_STRING]) {
     const make = (read: (start: number, length: number) => string) => () => {
       for (let n = 0; n < 1_000; n++) made[n] = read((n * 37) & 2_047, length);
     };

@@ -26,9 +26,9 @@ const utf8Decoder = new TextDecoder();
  * `Buffer`'s latin1 conversion is native, so its cost barely depends on the length; but each call
  * crosses from JavaScript into Deno's runtime and back, and for a key or a small value that crossing
  * is most of the work. `String.fromCharCode` with one argument per byte stays inside V8, which wins
- * for keys and small values; past a few dozen bytes the native copy wins (`bench/README.md`).
+ * for keys and small values; from about 64 bytes on the native copy wins (`bench/README.md`).
  */
-export const SHORT_BYTE_STRING = 32;
+export const SHORT_BYTE_STRING = 48;
 
 /** Reads a fixed number of bytes from `bytes[start]` on as a byte string. */
 type FixedReader = (bytes: Uint8Array, start: number) => string;
