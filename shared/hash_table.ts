@@ -385,19 +385,26 @@ export class HashTable<V> {
    * Rebuilds the arrays at a capacity, without holes, hashing with a seed: grows, shrinks,
    * squeezes out holes, or (with a new seed) scatters keys that collided. Unfinished iterators
    * move with the entries they stand on.
+   *
+   * At the same capacity the entries are packed where they are, not copied into new arrays. A cache
+   * at its memory bound squeezes out the holes its evictions leave again and again; new arrays each
+   * time would hold every slot twice at the moment of the copy, and leave the old ones to the
+   * garbage collector, which is what the eviction flood's peak is made of (`bench/README.md`).
+   * Packing in place is safe because an entry only ever moves towards the front.
    */
   #rehash(seed: number, capacity: number): void {
     const oldKeys = this.#keys;
     const oldValues = this.#values;
     const oldHashes = this.#hashes;
     const oldWeights = this.#weights;
+    const inPlace = capacity === oldKeys.length;
     const sameSeed = seed === this.#seed;
-    const keys: (string | undefined)[] = new Array(capacity);
-    const values: (V | undefined)[] = new Array(capacity);
-    const hashes = new Int32Array(capacity);
-    const weights = oldWeights === null ? null : new Float64Array(capacity);
-    const chain = new Int32Array(capacity);
-    const buckets = new Int32Array(capacity).fill(-1);
+    const keys: (string | undefined)[] = inPlace ? oldKeys : new Array(capacity);
+    const values: (V | undefined)[] = inPlace ? oldValues : new Array(capacity);
+    const hashes = inPlace ? oldHashes : new Int32Array(capacity);
+    const weights = oldWeights === null || inPlace ? oldWeights : new Float64Array(capacity);
+    const chain = inPlace ? this.#chain : new Int32Array(capacity);
+    const buckets = inPlace ? this.#buckets.fill(-1) : new Int32Array(capacity).fill(-1);
     const mask = capacity - 1;
     // Iterators in order of place, moved as the entries before them are packed.
     const cursors = this.#liveCursors().sort((a, b) => a.at - b.at);
@@ -417,6 +424,11 @@ export class HashTable<V> {
       live++;
     }
     while (next < cursors.length) cursors[next++].at = live;
+    // Packed in place, the slots past the last entry still hold keys and values that moved.
+    if (inPlace) {
+      keys.fill(undefined, live, this.#end);
+      values.fill(undefined, live, this.#end);
+    }
     this.#seed = seed;
     this.#keys = keys;
     this.#values = values;
