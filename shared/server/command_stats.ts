@@ -61,8 +61,8 @@ export interface CommandCounters {
  * Time is the expensive part. Reading a clock is a call out of V8, `performance.now()` dearer
  * than `Date.now()`, and two readings per command would cost a pipelined `GET` a large share of
  * its time (bench/README.md, "INFO commandstats: what counting costs"). So counting is always on, and timing starts the first time
- * someone asks for `INFO commandstats`: a server nobody inspects pays one map lookup and one
- * increment per command. `usec_per_call` divides by the calls that were timed, so it is right from
+ * someone asks for `INFO commandstats`: a server nobody inspects pays one map lookup (none when
+ * the command is the same as the last) and one increment per command. `usec_per_call` divides by the calls that were timed, so it is right from
  * the first request on; `CONFIG RESETSTAT` after that first look gives Redis's numbers exactly.
  */
 export class CommandStats {
@@ -71,6 +71,11 @@ export class CommandStats {
   /** Every error reply sent, as `total_error_replies` in `INFO stats`. */
   totalErrorReplies = 0;
   #commands = new Map<CountedCommand, CommandCounters>();
+  // The last command counted and its counters: a pipeline sends the same command many times in a
+  // row, and a comparison costs less than the map's lookup. Counters are zeroed in place, never
+  // replaced, so the pair stays right through reset().
+  #lastSpec: CountedCommand | null = null;
+  #lastCounters: CommandCounters | null = null;
   #errors = new Map<string, number>();
 
   /**
@@ -80,11 +85,14 @@ export class CommandStats {
    * @returns Its counters, to be updated in place.
    */
   of(spec: CountedCommand): CommandCounters {
+    if (spec === this.#lastSpec && this.#lastCounters !== null) return this.#lastCounters;
     let counters = this.#commands.get(spec);
     if (counters === undefined) {
       counters = { calls: 0, usec: 0, timedCalls: 0, rejected: 0, failed: 0 };
       this.#commands.set(spec, counters);
     }
+    this.#lastSpec = spec;
+    this.#lastCounters = counters;
     return counters;
   }
 
