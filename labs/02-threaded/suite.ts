@@ -1103,6 +1103,34 @@ const transactionSteps: SuiteStep[] = [
     },
   },
   {
+    name: "a client that leaves inside MULTI ends its own transaction, not another's",
+    redis: true,
+    async run(ctx) {
+      const [leaver, stayer, other] = await connectMany(ctx, 3);
+      const key = ctx.key();
+      const connected = async () =>
+        Number(
+          replyText(await other.call("INFO", "clients"), "INFO clients")
+            .match(/\r\nconnected_clients:(\d+)\r\n/)?.[1],
+        );
+      await leaver.send(command("MULTI") + command("SET", key, "lost"));
+      await leaver.expect("+OK\r\n+QUEUED\r\n");
+      await stayer.send(command("MULTI") + command("INCR", key));
+      await stayer.expect("+OK\r\n+QUEUED\r\n");
+      // Wait until the server has counted the leaver out, so the rest runs after it forgot it.
+      const before = await connected();
+      await leaver.close();
+      for (let tries = 0; await connected() >= before; tries++) {
+        assert.ok(tries < 100, "the server still counts the client that left");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await check(other, ["GET", key], "$-1\r\n");
+      await stayer.send(command("INCR", key) + command("EXEC"));
+      await stayer.expect("+QUEUED\r\n*2\r\n:1\r\n:2\r\n");
+      await check(other, ["GET", key], bulk("2"));
+    },
+  },
+  {
     name: "DISCARD drops the queue; EXEC and DISCARD without MULTI are errors",
     redis: true,
     async run(ctx) {

@@ -58,9 +58,10 @@ export class Transaction implements Watcher {
 const byClient = new WeakMap<ClientState, Transaction>();
 
 /**
- * How many clients have a transaction in {@link byClient}: those that have sent `MULTI` or `WATCH`
- * and are still connected. While there are none, no command can be one to queue, and
- * {@link dispatch} skips its `WeakMap` lookup, which a pipelined `SET` measured (`bench/README.md`).
+ * How many clients have a transaction in {@link byClient}: those still connected that have sent a
+ * transaction command (`MULTI`, `WATCH`, ...). While there are none, no command can be one to queue,
+ * and {@link dispatch} and {@link inMulti} skip the `WeakMap` lookup, which a pipelined `SET`
+ * measured (`bench/README.md`).
  */
 let clientsWithTransaction = 0;
 
@@ -108,7 +109,7 @@ function reset(tx: Transaction): void {
 
 /**
  * Forgets a client's transaction and watches; the connection calls it when the client leaves, so
- * the keyspace does not keep marking a gone client dirty.
+ * the keyspace does not keep marking a gone client dirty, and its entry leaves {@link byClient}.
  *
  * @param session The departing client's session.
  */

@@ -34,7 +34,8 @@ export const SHORT_BYTE_STRING = 48;
 type FixedReader = (bytes: Uint8Array, start: number) => string;
 
 /**
- * `readers[n]` reads `n` bytes: `readers[3]` is `(b, s) => String.fromCharCode(b[s], b[s + 1], b[s + 2])`.
+ * `readers[n]` reads `n` bytes:
+ * `readers[3]` is `(b, s) => String.fromCharCode(b[s], b[s + 1], b[s + 2])`.
  *
  * `String.fromCharCode` is fastest when each byte is an argument of its own in the call, because V8
  * then hands them straight to its builtin; spreading the same bytes from an array

@@ -60,10 +60,11 @@ export interface CommandCounters {
  *
  * Time is the expensive part. Reading a clock is a call out of V8, `performance.now()` dearer
  * than `Date.now()`, and two readings per command would cost a pipelined `GET` a large share of
- * its time (bench/README.md, "INFO commandstats: what counting costs"). So counting is always on, and timing starts the first time
- * someone asks for `INFO commandstats`: a server nobody inspects pays one map lookup (none when
- * the command is the same as the last) and one increment per command. `usec_per_call` divides by the calls that were timed, so it is right from
- * the first request on; `CONFIG RESETSTAT` after that first look gives Redis's numbers exactly.
+ * its time (bench/README.md, "INFO commandstats: what counting costs"). So counting is always on,
+ * and timing starts the first time someone asks for `INFO commandstats`: a server nobody inspects
+ * pays one map lookup (none when the command is the same as the last) and one increment per
+ * command. `usec_per_call` divides by the calls that were timed, so it is right from the first
+ * request on; `CONFIG RESETSTAT` after that first look gives Redis's numbers exactly.
  */
 export class CommandStats {
   /** Whether {@link CommandCounters.usec} is being measured; set by the first `INFO commandstats`. */
